@@ -1,0 +1,29 @@
+# Shared by hack/*.sh: timing of phases, toolchain checks, cache locations.
+export FERROSCHED_CACHE="${FERROSCHED_CACHE:-$HOME/.cache/ferrosched}"
+# Build outside the work tree so a fresh clone reuses earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FERROSCHED_CACHE/target}"
+export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
+PHASES=()
+
+phase() {
+  local name="$1"; shift
+  local start=$SECONDS
+  echo "==> $name"
+  "$@"
+  PHASES+=("$(printf '%5ss  %s' "$((SECONDS - start))" "$name")")
+}
+
+print_phases() {
+  echo "==> phase durations"
+  printf '%s\n' "${PHASES[@]}"
+}
+
+ensure_toolchain() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; return 1; }
+  command -v go >/dev/null || {
+    echo "go not found: installing golang-go from Debian" >&2
+    apt-get update -qq && apt-get install -y -qq golang-go
+  }
+  rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
+  cargo --version; go version
+}

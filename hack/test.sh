@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit tests, and the end-to-end tests on a local
+# control plane built from the Kubernetes Go modules (cached in ~/.cache/ferrosched).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib.sh
+
+phase "toolchain" ensure_toolchain
+phase "control plane build (cached after the first run)" bash hack/build-control-plane.sh
+phase "cargo fmt --check" cargo fmt --all -- --check
+phase "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
+phase "build binaries" cargo build --workspace --bins --locked
+phase "unit tests" cargo test --workspace --locked
+# One control plane per end-to-end test, one test at a time: 2 cores hold one well.
+phase "end-to-end tests" cargo test -p ferrosched-e2e --locked -- --include-ignored --test-threads=1
+print_phases

@@ -1,0 +1,235 @@
+//! The scheduler Deployment (pure): restricted pods, probes on the secure port, spread
+//! across nodes, rolled without unavailability.
+
+use std::collections::BTreeMap;
+
+use ferrosched_crds::SchedulerProfile;
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    HTTPGetAction, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    WeightedPodAffinityTerm,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{ConfigRef, Settings};
+use crate::names;
+
+/// Name of the scheduler container.
+pub const CONTAINER: &str = "scheduler";
+/// Non-root UID and GID the scheduler runs as.
+pub const RUN_AS: i64 = 65532;
+/// Seconds a rollout may take before the Deployment reports ProgressDeadlineExceeded.
+pub const PROGRESS_DEADLINE_SECONDS: i32 = 120;
+
+/// The scheduler's command line: binary and flags.
+pub fn command(profile: &SchedulerProfile) -> (Vec<String>, Vec<String>) {
+    let args = vec![
+        format!("--config={}/{}", names::CONFIG_DIR, names::CONFIG_KEY),
+        "--leader-elect=true".to_string(),
+        format!("--secure-port={}", names::SECURE_PORT),
+        format!("--cert-dir={}", names::CERT_DIR),
+        format!("-v={}", profile.spec.log_level.unwrap_or(0)),
+    ];
+    (vec!["ferrosched-scheduler".to_string()], args)
+}
+
+/// `ferrosched-<profile>` running configuration `config`.
+pub fn deployment(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Deployment {
+    let p = names::profile_name(profile);
+    Deployment {
+        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        spec: DeploymentSpec {
+            replicas: Some(profile.spec.replicas),
+            selector: LabelSelector {
+                match_labels: Some(names::selector_labels(p)),
+                ..LabelSelector::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_string()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(0)),
+                    max_surge: Some(IntOrString::Int(1)),
+                }),
+            }),
+            progress_deadline_seconds: Some(PROGRESS_DEADLINE_SECONDS),
+            revision_history_limit: Some(5),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(names::labels(p)),
+                    annotations: Some(BTreeMap::from([(
+                        names::CONFIG_HASH_KEY.to_string(),
+                        config.hash.clone(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod_spec(profile, s, config)),
+            },
+            ..DeploymentSpec::default()
+        },
+        ..Deployment::default()
+    }
+}
+
+fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> PodSpec {
+    let p = names::profile_name(profile);
+    let spec = &profile.spec;
+    let empty_dir = |name: &str| Volume {
+        name: name.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    };
+    PodSpec {
+        service_account_name: Some(names::child_name(p)),
+        enable_service_links: Some(false),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            seccomp_profile: Some(runtime_default()),
+            ..PodSecurityContext::default()
+        }),
+        containers: vec![container(profile, s)],
+        volumes: Some(vec![
+            Volume {
+                name: "config".to_string(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: config.config_map_name.clone(),
+                    ..ConfigMapVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+            empty_dir("tmp"),
+            empty_dir("certs"),
+        ]),
+        node_selector: spec.node_selector.clone(),
+        tolerations: spec.tolerations.clone(),
+        affinity: Some(
+            spec.affinity
+                .clone()
+                .unwrap_or_else(|| spread_across_nodes(p)),
+        ),
+        priority_class_name: spec.priority_class_name.clone(),
+        ..PodSpec::default()
+    }
+}
+
+fn container(profile: &SchedulerProfile, s: &Settings) -> Container {
+    let (command, args) = command(profile);
+    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    };
+    Container {
+        name: CONTAINER.to_string(),
+        image: Some(
+            profile
+                .spec
+                .image
+                .clone()
+                .unwrap_or_else(|| s.default_image.clone()),
+        ),
+        image_pull_policy: profile.spec.image_pull_policy.clone(),
+        command: Some(command),
+        args: Some(args),
+        ports: Some(vec![ContainerPort {
+            name: Some("https".to_string()),
+            container_port: names::SECURE_PORT,
+            protocol: Some("TCP".to_string()),
+            ..ContainerPort::default()
+        }]),
+        liveness_probe: Some(probe("/livez", 15, 8)),
+        readiness_probe: Some(probe("/readyz", 5, 3)),
+        resources: Some(
+            profile
+                .spec
+                .resources
+                .clone()
+                .unwrap_or_else(default_resources),
+        ),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_string()]),
+                ..Capabilities::default()
+            }),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            seccomp_profile: Some(runtime_default()),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(vec![
+            mount("config", names::CONFIG_DIR, true),
+            mount("tmp", "/tmp", false),
+            mount("certs", names::CERT_DIR, false),
+        ]),
+        ..Container::default()
+    }
+}
+
+fn probe(path: &str, timeout_seconds: i32, failure_threshold: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_string()),
+            port: IntOrString::Int(names::SECURE_PORT),
+            scheme: Some("HTTPS".to_string()),
+            ..HTTPGetAction::default()
+        }),
+        initial_delay_seconds: Some(if path == "/livez" { 10 } else { 0 }),
+        period_seconds: Some(10),
+        timeout_seconds: Some(timeout_seconds),
+        success_threshold: Some(1),
+        failure_threshold: Some(failure_threshold),
+        ..Probe::default()
+    }
+}
+
+fn runtime_default() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_string(),
+        ..SeccompProfile::default()
+    }
+}
+
+/// Requests cpu 100m, memory 128Mi; no limits.
+pub fn default_resources() -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), Quantity("100m".to_string())),
+            ("memory".to_string(), Quantity("128Mi".to_string())),
+        ])),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// Prefer one replica per node, so a node failure does not take every replica.
+fn spread_across_nodes(p: &str) -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: PodAffinityTerm {
+                        label_selector: Some(LabelSelector {
+                            match_labels: Some(names::selector_labels(p)),
+                            ..LabelSelector::default()
+                        }),
+                        topology_key: "kubernetes.io/hostname".to_string(),
+                        ..PodAffinityTerm::default()
+                    },
+                },
+            ]),
+            ..PodAntiAffinity::default()
+        }),
+        ..Affinity::default()
+    }
+}

@@ -1,0 +1,17 @@
+//! The scheduler's Lease, created by the operator so the scheduler needs no `create` (pure).
+
+use ferrosched_crds::SchedulerProfile;
+use k8s_openapi::api::coordination::v1::Lease;
+
+use super::Settings;
+use crate::names;
+
+/// `ferrosched-<profile>` with no spec: the holder fields belong to the scheduler replicas,
+/// so the operator's apply never owns (or fights over) them.
+pub fn lease(profile: &SchedulerProfile, s: &Settings) -> Lease {
+    let p = names::profile_name(profile);
+    Lease {
+        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        spec: None,
+    }
+}

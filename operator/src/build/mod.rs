@@ -1,0 +1,105 @@
+//! The desired objects of a profile, built by pure functions, one module per child kind.
+
+mod configmap;
+mod deployment;
+mod lease;
+mod pdb;
+mod rbac;
+mod service;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_deployment;
+#[cfg(test)]
+mod tests_rbac;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+
+use ferrosched_crds::SchedulerProfile;
+
+pub use configmap::config_map;
+pub use deployment::{
+    CONTAINER, PROGRESS_DEADLINE_SECONDS, RUN_AS, command, default_resources, deployment,
+};
+pub use lease::lease;
+pub use pdb::pdb;
+pub use rbac::{
+    auth_reader_binding, cluster_role, cluster_role_binding, cluster_rules, lease_role,
+    lease_role_binding, service_account,
+};
+pub use service::service;
+
+use crate::validate::Valid;
+
+/// Operator-wide settings the builders need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Namespace of the operands.
+    pub namespace: String,
+    /// Scheduler image for profiles that do not name one.
+    pub default_image: String,
+}
+
+/// The configuration a Deployment mounts: its hash and ConfigMap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigRef {
+    /// Content hash (the pod template's `ferrosched.dev/config-hash`).
+    pub hash: String,
+    /// Name of the ConfigMap holding it.
+    pub config_map_name: String,
+}
+
+/// Every object a valid profile should have.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    /// The scheduler pods' identity.
+    pub service_account: ServiceAccount,
+    /// Cluster-wide read/bind permissions derived from the enabled plugins.
+    pub cluster_role: ClusterRole,
+    /// Binds `cluster_role` to `service_account`.
+    pub cluster_role_binding: ClusterRoleBinding,
+    /// get/update on the scheduler's Lease.
+    pub lease_role: Role,
+    /// Binds `lease_role`.
+    pub lease_role_binding: RoleBinding,
+    /// kube-system binding to `extension-apiserver-authentication-reader`.
+    pub auth_reader_binding: RoleBinding,
+    /// The scheduler's Lease (metadata only).
+    pub lease: Lease,
+    /// The ConfigMap of the desired configuration.
+    pub config_map: ConfigMap,
+    /// The Deployment, mounting the configuration chosen by the rollout logic.
+    pub deployment: Deployment,
+    /// The metrics Service.
+    pub service: Service,
+    /// The PDB, when replicas > 1.
+    pub pdb: Option<PodDisruptionBudget>,
+}
+
+/// Builds every child of `profile`; the Deployment runs `deployed` (the desired
+/// configuration, or the last good one during a rollback).
+pub fn build(
+    profile: &SchedulerProfile,
+    s: &Settings,
+    valid: &Valid,
+    deployed: &ConfigRef,
+) -> Desired {
+    Desired {
+        service_account: service_account(profile, s),
+        cluster_role: cluster_role(profile, &valid.enabled_plugins),
+        cluster_role_binding: cluster_role_binding(profile, s),
+        lease_role: lease_role(profile, s),
+        lease_role_binding: lease_role_binding(profile, s),
+        auth_reader_binding: auth_reader_binding(profile, s),
+        lease: lease(profile, s),
+        config_map: config_map(profile, s, &valid.rendered),
+        deployment: deployment(profile, s, deployed),
+        service: service(profile, s),
+        pdb: pdb(profile, s),
+    }
+}

@@ -1,0 +1,29 @@
+//! The metrics Service in front of the scheduler pods' secure port (pure).
+
+use ferrosched_crds::SchedulerProfile;
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Settings;
+use crate::names;
+
+/// `ferrosched-<profile>`, port 10259 named `https`.
+pub fn service(profile: &SchedulerProfile, s: &Settings) -> Service {
+    let p = names::profile_name(profile);
+    Service {
+        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        spec: Some(ServiceSpec {
+            selector: Some(names::selector_labels(p)),
+            ports: Some(vec![ServicePort {
+                name: Some("https".to_string()),
+                port: names::SECURE_PORT,
+                target_port: Some(IntOrString::Int(names::SECURE_PORT)),
+                protocol: Some("TCP".to_string()),
+                ..ServicePort::default()
+            }]),
+            type_: Some("ClusterIP".to_string()),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}

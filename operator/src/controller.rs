@@ -1,0 +1,163 @@
+//! The kube-runtime Controller over SchedulerProfiles and the watches that trigger it.
+//!
+//! Children are watched by the `app.kubernetes.io/managed-by` label and mapped to their
+//! owning profile by hand: kube-runtime's `owns` would give a cluster-scoped owner the
+//! child's namespace and never find it. The scheduler Leases are renewed every few
+//! seconds, so only a change of holder, transitions, labels or owners (or a deletion)
+//! triggers a reconcile.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use ferrosched_crds::SchedulerProfile;
+use futures::{Stream, StreamExt, future};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::Api;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::names;
+use crate::reconcile::{Context, error_policy, reconcile};
+
+fn owner<K: Resource>(obj: K) -> Option<ObjectRef<SchedulerProfile>> {
+    names::owning_profile(obj.meta()).map(|n| ObjectRef::new(&n))
+}
+
+/// The other profiles claiming the same scheduler name: a change to one may free or
+/// take the name for the others.
+fn same_name(
+    store: Store<SchedulerProfile>,
+) -> impl Fn(SchedulerProfile) -> Vec<ObjectRef<SchedulerProfile>> {
+    move |changed| {
+        let wanted = names::scheduler_name(&changed);
+        let me = names::profile_name(&changed).to_string();
+        store
+            .state()
+            .iter()
+            .filter(|p| names::profile_name(p) != me && names::scheduler_name(p) == wanted)
+            .map(|p| ObjectRef::from_obj(p.as_ref()))
+            .collect()
+    }
+}
+
+/// What of a Lease the status and drift correction care about.
+fn lease_fingerprint(lease: &Lease) -> u64 {
+    let mut h = DefaultHasher::new();
+    let spec = lease.spec.as_ref();
+    spec.and_then(|s| s.holder_identity.clone()).hash(&mut h);
+    spec.and_then(|s| s.lease_transitions).hash(&mut h);
+    lease.metadata.labels.hash(&mut h);
+    serde_json::to_string(&lease.metadata.owner_references)
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
+}
+
+/// One `()` per meaningful change of a managed Lease (the trigger to reconcile all profiles).
+fn lease_changes(api: Api<Lease>, wc: watcher::Config) -> impl Stream<Item = ()> + Send {
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    watcher(api, wc).default_backoff().filter_map(move |event| {
+        let fire = match event {
+            Ok(watcher::Event::Apply(l) | watcher::Event::InitApply(l)) => {
+                let print = lease_fingerprint(&l);
+                let name = l.metadata.name.unwrap_or_default();
+                seen.insert(name, print) != Some(print)
+            }
+            Ok(watcher::Event::Delete(l)) => {
+                seen.remove(&l.metadata.name.unwrap_or_default());
+                true
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => false,
+            Err(err) => {
+                warn!(%err, "lease watch failed");
+                false
+            }
+        };
+        future::ready(fire.then_some(()))
+    })
+}
+
+/// Runs the controller until `shutdown` fires, then finishes in-flight reconciles.
+pub async fn run(
+    client: Client,
+    build_ctx: impl FnOnce(Store<SchedulerProfile>) -> Context,
+    shutdown: CancellationToken,
+) {
+    let profiles: Api<SchedulerProfile> = Api::all(client.clone());
+    let controller = Controller::new(profiles.clone(), watcher::Config::default().any_semantic());
+    let store = controller.store();
+    let ctx = Arc::new(build_ctx(store.clone()));
+    let ns = ctx.settings.namespace.clone();
+    let managed = watcher::Config::default().labels(&names::managed_selector());
+    let c = &client;
+    controller
+        .watches(
+            Api::<Deployment>::namespaced(c.clone(), &ns),
+            managed.clone(),
+            owner,
+        )
+        .watches(
+            Api::<ConfigMap>::namespaced(c.clone(), &ns),
+            managed.clone(),
+            owner,
+        )
+        .watches(
+            Api::<Service>::namespaced(c.clone(), &ns),
+            managed.clone(),
+            owner,
+        )
+        .watches(
+            Api::<ServiceAccount>::namespaced(c.clone(), &ns),
+            managed.clone(),
+            owner,
+        )
+        .watches(
+            Api::<PodDisruptionBudget>::namespaced(c.clone(), &ns),
+            managed.clone(),
+            owner,
+        )
+        .watches(
+            Api::<Role>::namespaced(c.clone(), &ns),
+            managed.clone(),
+            owner,
+        )
+        .watches(
+            Api::<RoleBinding>::namespaced(c.clone(), &ns),
+            managed.clone(),
+            owner,
+        )
+        .watches(
+            Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
+            managed.clone(),
+            owner,
+        )
+        .watches(Api::<ClusterRole>::all(c.clone()), managed.clone(), owner)
+        .watches(
+            Api::<ClusterRoleBinding>::all(c.clone()),
+            managed.clone(),
+            owner,
+        )
+        .watches(profiles, watcher::Config::default(), same_name(store))
+        .reconcile_all_on(lease_changes(Api::namespaced(c.clone(), &ns), managed))
+        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            match result {
+                Ok((obj, _)) => tracing::debug!(profile = %obj.name, "reconciled"),
+                // Reconcile errors were logged by the error policy already.
+                Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                Err(err) => warn!(%err, "controller error"),
+            }
+            future::ready(())
+        })
+        .await;
+    info!("controller stopped");
+}

@@ -1,0 +1,99 @@
+//! Errors of the operator library: one enum for reconcile failures (each kind a metric
+//! label) and one for start-up failures.
+
+/// A reconcile failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading a child or the profiles failed.
+    #[error("failed to read {kind} {name}: {source}")]
+    Read {
+        /// Kind of the object.
+        kind: &'static str,
+        /// Name (or label selector) of what was read.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A server-side apply was rejected.
+    #[error("failed to apply {kind} {name}: {source}")]
+    Apply {
+        /// Kind of the object.
+        kind: &'static str,
+        /// Name of the object.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Deleting an old ConfigMap or an unneeded PDB failed.
+    #[error("failed to delete {kind} {name}: {source}")]
+    Delete {
+        /// Kind of the object.
+        kind: &'static str,
+        /// Name of the object.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the profile's status or annotation failed.
+    #[error("failed to update SchedulerProfile {name}: {source}")]
+    Profile {
+        /// Name of the profile.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The profiles' cache is gone (the controller is shutting down).
+    #[error("failed to read the SchedulerProfile cache: the watcher stopped")]
+    CacheGone,
+}
+
+impl Error {
+    /// Short label for the `kind` of the error metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Read { .. } => "read",
+            Error::Apply { .. } => "apply",
+            Error::Delete { .. } => "delete",
+            Error::Profile { .. } => "profile",
+            Error::CacheGone => "cache",
+        }
+    }
+}
+
+/// Why the operator could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("failed to load the Kubernetes client configuration: {0}")]
+    Config(String),
+    /// The API server did not answer.
+    #[error("the Kubernetes API server is unreachable: {0}")]
+    Unreachable(#[source] kube::Error),
+    /// The CRD is missing.
+    #[error(
+        "the SchedulerProfile CRD (schedulerprofiles.ferrosched.dev) is not installed: apply crds/schedulerprofiles.yaml"
+    )]
+    CrdMissing,
+    /// The API server answered with an error other than "not found".
+    #[error("failed to list SchedulerProfiles: {0}")]
+    Api(#[source] kube::Error),
+    /// The health/metrics listener could not be bound or failed.
+    #[error("failed to serve health and metrics on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Leader election could not start or leadership was lost.
+    #[error(transparent)]
+    Leader(#[from] ferrosched_scheduler::leader::LeaderError),
+    /// A background task panicked or was aborted.
+    #[error("a background task failed: {0}")]
+    Task(String),
+}

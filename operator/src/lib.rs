@@ -1,0 +1,44 @@
+//! Ferrosched's operator: turns `SchedulerProfile` objects into running, highly available
+//! schedulers and keeps them that way.
+//!
+//! Reconcile pipeline: [`read`] (I/O) → [`validate`] and [`build`] (pure, one module per
+//! child kind, assembled by [`plan`] with [`rollout`], [`status`] and [`diff`]) →
+//! [`apply`] (server-side apply, field manager `ferrosched-operator`) → status.
+//! [`controller`] wires the watches, [`run`] the process.
+
+pub mod apply;
+pub mod build;
+pub mod cli;
+pub mod controller;
+pub mod diff;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod names;
+pub mod plan;
+pub mod quantity;
+pub mod read;
+pub mod reconcile;
+pub mod render;
+pub mod rollout;
+pub mod run;
+pub mod status;
+pub mod telemetry;
+pub mod validate;
+
+#[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
+mod plan_fixtures;
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod rollout_tests;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod validate_tests;
+
+pub use cli::Args;
+pub use error::{Error, StartError};
+pub use run::run;

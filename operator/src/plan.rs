@@ -1,0 +1,271 @@
+//! The whole reconcile decision as a pure function: from the profile, the other profiles
+//! and a snapshot of what exists, to the writes to make. With nothing changed the plan is
+//! empty — that is what makes a second reconcile write nothing.
+
+use std::time::Duration;
+
+use ferrosched_crds::{SchedulerProfile, SchedulerProfileStatus};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+
+use crate::build::{self, ConfigRef, Settings};
+use crate::diff::needs_apply;
+use crate::status::{self, Notice, Observed, Outcome};
+use crate::{names, rollout, validate};
+
+/// What exists of a profile's children (read by [`crate::read`]).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// The ServiceAccount.
+    pub service_account: Option<ServiceAccount>,
+    /// The ClusterRole.
+    pub cluster_role: Option<ClusterRole>,
+    /// The ClusterRoleBinding.
+    pub cluster_role_binding: Option<ClusterRoleBinding>,
+    /// The Lease Role.
+    pub lease_role: Option<Role>,
+    /// The Lease RoleBinding.
+    pub lease_role_binding: Option<RoleBinding>,
+    /// The kube-system auth-reader RoleBinding.
+    pub auth_reader_binding: Option<RoleBinding>,
+    /// The scheduler's Lease.
+    pub lease: Option<Lease>,
+    /// Every config ConfigMap of the profile.
+    pub config_maps: Vec<ConfigMap>,
+    /// The Deployment.
+    pub deployment: Option<Deployment>,
+    /// The Service.
+    pub service: Option<Service>,
+    /// The PDB.
+    pub pdb: Option<PodDisruptionBudget>,
+}
+
+/// One object to server-side apply.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // built once per reconcile, never stored in bulk
+pub enum Child {
+    /// A ServiceAccount.
+    ServiceAccount(ServiceAccount),
+    /// A ClusterRole.
+    ClusterRole(ClusterRole),
+    /// A ClusterRoleBinding.
+    ClusterRoleBinding(ClusterRoleBinding),
+    /// A Role.
+    Role(Role),
+    /// A RoleBinding.
+    RoleBinding(RoleBinding),
+    /// A Lease.
+    Lease(Lease),
+    /// A ConfigMap.
+    ConfigMap(ConfigMap),
+    /// A Service.
+    Service(Service),
+    /// A Deployment.
+    Deployment(Deployment),
+    /// A PodDisruptionBudget.
+    Pdb(PodDisruptionBudget),
+}
+
+/// One object to delete, in the operand namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deletion {
+    /// An old config ConfigMap.
+    ConfigMap(String),
+    /// The PDB of a profile scaled to one replica or fewer.
+    Pdb(String),
+}
+
+/// The writes one reconcile makes.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Objects to apply, in order (ConfigMap before the Deployment that mounts it).
+    pub applies: Vec<Child>,
+    /// Objects to delete.
+    pub deletes: Vec<Deletion>,
+    /// The profile annotation `ferrosched.dev/failed-config-hash`: `Some(Some(h))` set it,
+    /// `Some(None)` remove it.
+    pub failed_annotation: Option<Option<String>>,
+    /// The new status, `None` when it is unchanged.
+    pub status: Option<SchedulerProfileStatus>,
+    /// Events to publish.
+    pub events: Vec<Notice>,
+    /// When to look again without a trigger.
+    pub requeue: Duration,
+}
+
+impl Plan {
+    /// Number of API writes the plan makes (Events included).
+    pub fn writes(&self) -> usize {
+        self.applies.len()
+            + self.deletes.len()
+            + usize::from(self.failed_annotation.is_some())
+            + usize::from(self.status.is_some())
+            + self.events.len()
+    }
+}
+
+/// Requeue interval of a healthy profile (drift is caught by watches; this is a safety net).
+pub const RESYNC: Duration = Duration::from_secs(300);
+/// Requeue interval of a conflicting profile, in case the event that frees the name is missed.
+pub const CONFLICT_RESYNC: Duration = Duration::from_secs(30);
+
+/// Plans the reconcile of `profile`; `all` are every profile (for name conflicts).
+pub fn plan(
+    profile: &SchedulerProfile,
+    all: &[SchedulerProfile],
+    s: &Settings,
+    snap: &Snapshot,
+    now: jiff::Timestamp,
+) -> Plan {
+    let mut plan = Plan {
+        requeue: RESYNC,
+        ..Plan::default()
+    };
+    let valid = validate::validate(profile, all, &s.namespace);
+    let decision;
+    let outcome = match &valid {
+        Err(invalid) => {
+            if matches!(invalid, validate::Invalid::Conflict { .. }) {
+                plan.requeue = CONFLICT_RESYNC;
+            }
+            Outcome::Invalid(invalid)
+        }
+        Ok(valid) => {
+            decision = deploy(profile, s, valid, snap, &mut plan);
+            Outcome::Deployed(&decision)
+        }
+    };
+    let observed = Observed {
+        profile,
+        outcome,
+        deployment: snap.deployment.as_ref(),
+        lease: snap.lease.as_ref(),
+        now,
+    };
+    let new_status = status::status(&observed);
+    if profile.status.as_ref() != Some(&new_status) {
+        plan.events
+            .extend(status::transitions(profile.status.as_ref(), &new_status));
+        plan.status = Some(new_status);
+    }
+    plan
+}
+
+/// Adds the applies and deletes of a valid profile; returns the rollout decision.
+fn deploy(
+    profile: &SchedulerProfile,
+    s: &Settings,
+    valid: &validate::Valid,
+    snap: &Snapshot,
+    plan: &mut Plan,
+) -> rollout::Decision {
+    let p = names::profile_name(profile);
+    let desired_ref = ConfigRef {
+        hash: valid.rendered.hash.clone(),
+        config_map_name: names::config_map_name(p, &valid.rendered.hash),
+    };
+    let last_good = status::last_good(profile);
+    let failed = profile
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(names::FAILED_HASH_ANNOTATION));
+    let cm_exists = |name: &str| {
+        snap.config_maps
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some(name))
+    };
+    let decision = rollout::decide(rollout::Inputs {
+        desired: &desired_ref,
+        last_good: last_good.as_ref(),
+        failed: failed.map(String::as_str),
+        deployment: snap.deployment.as_ref(),
+        replicas: profile.spec.replicas,
+        config_map_exists: &cm_exists,
+    });
+    let d = build::build(profile, s, valid, &decision.deploy);
+    let mut apply = |wanted: bool, child: Child| {
+        if wanted {
+            plan.applies.push(child);
+        }
+    };
+    apply(
+        needs_apply(&d.service_account, snap.service_account.as_ref()),
+        Child::ServiceAccount(d.service_account),
+    );
+    apply(
+        needs_apply(&d.cluster_role, snap.cluster_role.as_ref()),
+        Child::ClusterRole(d.cluster_role),
+    );
+    apply(
+        needs_apply(&d.cluster_role_binding, snap.cluster_role_binding.as_ref()),
+        Child::ClusterRoleBinding(d.cluster_role_binding),
+    );
+    apply(
+        needs_apply(&d.lease_role, snap.lease_role.as_ref()),
+        Child::Role(d.lease_role),
+    );
+    apply(
+        needs_apply(&d.lease_role_binding, snap.lease_role_binding.as_ref()),
+        Child::RoleBinding(d.lease_role_binding),
+    );
+    apply(
+        needs_apply(&d.auth_reader_binding, snap.auth_reader_binding.as_ref()),
+        Child::RoleBinding(d.auth_reader_binding),
+    );
+    apply(
+        needs_apply(&d.lease, snap.lease.as_ref()),
+        Child::Lease(d.lease),
+    );
+    if decision.deploy == desired_ref {
+        let existing = snap
+            .config_maps
+            .iter()
+            .find(|c| c.metadata.name == d.config_map.metadata.name);
+        if existing.is_none() {
+            plan.events.push(Notice {
+                warning: false,
+                reason: "ConfigCreated".to_string(),
+                action: "Apply".to_string(),
+                note: format!(
+                    "created ConfigMap {} for configuration {}",
+                    desired_ref.config_map_name, desired_ref.hash
+                ),
+            });
+        }
+        apply(
+            needs_apply(&d.config_map, existing),
+            Child::ConfigMap(d.config_map),
+        );
+    }
+    apply(
+        needs_apply(&d.service, snap.service.as_ref()),
+        Child::Service(d.service),
+    );
+    apply(
+        needs_apply(&d.deployment, snap.deployment.as_ref()),
+        Child::Deployment(d.deployment),
+    );
+    match d.pdb {
+        Some(pdb) => apply(needs_apply(&pdb, snap.pdb.as_ref()), Child::Pdb(pdb)),
+        None if snap.pdb.is_some() => plan.deletes.push(Deletion::Pdb(names::child_name(p))),
+        None => {}
+    }
+    if decision.complete {
+        for cm in &snap.config_maps {
+            let name = cm.metadata.name.clone().unwrap_or_default();
+            if name != decision.deploy.config_map_name && cm.metadata.deletion_timestamp.is_none() {
+                plan.deletes.push(Deletion::ConfigMap(name));
+            }
+        }
+    }
+    if let Some(hash) = &decision.newly_failed {
+        plan.failed_annotation = Some(Some(hash.clone()));
+    } else if decision.clear_failed {
+        plan.failed_annotation = Some(None);
+    }
+    decision
+}

@@ -1,0 +1,85 @@
+//! Reading what exists of a profile's children (I/O).
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::{Api, ListParams};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::names;
+use crate::plan::Snapshot;
+
+async fn get<K>(api: Api<K>, name: String) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.get_opt(&name).await.map_err(|source| Error::Read {
+        kind: kind::<K>(),
+        name,
+        source,
+    })
+}
+
+fn kind<K: Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()) {
+        std::borrow::Cow::Borrowed(k) => k,
+        std::borrow::Cow::Owned(_) => "object",
+    }
+}
+
+/// Reads every child of profile `p` whose operands live in `ns`.
+pub async fn snapshot(client: &Client, ns: &str, p: &str) -> Result<Snapshot, Error> {
+    let child = names::child_name(p);
+    let cluster = names::cluster_role_name(p);
+    let c = client;
+    let selector = names::config_maps_selector(p);
+    let config_maps = async {
+        let api: Api<ConfigMap> = Api::namespaced(c.clone(), ns);
+        api.list(&ListParams::default().labels(&selector))
+            .await
+            .map(|l| l.items)
+            .map_err(|source| Error::Read {
+                kind: "ConfigMap",
+                name: selector.clone(),
+                source,
+            })
+    };
+    let (service_account, cluster_role, cluster_role_binding, lease_role, lease_role_binding) = tokio::try_join!(
+        get(
+            Api::<ServiceAccount>::namespaced(c.clone(), ns),
+            child.clone()
+        ),
+        get(Api::<ClusterRole>::all(c.clone()), cluster.clone()),
+        get(Api::<ClusterRoleBinding>::all(c.clone()), cluster),
+        get(Api::<Role>::namespaced(c.clone(), ns), child.clone()),
+        get(Api::<RoleBinding>::namespaced(c.clone(), ns), child.clone()),
+    )?;
+    let (auth_reader_binding, lease, config_maps, deployment, service, pdb) = tokio::try_join!(
+        get(
+            Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
+            names::auth_reader_binding_name(p)
+        ),
+        get(Api::<Lease>::namespaced(c.clone(), ns), child.clone()),
+        config_maps,
+        get(Api::<Deployment>::namespaced(c.clone(), ns), child.clone()),
+        get(Api::<Service>::namespaced(c.clone(), ns), child.clone()),
+        get(Api::<PodDisruptionBudget>::namespaced(c.clone(), ns), child),
+    )?;
+    Ok(Snapshot {
+        service_account,
+        cluster_role,
+        cluster_role_binding,
+        lease_role,
+        lease_role_binding,
+        auth_reader_binding,
+        lease,
+        config_maps,
+        deployment,
+        service,
+        pdb,
+    })
+}

@@ -1,0 +1,172 @@
+//! Rollouts and rollbacks as the plan sees them: old configs kept until the new one is
+//! available, a missed progress deadline rolled back to the last good config.
+
+use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
+
+use crate::names;
+use crate::plan::{Child, Deletion};
+use crate::plan_fixtures::*;
+use crate::testing::minimal;
+
+#[test]
+fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
+    let mut p = minimal("demo");
+    let mut snap = converged(&p);
+    settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    let old = desired_ref(&p);
+    p.spec.percentage_of_nodes_to_score = Some(40);
+    let new = desired_ref(&p);
+    assert_ne!(old.hash, new.hash);
+
+    let plan = settle(&mut p, &snap, "2026-03-01T10:01:00Z");
+    assert_eq!(kinds(&plan), ["ConfigMap", "Deployment"]);
+    assert!(
+        plan.deletes.is_empty(),
+        "old config kept during the rollout"
+    );
+    assert_eq!(condition(&plan, "Progressing").0, "True");
+
+    // The Deployment rolled and became available on the new template.
+    let Some(Child::Deployment(d)) = plan
+        .applies
+        .iter()
+        .find(|c| matches!(c, Child::Deployment(_)))
+        .cloned()
+    else {
+        panic!("no deployment");
+    };
+    let Some(Child::ConfigMap(cm)) = plan.applies.first().cloned() else {
+        panic!("no config map")
+    };
+    snap.deployment = Some(rolled_out(stored(&d), 2));
+    snap.config_maps.push(stored(&cm));
+    let done = settle(&mut p, &snap, "2026-03-01T10:02:00Z");
+    assert!(done.applies.is_empty());
+    assert_eq!(
+        done.deletes,
+        [Deletion::ConfigMap(old.config_map_name.clone())]
+    );
+    assert_eq!(
+        p.status.as_ref().and_then(|s| s.config_hash.clone()),
+        Some(new.hash)
+    );
+}
+
+#[test]
+fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
+    let mut p = minimal("demo");
+    let mut snap = converged(&p);
+    settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    let good = desired_ref(&p);
+    p.spec.percentage_of_nodes_to_score = Some(40);
+    let bad = desired_ref(&p);
+    let plan = settle(&mut p, &snap, "2026-03-01T10:01:00Z");
+    let Some(Child::Deployment(d)) = plan
+        .applies
+        .iter()
+        .find(|c| matches!(c, Child::Deployment(_)))
+        .cloned()
+    else {
+        panic!("no deployment");
+    };
+    let Some(Child::ConfigMap(cm)) = plan.applies.first().cloned() else {
+        panic!("no config map")
+    };
+    snap.config_maps.push(stored(&cm));
+    let mut stuck = stored(&d);
+    stuck.metadata.generation = Some(2);
+    stuck.status = Some(DeploymentStatus {
+        observed_generation: Some(2),
+        replicas: Some(3),
+        updated_replicas: Some(1),
+        available_replicas: Some(2),
+        ready_replicas: Some(2),
+        conditions: Some(vec![DeploymentCondition {
+            type_: Some("Progressing".into()),
+            status: Some("False".into()),
+            reason: Some("ProgressDeadlineExceeded".into()),
+            ..DeploymentCondition::default()
+        }]),
+        ..DeploymentStatus::default()
+    });
+    snap.deployment = Some(stuck);
+
+    let rollback = settle(&mut p, &snap, "2026-03-01T10:04:00Z");
+    assert_eq!(kinds(&rollback), ["Deployment"]);
+    let Some(Child::Deployment(back)) = rollback.applies.first() else {
+        panic!()
+    };
+    let pod = back.spec.template.spec.as_ref().expect("pod");
+    assert_eq!(
+        pod.volumes
+            .as_ref()
+            .and_then(|v| v[0].config_map.as_ref())
+            .map(|c| c.name.clone()),
+        Some(good.config_map_name.clone())
+    );
+    assert_eq!(
+        crate::rollout::template_hash(back),
+        Some(good.hash.as_str())
+    );
+    assert_eq!(rollback.failed_annotation, Some(Some(bad.hash.clone())));
+    let (status, reason, message) = condition(&rollback, "Degraded");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "RolloutFailed")
+    );
+    assert_eq!(
+        message,
+        format!(
+            "rollout of configuration {} missed its progress deadline (120s); rolled back to configuration {}",
+            bad.hash, good.hash
+        )
+    );
+    assert!(
+        rollback
+            .events
+            .iter()
+            .any(|e| e.warning && e.reason == "RolloutFailed")
+    );
+
+    // With the failure remembered and the old template back, the bad config is not retried.
+    p.metadata.annotations =
+        Some([(names::FAILED_HASH_ANNOTATION.to_string(), bad.hash.clone())].into());
+    snap.deployment = Some(rolled_out(stored(back), 2));
+    let after = settle(&mut p, &snap, "2026-03-01T10:05:00Z");
+    assert!(after.applies.is_empty(), "{:?}", kinds(&after));
+    assert_eq!(
+        after.deletes,
+        [Deletion::ConfigMap(bad.config_map_name.clone())]
+    );
+    assert_eq!(after.failed_annotation, None);
+    assert_eq!(condition(&after, "Degraded").1, "RolloutFailed");
+}
+
+#[test]
+fn scaling_to_one_deletes_the_pdb_and_zero_is_reported() {
+    let mut p = minimal("demo");
+    let snap = converged(&p);
+    settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    p.spec.replicas = 1;
+    let plan = plan_of(&p, &snap);
+    assert_eq!(kinds(&plan), ["Deployment"]);
+    assert_eq!(plan.deletes, [Deletion::Pdb("ferrosched-demo".into())]);
+    p.spec.replicas = 0;
+    let zero = plan_of(&p, &snap);
+    assert_eq!(condition(&zero, "Available").1, "ScaledToZero");
+}
+
+#[test]
+fn a_remembered_failure_is_forgotten_once_a_new_config_is_available() {
+    let mut p = minimal("demo");
+    let snap = converged(&p);
+    p.metadata.annotations = Some(
+        [(
+            names::FAILED_HASH_ANNOTATION.to_string(),
+            "0123456789".to_string(),
+        )]
+        .into(),
+    );
+    let plan = settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    assert_eq!(plan.failed_annotation, Some(None));
+}

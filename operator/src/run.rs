@@ -1,0 +1,163 @@
+//! The operator process: client, start-up checks, health endpoint, leader election, the
+//! controller, graceful shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ferrosched_crds::SchedulerProfile;
+use ferrosched_scheduler::leader::{LeaderElectionConfig, LeaderElector, SystemClock, api_store};
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Client, Config};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::build::Settings;
+use crate::cli::Args;
+use crate::controller;
+use crate::error::StartError;
+use crate::http::{self, Health};
+use crate::metrics::Metrics;
+use crate::names::{FIELD_MANAGER, OPERATOR_LEASE};
+use crate::reconcile::Context;
+
+/// A client from `--kubeconfig`, else the usual places (KUBECONFIG, ~/.kube/config, in-cluster).
+pub async fn client(args: &Args) -> Result<Client, StartError> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path).map_err(|e| StartError::Config(e.to_string()))?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| StartError::Config(e.to_string()))?
+        }
+        None => Config::infer()
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?,
+    };
+    Client::try_from(config).map_err(|e| StartError::Config(e.to_string()))
+}
+
+/// Fails with a clear message when the API server is unreachable or the CRD is missing.
+pub async fn check_api(client: &Client) -> Result<(), StartError> {
+    let api: Api<SchedulerProfile> = Api::all(client.clone());
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Err(StartError::CrdMissing),
+        Err(err @ kube::Error::Api(_)) => Err(StartError::Api(err)),
+        Err(err) => Err(StartError::Unreachable(err)),
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn join<T>(handle: &mut Option<JoinHandle<T>>) -> Result<T, StartError> {
+    match handle {
+        Some(h) => h.await.map_err(|e| StartError::Task(e.to_string())),
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the operator until SIGTERM (then returns `Ok`) or a fatal error.
+pub async fn run(args: Args) -> Result<(), StartError> {
+    // Two rustls providers may be linked; pick ring explicitly (already set is fine).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = client(&args).await?;
+    check_api(&client).await?;
+    let shutdown = CancellationToken::new();
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health {
+        ready: false.into(),
+        metrics: metrics.clone(),
+    });
+    let server = http::bind(args.metrics_bind_address, health.clone(), shutdown.clone()).await?;
+    let mut server = Some(tokio::spawn(server));
+    info!(addr = %args.metrics_bind_address, namespace = %args.namespace, "ferrosched-operator started");
+    health.ready.store(true, Ordering::Relaxed);
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            termination().await;
+            info!("termination signal received, shutting down");
+            shutdown.cancel();
+        });
+    }
+
+    let election_cancel = CancellationToken::new();
+    let mut election = None;
+    if args.leader_elect {
+        let mut cfg = LeaderElectionConfig::new(&args.namespace, OPERATOR_LEASE);
+        cfg.create_if_missing = true;
+        let elector =
+            LeaderElector::new(api_store(client.clone(), &args.namespace), SystemClock, cfg)?;
+        let mut leading = elector.subscribe();
+        election = Some(tokio::spawn(elector.run(election_cancel.clone())));
+        tokio::select! {
+            _ = leading.wait_for(|l| *l) => {}
+            () = shutdown.cancelled() => {}
+            res = join(&mut election) => return res?.map_err(StartError::from),
+        }
+    }
+    let outcome = if shutdown.is_cancelled() {
+        Ok(())
+    } else {
+        metrics.leader.set(1);
+        let settings = Settings {
+            namespace: args.namespace.clone(),
+            default_image: args.scheduler_image.clone(),
+        };
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_string(),
+            instance: Some(gethostname::gethostname().to_string_lossy().into_owned()),
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        let ctx = |profiles| Context {
+            client: client.clone(),
+            settings,
+            recorder,
+            metrics: metrics.clone(),
+            profiles,
+        };
+        tokio::select! {
+            () = controller::run(client.clone(), ctx, shutdown.clone()) => Ok(()),
+            res = join(&mut election) => {
+                error!("leadership lost; exiting so a standby takes over");
+                res.and_then(|r| r.map_err(StartError::from))
+            }
+        }
+    };
+    metrics.leader.set(0);
+    election_cancel.cancel();
+    shutdown.cancel();
+    if let Some(handle) = election.take() {
+        let _ = handle.await;
+    }
+    if let Some(handle) = server.take()
+        && let Ok(Err(err)) = handle.await
+    {
+        error!(%err, "health endpoint failed");
+    }
+    outcome
+}

@@ -1,0 +1,176 @@
+//! Validation before anything is rolled out (pure): scheduler-name conflicts between
+//! profiles, then the rendered configuration checked by the scheduler's own config code.
+
+use std::collections::BTreeSet;
+
+use ferrosched_crds::SchedulerProfile;
+use ferrosched_scheduler::config as sc;
+
+use crate::names;
+use crate::render::{Rendered, render};
+
+/// A configuration the scheduler accepts.
+#[derive(Clone, Debug)]
+pub struct Valid {
+    /// The rendered document, its text and hash.
+    pub rendered: Rendered,
+    /// Every plugin the profile enables at some extension point.
+    pub enabled_plugins: BTreeSet<String>,
+}
+
+/// Why a profile cannot be deployed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// An older profile serves the same scheduler name.
+    Conflict {
+        /// The scheduler name both claim.
+        scheduler_name: String,
+        /// The profile that keeps it.
+        holder: String,
+    },
+    /// The spec does not make a valid configuration; one line per problem, each naming
+    /// the profile field (`spec.plugins.score.enabled[0].name: unknown plugin "Foo"`).
+    Config(Vec<String>),
+}
+
+impl Invalid {
+    /// The condition reason.
+    pub fn reason(&self) -> &'static str {
+        use ferrosched_crds::condition_reasons as r;
+        match self {
+            Invalid::Conflict { .. } => r::CONFLICT,
+            Invalid::Config(_) => r::INVALID_CONFIG,
+        }
+    }
+
+    /// The condition and Event message.
+    pub fn message(&self) -> String {
+        match self {
+            Invalid::Conflict {
+                scheduler_name,
+                holder,
+            } => {
+                format!(
+                    "scheduler name {scheduler_name} is already served by SchedulerProfile {holder}"
+                )
+            }
+            Invalid::Config(lines) => {
+                format!("invalid scheduler configuration: {}", lines.join("; "))
+            }
+        }
+    }
+}
+
+/// The profile among `all` that keeps `scheduler_name` when several claim it: the oldest
+/// by creationTimestamp, then by name. Profiles being deleted claim nothing.
+pub fn name_holder<'a>(
+    all: &'a [SchedulerProfile],
+    scheduler_name: &str,
+) -> Option<&'a SchedulerProfile> {
+    all.iter()
+        .filter(|p| {
+            p.metadata.deletion_timestamp.is_none() && names::scheduler_name(p) == scheduler_name
+        })
+        .min_by(|a, b| {
+            let key = |p: &SchedulerProfile| {
+                (
+                    p.metadata.creation_timestamp.clone().map(|t| t.0),
+                    names::profile_name(p).to_string(),
+                )
+            };
+            key(a).cmp(&key(b))
+        })
+}
+
+/// Checks `profile` against the other profiles (`all` may include it) and the scheduler's
+/// configuration rules; operands of a valid profile live in `namespace`.
+pub fn validate(
+    profile: &SchedulerProfile,
+    all: &[SchedulerProfile],
+    namespace: &str,
+) -> Result<Valid, Invalid> {
+    let scheduler_name = names::scheduler_name(profile);
+    let me = names::profile_name(profile);
+    if let Some(holder) = name_holder(all, &scheduler_name)
+        && names::profile_name(holder) != me
+    {
+        return Err(Invalid::Conflict {
+            scheduler_name,
+            holder: names::profile_name(holder).to_string(),
+        });
+    }
+    let mut names_ok = Vec::new();
+    check_names(me, &scheduler_name, &mut names_ok);
+    if !names_ok.is_empty() {
+        return Err(Invalid::Config(names_ok));
+    }
+    let rendered = render(profile, namespace).map_err(|ps| {
+        Invalid::Config(
+            ps.into_iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect(),
+        )
+    })?;
+    let resolved = sc::resolve(rendered.document.clone())
+        .map_err(|e| Invalid::Config(e.problems.iter().map(spec_line).collect()))?;
+    let enabled_plugins = resolved
+        .profiles
+        .first()
+        .map(|p| p.plugins.enabled_names())
+        .unwrap_or_default();
+    Ok(Valid {
+        rendered,
+        enabled_plugins,
+    })
+}
+
+/// A config problem reworded with the profile's own field path: `profiles[0].plugins…`
+/// becomes `spec.plugins…`, top-level fields become `spec.<field>`.
+fn spec_line(problem: &sc::Problem) -> String {
+    let path = problem
+        .path
+        .strip_prefix("profiles[0].")
+        .unwrap_or(&problem.path);
+    if path.is_empty() {
+        problem.message.clone()
+    } else {
+        format!("spec.{path}: {}", problem.message)
+    }
+}
+
+/// Longest profile name whose children's names stay valid (`ferrosched-<name>` must be a
+/// DNS-1035 label of at most 63 characters, as Service names are).
+pub const MAX_PROFILE_NAME: usize = 52;
+
+/// The profile name must make valid child names; the scheduler name must be something a
+/// pod's `spec.schedulerName` can hold (a DNS-1123 subdomain, as pod validation requires).
+fn check_names(profile: &str, scheduler_name: &str, out: &mut Vec<String>) {
+    if profile.len() > MAX_PROFILE_NAME || !is_dns1035_label(profile) {
+        out.push(format!(
+            "metadata.name: Invalid value: {profile:?}: must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter and ending with a letter or digit) of at most {MAX_PROFILE_NAME} characters, so that Service ferrosched-<name> is valid"
+        ));
+    }
+    if !is_dns1123_subdomain(scheduler_name) {
+        out.push(format!(
+            "spec.schedulerName: Invalid value: {scheduler_name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+        ));
+    }
+}
+
+fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| alnum(c) || *c == b'-')
+        && b.first().is_some_and(alnum)
+        && b.last().is_some_and(alnum)
+}
+
+fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+fn is_dns1035_label(s: &str) -> bool {
+    is_dns1123_label(s) && s.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+}

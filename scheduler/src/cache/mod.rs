@@ -1,0 +1,9 @@
+//! The scheduler cache: nodes and the pods placed on them, assumed pods, and snapshots.
+
+mod node_info;
+mod snapshot;
+mod store;
+
+pub use node_info::NodeInfo;
+pub use snapshot::Snapshot;
+pub use store::{Cache, CacheError};

@@ -1,0 +1,105 @@
+//! Per-node aggregates, kept as upstream's NodeInfo keeps them.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Taint};
+
+use crate::model::resources::node_allocatable;
+use crate::model::{HostPort, PodInfo, Resource};
+
+/// A node and the pods placed on it (bound or assumed), with running totals.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Node name.
+    pub name: String,
+    /// The Node object; `None` while pods reference a node the informer has not delivered.
+    pub node: Option<Arc<Node>>,
+    /// What the node offers.
+    pub allocatable: Resource,
+    /// Sum of the effective requests of its pods.
+    pub requested: Resource,
+    /// Sum of non-zero cpu requests (for scoring).
+    pub non_zero_cpu: i64,
+    /// Sum of non-zero memory requests (for scoring).
+    pub non_zero_memory: i64,
+    /// Its pods.
+    pub pods: Vec<Arc<PodInfo>>,
+    /// Host ports in use.
+    pub used_ports: Vec<HostPort>,
+    /// How many of its pods have pod (anti-)affinity terms.
+    pub pods_with_affinity: usize,
+    /// How many of its pods have required anti-affinity terms.
+    pub pods_with_required_anti_affinity: usize,
+    /// `spec.taints`, copied for the hot path.
+    pub taints: Vec<Taint>,
+    /// Bumped on every change; the snapshot copies a node only when it moved.
+    pub generation: u64,
+}
+
+impl NodeInfo {
+    /// An empty NodeInfo for `name`.
+    pub fn new(name: &str) -> Self {
+        NodeInfo {
+            name: name.to_string(),
+            node: None,
+            allocatable: Resource::default(),
+            requested: Resource::default(),
+            non_zero_cpu: 0,
+            non_zero_memory: 0,
+            pods: Vec::new(),
+            used_ports: Vec::new(),
+            pods_with_affinity: 0,
+            pods_with_required_anti_affinity: 0,
+            taints: Vec::new(),
+            generation: 0,
+        }
+    }
+
+    /// Sets (or replaces) the Node object.
+    pub fn set_node(&mut self, node: Arc<Node>) {
+        self.allocatable = node_allocatable(&node);
+        self.taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+        self.node = Some(node);
+    }
+
+    /// The Node's labels.
+    pub fn labels(&self) -> Option<&std::collections::BTreeMap<String, String>> {
+        self.node.as_ref().and_then(|n| n.metadata.labels.as_ref())
+    }
+
+    /// Accounts a pod on this node.
+    pub fn add_pod(&mut self, pod: Arc<PodInfo>) {
+        self.requested.add(&pod.requests);
+        self.non_zero_cpu += pod.non_zero_cpu;
+        self.non_zero_memory += pod.non_zero_memory;
+        self.used_ports.extend(pod.host_ports.iter().cloned());
+        if pod.has_affinity {
+            self.pods_with_affinity += 1;
+        }
+        if pod.has_required_anti_affinity {
+            self.pods_with_required_anti_affinity += 1;
+        }
+        self.pods.push(pod);
+    }
+
+    /// Removes the pod with `uid`; returns whether it was here.
+    pub fn remove_pod(&mut self, uid: &str) -> bool {
+        let Some(i) = self.pods.iter().position(|p| p.uid == uid) else { return false };
+        let pod = self.pods.swap_remove(i);
+        self.requested.sub(&pod.requests);
+        self.non_zero_cpu -= pod.non_zero_cpu;
+        self.non_zero_memory -= pod.non_zero_memory;
+        for hp in &pod.host_ports {
+            if let Some(j) = self.used_ports.iter().position(|u| u == hp) {
+                self.used_ports.swap_remove(j);
+            }
+        }
+        if pod.has_affinity {
+            self.pods_with_affinity -= 1;
+        }
+        if pod.has_required_anti_affinity {
+            self.pods_with_required_anti_affinity -= 1;
+        }
+        true
+    }
+}

@@ -1,0 +1,75 @@
+//! What plugins get from the scheduler: listers at construction, a binder when binding.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+/// Why a bind call failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BindError {
+    /// The API server answered 409: the pod is already bound (or gone and recreated).
+    #[error("pod is already bound or was replaced: {0}")]
+    Conflict(String),
+    /// The pod no longer exists.
+    #[error("pod not found: {0}")]
+    NotFound(String),
+    /// Any other failure.
+    #[error("binding failed: {0}")]
+    Other(String),
+}
+
+/// Makes the `pods/binding` call (the API in production, a recorder in tests and benchmarks).
+pub trait PodBinder: Send + Sync {
+    /// Binds `namespace/name` (with `uid`) to `node`.
+    fn bind<'a>(&'a self, namespace: &'a str, name: &'a str, uid: &'a str, node: &'a str) -> BoxFuture<'a, Result<(), BindError>>;
+}
+
+/// Passed to PreBind/Bind plugins.
+#[derive(Clone)]
+pub struct BindContext {
+    /// The binder the DefaultBinder uses.
+    pub binder: Arc<dyn PodBinder>,
+    /// API client, when running against a cluster.
+    pub client: Option<kube::Client>,
+}
+
+/// Read access to cluster objects beyond nodes and pods (namespaces, PDBs, ...).
+/// Every method has an empty default so tests implement only what they use.
+pub trait ClusterLister: Send + Sync {
+    /// Labels of a namespace, if it exists.
+    fn namespace_labels(&self, _name: &str) -> Option<BTreeMap<String, String>> {
+        None
+    }
+    /// Every namespace name with its labels.
+    fn namespaces(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        Vec::new()
+    }
+    /// All PodDisruptionBudgets.
+    fn pod_disruption_budgets(&self) -> Vec<Arc<PodDisruptionBudget>> {
+        Vec::new()
+    }
+}
+
+/// A lister with nothing in it.
+#[derive(Debug, Default)]
+pub struct EmptyLister;
+
+impl ClusterLister for EmptyLister {}
+
+/// Given to plugin factories.
+#[derive(Clone)]
+pub struct Handle {
+    /// API client, when running against a cluster.
+    pub client: Option<kube::Client>,
+    /// Listers of other kinds.
+    pub lister: Arc<dyn ClusterLister>,
+}
+
+impl Handle {
+    /// A handle without a cluster (unit tests, in-process benchmarks).
+    pub fn offline() -> Self {
+        Handle { client: None, lister: Arc::new(EmptyLister) }
+    }
+}

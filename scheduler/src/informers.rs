@@ -1,0 +1,212 @@
+//! Watchers on nodes and pods feeding the cache (placed pods) and the queue (pending pods
+//! of our profiles), with the cluster events that requeue unschedulable pods.
+
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+use rustc_hash::{FxHashMap, FxHashSet};
+use tokio::sync::watch;
+
+use crate::cache::Cache;
+use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
+use crate::model::PodInfo;
+use crate::queue::SchedulingQueue;
+
+/// What the informers feed.
+#[derive(Clone)]
+pub struct Sinks {
+    /// Placed pods and nodes.
+    pub cache: Arc<Mutex<Cache>>,
+    /// Pending pods.
+    pub queue: Arc<SchedulingQueue>,
+    /// Scheduler names this process serves.
+    pub scheduler_names: Arc<FxHashSet<String>>,
+}
+
+fn strip(mut meta: kube::api::ObjectMeta) -> kube::api::ObjectMeta {
+    meta.managed_fields = None;
+    meta
+}
+
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
+}
+
+/// Node update → which kinds of change it carries (upstream's node event split).
+fn node_change(old: &Node, new: &Node) -> u32 {
+    let mut bits = 0;
+    if old.metadata.labels != new.metadata.labels {
+        bits |= action::UPDATE_NODE_LABEL;
+    }
+    let spec = |n: &Node| n.spec.as_ref().map(|s| (s.taints.clone(), s.unschedulable));
+    if spec(old) != spec(new) {
+        bits |= action::UPDATE_NODE_TAINT;
+    }
+    let alloc = |n: &Node| n.status.as_ref().and_then(|s| s.allocatable.clone());
+    if alloc(old) != alloc(new) {
+        bits |= action::UPDATE_NODE_ALLOCATABLE;
+    }
+    let conds = |n: &Node| {
+        n.status.as_ref().and_then(|s| s.conditions.as_ref()).map(|cs| cs.iter().map(|c| (c.type_.clone(), c.status.clone())).collect::<Vec<_>>())
+    };
+    if conds(old) != conds(new) {
+        bits |= action::UPDATE_NODE_CONDITION;
+    }
+    if old.metadata.annotations != new.metadata.annotations {
+        bits |= action::UPDATE_NODE_ANNOTATION;
+    }
+    bits
+}
+
+impl Sinks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A node appeared or changed.
+    pub fn node_applied(&self, mut node: Node) {
+        node.metadata = strip(node.metadata);
+        let node = Arc::new(node);
+        let Some(name) = node.metadata.name.clone() else { return };
+        let old = self.lock().node(&name).and_then(|n| n.node.clone());
+        self.lock().upsert_node(node.clone());
+        let bits = match &old {
+            None => action::ADD,
+            Some(o) => node_change(o, &node),
+        };
+        if bits != 0 {
+            self.queue.on_event(ClusterEvent::new(EventResource::Node, bits), EventObjects::Node { old: old.as_deref(), new: Some(&node) });
+        }
+    }
+
+    /// A node went away.
+    pub fn node_deleted(&self, name: &str) {
+        self.lock().remove_node(name);
+    }
+
+    /// A pod appeared or changed.
+    pub fn pod_applied(&self, mut pod: Pod) {
+        pod.metadata = strip(pod.metadata);
+        let info = Arc::new(PodInfo::new(Arc::new(pod)));
+        if is_terminal(&info.pod) {
+            self.pod_deleted(&info);
+            return;
+        }
+        if info.node_name().is_some() {
+            let known = self.lock().contains_pod(&info.uid);
+            self.queue.delete(&info.uid);
+            self.lock().upsert_bound_pod(info.clone());
+            let act = if known { action::UPDATE_POD_LABEL | action::UPDATE_OTHER } else { action::ADD };
+            self.queue.on_event(ClusterEvent::new(EventResource::AssignedPod, act), EventObjects::Pod { old: None, new: Some(&info.pod) });
+        } else if self.scheduler_names.contains(info.scheduler_name()) && info.pod.metadata.deletion_timestamp.is_none() {
+            self.queue.add(info);
+        }
+    }
+
+    /// A pod went away (or finished).
+    pub fn pod_deleted(&self, info: &PodInfo) {
+        self.queue.delete(&info.uid);
+        let was_placed = self.lock().remove_pod(&info.uid);
+        if was_placed {
+            self.queue.on_event(ClusterEvent::new(EventResource::AssignedPod, action::DELETE), EventObjects::Pod { old: Some(&info.pod), new: None });
+        }
+    }
+}
+
+/// Runs the node and pod watchers until the streams end; flips `synced` to true once both
+/// have listed everything. Errors are retried with backoff by the watcher.
+pub async fn run(client: Client, sinks: Sinks, synced: watch::Sender<bool>) {
+    let (nodes_synced_tx, mut nodes_synced) = watch::channel(false);
+    let (pods_synced_tx, mut pods_synced) = watch::channel(false);
+    let nodes = {
+        let sinks = sinks.clone();
+        let api: Api<Node> = Api::all(client.clone());
+        async move {
+            let mut seen: Option<FxHashSet<String>> = None;
+            let mut known: FxHashSet<String> = FxHashSet::default();
+            let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+            futures::pin_mut!(stream);
+            while let Some(ev) = stream.next().await {
+                match ev {
+                    Ok(Event::Init) => seen = Some(FxHashSet::default()),
+                    Ok(Event::InitApply(n)) | Ok(Event::Apply(n)) => {
+                        let name = n.metadata.name.clone().unwrap_or_default();
+                        if let Some(s) = seen.as_mut() {
+                            s.insert(name.clone());
+                        }
+                        known.insert(name);
+                        sinks.node_applied(n);
+                    }
+                    Ok(Event::InitDone) => {
+                        if let Some(s) = seen.take() {
+                            for gone in known.difference(&s).cloned().collect::<Vec<_>>() {
+                                sinks.node_deleted(&gone);
+                                known.remove(&gone);
+                            }
+                        }
+                        let _ = nodes_synced_tx.send(true);
+                    }
+                    Ok(Event::Delete(n)) => {
+                        let name = n.metadata.name.clone().unwrap_or_default();
+                        known.remove(&name);
+                        sinks.node_deleted(&name);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "node watch failed; retrying"),
+                }
+            }
+        }
+    };
+    let pods = {
+        let sinks = sinks.clone();
+        let api: Api<Pod> = Api::all(client.clone());
+        async move {
+            let cfg = watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+            let mut seen: Option<FxHashSet<String>> = None;
+            let mut known: FxHashMap<String, Arc<PodInfo>> = FxHashMap::default();
+            let stream = watcher::watcher(api, cfg).default_backoff();
+            futures::pin_mut!(stream);
+            while let Some(ev) = stream.next().await {
+                match ev {
+                    Ok(Event::Init) => seen = Some(FxHashSet::default()),
+                    Ok(Event::InitApply(p)) | Ok(Event::Apply(p)) => {
+                        let uid = p.metadata.uid.clone().unwrap_or_default();
+                        if let Some(s) = seen.as_mut() {
+                            s.insert(uid.clone());
+                        }
+                        let slim = Arc::new(PodInfo::new(Arc::new(Pod { metadata: kube::api::ObjectMeta { uid: p.metadata.uid.clone(), name: p.metadata.name.clone(), namespace: p.metadata.namespace.clone(), ..Default::default() }, ..Default::default() })));
+                        known.insert(uid, slim);
+                        sinks.pod_applied(p);
+                    }
+                    Ok(Event::InitDone) => {
+                        if let Some(s) = seen.take() {
+                            let gone: Vec<String> = known.keys().filter(|k| !s.contains(*k)).cloned().collect();
+                            for uid in gone {
+                                if let Some(info) = known.remove(&uid) {
+                                    sinks.pod_deleted(&info);
+                                }
+                            }
+                        }
+                        let _ = pods_synced_tx.send(true);
+                    }
+                    Ok(Event::Delete(p)) => {
+                        let uid = p.metadata.uid.clone().unwrap_or_default();
+                        known.remove(&uid);
+                        sinks.pod_deleted(&PodInfo::new(Arc::new(p)));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "pod watch failed; retrying"),
+                }
+            }
+        }
+    };
+    let sync = async move {
+        let _ = nodes_synced.wait_for(|s| *s).await;
+        let _ = pods_synced.wait_for(|s| *s).await;
+        let _ = synced.send(true);
+        futures::future::pending::<()>().await;
+    };
+    tokio::join!(nodes, pods, sync);
+}

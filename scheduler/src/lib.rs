@@ -1,0 +1,18 @@
+//! Ferrosched's scheduler: a kube-scheduler compatible pod scheduler.
+//!
+//! The architecture follows upstream: informers feed a [`cache`]; a [`queue`] orders
+//! pending pods; each scheduling cycle runs a profile's [`framework`] plugins over a
+//! snapshot; binding runs concurrently. See `docs/` for design decisions.
+
+pub mod app;
+pub mod cache;
+pub mod config;
+pub mod framework;
+pub mod informers;
+pub mod leader;
+pub mod logging;
+pub mod model;
+pub mod plugins;
+pub mod queue;
+pub mod schedule;
+pub mod serving;

@@ -1,0 +1,107 @@
+//! A pod with what the scheduler derives from it once, instead of once per node.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::resources::{Resource, pod_non_zero_requests, pod_requests};
+
+/// A host port a container asks for: (ip, protocol, port). An empty ip means every address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    /// Host IP (`0.0.0.0` when unset).
+    pub ip: String,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    /// The port number.
+    pub port: i32,
+}
+
+/// A pod plus its derived scheduling facts.
+#[derive(Debug, Clone)]
+pub struct PodInfo {
+    /// The pod as last seen.
+    pub pod: Arc<Pod>,
+    /// `metadata.uid` (falls back to namespace/name for objects without one, e.g. in tests).
+    pub uid: String,
+    /// `namespace/name`.
+    pub key: String,
+    /// Effective requests ([`pod_requests`]).
+    pub requests: Resource,
+    /// CPU and memory with upstream's non-zero defaults, for scoring.
+    pub non_zero_cpu: i64,
+    /// Memory with upstream's non-zero default, for scoring.
+    pub non_zero_memory: i64,
+    /// Host ports of all containers.
+    pub host_ports: Vec<HostPort>,
+    /// `spec.priority` (0 when unset).
+    pub priority: i32,
+    /// The pod has pod affinity or anti-affinity terms.
+    pub has_affinity: bool,
+    /// The pod has required pod anti-affinity terms.
+    pub has_required_anti_affinity: bool,
+}
+
+impl PodInfo {
+    /// Derives the scheduling facts of `pod`.
+    pub fn new(pod: Arc<Pod>) -> Self {
+        let meta = &pod.metadata;
+        let namespace = meta.namespace.clone().unwrap_or_default();
+        let name = meta.name.clone().unwrap_or_default();
+        let key = format!("{namespace}/{name}");
+        let uid = meta.uid.clone().unwrap_or_else(|| key.clone());
+        let requests = pod_requests(&pod);
+        let (non_zero_cpu, non_zero_memory) = pod_non_zero_requests(&pod);
+        let spec = pod.spec.as_ref();
+        let mut host_ports = Vec::new();
+        for c in spec.map(|s| s.containers.as_slice()).unwrap_or_default() {
+            for p in c.ports.iter().flatten() {
+                if let Some(port) = p.host_port.filter(|p| *p > 0) {
+                    host_ports.push(HostPort {
+                        ip: p.host_ip.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "0.0.0.0".into()),
+                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                        port,
+                    });
+                }
+            }
+        }
+        let affinity = spec.and_then(|s| s.affinity.as_ref());
+        let has_affinity = affinity.is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some());
+        let has_required_anti_affinity = affinity
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+            .is_some_and(|t| !t.is_empty());
+        PodInfo {
+            priority: spec.and_then(|s| s.priority).unwrap_or(0),
+            pod,
+            uid,
+            key,
+            requests,
+            non_zero_cpu,
+            non_zero_memory,
+            host_ports,
+            has_affinity,
+            has_required_anti_affinity,
+        }
+    }
+
+    /// `metadata.namespace`.
+    pub fn namespace(&self) -> &str {
+        self.pod.metadata.namespace.as_deref().unwrap_or("")
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        self.pod.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// `spec.nodeName`, when set.
+    pub fn node_name(&self) -> Option<&str> {
+        self.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty())
+    }
+
+    /// `spec.schedulerName` (upstream default `default-scheduler`).
+    pub fn scheduler_name(&self) -> &str {
+        self.pod.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or("default-scheduler")
+    }
+}

@@ -1,0 +1,105 @@
+//! Upstream's in-tree plugins and Ferrosched's own, registered by name.
+//!
+//! Each plugin lives in its own module and exposes `NAME` and a `new` factory;
+//! [`registry`] maps the names to the factories.
+
+pub mod balanced_allocation;
+pub mod default_binder;
+pub mod dynamic_resources;
+pub mod fit;
+pub mod helpers;
+pub mod image_locality;
+pub mod inter_pod_affinity;
+mod ipa_scoring;
+pub mod node_affinity;
+pub mod node_declared_features;
+pub mod node_name;
+pub mod node_ports;
+pub mod node_unschedulable;
+pub mod pod_capacity;
+pub mod pod_topology_spread;
+pub mod preemption;
+mod pts_scoring;
+pub mod queue_sort;
+pub mod resource_scoring;
+pub mod scheduling_gates;
+pub mod taint_toleration;
+pub mod volumes;
+
+use crate::framework::Registry;
+
+/// Every plugin this scheduler implements.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register(queue_sort::NAME, queue_sort::new)
+        .register(scheduling_gates::NAME, scheduling_gates::new)
+        .register(node_name::NAME, node_name::new)
+        .register(node_unschedulable::NAME, node_unschedulable::new)
+        .register(taint_toleration::NAME, taint_toleration::new)
+        .register(node_affinity::NAME, node_affinity::new)
+        .register(node_ports::NAME, node_ports::new)
+        .register(fit::NAME, fit::new)
+        .register(balanced_allocation::NAME, balanced_allocation::new)
+        .register(image_locality::NAME, image_locality::new)
+        .register(pod_capacity::NAME, pod_capacity::new)
+        .register(default_binder::NAME, default_binder::new)
+        .register(pod_topology_spread::NAME, pod_topology_spread::new)
+        .register(inter_pod_affinity::NAME, inter_pod_affinity::new)
+        .register(volumes::VolumeRestrictions::NAME, volumes::VolumeRestrictions::factory)
+        .register(volumes::NodeVolumeLimits::NAME, volumes::NodeVolumeLimits::factory)
+        .register(volumes::VolumeBinding::NAME, volumes::VolumeBinding::factory)
+        .register(volumes::VolumeZone::NAME, volumes::VolumeZone::factory)
+        .register(dynamic_resources::NAME, dynamic_resources::new)
+        .register(node_declared_features::NAME, node_declared_features::new)
+        .register(preemption::NAME, preemption::new);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ExtensionPoint, PLUGINS};
+    use crate::framework::{Framework, Handle};
+
+    /// The default profile of a configuration that says nothing.
+    pub(crate) fn default_framework() -> Framework {
+        let cfg = crate::config::parse("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n")
+            .expect("default config parses");
+        Framework::new(&cfg.profiles[0], &registry(), &Handle::offline()).expect("default profile instantiates")
+    }
+
+    #[test]
+    fn every_known_plugin_is_registered_with_its_points() {
+        let r = registry();
+        let handle = Handle::offline();
+        let args = crate::config::PluginArgsSet::default();
+        for info in PLUGINS {
+            let factory = r.get(info.name).unwrap_or_else(|| panic!("{} is not registered", info.name));
+            let p = factory(&args, &handle).unwrap();
+            assert_eq!(p.name(), info.name);
+            for point in ExtensionPoint::ALL {
+                let has = match point {
+                    ExtensionPoint::PreEnqueue => p.as_pre_enqueue().is_some(),
+                    ExtensionPoint::QueueSort => p.as_queue_sort().is_some(),
+                    ExtensionPoint::PreFilter => p.as_pre_filter().is_some(),
+                    ExtensionPoint::Filter => p.as_filter().is_some(),
+                    ExtensionPoint::PostFilter => p.as_post_filter().is_some(),
+                    ExtensionPoint::PreScore => p.as_pre_score().is_some(),
+                    ExtensionPoint::Score => p.as_score().is_some(),
+                    ExtensionPoint::Reserve => p.as_reserve().is_some(),
+                    ExtensionPoint::Permit => p.as_permit().is_some(),
+                    ExtensionPoint::PreBind => p.as_pre_bind().is_some(),
+                    ExtensionPoint::Bind => p.as_bind().is_some(),
+                    ExtensionPoint::PostBind => p.as_post_bind().is_some(),
+                };
+                assert_eq!(has, info.implements(point), "{} at {point}", info.name);
+            }
+        }
+    }
+
+    #[test]
+    fn default_profile_instantiates() {
+        let fw = default_framework();
+        assert!(!fw.registered_events().is_empty());
+    }
+}

@@ -1,0 +1,184 @@
+//! The resource arithmetic behind NodeResourcesFit's scoring strategies and
+//! NodeResourcesBalancedAllocation.
+
+use crate::cache::NodeInfo;
+use crate::config::{ScoringStrategyType, ShapePoint};
+use crate::model::PodInfo;
+use crate::plugins::helpers::MAX_NODE_SCORE;
+
+/// Whether upstream treats `name` as a scalar resource (extended, hugepages, prefixed native).
+pub fn is_scalar_resource(name: &str) -> bool {
+    !matches!(name, "cpu" | "memory" | "ephemeral-storage" | "pods")
+}
+
+/// Whether `name` is an extended resource (`example.com/gpu`), the only kind
+/// `ignoredResources` / `ignoredResourceGroups` apply to.
+pub fn is_extended_resource(name: &str) -> bool {
+    name.contains('/') && !name.contains("kubernetes.io/") && !name.starts_with("requests.")
+}
+
+/// The pod's request of `name` for scoring; `non_zero` uses upstream's defaults for
+/// containers without cpu/memory requests.
+pub fn pod_request(pod: &PodInfo, name: &str, non_zero: bool) -> i64 {
+    match name {
+        "cpu" if non_zero => pod.non_zero_cpu,
+        "memory" if non_zero => pod.non_zero_memory,
+        "cpu" => pod.requests.milli_cpu,
+        "memory" => pod.requests.memory,
+        "ephemeral-storage" => pod.requests.ephemeral_storage,
+        "pods" => 0,
+        other => pod.requests.scalar.get(other).copied().unwrap_or(0),
+    }
+}
+
+/// (allocatable, already allocated) of `name` on the node; (0, 0) when the node does not
+/// offer it (the resource is then left out of the score).
+pub fn node_alloc(node: &NodeInfo, name: &str, non_zero: bool) -> (i64, i64) {
+    match name {
+        "cpu" => (node.allocatable.milli_cpu, if non_zero { node.non_zero_cpu } else { node.requested.milli_cpu }),
+        "memory" => (node.allocatable.memory, if non_zero { node.non_zero_memory } else { node.requested.memory }),
+        "ephemeral-storage" => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage),
+        "pods" => (0, 0),
+        other => match node.allocatable.scalar.get(other) {
+            Some(&a) => (a, node.requested.scalar.get(other).copied().unwrap_or(0)),
+            None => (0, 0),
+        },
+    }
+}
+
+/// One resource's (requested with the pod, allocated without it, allocatable), or None when
+/// the resource does not count for this node.
+pub fn resource_triplet(pod_req: i64, node: &NodeInfo, name: &str, non_zero: bool) -> Option<(i64, i64, i64)> {
+    if pod_req == 0 && is_scalar_resource(name) {
+        return None;
+    }
+    let (allocatable, allocated) = node_alloc(node, name, non_zero);
+    if allocatable == 0 {
+        return None;
+    }
+    Some((allocated + pod_req, allocated, allocatable))
+}
+
+fn least_requested(requested: i64, capacity: i64) -> i64 {
+    if capacity == 0 || requested > capacity {
+        return 0;
+    }
+    (capacity - requested) * MAX_NODE_SCORE / capacity
+}
+
+fn most_requested(requested: i64, capacity: i64) -> i64 {
+    if capacity == 0 {
+        return 0;
+    }
+    requested.min(capacity) * MAX_NODE_SCORE / capacity
+}
+
+/// Upstream's broken-linear function over shape points (scores already scaled to 0..=100).
+pub fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
+    for (i, &(u, s)) in shape.iter().enumerate() {
+        if p <= u {
+            if i == 0 {
+                return s;
+            }
+            let (pu, ps) = shape[i - 1];
+            return ps + (s - ps) * (p - pu) / (u - pu);
+        }
+    }
+    shape.last().map(|&(_, s)| s).unwrap_or(0)
+}
+
+/// Scaled shape: utilization as is, score × 10 (0..=10 → 0..=100).
+pub fn scaled_shape(shape: &[ShapePoint]) -> Vec<(i64, i64)> {
+    shape.iter().map(|p| (i64::from(p.utilization), i64::from(p.score) * (MAX_NODE_SCORE / 10))).collect()
+}
+
+/// A NodeResourcesFit scorer.
+#[derive(Debug, Clone)]
+pub enum Strategy {
+    /// Prefer emptier nodes.
+    Least,
+    /// Prefer fuller nodes.
+    Most,
+    /// Piecewise-linear function of utilization.
+    Ratio(Vec<(i64, i64)>),
+}
+
+impl Strategy {
+    /// From the config.
+    pub fn from_config(t: &ScoringStrategyType) -> Self {
+        match t {
+            ScoringStrategyType::LeastAllocated => Strategy::Least,
+            ScoringStrategyType::MostAllocated => Strategy::Most,
+            ScoringStrategyType::RequestedToCapacityRatio { shape } => Strategy::Ratio(scaled_shape(shape)),
+        }
+    }
+
+    /// The node's score over `resources` (name, weight) for `pod`.
+    pub fn score(&self, pod: &PodInfo, node: &NodeInfo, resources: &[(String, i64)]) -> i64 {
+        let (mut total, mut weights) = (0i64, 0i64);
+        for (name, weight) in resources {
+            let req = pod_request(pod, name, true);
+            let Some((requested, _, allocatable)) = resource_triplet(req, node, name, true) else { continue };
+            let s = match self {
+                Strategy::Least => least_requested(requested, allocatable),
+                Strategy::Most => most_requested(requested, allocatable),
+                Strategy::Ratio(shape) => {
+                    let util = if requested > allocatable { 100 } else { requested * 100 / allocatable };
+                    let s = broken_linear(shape, util);
+                    if s <= 0 {
+                        continue;
+                    }
+                    s
+                }
+            };
+            total += s * weight;
+            weights += weight;
+        }
+        if weights == 0 {
+            return 0;
+        }
+        match self {
+            Strategy::Ratio(_) => (total as f64 / weights as f64).round() as i64,
+            _ => total / weights,
+        }
+    }
+}
+
+/// Upstream's balanced-resource score of one set of fractions.
+pub fn balanced_score(fractions: &[f64]) -> i64 {
+    let std = match fractions.len() {
+        0 | 1 => 0.0,
+        2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+        n => {
+            let mean = fractions.iter().sum::<f64>() / n as f64;
+            let sum: f64 = fractions.iter().map(|f| (f - mean) * (f - mean)).sum();
+            (sum / n as f64).sqrt()
+        }
+    };
+    ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_linear_matches_upstream() {
+        // From upstream's TestBrokenLinearFunction.
+        let shape = [(10, 1), (90, 9)];
+        for (p, want) in [(0, 1), (10, 1), (15, 1), (20, 2), (50, 5), (90, 9), (95, 9), (100, 9)] {
+            assert_eq!(broken_linear(&shape, p), want, "{p}");
+        }
+        let shape = [(0, 2), (40, 10), (100, 0)];
+        for (p, want) in [(0, 2), (10, 4), (40, 10), (50, 9), (90, 2), (100, 0)] {
+            assert_eq!(broken_linear(&shape, p), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn balanced() {
+        assert_eq!(balanced_score(&[0.5, 0.5]), 100);
+        assert_eq!(balanced_score(&[0.25, 0.75]), 75);
+        assert_eq!(balanced_score(&[0.6]), 100);
+    }
+}

@@ -1,0 +1,274 @@
+//! The scheduling algorithm over a snapshot: PreFilter → Filter (fanned out, adaptive
+//! share of nodes, rotating start) → PreScore → Score → NormalizeScore → weighted sum →
+//! best node, random among ties. Pure: no I/O, so it is unit-tested and benchmarked as is.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rand::Rng;
+use rayon::prelude::*;
+
+use super::fit_error::{Diagnosis, FitError};
+use crate::cache::{NodeInfo, Snapshot};
+use crate::config::ExtensionPoint;
+use crate::framework::{Code, CycleState, Framework, Status};
+use crate::model::PodInfo;
+
+/// Upstream's floor: below this many nodes every node is checked.
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// Upstream's floor of the adaptive percentage.
+pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+
+/// How many feasible nodes to look for among `num_all_nodes` (upstream's adaptive rule).
+pub fn num_feasible_nodes_to_find(percentage: Option<u32>, num_all_nodes: usize) -> usize {
+    let pct = percentage.unwrap_or(0) as usize;
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND || pct >= 100 {
+        return num_all_nodes;
+    }
+    let pct = if pct == 0 {
+        (50usize.saturating_sub(num_all_nodes / 125)).max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    } else {
+        pct
+    };
+    (num_all_nodes * pct / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// Where the pod goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleResult {
+    /// The chosen node.
+    pub suggested_host: String,
+    /// Nodes the filters looked at.
+    pub evaluated_nodes: usize,
+    /// Nodes that passed.
+    pub feasible_nodes: usize,
+}
+
+/// Why scheduling did not produce a node.
+#[derive(Debug, Clone)]
+pub enum ScheduleError {
+    /// No node fits (the pod is unschedulable for now).
+    Fit(FitError),
+    /// A plugin failed with an error.
+    Internal(Status),
+}
+
+/// Algorithm state kept across cycles.
+#[derive(Debug, Default)]
+pub struct Algorithm {
+    next_start_node_index: usize,
+    /// Global percentageOfNodesToScore (a profile's own value wins).
+    pub percentage_of_nodes_to_score: Option<u32>,
+}
+
+/// Nodes below which filtering runs on the calling thread (fan-out costs more than it saves).
+const PARALLEL_THRESHOLD: usize = 256;
+
+impl Algorithm {
+    /// An algorithm with a global percentage.
+    pub fn new(percentage_of_nodes_to_score: Option<u32>) -> Self {
+        Algorithm { next_start_node_index: 0, percentage_of_nodes_to_score }
+    }
+
+    /// Chooses a node for `pod`, or says why none fits. `state` is left for Reserve/Bind.
+    pub fn schedule(&mut self, fw: &Framework, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> Result<ScheduleResult, ScheduleError> {
+        let n = snapshot.len();
+        if n == 0 {
+            return Err(ScheduleError::Fit(FitError {
+                num_all_nodes: 0,
+                diagnosis: Diagnosis { pre_filter_msg: Some("no nodes available to schedule pods".into()), ..Default::default() },
+            }));
+        }
+        let (feasible, diagnosis, evaluated) = self.find_feasible(fw, state, pod, snapshot)?;
+        if feasible.is_empty() {
+            return Err(ScheduleError::Fit(FitError { num_all_nodes: n, diagnosis }));
+        }
+        if feasible.len() == 1 {
+            return Ok(ScheduleResult { suggested_host: feasible[0].name.clone(), evaluated_nodes: evaluated, feasible_nodes: 1 });
+        }
+        let scores = prioritize(fw, state, pod, &feasible)?;
+        let host = select_host(&feasible, &scores);
+        Ok(ScheduleResult { suggested_host: host, evaluated_nodes: evaluated, feasible_nodes: feasible.len() })
+    }
+
+    fn find_feasible(
+        &mut self,
+        fw: &Framework,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> Result<(Vec<Arc<NodeInfo>>, Diagnosis, usize), ScheduleError> {
+        let mut diagnosis = Diagnosis::default();
+        let mut allowed: Option<rustc_hash::FxHashSet<String>> = None;
+        for p in fw.plugins(ExtensionPoint::PreFilter) {
+            let Some(pf) = p.as_pre_filter() else { continue };
+            let (result, status) = pf.pre_filter(state, pod, snapshot);
+            match status.code() {
+                Code::Success => {}
+                Code::Skip => {
+                    state.skip_filter_plugins.push(p.name());
+                    continue;
+                }
+                Code::Unschedulable | Code::UnschedulableAndUnresolvable => {
+                    let status = status.with_plugin(p.name());
+                    FitError::note_plugin(&mut diagnosis, &status);
+                    diagnosis.pre_filter_msg = Some(status.message());
+                    for node in snapshot.nodes() {
+                        diagnosis.node_statuses.insert(node.name.clone(), status.clone());
+                    }
+                    return Ok((Vec::new(), diagnosis, 0));
+                }
+                _ => return Err(ScheduleError::Internal(status.with_plugin(p.name()))),
+            }
+            if let Some(names) = result.and_then(|r| r.node_names) {
+                allowed = Some(match allowed {
+                    None => names,
+                    Some(prev) => prev.intersection(&names).cloned().collect(),
+                });
+            }
+        }
+        let nodes: Vec<&Arc<NodeInfo>> = match &allowed {
+            None => snapshot.nodes().iter().collect(),
+            Some(names) => {
+                let mut v: Vec<&Arc<NodeInfo>> = names.iter().filter_map(|n| snapshot.get(n)).collect();
+                v.sort_by(|a, b| a.name.cmp(&b.name));
+                v
+            }
+        };
+        if nodes.is_empty() {
+            let status = Status::unresolvable("node(s) didn't satisfy plugin(s) [PreFilter]");
+            diagnosis.pre_filter_msg = Some(status.message());
+            return Ok((Vec::new(), diagnosis, 0));
+        }
+        let total = nodes.len();
+        let percentage = fw.percentage_of_nodes_to_score.or(self.percentage_of_nodes_to_score);
+        let want = num_feasible_nodes_to_find(percentage, total);
+        let start = self.next_start_node_index % total;
+        let state_ref: &CycleState = state;
+        let check = |i: usize| {
+            let node = nodes[(start + i) % total];
+            (i, fw.run_filter_plugins(state_ref, pod, node))
+        };
+        let mut results: Vec<(usize, Status)> = if total < PARALLEL_THRESHOLD {
+            let mut out = Vec::with_capacity(want.min(total));
+            let mut found = 0;
+            for i in 0..total {
+                let r = check(i);
+                found += usize::from(r.1.is_success());
+                out.push(r);
+                if found >= want {
+                    break;
+                }
+            }
+            out
+        } else {
+            let found = AtomicUsize::new(0);
+            (0..total)
+                .into_par_iter()
+                .with_min_len(32)
+                .filter_map(|i| {
+                    if found.load(Ordering::Relaxed) >= want {
+                        return None;
+                    }
+                    let r = check(i);
+                    if r.1.is_success() {
+                        found.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(r)
+                })
+                .collect()
+        };
+        results.sort_unstable_by_key(|(i, _)| *i);
+        let mut feasible = Vec::with_capacity(want);
+        let mut processed = 0;
+        for (i, status) in results {
+            if feasible.len() >= want {
+                break;
+            }
+            processed = i + 1;
+            let node = nodes[(start + i) % total];
+            if status.is_success() {
+                feasible.push(node.clone());
+            } else if status.code() == Code::Error {
+                return Err(ScheduleError::Internal(status));
+            } else {
+                FitError::note_plugin(&mut diagnosis, &status);
+                diagnosis.node_statuses.insert(node.name.clone(), status);
+            }
+        }
+        self.next_start_node_index = (start + processed) % total;
+        Ok((feasible, diagnosis, processed))
+    }
+}
+
+fn prioritize(fw: &Framework, state: &mut CycleState, pod: &PodInfo, nodes: &[Arc<NodeInfo>]) -> Result<Vec<i64>, ScheduleError> {
+    for p in fw.plugins(ExtensionPoint::PreScore) {
+        let Some(ps) = p.as_pre_score() else { continue };
+        let status = ps.pre_score(state, pod, nodes);
+        match status.code() {
+            Code::Success => {}
+            Code::Skip => state.skip_score_plugins.push(p.name()),
+            _ => return Err(ScheduleError::Internal(status.with_plugin(p.name()))),
+        }
+    }
+    let mut total = vec![0i64; nodes.len()];
+    let state_ref: &CycleState = state;
+    for sp in fw.score_plugins() {
+        if state_ref.skip_score_plugins.contains(&sp.plugin.name()) {
+            continue;
+        }
+        let Some(scorer) = sp.plugin.as_score() else { continue };
+        let raw: Result<Vec<i64>, Status> = if nodes.len() < PARALLEL_THRESHOLD {
+            nodes.iter().map(|n| scorer.score(state_ref, pod, n)).collect()
+        } else {
+            nodes.par_iter().with_min_len(32).map(|n| scorer.score(state_ref, pod, n)).collect()
+        };
+        let mut scores = raw.map_err(|s| ScheduleError::Internal(s.with_plugin(sp.plugin.name())))?;
+        if scorer.has_normalize() {
+            let st = scorer.normalize_scores(state_ref, pod, nodes, &mut scores);
+            if !st.is_success() {
+                return Err(ScheduleError::Internal(st.with_plugin(sp.plugin.name())));
+            }
+        }
+        for (t, s) in total.iter_mut().zip(scores) {
+            *t += s * sp.weight;
+        }
+    }
+    Ok(total)
+}
+
+/// The highest-scoring node; ties broken uniformly at random (reservoir sampling, as upstream).
+fn select_host(nodes: &[Arc<NodeInfo>], scores: &[i64]) -> String {
+    let mut rng = rand::rng();
+    let mut best = 0;
+    let mut ties = 1u32;
+    for i in 1..nodes.len() {
+        if scores[i] > scores[best] {
+            best = i;
+            ties = 1;
+        } else if scores[i] == scores[best] {
+            ties += 1;
+            if rng.random_range(0..ties) == 0 {
+                best = i;
+            }
+        }
+    }
+    nodes[best].name.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_share_matches_upstream() {
+        assert_eq!(num_feasible_nodes_to_find(None, 50), 50);
+        assert_eq!(num_feasible_nodes_to_find(None, 100), 50 * 100 / 100 - 1 + 1 + 49);
+        assert_eq!(num_feasible_nodes_to_find(None, 1000), 420);
+        assert_eq!(num_feasible_nodes_to_find(None, 5000), 500);
+        assert_eq!(num_feasible_nodes_to_find(None, 6000), 300);
+        assert_eq!(num_feasible_nodes_to_find(Some(100), 5000), 5000);
+        assert_eq!(num_feasible_nodes_to_find(Some(1), 5000), 100);
+        assert_eq!(num_feasible_nodes_to_find(Some(30), 1000), 300);
+    }
+}

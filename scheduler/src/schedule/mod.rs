@@ -1,0 +1,13 @@
+//! Scheduling and binding cycles.
+
+mod algorithm;
+mod binder;
+mod fit_error;
+mod outcome;
+mod scheduler;
+
+pub use algorithm::{Algorithm, ScheduleError, ScheduleResult, num_feasible_nodes_to_find};
+pub use binder::{ApiBinder, NoopBinder, RecordingBinder};
+pub use fit_error::{Diagnosis, FitError};
+pub use outcome::{ApiOutcomes, NoOutcomes, OutcomeSink};
+pub use scheduler::{InFlight, Scheduler, SchedulerParts};

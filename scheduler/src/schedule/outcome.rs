@@ -1,0 +1,143 @@
+//! How outcomes reach users: `Scheduled` / `FailedScheduling` events and the pod's
+//! `PodScheduled` condition, as upstream writes them.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use rustc_hash::FxHashMap;
+
+use crate::model::PodInfo;
+
+/// Where scheduling outcomes are reported.
+pub trait OutcomeSink: Send + Sync {
+    /// The pod was bound to `node`.
+    fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()>;
+    /// The attempt failed: `reason` is `Unschedulable` or `SchedulerError`.
+    fn failed<'a>(&'a self, pod: &'a PodInfo, reason: &'a str, message: &'a str, nominated_node: Option<&'a str>) -> BoxFuture<'a, ()>;
+}
+
+/// Reports nothing (benchmarks).
+#[derive(Debug, Default)]
+pub struct NoOutcomes;
+
+impl OutcomeSink for NoOutcomes {
+    fn scheduled<'a>(&'a self, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn failed<'a>(&'a self, _: &'a PodInfo, _: &'a str, _: &'a str, _: Option<&'a str>) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Same pod, same reason, same message within this window: one event.
+const EVENT_DEDUP_WINDOW: Duration = Duration::from_secs(60);
+
+/// Writes events (events.k8s.io/v1) and pod status through the API.
+pub struct ApiOutcomes {
+    client: kube::Client,
+    scheduler_name: String,
+    instance: String,
+    recent: Mutex<FxHashMap<(String, String), (String, Instant)>>,
+}
+
+impl ApiOutcomes {
+    /// Reports as `scheduler_name` (the event's reportingController) from `instance`.
+    pub fn new(client: kube::Client, scheduler_name: &str, instance: &str) -> Self {
+        ApiOutcomes { client, scheduler_name: scheduler_name.into(), instance: instance.into(), recent: Mutex::new(FxHashMap::default()) }
+    }
+
+    fn should_emit(&self, pod: &PodInfo, reason: &str, message: &str) -> bool {
+        let now = Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() > 50_000 {
+            recent.retain(|_, (_, t)| now.duration_since(*t) < EVENT_DEDUP_WINDOW);
+        }
+        let key = (pod.uid.clone(), reason.to_string());
+        match recent.get(&key) {
+            Some((m, t)) if m == message && now.duration_since(*t) < EVENT_DEDUP_WINDOW => false,
+            _ => {
+                recent.insert(key, (message.to_string(), now));
+                true
+            }
+        }
+    }
+
+    async fn event(&self, pod: &PodInfo, type_: &str, reason: &str, action: &str, note: &str) {
+        let ns = pod.namespace().to_string();
+        let now = jiff::Timestamp::now();
+        let ev = Event {
+            metadata: ObjectMeta { generate_name: Some(format!("{}.", pod.name())), namespace: Some(ns.clone()), ..Default::default() },
+            event_time: Some(MicroTime(now)),
+            reporting_controller: Some(self.scheduler_name.clone()),
+            reporting_instance: Some(self.instance.clone()),
+            action: Some(action.into()),
+            reason: Some(reason.into()),
+            note: Some(note.chars().take(1024).collect()),
+            type_: Some(type_.into()),
+            regarding: Some(ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Pod".into()),
+                name: Some(pod.name().into()),
+                namespace: Some(ns.clone()),
+                uid: pod.pod.metadata.uid.clone(),
+                resource_version: pod.pod.metadata.resource_version.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
+        if let Err(e) = api.create(&PostParams::default(), &ev).await {
+            tracing::debug!(pod = %pod.key, error = %e, "could not record event");
+        }
+    }
+}
+
+impl OutcomeSink for ApiOutcomes {
+    fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let msg = format!("Successfully assigned {} to {}", pod.key, node);
+            self.event(pod, "Normal", "Scheduled", "Binding", &msg).await;
+        })
+    }
+
+    fn failed<'a>(&'a self, pod: &'a PodInfo, reason: &'a str, message: &'a str, nominated_node: Option<&'a str>) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if self.should_emit(pod, reason, message) {
+                self.event(pod, "Warning", "FailedScheduling", "Scheduling", message).await;
+            }
+            if condition_is_current(&pod.pod, reason, message) && nominated_node.is_none() {
+                return;
+            }
+            let mut status = serde_json::json!({
+                "conditions": [{
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": reason,
+                    "message": message,
+                    "lastProbeTime": null,
+                    "lastTransitionTime": jiff::Timestamp::now().to_string(),
+                }]
+            });
+            if let Some(n) = nominated_node {
+                status["nominatedNodeName"] = serde_json::Value::String(n.to_string());
+            }
+            let patch = serde_json::json!({ "status": status });
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
+            if let Err(e) = api.patch_status(pod.name(), &PatchParams::default(), &Patch::Strategic(&patch)).await {
+                tracing::debug!(pod = %pod.key, error = %e, "could not update pod condition");
+            }
+        })
+    }
+}
+
+/// Whether the pod already carries `PodScheduled=False` with this reason and message.
+fn condition_is_current(pod: &Pod, reason: &str, message: &str) -> bool {
+    pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+        cs.iter().any(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message))
+    })
+}

@@ -1,0 +1,344 @@
+//! The scheduling loop (one dedicated thread, sequential cycles) and the binding cycle
+//! (concurrent tokio tasks), wired to the cache, queue, outcomes and metrics.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+use tokio::sync::{Notify, watch};
+
+use super::algorithm::{Algorithm, ScheduleError};
+use super::fit_error::FitError;
+use super::outcome::OutcomeSink;
+use crate::cache::{Cache, Snapshot};
+use crate::config::ExtensionPoint;
+use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
+use crate::framework::{BindContext, BindError, Code, CycleState, Framework, PostFilterContext, Status};
+use crate::queue::{QueuedPod, SchedulingQueue};
+use crate::serving::{AttemptResult, SchedulerMetrics};
+
+/// Everything the loop shares with the informers and binding tasks.
+pub struct SchedulerParts {
+    /// Frameworks by scheduler name.
+    pub frameworks: FxHashMap<String, Arc<Framework>>,
+    /// The cache (shared with the informers).
+    pub cache: Arc<Mutex<Cache>>,
+    /// The queue (shared with the informers).
+    pub queue: Arc<SchedulingQueue>,
+    /// How binds are made.
+    pub bind: BindContext,
+    /// Where outcomes go, by scheduler name.
+    pub outcomes: FxHashMap<String, Arc<dyn OutcomeSink>>,
+    /// Metrics.
+    pub metrics: Arc<SchedulerMetrics>,
+    /// Global percentageOfNodesToScore.
+    pub percentage_of_nodes_to_score: Option<u32>,
+    /// Worker threads for filtering and scoring.
+    pub parallelism: usize,
+}
+
+/// Binding tasks in flight, so shutdown can wait for them.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    fn start(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+    fn finish(&self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+    /// Waits until no bind is in flight.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The scheduler: call [`Scheduler::run`] on a dedicated thread.
+pub struct Scheduler {
+    parts: Arc<SchedulerParts>,
+    algorithm: Algorithm,
+    snapshot: Snapshot,
+    pool: rayon::ThreadPool,
+    runtime: tokio::runtime::Handle,
+    /// Binding tasks in flight.
+    pub in_flight: Arc<InFlight>,
+}
+
+impl Scheduler {
+    /// Builds the loop; binding tasks go to `runtime`.
+    pub fn new(parts: SchedulerParts, runtime: tokio::runtime::Handle) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(parts.parallelism.max(1)).thread_name(|i| format!("filter-{i}")).build()?;
+        Ok(Scheduler {
+            algorithm: Algorithm::new(parts.percentage_of_nodes_to_score),
+            parts: Arc::new(parts),
+            snapshot: Snapshot::default(),
+            pool,
+            runtime,
+            in_flight: Arc::new(InFlight::default()),
+        })
+    }
+
+    /// Schedules while `leading` is true and until `stop` is set; returns when stopped.
+    pub fn run(mut self, mut leading: watch::Receiver<bool>, stop: watch::Receiver<bool>) -> Arc<InFlight> {
+        let rt = self.runtime.clone();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if !*leading.borrow() {
+                let mut stop2 = stop.clone();
+                let ok = rt.block_on(async {
+                    tokio::select! {
+                        r = leading.wait_for(|l| *l) => r.is_ok(),
+                        _ = stop2.wait_for(|s| *s) => false,
+                    }
+                });
+                if !ok {
+                    break;
+                }
+            }
+            let mut stop2 = stop.clone();
+            let popped = rt.block_on(async {
+                tokio::select! {
+                    p = self.parts.queue.pop() => p,
+                    _ = stop2.wait_for(|s| *s) => None,
+                }
+            });
+            let Some((qp, cycle)) = popped else { break };
+            if !*leading.borrow() {
+                self.parts.queue.add_unschedulable(qp, cycle, true);
+                continue;
+            }
+            self.schedule_one(qp, cycle);
+        }
+        self.in_flight.clone()
+    }
+
+    /// One scheduling cycle for `qp` (public for in-process benchmarks and tests).
+    pub fn schedule_one(&mut self, qp: QueuedPod, cycle: u64) {
+        let parts = self.parts.clone();
+        let pod = qp.info.clone();
+        let Some(fw) = parts.frameworks.get(pod.scheduler_name()).cloned() else {
+            parts.queue.done(&pod.uid);
+            return;
+        };
+        let start = Instant::now();
+        {
+            let mut cache = parts.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.contains_pod(&pod.uid) {
+                drop(cache);
+                parts.queue.done(&pod.uid);
+                return;
+            }
+            cache.update_snapshot(&mut self.snapshot);
+        }
+        let mut state = CycleState::default();
+        let algorithm = &mut self.algorithm;
+        let snapshot = &self.snapshot;
+        let result = self.pool.install(|| algorithm.schedule(&fw, &mut state, &pod, snapshot));
+        parts.metrics.observe_algorithm_duration(start.elapsed().as_secs_f64());
+        match result {
+            Ok(r) => self.assume_and_bind(fw, state, qp, cycle, r.suggested_host, start),
+            Err(ScheduleError::Fit(mut fit)) => {
+                let nominated = self.post_filter(&fw, &state, &qp, &mut fit);
+                let message = fit.message();
+                let mut qp = qp;
+                qp.unschedulable_plugins = fit.diagnosis.unschedulable_plugins.clone();
+                parts.metrics.observe_attempt(AttemptResult::Unschedulable, &fw.scheduler_name, start.elapsed().as_secs_f64());
+                tracing::debug!(pod = %pod.key, %message, "unschedulable");
+                self.report_failure(&fw.scheduler_name, qp.info.clone(), "Unschedulable", message, nominated);
+                parts.queue.add_unschedulable(qp, cycle, false);
+            }
+            Err(ScheduleError::Internal(status)) => {
+                parts.metrics.observe_attempt(AttemptResult::Error, &fw.scheduler_name, start.elapsed().as_secs_f64());
+                let message = format!("running {:?} plugin {:?}: {}", status.code_label(), status.plugin(), status.message());
+                tracing::warn!(pod = %pod.key, %message, "scheduling error");
+                self.report_failure(&fw.scheduler_name, qp.info.clone(), "SchedulerError", message, None);
+                parts.queue.add_unschedulable(qp, cycle, true);
+            }
+        }
+    }
+
+    fn post_filter(&self, fw: &Framework, state: &CycleState, qp: &QueuedPod, fit: &mut FitError) -> Option<String> {
+        let plugins = fw.plugins(ExtensionPoint::PostFilter);
+        if plugins.is_empty() {
+            return None;
+        }
+        let ctx = PostFilterContext { framework: fw, snapshot: &self.snapshot, statuses: &fit.diagnosis.node_statuses };
+        let mut messages = Vec::new();
+        for p in plugins {
+            let Some(pf) = p.as_post_filter() else { continue };
+            let (result, status) = pf.post_filter(state, &qp.info, &ctx);
+            if status.is_success() {
+                if let Some(r) = result {
+                    self.parts.metrics.observe_preemption(r.victims.len());
+                    self.delete_victims(&r.victims, &qp.info);
+                    return r.nominated_node_name;
+                }
+                return None;
+            }
+            if status.code() != Code::Skip && !status.message().is_empty() {
+                messages.push(status.message());
+            }
+        }
+        if !messages.is_empty() {
+            fit.diagnosis.post_filter_msg = Some(messages.join(" "));
+        }
+        None
+    }
+
+    fn delete_victims(&self, victims: &[Arc<crate::model::PodInfo>], preemptor: &crate::model::PodInfo) {
+        let Some(client) = self.parts.bind.client.clone() else { return };
+        for v in victims {
+            let (client, v, by) = (client.clone(), v.clone(), preemptor.key.clone());
+            self.runtime.spawn(async move {
+                let api: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, v.namespace());
+                tracing::info!(victim = %v.key, preemptor = %by, "preempting");
+                if let Err(e) = api.delete(v.name(), &Default::default()).await {
+                    tracing::warn!(victim = %v.key, error = %e, "could not delete preemption victim");
+                }
+            });
+        }
+    }
+
+    fn report_failure(&self, profile: &str, pod: Arc<crate::model::PodInfo>, reason: &'static str, message: String, nominated: Option<String>) {
+        if let Some(sink) = self.parts.outcomes.get(profile).cloned() {
+            self.runtime.spawn(async move { sink.failed(&pod, reason, &message, nominated.as_deref()).await });
+        }
+    }
+
+    fn assume_and_bind(&mut self, fw: Arc<Framework>, mut state: CycleState, qp: QueuedPod, cycle: u64, node: String, start: Instant) {
+        let parts = self.parts.clone();
+        let pod = qp.info.clone();
+        if let Err(e) = parts.cache.lock().unwrap_or_else(|e| e.into_inner()).assume(pod.clone(), &node) {
+            tracing::warn!(pod = %pod.key, error = %e, "assume failed");
+            parts.queue.add_unschedulable(qp, cycle, true);
+            return;
+        }
+        let mut failure: Option<Status> = None;
+        let mut reserved = Vec::new();
+        for p in fw.plugins(ExtensionPoint::Reserve) {
+            let Some(r) = p.as_reserve() else { continue };
+            let s = r.reserve(&mut state, &pod, &node);
+            reserved.push(p.clone());
+            if !s.is_success() {
+                failure = Some(s.with_plugin(p.name()));
+                break;
+            }
+        }
+        if failure.is_none() {
+            for p in fw.plugins(ExtensionPoint::Permit) {
+                let Some(pm) = p.as_permit() else { continue };
+                let (s, _timeout) = pm.permit(&mut state, &pod, &node);
+                if s.code() == Code::Wait {
+                    failure = Some(Status::error("Permit plugins that wait are not supported").with_plugin(p.name()));
+                    break;
+                }
+                if !s.is_success() {
+                    failure = Some(s.with_plugin(p.name()));
+                    break;
+                }
+            }
+        }
+        if let Some(status) = failure {
+            for p in reserved.iter().rev() {
+                if let Some(r) = p.as_reserve() {
+                    r.unreserve(&mut state, &pod, &node);
+                }
+            }
+            let _ = parts.cache.lock().unwrap_or_else(|e| e.into_inner()).forget(&pod.uid);
+            let error = !status.is_rejected();
+            let mut qp = qp;
+            if !error {
+                qp.unschedulable_plugins = vec![status.plugin()];
+            }
+            parts.metrics.observe_attempt(if error { AttemptResult::Error } else { AttemptResult::Unschedulable }, &fw.scheduler_name, start.elapsed().as_secs_f64());
+            self.report_failure(&fw.scheduler_name, pod, if error { "SchedulerError" } else { "Unschedulable" }, status.message(), None);
+            parts.queue.add_unschedulable(qp, cycle, error);
+            return;
+        }
+        parts.queue.done(&pod.uid);
+        let in_flight = self.in_flight.clone();
+        in_flight.start();
+        self.runtime.spawn(async move {
+            binding_cycle(&parts, &fw, state, qp, cycle, &node, start).await;
+            in_flight.finish();
+        });
+    }
+}
+
+async fn binding_cycle(parts: &SchedulerParts, fw: &Framework, mut state: CycleState, qp: QueuedPod, cycle: u64, node: &str, start: Instant) {
+    let pod = qp.info.clone();
+    let mut status = Status::success();
+    for p in fw.plugins(ExtensionPoint::PreBind) {
+        if let Some(pb) = p.as_pre_bind() {
+            let s = pb.pre_bind(&parts.bind, &state, &pod, node).await;
+            if !s.is_success() {
+                status = s.with_plugin(p.name());
+                break;
+            }
+        }
+    }
+    if status.is_success() {
+        status = Status::error("no bind plugin bound the pod");
+        for p in fw.plugins(ExtensionPoint::Bind) {
+            if let Some(b) = p.as_bind() {
+                let s = b.bind(&parts.bind, &state, &pod, node).await;
+                if !s.is_skip() {
+                    status = s.with_plugin(p.name());
+                    break;
+                }
+            }
+        }
+    }
+    let profile = fw.scheduler_name.as_str();
+    if status.is_success() {
+        parts.cache.lock().unwrap_or_else(|e| e.into_inner()).finish_binding(&pod.uid, Instant::now());
+        parts.metrics.observe_attempt(AttemptResult::Scheduled, profile, start.elapsed().as_secs_f64());
+        if let Some(first) = qp.initial_attempt {
+            parts.metrics.observe_pod_scheduled(qp.attempts, first.elapsed().as_secs_f64());
+        }
+        for p in fw.plugins(ExtensionPoint::PostBind) {
+            if let Some(pb) = p.as_post_bind() {
+                pb.post_bind(&state, &pod, node);
+            }
+        }
+        if let Some(sink) = parts.outcomes.get(profile) {
+            sink.scheduled(&pod, node).await;
+        }
+        return;
+    }
+    for p in fw.plugins(ExtensionPoint::Reserve).iter().rev() {
+        if let Some(r) = p.as_reserve() {
+            r.unreserve(&mut state, &pod, node);
+        }
+    }
+    let _ = parts.cache.lock().unwrap_or_else(|e| e.into_inner()).forget(&pod.uid);
+    // The freed room may help others that wait.
+    parts.queue.on_event(ClusterEvent::new(EventResource::AssignedPod, action::DELETE), EventObjects::None);
+    let message = status.message();
+    if message.contains(&BindError::Conflict(String::new()).to_string()[..20]) || message.contains("not found") {
+        // Bound by someone else or gone: the informer brings the truth; do not retry.
+        tracing::info!(pod = %pod.key, %message, "bind not retried");
+        return;
+    }
+    parts.metrics.observe_attempt(AttemptResult::Error, profile, start.elapsed().as_secs_f64());
+    tracing::warn!(pod = %pod.key, node, %message, "binding failed");
+    if let Some(sink) = parts.outcomes.get(profile) {
+        sink.failed(&pod, "SchedulerError", &format!("Binding rejected: {message}"), None).await;
+    }
+    parts.queue.add_unschedulable(qp, cycle, true);
+}

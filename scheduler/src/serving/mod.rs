@@ -1,0 +1,19 @@
+//! The scheduler's secure endpoint and its metrics.
+//!
+//! - [`metrics`]: [`SchedulerMetrics`], kube-scheduler's metric names, labels and buckets,
+//!   encoded as OpenMetrics text.
+//! - [`serve`]: HTTPS on the secure port (self-signed certificate unless one is given)
+//!   with `/healthz`, `/livez`, `/readyz` and `/metrics`.
+//! - [`auth`]: delegated authentication (TokenReview) and authorization
+//!   (SubjectAccessReview) for everything but the always-allowed health paths.
+
+pub mod auth;
+pub mod metrics;
+mod server;
+pub mod tls;
+#[cfg(test)]
+mod tests;
+
+pub use auth::{AlwaysAllow, DelegatedAuth};
+pub use metrics::{AttemptResult, ProfileMetrics, Queue, SchedulerMetrics};
+pub use server::{DEFAULT_SECURE_PORT, ServingError, ServingOptions, ServingState, router, serve};

@@ -1,0 +1,152 @@
+//! Serving certificate: given files, or a self-signed pair generated like
+//! `k8s.io/apiserver`'s `MaybeDefaultWithSelfSignedCerts` (written to
+//! `<cert-dir>/kube-scheduler.{crt,key}` when a cert dir is set, else kept in memory).
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::ServingError;
+
+/// Base name of generated files in the cert dir, as kube-scheduler's `PairName`.
+pub const PAIR_NAME: &str = "kube-scheduler";
+
+/// A PEM certificate chain (leaf first) and its PEM private key.
+#[derive(Clone)]
+pub struct CertKey {
+    /// PEM certificates, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// PEM private key.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for CertKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertKey").field("cert_pem", &self.cert_pem.len()).finish_non_exhaustive()
+    }
+}
+
+/// Installs ring as the process-wide rustls provider; already installed is fine.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Loads `--tls-cert-file`/`--tls-private-key-file`, or reuses/creates the pair in
+/// `cert_dir`, or generates one in memory.
+pub fn load_or_generate(
+    cert_file: Option<&Path>,
+    key_file: Option<&Path>,
+    cert_dir: Option<&Path>,
+    bind_address: IpAddr,
+) -> Result<CertKey, ServingError> {
+    match (cert_file, key_file) {
+        (Some(cert), Some(key)) => return Ok(CertKey { cert_pem: read(cert)?, key_pem: read(key)? }),
+        (None, None) => {}
+        _ => return Err(ServingError::Options("--tls-cert-file and --tls-private-key-file must be set together".into())),
+    }
+    let Some(dir) = cert_dir else {
+        tracing::info!("generated self-signed cert in-memory");
+        return self_signed(bind_address);
+    };
+    let (cert, key) = (dir.join(format!("{PAIR_NAME}.crt")), dir.join(format!("{PAIR_NAME}.key")));
+    match (cert.exists(), key.exists()) {
+        (true, true) => return Ok(CertKey { cert_pem: read(&cert)?, key_pem: read(&key)? }),
+        (false, false) => {}
+        _ => return Err(ServingError::Options(format!("only one of {} and {} exists", cert.display(), key.display()))),
+    }
+    let pair = self_signed(bind_address)?;
+    std::fs::create_dir_all(dir).map_err(|e| ServingError::WriteFile(dir.to_owned(), e))?;
+    write(&cert, &pair.cert_pem, 0o644)?;
+    write(&key, &pair.key_pem, 0o600)?;
+    tracing::info!(cert = %cert.display(), key = %key.display(), "generated self-signed cert");
+    Ok(pair)
+}
+
+/// A fresh CA and a serving cert signed by it, valid for a year, for `localhost`,
+/// `127.0.0.1`, this host's name and `bind_address` (when not unspecified).
+pub fn self_signed(bind_address: IpAddr) -> Result<CertKey, ServingError> {
+    let now = jiff::Timestamp::now();
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let ymd = |d: jiff::civil::Date| rcgen::date_time_ymd(d.year().into(), d.month() as u8, d.day() as u8);
+    let not_before = ymd(today.yesterday().unwrap_or(today));
+    let not_after = ymd(today.checked_add(jiff::Span::new().years(1)).unwrap_or(today));
+    let stamp = now.as_second();
+
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name.push(DnType::CommonName, format!("localhost-ca@{stamp}"));
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    (ca.not_before, ca.not_after) = (not_before, not_after);
+    let ca_key = KeyPair::generate()?;
+    let ca_cert = ca.self_signed(&ca_key)?;
+
+    let mut leaf = CertificateParams::default();
+    leaf.distinguished_name.push(DnType::CommonName, format!("localhost@{stamp}"));
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.subject_alt_names = subject_alt_names(bind_address);
+    (leaf.not_before, leaf.not_after) = (not_before, not_after);
+    let leaf_key = KeyPair::generate()?;
+    let leaf_cert = leaf.signed_by(&leaf_key, &Issuer::from_params(&ca, &ca_key))?;
+
+    Ok(CertKey {
+        cert_pem: format!("{}{}", leaf_cert.pem(), ca_cert.pem()).into_bytes(),
+        key_pem: leaf_key.serialize_pem().into_bytes(),
+    })
+}
+
+fn subject_alt_names(bind_address: IpAddr) -> Vec<SanType> {
+    let mut dns = vec!["localhost".to_owned()];
+    if let Some(host) = gethostname::gethostname().to_str().filter(|h| !h.is_empty()) {
+        dns.push(host.to_ascii_lowercase());
+    }
+    let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    if !bind_address.is_unspecified() {
+        ips.push(bind_address);
+    }
+    dns.dedup();
+    ips.dedup();
+    let dns = dns.into_iter().filter_map(|d| d.try_into().ok().map(SanType::DnsName));
+    dns.chain(ips.into_iter().map(SanType::IpAddress)).collect()
+}
+
+/// A rustls server config (ring, TLS 1.2+, ALPN h2 and http/1.1) for `pair`.
+pub fn server_config(pair: &CertKey) -> Result<Arc<ServerConfig>, ServingError> {
+    let certs = CertificateDer::pem_slice_iter(&pair.cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServingError::Pem(format!("certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(ServingError::Pem("certificate: no CERTIFICATE block".into()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&pair.key_pem).map_err(|e| ServingError::Pem(format!("private key: {e}")))?;
+    let mut config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ServingError> {
+    std::fs::read(path).map_err(|e| ServingError::ReadFile(path.to_owned(), e))
+}
+
+fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), ServingError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(path).map_err(|e| ServingError::WriteFile(path.to_owned(), e))?;
+    file.write_all(data).map_err(|e| ServingError::WriteFile(path.to_owned(), e))
+}

@@ -1,0 +1,278 @@
+//! A real local control plane for end-to-end tests: etcd, kube-apiserver,
+//! kube-controller-manager and kwok (fake kubelets), on loopback ports, in a work dir.
+//!
+//! Binaries come from `hack/build-control-plane.sh` (see `/work/shared/CONTROL_PLANE.md`).
+//! Every child runs in its own process group with its output in `<work_dir>/<name>.log`;
+//! [`ControlPlane::stop`] shuts them down in reverse order and `Drop` SIGKILLs whatever
+//! is left, so a panicking test leaves no process behind.
+
+mod certs;
+pub mod dev;
+mod error;
+mod flags;
+mod kubeconfig;
+mod options;
+mod process;
+mod readiness;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use error::Error;
+pub use flags::{ADMISSION_PLUGINS, SERVICE_CIDR};
+pub use options::ControlPlaneOptions;
+use process::Component;
+
+/// Time each component gets to exit after SIGTERM before it is SIGKILLed.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A running control plane. Stop it with [`ControlPlane::stop`]; dropping it SIGKILLs everything.
+pub struct ControlPlane {
+    work_dir: PathBuf,
+    kubeconfig: PathBuf,
+    server_url: String,
+    ca_pem: String,
+    config: kube::Config,
+    /// In start order: etcd, kube-apiserver, [kube-controller-manager], [kwok].
+    components: Vec<Component>,
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("server_url", &self.server_url)
+            .field("work_dir", &self.work_dir)
+            .field("components", &self.components)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ControlPlane {
+    /// Start etcd → kube-apiserver (until `/readyz`) → kube-controller-manager (until the
+    /// `default` ServiceAccount exists) → kwok (until its `/healthz`). On failure every
+    /// started process is stopped and the error quotes the failing component's log tail.
+    pub async fn start(opts: ControlPlaneOptions) -> Result<ControlPlane, Error> {
+        let started = Instant::now();
+        // kube-rs builds rustls configs from the process-wide provider; make sure it is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let bin = |name: &str| -> Result<PathBuf, Error> {
+            let path = opts.bin_dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(Error::MissingBinary(path))
+            }
+        };
+        let (etcd_bin, apiserver_bin) = (bin("etcd")?, bin("kube-apiserver")?);
+        let kcm_bin = opts
+            .with_controller_manager
+            .then(|| bin("kube-controller-manager"))
+            .transpose()?;
+        let kwok_bin = opts.with_kwok.then(|| bin("kwok")).transpose()?;
+        let sched_bin = opts.with_default_scheduler.then(|| bin("kube-scheduler")).transpose()?;
+        let stages_dir = opts.bin_dir.join("../kwok-stages");
+        let stages: Vec<PathBuf> = flags::KWOK_STAGES
+            .iter()
+            .map(|s| stages_dir.join(s))
+            .collect();
+        if opts.with_kwok
+            && let Some(missing) = stages.iter().find(|s| !s.is_file())
+        {
+            return Err(Error::MissingBinary(missing.clone()));
+        }
+
+        let work_dir = std::path::absolute(&opts.work_dir)
+            .map_err(|e| Error::io(format!("resolving {}", opts.work_dir.display()), e))?;
+        std::fs::create_dir_all(&work_dir)
+            .map_err(|e| Error::io(format!("creating {}", work_dir.display()), e))?;
+        let etcd_dir = work_dir.join("etcd");
+        if etcd_dir.exists() {
+            std::fs::remove_dir_all(&etcd_dir)
+                .map_err(|e| Error::io("removing stale etcd data", e))?;
+        }
+        let pki = certs::generate(&work_dir.join("pki"))?;
+        let [etcd_client, etcd_peer, apiserver, controller_manager, kwok, scheduler] =
+            process::free_ports::<6>()?;
+        let ports = flags::Ports {
+            etcd_client,
+            etcd_peer,
+            apiserver,
+            controller_manager,
+            kwok,
+        };
+        let server_url = format!("https://127.0.0.1:{apiserver}");
+        let kubeconfig = work_dir.join("admin.kubeconfig");
+        kubeconfig::write(&kubeconfig, &server_url, &pki.ca.cert, "admin", &pki.admin)?;
+        let kcm_kubeconfig = work_dir.join("kube-controller-manager.kubeconfig");
+        let kcm_user = "system:kube-controller-manager";
+        kubeconfig::write(
+            &kcm_kubeconfig,
+            &server_url,
+            &pki.ca.cert,
+            kcm_user,
+            &pki.controller_manager,
+        )?;
+        let kwok_kubeconfig = work_dir.join("kwok.kubeconfig");
+        kubeconfig::write(
+            &kwok_kubeconfig,
+            &server_url,
+            &pki.ca.cert,
+            "kwok",
+            &pki.kwok,
+        )?;
+        let config = kubeconfig::load(&kubeconfig).await?;
+        let kubeconfig_for_scheduler = kubeconfig.clone();
+
+        let mut cp = ControlPlane {
+            work_dir: work_dir.clone(),
+            kubeconfig,
+            server_url,
+            ca_pem: pki.ca_pem.clone(),
+            config,
+            components: Vec::new(),
+        };
+        let boot = async {
+            cp.components.push(Component::spawn(
+                "etcd",
+                &etcd_bin,
+                &flags::etcd(&etcd_dir, ports),
+                &work_dir,
+            )?);
+            readiness::etcd(&mut cp, ports.etcd_client).await?;
+            cp.components.push(Component::spawn(
+                "kube-apiserver",
+                &apiserver_bin,
+                &flags::apiserver(&pki, ports),
+                &work_dir,
+            )?);
+            readiness::apiserver(&mut cp, &pki).await?;
+            if let Some(kcm_bin) = &kcm_bin {
+                let args = flags::controller_manager(&pki, &kcm_kubeconfig, ports);
+                cp.components.push(Component::spawn(
+                    "kube-controller-manager",
+                    kcm_bin,
+                    &args,
+                    &work_dir,
+                )?);
+            }
+            readiness::default_service_account(&mut cp, kcm_bin.is_some()).await?;
+            if let Some(kwok_bin) = &kwok_bin {
+                let args = flags::kwok(&kwok_kubeconfig, &stages, ports);
+                cp.components
+                    .push(Component::spawn("kwok", kwok_bin, &args, &work_dir)?);
+                readiness::kwok(&mut cp, ports.kwok).await?;
+            }
+            if let Some(sched_bin) = &sched_bin {
+                let cfg = work_dir.join("kube-scheduler.yaml");
+                std::fs::write(&cfg, flags::kube_scheduler_config(&kubeconfig_for_scheduler))
+                    .map_err(|e| Error::io("writing kube-scheduler config", e))?;
+                let args = flags::kube_scheduler(&cfg, scheduler);
+                cp.components.push(Component::spawn("kube-scheduler", sched_bin, &args, &work_dir)?);
+            }
+            Ok::<(), Error>(())
+        };
+        match boot.await {
+            Ok(()) => {
+                tracing::info!(elapsed = ?started.elapsed(), server = %cp.server_url, "control plane ready");
+                Ok(cp)
+            }
+            Err(e) => {
+                let _ = cp.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The admin kubeconfig (`<work_dir>/admin.kubeconfig`, client cert in `system:masters`).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The work dir holding certificates, kubeconfigs and `<component>.log` files.
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
+    }
+
+    /// A new admin client. Panics only if the TLS configuration is unusable, which
+    /// [`ControlPlane::start`] has already ruled out by using it.
+    pub async fn client(&self) -> kube::Client {
+        self.try_client()
+            .expect("admin client for the local control plane")
+    }
+
+    /// A new admin client.
+    pub fn try_client(&self) -> Result<kube::Client, Error> {
+        kube::Client::try_from(self.config.clone()).map_err(|e| Error::Client(e.to_string()))
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn server_url(&self) -> String {
+        self.server_url.clone()
+    }
+
+    /// The cluster CA certificate (PEM).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// kube-apiserver's pid (tests SIGSTOP/SIGCONT it).
+    pub fn apiserver_pid(&self) -> u32 {
+        self.component("kube-apiserver").map_or(0, Component::pid)
+    }
+
+    /// The pid of a component (`etcd`, `kube-apiserver`, `kube-controller-manager`, `kwok`).
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.component(name).map(Component::pid)
+    }
+
+    /// The log file of a component.
+    pub fn log_path(&self, name: &str) -> Option<&Path> {
+        self.component(name).map(Component::log_path)
+    }
+
+    fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name() == name)
+    }
+
+    /// `Err(Error::Exited)` (with the log tail) for the first component, in start
+    /// order, that is no longer running.
+    pub fn check_alive(&mut self) -> Result<(), Error> {
+        self.components
+            .iter_mut()
+            .try_for_each(Component::check_alive)
+    }
+
+    /// Stop kwok, kube-controller-manager, kube-apiserver, etcd in that order: SIGTERM,
+    /// SIGKILL after [`STOP_GRACE`], waiting for each. Removes the etcd data dir.
+    pub async fn stop(mut self) -> Result<(), Error> {
+        self.shutdown().await
+    }
+
+    async fn shutdown(&mut self) -> Result<(), Error> {
+        let mut result = Ok(());
+        while let Some(mut c) = self.components.pop() {
+            match c.stop(STOP_GRACE).await {
+                Ok(status) => tracing::debug!(component = c.name(), %status, "stopped"),
+                Err(e) => result = result.and(Err(e)),
+            }
+        }
+        if result.is_ok() {
+            let _ = std::fs::remove_dir_all(self.work_dir.join("etcd"));
+        }
+        result
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        for c in self.components.iter_mut().rev() {
+            c.kill_now();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for c in &mut self.components {
+            c.reap_until(deadline);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Options of [`super::ControlPlane::start`].
+
+use std::path::PathBuf;
+
+/// How to start a [`super::ControlPlane`].
+#[derive(Debug, Clone)]
+pub struct ControlPlaneOptions {
+    /// Directory with etcd, kube-apiserver, ... (default: `$FERROSCHED_BIN_DIR`, else
+    /// `~/.cache/ferrosched/k8s-v1.37.2/bin`). kwok stages are read from `<bin_dir>/../kwok-stages`.
+    pub bin_dir: PathBuf,
+    /// Certificates, kubeconfigs, logs and etcd data (default: a new dir under the system temp dir).
+    pub work_dir: PathBuf,
+    /// Run kube-controller-manager (default true). Without it the harness creates the
+    /// `default` ServiceAccount of the `default` namespace itself.
+    pub with_controller_manager: bool,
+    /// Run kwok to keep nodes annotated `kwok.x-k8s.io/node: fake` Ready and their pods Running (default true).
+    pub with_kwok: bool,
+    /// Run the upstream kube-scheduler as the cluster's `default-scheduler` (default true),
+    /// so workloads such as the scheduler Deployment's own pods get placed.
+    pub with_default_scheduler: bool,
+}
+
+impl ControlPlaneOptions {
+    /// The default bin dir: `$FERROSCHED_BIN_DIR`, else `~/.cache/ferrosched/k8s-v1.37.2/bin`.
+    pub fn default_bin_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("FERROSCHED_BIN_DIR") {
+            return dir.into();
+        }
+        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+        home.join(".cache/ferrosched/k8s-v1.37.2/bin")
+    }
+}
+
+impl Default for ControlPlaneOptions {
+    fn default() -> Self {
+        Self {
+            bin_dir: Self::default_bin_dir(),
+            work_dir: std::env::temp_dir()
+                .join(format!("ferrosched-cp-{}", uuid::Uuid::new_v4().simple())),
+            with_controller_manager: true,
+            with_kwok: true,
+            with_default_scheduler: true,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! One test's world: its own control plane, an admin client, spawned processes, and
+//! waiting that notices a dead API server instead of hanging.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+
+use crate::controlplane::{ControlPlane, ControlPlaneOptions};
+use crate::procs::Spawned;
+
+/// A test environment. Dropping it kills everything it started.
+pub struct TestEnv {
+    cp: Mutex<Option<ControlPlane>>,
+    /// Admin client.
+    pub client: kube::Client,
+    /// Work dir of the control plane (logs of spawned processes go under `procs/`).
+    pub dir: PathBuf,
+    /// Processes the test spawned (printed on failure).
+    pub procs: std::sync::Mutex<Vec<(String, PathBuf)>>,
+    /// Admin kubeconfig.
+    pub kubeconfig: PathBuf,
+    /// API server URL.
+    pub server: String,
+    /// CA bundle PEM.
+    pub ca_pem: String,
+}
+
+impl TestEnv {
+    /// Starts a fresh control plane (etcd, kube-apiserver, controller-manager, kwok,
+    /// upstream kube-scheduler as default-scheduler).
+    pub async fn start() -> anyhow::Result<Self> {
+        let _ = tracing_subscriber::fmt().with_env_filter("info,kube_client=warn").with_test_writer().try_init();
+        let cp = ControlPlane::start(ControlPlaneOptions::default()).await?;
+        let client = cp.try_client()?;
+        Ok(TestEnv {
+            dir: cp.work_dir().to_path_buf(),
+            kubeconfig: cp.kubeconfig_path().to_path_buf(),
+            server: cp.server_url(),
+            ca_pem: cp.ca_pem().to_string(),
+            client,
+            cp: Mutex::new(Some(cp)),
+            procs: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Errors with the component's log tail if a control-plane process died.
+    pub async fn check_alive(&self) -> anyhow::Result<()> {
+        if let Some(cp) = self.cp.lock().await.as_mut() {
+            cp.check_alive()?;
+        }
+        Ok(())
+    }
+
+    /// PID of a control-plane component (`kube-apiserver`, ...).
+    pub async fn pid_of(&self, name: &str) -> Option<u32> {
+        self.cp.lock().await.as_ref().and_then(|cp| cp.pid_of(name))
+    }
+
+    /// Polls `check` every 200 ms until it returns `Some`, failing after `timeout` or as
+    /// soon as a control-plane process dies.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive().await.map_err(|e| anyhow::anyhow!("while waiting for {what}: {e}"))?;
+            if let Some(v) = check().await {
+                return Ok(v);
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Spawns a process whose log is reported if the test fails.
+    pub fn spawn(&self, name: &str, bin: &std::path::Path, args: &[String]) -> anyhow::Result<Spawned> {
+        let s = Spawned::start(name, bin, args, &self.dir.join("procs"), &[])?;
+        self.procs.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), self.dir.join("procs").join(format!("{name}.log"))));
+        Ok(s)
+    }
+
+    /// Prints the tail of every spawned process's log (call on failure).
+    pub fn dump_logs(&self) {
+        for (name, path) in self.procs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(60)..];
+            eprintln!("----- {name} (last {} lines) -----\n{}", tail.len(), tail.join("\n"));
+        }
+    }
+
+    /// Stops the control plane cleanly.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some(cp) = self.cp.lock().await.take() {
+            cp.stop().await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `body`; on error prints every spawned process's log, then stops everything.
+    pub async fn run<F, Fut>(self, body: F) -> anyhow::Result<()>
+    where
+        F: FnOnce(std::sync::Arc<TestEnv>) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        let env = std::sync::Arc::new(self);
+        let result = body(env.clone()).await;
+        if result.is_err() {
+            env.dump_logs();
+        }
+        match std::sync::Arc::try_unwrap(env) {
+            Ok(env) => env.stop().await?,
+            Err(_) => anyhow::bail!("test kept a reference to its environment"),
+        }
+        result
+    }
+}

@@ -1,0 +1,130 @@
+//! Objects tests create: the CRD, fake nodes (kept Ready by kwok), pods, namespaces, and
+//! kubeconfigs for ServiceAccounts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, CustomResourceExt};
+
+/// Field manager tests write with.
+pub const MANAGER: &str = "ferrosched-e2e";
+
+/// Applies the SchedulerProfile CRD and waits until it is established.
+pub async fn install_crd(client: &Client) -> anyhow::Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = ferrosched_crds::SchedulerProfile::crd();
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    crds.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd)).await?;
+    for _ in 0..100 {
+        let c = crds.get(&name).await?;
+        let established = c.status.and_then(|s| s.conditions).unwrap_or_default().iter().any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("CRD {name} not established in 10s")
+}
+
+/// Creates a namespace with labels (e.g. Pod Security `restricted`).
+pub async fn create_namespace(client: &Client, name: &str, labels: &[(&str, &str)]) -> anyhow::Result<()> {
+    let ns = Namespace {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+    Ok(())
+}
+
+/// A fake node: capacity, labels, managed by kwok (which keeps it Ready).
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// Name.
+    pub name: String,
+    /// CPU capacity (`4`).
+    pub cpu: String,
+    /// Memory capacity (`32Gi`).
+    pub memory: String,
+    /// Pod capacity.
+    pub pods: u32,
+    /// Extra labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl NodeSpec {
+    /// upstream scheduler_perf's node shape: 4 CPU, 32Gi, 110 pods.
+    pub fn standard(name: &str) -> Self {
+        NodeSpec { name: name.into(), cpu: "4".into(), memory: "32Gi".into(), pods: 110, labels: BTreeMap::new() }
+    }
+}
+
+/// Creates the nodes and sets their capacity; kwok then reports them Ready.
+pub async fn create_nodes(client: &Client, nodes: &[NodeSpec]) -> anyhow::Result<()> {
+    let api: Api<Node> = Api::all(client.clone());
+    for n in nodes {
+        let mut labels = n.labels.clone();
+        labels.insert("kubernetes.io/hostname".into(), n.name.clone());
+        labels.insert("type".into(), "kwok".into());
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": n.name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        }))?;
+        api.create(&PostParams::default(), &node).await?;
+        let cap = serde_json::json!({"cpu": n.cpu, "memory": n.memory, "pods": n.pods.to_string(), "ephemeral-storage": "100Gi"});
+        let status = serde_json::json!({"status": {"capacity": cap, "allocatable": cap}});
+        api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+    }
+    Ok(())
+}
+
+/// Whether a node is Ready and carries no NoSchedule taint (kwok and the node controller are done).
+pub fn node_schedulable(n: &Node) -> bool {
+    let ready = n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let tainted = n.spec.as_ref().and_then(|s| s.taints.as_ref()).is_some_and(|t| t.iter().any(|t| t.effect == "NoSchedule"));
+    ready && !tainted
+}
+
+/// A pod with one container requesting `cpu` and `memory`, for `scheduler`.
+pub fn pod(namespace: &str, name: &str, scheduler: &str, cpu: &str, memory: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "schedulerName": scheduler,
+            "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10", "resources": {"requests": {"cpu": cpu, "memory": memory}}}],
+            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+        }
+    }))
+    .unwrap_or_default()
+}
+
+/// Writes a kubeconfig authenticating as `namespace/sa` with a bound token (TokenRequest).
+pub async fn service_account_kubeconfig(client: &Client, server: &str, ca_pem: &str, namespace: &str, sa: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let req = TokenRequest { spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }), ..Default::default() };
+    let tr: TokenRequest = api.create_subresource("token", sa, &PostParams::default(), &req).await?;
+    let token = tr.status.and_then(|s| s.token).ok_or_else(|| anyhow::anyhow!("TokenRequest for {namespace}/{sa} returned no token"))?;
+    std::fs::create_dir_all(dir)?;
+    let ca = dir.join("ca.crt");
+    std::fs::write(&ca, ca_pem)?;
+    let path = dir.join(format!("{namespace}-{sa}.kubeconfig"));
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {}\nusers:\n- name: {sa}\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: {sa}\ncurrent-context: c\n",
+        ca.display()
+    );
+    std::fs::write(&path, yaml)?;
+    Ok(path)
+}
+
+/// Pods of a namespace.
+pub async fn list_pods(client: &Client, namespace: &str) -> anyhow::Result<Vec<Pod>> {
+    Ok(Api::<Pod>::namespaced(client.clone(), namespace).list(&Default::default()).await?.items)
+}

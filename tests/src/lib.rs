@@ -1,0 +1,10 @@
+//! Ferrosched's end-to-end harness: a local control plane and helpers for tests.
+
+pub mod controlplane;
+pub mod env;
+pub mod demo;
+pub mod fixtures;
+pub mod operands;
+pub mod procs;
+
+pub use env::TestEnv;
