@@ -1,4 +1,6 @@
 //! `SchedulerProfile`: what a cluster admin applies to get a running scheduler.
+// kube-derive's `printcolumn(...)` repeats keys by design; clippy reads them as duplicates.
+#![allow(clippy::duplicated_attributes)]
 
 use std::collections::BTreeMap;
 

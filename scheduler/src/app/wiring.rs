@@ -47,10 +47,8 @@ pub fn apply_flag_overrides(cfg: &mut SchedulerConfig, args: &Args) -> anyhow::R
     if let Some(d) = args.retry_period {
         le.retry_period = d;
     }
-    if let Some(l) = &args.resource_lock {
-        if l != "leases" {
-            bail!("--leader-elect-resource-lock: Unsupported value: {l:?}: supported values: \"leases\"");
-        }
+    if let Some(l) = args.resource_lock.as_ref().filter(|l| *l != "leases") {
+        bail!("--leader-elect-resource-lock: Unsupported value: {l:?}: supported values: \"leases\"");
     }
     if let Some(n) = &args.resource_name {
         le.resource_name = n.clone();
@@ -238,7 +236,7 @@ async fn periodic(queue: Arc<SchedulingQueue>, cache: Arc<Mutex<Cache>>, metrics
         tick.tick().await;
         n += 1;
         queue.flush_backoff_completed();
-        if n % 30 == 0 {
+        if n.is_multiple_of(30) {
             queue.flush_unschedulable_leftover();
         }
         let expired = cache.lock().unwrap_or_else(|e| e.into_inner()).cleanup_expired(std::time::Instant::now());

@@ -93,6 +93,9 @@ pub struct ProfileHooks {
     pub events: Vec<(&'static str, ClusterEventWithHint)>,
 }
 
+/// The QueueSort plugin's order: whether the first pod goes before the second.
+pub type QueueLess = Arc<dyn Fn(&QueuedPodView<'_>, &QueuedPodView<'_>) -> bool + Send + Sync>;
+
 /// The scheduling queue, shared by the informers (producers) and the scheduling loop.
 pub struct SchedulingQueue {
     inner: Mutex<Inner>,
@@ -112,7 +115,7 @@ impl SchedulingQueue {
     /// A queue ordered by `less` (the QueueSort plugin), with per-profile hooks keyed by
     /// scheduler name.
     pub fn new(
-        less: Arc<dyn Fn(&QueuedPodView<'_>, &QueuedPodView<'_>) -> bool + Send + Sync>,
+        less: QueueLess,
         hooks: FxHashMap<String, ProfileHooks>,
         clock: Arc<dyn Clock>,
         opts: QueueOptions,

@@ -71,7 +71,8 @@ impl ApiOutcomes {
         let ns = pod.namespace().to_string();
         let now = jiff::Timestamp::now();
         let ev = Event {
-            metadata: ObjectMeta { generate_name: Some(format!("{}.", pod.name())), namespace: Some(ns.clone()), ..Default::default() },
+            // Upstream's naming: <object>.<unix nanoseconds in hex>.
+            metadata: ObjectMeta { name: Some(format!("{}.{:x}", pod.name(), now.as_nanosecond())), namespace: Some(ns.clone()), ..Default::default() },
             event_time: Some(MicroTime(now)),
             reporting_controller: Some(self.scheduler_name.clone()),
             reporting_instance: Some(self.instance.clone()),
@@ -92,7 +93,7 @@ impl ApiOutcomes {
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
         if let Err(e) = api.create(&PostParams::default(), &ev).await {
-            tracing::debug!(pod = %pod.key, error = %e, "could not record event");
+            tracing::warn!(pod = %pod.key, error = %e, "could not record event");
         }
     }
 }
