@@ -10,9 +10,9 @@
 pub mod auth;
 pub mod metrics;
 mod server;
-pub mod tls;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use auth::{AlwaysAllow, DelegatedAuth};
 pub use metrics::{AttemptResult, ProfileMetrics, Queue, SchedulerMetrics};

@@ -122,8 +122,12 @@ where
     let config = RustlsConfig::from_config(tls::server_config(&pair)?);
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let listener = std::net::TcpListener::bind(addr).map_err(|e| ServingError::Bind(addr, e))?;
-    listener.set_nonblocking(true).map_err(|e| ServingError::Bind(addr, e))?;
-    let local = listener.local_addr().map_err(|e| ServingError::Bind(addr, e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServingError::Bind(addr, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServingError::Bind(addr, e))?;
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)
         .map_err(|e| ServingError::Bind(addr, e))?
@@ -144,7 +148,10 @@ where
 
 /// The routes, wrapped in authentication/authorization for paths not always allowed.
 pub fn router(state: ServingState, always_allow_paths: Vec<String>) -> Router {
-    let guard = Arc::new(Guard { auth: state.auth.clone().unwrap_or_default(), always_allow_paths });
+    let guard = Arc::new(Guard {
+        auth: state.auth.clone().unwrap_or_default(),
+        always_allow_paths,
+    });
     Router::new()
         .route("/healthz", get(ok))
         .route("/livez", get(ok))
@@ -165,17 +172,32 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     let outcome = if path_always_allowed(&guard.always_allow_paths, path) {
         AuthOutcome::Allowed
     } else {
-        let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        guard.auth.check(request.method().as_str(), path, header).await
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        guard
+            .auth
+            .check(request.method().as_str(), path, header)
+            .await
     };
     let mut response = match outcome {
         AuthOutcome::Allowed => next.run(request).await,
-        AuthOutcome::Unauthorized => status_json(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
-        AuthOutcome::Forbidden(message) => status_json(StatusCode::FORBIDDEN, "Forbidden", &message),
-        AuthOutcome::Failed(message) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{message}\n")),
+        AuthOutcome::Unauthorized => {
+            status_json(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+        }
+        AuthOutcome::Forbidden(message) => {
+            status_json(StatusCode::FORBIDDEN, "Forbidden", &message)
+        }
+        AuthOutcome::Failed(message) => {
+            text(StatusCode::INTERNAL_SERVER_ERROR, format!("{message}\n"))
+        }
     };
     // As upstream's WithCacheControl: responses carry credentials-dependent content.
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     response
 }
 
@@ -188,11 +210,19 @@ fn status_json(code: StatusCode, reason: &str, message: &str) -> Response {
     if code == StatusCode::FORBIDDEN {
         body["details"] = serde_json::json!({});
     }
-    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn text(code: StatusCode, body: impl Into<String>) -> Response {
-    let headers = [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")];
+    let headers = [
+        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
     (code, headers, body.into()).into_response()
 }
 
@@ -210,7 +240,11 @@ async fn readyz(State(state): State<Arc<ServingState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<ServingState>>) -> Response {
-    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], state.metrics.encode()).into_response()
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        state.metrics.encode(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {

@@ -17,8 +17,14 @@ use super::*;
 struct OneToken;
 
 impl TokenAuthenticator for OneToken {
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
-        let user = (token == "good").then(|| UserInfo { name: "prometheus".into(), ..UserInfo::default() });
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
+        let user = (token == "good").then(|| UserInfo {
+            name: "prometheus".into(),
+            ..UserInfo::default()
+        });
         Box::pin(async move { Ok(user) })
     }
 }
@@ -27,7 +33,14 @@ fn serving_state(auth: Option<DelegatedAuth>) -> (ServingState, watch::Sender<bo
     let (ready_tx, ready) = watch::channel(false);
     let metrics = Arc::new(SchedulerMetrics::new());
     metrics.observe_attempt(AttemptResult::Scheduled, "default-scheduler", 0.01);
-    (ServingState { ready, metrics, auth }, ready_tx)
+    (
+        ServingState {
+            ready,
+            metrics,
+            auth,
+        },
+        ready_tx,
+    )
 }
 
 struct Reply {
@@ -37,9 +50,18 @@ struct Reply {
 }
 
 /// One HTTP/1.1 request over any stream (plain or TLS), read until the server closes.
-fn exchange(mut stream: impl Read + Write, path: &str, token: Option<&str>) -> std::io::Result<Reply> {
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n")?;
+fn exchange(
+    mut stream: impl Read + Write,
+    path: &str,
+    token: Option<&str>,
+) -> std::io::Result<Reply> {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     // A peer closing without close_notify is fine once the response is complete.
     if let Err(e) = stream.read_to_end(&mut raw)
@@ -49,8 +71,16 @@ fn exchange(mut stream: impl Read + Write, path: &str, token: Option<&str>) -> s
     }
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Ok(Reply { status, head: head.to_ascii_lowercase(), body: body.to_owned() })
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok(Reply {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    })
 }
 
 async fn plain_get(addr: SocketAddr, path: &'static str, token: Option<&'static str>) -> Reply {
@@ -60,18 +90,30 @@ async fn plain_get(addr: SocketAddr, path: &'static str, token: Option<&'static 
         .expect("plain request")
 }
 
-async fn https_get(addr: SocketAddr, ca: CertificateDer<'static>, path: &'static str, token: Option<&'static str>) -> Reply {
+async fn https_get(
+    addr: SocketAddr,
+    ca: CertificateDer<'static>,
+    path: &'static str,
+    token: Option<&'static str>,
+) -> Reply {
     tokio::task::spawn_blocking(move || {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).expect("CA is a valid trust anchor");
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let name = ServerName::try_from("localhost").expect("server name");
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client connection");
-        exchange(rustls::StreamOwned::new(conn, TcpStream::connect(addr)?), path, token)
+        let conn =
+            rustls::ClientConnection::new(Arc::new(config), name).expect("client connection");
+        exchange(
+            rustls::StreamOwned::new(conn, TcpStream::connect(addr)?),
+            path,
+            token,
+        )
     })
     .await
     .expect("request task")
@@ -79,7 +121,9 @@ async fn https_get(addr: SocketAddr, ca: CertificateDer<'static>, path: &'static
 }
 
 async fn serve_plain(state: ServingState) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = router(state, ServingOptions::default().always_allow_paths);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -98,14 +142,24 @@ async fn routes_health_readiness_and_metrics() {
     }
     let reply = plain_get(addr, "/readyz", None).await;
     assert_eq!(reply.status, 500);
-    assert!(reply.body.contains("[-]informer-sync failed"), "{}", reply.body);
+    assert!(
+        reply.body.contains("[-]informer-sync failed"),
+        "{}",
+        reply.body
+    );
     ready.send_replace(true);
     assert_eq!(plain_get(addr, "/readyz", None).await.status, 200);
 
     let reply = plain_get(addr, "/metrics", None).await;
     assert_eq!(reply.status, 200);
-    assert!(reply.head.contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"));
-    assert!(reply.body.contains(r#"scheduler_schedule_attempts_total{result="scheduled",profile="default-scheduler"} 1"#));
+    assert!(
+        reply
+            .head
+            .contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert!(reply.body.contains(
+        r#"scheduler_schedule_attempts_total{result="scheduled",profile="default-scheduler"} 1"#
+    ));
     assert!(reply.body.ends_with("# EOF\n"));
     assert_eq!(plain_get(addr, "/nope", None).await.status, 404);
 }
@@ -120,22 +174,41 @@ async fn guards_everything_but_health_paths() {
     // Anonymous (upstream default) or authenticated without an authorizer: 403.
     let reply = plain_get(addr, "/metrics", None).await;
     assert_eq!(reply.status, 403);
-    assert!(reply.body.contains(r#""message":"forbidden: User \"system:anonymous\" cannot get path \"/metrics\"""#));
-    assert!(reply.body.contains(r#""reason":"Forbidden""#) && reply.head.contains("application/json"));
+    assert!(reply.body.contains(
+        r#""message":"forbidden: User \"system:anonymous\" cannot get path \"/metrics\"""#
+    ));
+    assert!(
+        reply.body.contains(r#""reason":"Forbidden""#) && reply.head.contains("application/json")
+    );
     let reply = plain_get(addr, "/metrics", Some("good")).await;
-    assert!(reply.body.contains(r#"User \"prometheus\" cannot get path \"/metrics\""#));
+    assert!(
+        reply
+            .body
+            .contains(r#"User \"prometheus\" cannot get path \"/metrics\""#)
+    );
     // Unknown paths are guarded too.
-    assert_eq!(plain_get(addr, "/debug/pprof", Some("bad")).await.status, 401);
+    assert_eq!(
+        plain_get(addr, "/debug/pprof", Some("bad")).await.status,
+        401
+    );
 
     let (state, _ready) = serving_state(Some(auth.with_anonymous(false)));
     let addr = serve_plain(state).await;
     let reply = plain_get(addr, "/metrics", None).await;
     assert_eq!(reply.status, 401);
-    assert!(reply.body.contains(r#""reason":"Unauthorized""#), "{}", reply.body);
+    assert!(
+        reply.body.contains(r#""reason":"Unauthorized""#),
+        "{}",
+        reply.body
+    );
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferrosched-{name}-{}-{}", std::process::id(), rand::random::<u32>()));
+    let dir = std::env::temp_dir().join(format!(
+        "ferrosched-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
@@ -151,32 +224,49 @@ async fn serves_https_with_generated_cert() {
     };
     let (state, ready) = serving_state(None);
     let (stop, stopped) = oneshot::channel::<()>();
-    let (addr, task) = serve(opts, state, async move { drop(stopped.await) }).await.expect("serve");
+    let (addr, task) = serve(opts, state, async move { drop(stopped.await) })
+        .await
+        .expect("serve");
     assert_ne!(addr.port(), 0);
 
     let pem = std::fs::read(dir.join("kube-scheduler.crt")).expect("generated cert written");
     assert!(dir.join("kube-scheduler.key").exists());
-    let chain: Vec<_> = CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().expect("pem");
+    let chain: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .expect("pem");
     assert_eq!(chain.len(), 2, "leaf then CA, as upstream");
     let ca = chain[1].clone();
 
     let reply = https_get(addr, ca.clone(), "/healthz", None).await;
     assert_eq!((reply.status, reply.body.as_str()), (200, "ok"));
-    assert_eq!(https_get(addr, ca.clone(), "/readyz", None).await.status, 500);
+    assert_eq!(
+        https_get(addr, ca.clone(), "/readyz", None).await.status,
+        500
+    );
     ready.send_replace(true);
-    assert_eq!(https_get(addr, ca.clone(), "/readyz", None).await.status, 200);
+    assert_eq!(
+        https_get(addr, ca.clone(), "/readyz", None).await.status,
+        200
+    );
     // No authentication configured: anonymous, and no authorizer to allow it.
-    assert_eq!(https_get(addr, ca.clone(), "/metrics", None).await.status, 403);
+    assert_eq!(
+        https_get(addr, ca.clone(), "/metrics", None).await.status,
+        403
+    );
 
     // Plain HTTP on the secure port never gets a 200.
-    let plain = tokio::task::spawn_blocking(move || exchange(TcpStream::connect(addr)?, "/healthz", None));
+    let plain =
+        tokio::task::spawn_blocking(move || exchange(TcpStream::connect(addr)?, "/healthz", None));
     if let Ok(reply) = plain.await.expect("plain task") {
         assert_ne!(reply.status, 200);
     }
 
     stop.send(()).expect("server running");
     task.await.expect("server task").expect("server result");
-    assert!(TcpStream::connect(addr).is_err(), "listener closed after shutdown");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "listener closed after shutdown"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -191,10 +281,21 @@ fn certificates_in_memory_reused_or_rejected() {
     let again = tls::load_or_generate(None, None, Some(&dir), localhost).expect("reused");
     assert_eq!(first.cert_pem, again.cert_pem);
     let cert = dir.join("kube-scheduler.crt");
-    let given = tls::load_or_generate(Some(&cert), Some(&dir.join("kube-scheduler.key")), None, localhost);
+    let given = tls::load_or_generate(
+        Some(&cert),
+        Some(&dir.join("kube-scheduler.key")),
+        None,
+        localhost,
+    );
     assert_eq!(given.expect("explicit files").key_pem, first.key_pem);
-    assert!(matches!(tls::load_or_generate(Some(&cert), None, None, localhost), Err(ServingError::Options(_))));
+    assert!(matches!(
+        tls::load_or_generate(Some(&cert), None, None, localhost),
+        Err(ServingError::Options(_))
+    ));
     std::fs::remove_file(dir.join("kube-scheduler.key")).expect("remove key");
-    assert!(tls::load_or_generate(None, None, Some(&dir), localhost).is_err(), "half a pair is an error");
+    assert!(
+        tls::load_or_generate(None, None, Some(&dir), localhost).is_err(),
+        "half a pair is an error"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
@@ -31,7 +31,9 @@ pub struct CertKey {
 
 impl std::fmt::Debug for CertKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertKey").field("cert_pem", &self.cert_pem.len()).finish_non_exhaustive()
+        f.debug_struct("CertKey")
+            .field("cert_pem", &self.cert_pem.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,19 +51,42 @@ pub fn load_or_generate(
     bind_address: IpAddr,
 ) -> Result<CertKey, ServingError> {
     match (cert_file, key_file) {
-        (Some(cert), Some(key)) => return Ok(CertKey { cert_pem: read(cert)?, key_pem: read(key)? }),
+        (Some(cert), Some(key)) => {
+            return Ok(CertKey {
+                cert_pem: read(cert)?,
+                key_pem: read(key)?,
+            });
+        }
         (None, None) => {}
-        _ => return Err(ServingError::Options("--tls-cert-file and --tls-private-key-file must be set together".into())),
+        _ => {
+            return Err(ServingError::Options(
+                "--tls-cert-file and --tls-private-key-file must be set together".into(),
+            ));
+        }
     }
     let Some(dir) = cert_dir else {
         tracing::info!("generated self-signed cert in-memory");
         return self_signed(bind_address);
     };
-    let (cert, key) = (dir.join(format!("{PAIR_NAME}.crt")), dir.join(format!("{PAIR_NAME}.key")));
+    let (cert, key) = (
+        dir.join(format!("{PAIR_NAME}.crt")),
+        dir.join(format!("{PAIR_NAME}.key")),
+    );
     match (cert.exists(), key.exists()) {
-        (true, true) => return Ok(CertKey { cert_pem: read(&cert)?, key_pem: read(&key)? }),
+        (true, true) => {
+            return Ok(CertKey {
+                cert_pem: read(&cert)?,
+                key_pem: read(&key)?,
+            });
+        }
         (false, false) => {}
-        _ => return Err(ServingError::Options(format!("only one of {} and {} exists", cert.display(), key.display()))),
+        _ => {
+            return Err(ServingError::Options(format!(
+                "only one of {} and {} exists",
+                cert.display(),
+                key.display()
+            )));
+        }
     }
     let pair = self_signed(bind_address)?;
     std::fs::create_dir_all(dir).map_err(|e| ServingError::WriteFile(dir.to_owned(), e))?;
@@ -76,22 +101,35 @@ pub fn load_or_generate(
 pub fn self_signed(bind_address: IpAddr) -> Result<CertKey, ServingError> {
     let now = jiff::Timestamp::now();
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let ymd = |d: jiff::civil::Date| rcgen::date_time_ymd(d.year().into(), d.month() as u8, d.day() as u8);
+    let ymd = |d: jiff::civil::Date| {
+        rcgen::date_time_ymd(d.year().into(), d.month() as u8, d.day() as u8)
+    };
     let not_before = ymd(today.yesterday().unwrap_or(today));
-    let not_after = ymd(today.checked_add(jiff::Span::new().years(1)).unwrap_or(today));
+    let not_after = ymd(today
+        .checked_add(jiff::Span::new().years(1))
+        .unwrap_or(today));
     let stamp = now.as_second();
 
     let mut ca = CertificateParams::default();
-    ca.distinguished_name.push(DnType::CommonName, format!("localhost-ca@{stamp}"));
+    ca.distinguished_name
+        .push(DnType::CommonName, format!("localhost-ca@{stamp}"));
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     (ca.not_before, ca.not_after) = (not_before, not_after);
     let ca_key = KeyPair::generate()?;
     let ca_cert = ca.self_signed(&ca_key)?;
 
     let mut leaf = CertificateParams::default();
-    leaf.distinguished_name.push(DnType::CommonName, format!("localhost@{stamp}"));
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    leaf.distinguished_name
+        .push(DnType::CommonName, format!("localhost@{stamp}"));
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.subject_alt_names = subject_alt_names(bind_address);
     (leaf.not_before, leaf.not_after) = (not_before, not_after);
@@ -106,7 +144,10 @@ pub fn self_signed(bind_address: IpAddr) -> Result<CertKey, ServingError> {
 
 fn subject_alt_names(bind_address: IpAddr) -> Vec<SanType> {
     let mut dns = vec!["localhost".to_owned()];
-    if let Some(host) = gethostname::gethostname().to_str().filter(|h| !h.is_empty()) {
+    if let Some(host) = gethostname::gethostname()
+        .to_str()
+        .filter(|h| !h.is_empty())
+    {
         dns.push(host.to_ascii_lowercase());
     }
     let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
@@ -115,7 +156,9 @@ fn subject_alt_names(bind_address: IpAddr) -> Vec<SanType> {
     }
     dns.dedup();
     ips.dedup();
-    let dns = dns.into_iter().filter_map(|d| d.try_into().ok().map(SanType::DnsName));
+    let dns = dns
+        .into_iter()
+        .filter_map(|d| d.try_into().ok().map(SanType::DnsName));
     dns.chain(ips.into_iter().map(SanType::IpAddress)).collect()
 }
 
@@ -125,13 +168,17 @@ pub fn server_config(pair: &CertKey) -> Result<Arc<ServerConfig>, ServingError> 
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServingError::Pem(format!("certificate: {e}")))?;
     if certs.is_empty() {
-        return Err(ServingError::Pem("certificate: no CERTIFICATE block".into()));
+        return Err(ServingError::Pem(
+            "certificate: no CERTIFICATE block".into(),
+        ));
     }
-    let key = PrivateKeyDer::from_pem_slice(&pair.key_pem).map_err(|e| ServingError::Pem(format!("private key: {e}")))?;
-    let mut config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let key = PrivateKeyDer::from_pem_slice(&pair.key_pem)
+        .map_err(|e| ServingError::Pem(format!("private key: {e}")))?;
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -147,6 +194,9 @@ fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), ServingError> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     #[cfg(not(unix))]
     let _ = mode;
-    let mut file = options.open(path).map_err(|e| ServingError::WriteFile(path.to_owned(), e))?;
-    file.write_all(data).map_err(|e| ServingError::WriteFile(path.to_owned(), e))
+    let mut file = options
+        .open(path)
+        .map_err(|e| ServingError::WriteFile(path.to_owned(), e))?;
+    file.write_all(data)
+        .map_err(|e| ServingError::WriteFile(path.to_owned(), e))
 }

@@ -21,7 +21,9 @@ struct TtlCache<K, V> {
 
 impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     fn new() -> Self {
-        Self { entries: Mutex::new(HashMap::new()) }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn get(&self, key: &K) -> Option<V> {
@@ -59,7 +61,13 @@ pub struct CachedAuthenticator<A> {
 impl<A: TokenAuthenticator> CachedAuthenticator<A> {
     /// Caches authenticated tokens for `success_ttl` and rejected ones for `failure_ttl`.
     pub fn new(inner: A, success_ttl: Duration, failure_ttl: Duration) -> Self {
-        Self { inner, success_ttl, failure_ttl, salt: rand::random(), cache: TtlCache::new() }
+        Self {
+            inner,
+            success_ttl,
+            failure_ttl,
+            salt: rand::random(),
+            cache: TtlCache::new(),
+        }
     }
 
     fn key(&self, token: &str) -> Vec<u8> {
@@ -80,7 +88,10 @@ impl<A: TokenAuthenticator> CachedAuthenticator<A> {
 }
 
 impl<A: TokenAuthenticator> TokenAuthenticator for CachedAuthenticator<A> {
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
         Box::pin(async move {
             let key = self.key(token);
             if key.is_empty() {
@@ -90,7 +101,11 @@ impl<A: TokenAuthenticator> TokenAuthenticator for CachedAuthenticator<A> {
                 return Ok(hit);
             }
             let result = self.inner.authenticate(token).await?;
-            let ttl = if result.is_some() { self.success_ttl } else { self.failure_ttl };
+            let ttl = if result.is_some() {
+                self.success_ttl
+            } else {
+                self.failure_ttl
+            };
             self.cache.insert(key, result.clone(), ttl);
             Ok(result)
         })
@@ -108,18 +123,30 @@ pub struct CachedAuthorizer<Z> {
 impl<Z: Authorizer> CachedAuthorizer<Z> {
     /// Caches allowed decisions for `allow_ttl`, others for `deny_ttl`.
     pub fn new(inner: Z, allow_ttl: Duration, deny_ttl: Duration) -> Self {
-        Self { inner, allow_ttl, deny_ttl, cache: TtlCache::new() }
+        Self {
+            inner,
+            allow_ttl,
+            deny_ttl,
+            cache: TtlCache::new(),
+        }
     }
 }
 
 impl<Z: Authorizer> Authorizer for CachedAuthorizer<Z> {
-    fn authorize<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, Result<Decision, AuthError>> {
+    fn authorize<'a>(
+        &'a self,
+        attributes: &'a Attributes,
+    ) -> BoxFuture<'a, Result<Decision, AuthError>> {
         Box::pin(async move {
             if let Some(hit) = self.cache.get(attributes) {
                 return Ok(hit);
             }
             let decision = self.inner.authorize(attributes).await?;
-            let ttl = if decision == Decision::Allow { self.allow_ttl } else { self.deny_ttl };
+            let ttl = if decision == Decision::Allow {
+                self.allow_ttl
+            } else {
+                self.deny_ttl
+            };
             self.cache.insert(attributes.clone(), decision.clone(), ttl);
             Ok(decision)
         })
@@ -132,7 +159,10 @@ mod tests {
 
     struct Nobody;
     impl TokenAuthenticator for Nobody {
-        fn authenticate<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
+        fn authenticate<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
             Box::pin(async { Ok(None) })
         }
     }
@@ -140,7 +170,10 @@ mod tests {
     #[test]
     fn token_keys_are_salted_sha256() {
         let ttl = Duration::from_secs(1);
-        let (a, b) = (CachedAuthenticator::new(Nobody, ttl, ttl), CachedAuthenticator::new(Nobody, ttl, ttl));
+        let (a, b) = (
+            CachedAuthenticator::new(Nobody, ttl, ttl),
+            CachedAuthenticator::new(Nobody, ttl, ttl),
+        );
         assert_eq!(a.key("secret").len(), 32);
         assert_eq!(a.key("secret"), a.key("secret"));
         assert_ne!(a.key("secret"), b.key("secret"));

@@ -108,23 +108,35 @@ pub enum AuthError {
 /// Checks bearer tokens. `Ok(None)`: the token is not valid.
 pub trait TokenAuthenticator: Send + Sync + 'static {
     /// Authenticates `token`.
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>>;
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>>;
 }
 
 /// Decides whether a user may access a non-resource path.
 pub trait Authorizer: Send + Sync + 'static {
     /// Authorizes `attributes`.
-    fn authorize<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, Result<Decision, AuthError>>;
+    fn authorize<'a>(
+        &'a self,
+        attributes: &'a Attributes,
+    ) -> BoxFuture<'a, Result<Decision, AuthError>>;
 }
 
 impl<T: TokenAuthenticator + ?Sized> TokenAuthenticator for Arc<T> {
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
         (**self).authenticate(token)
     }
 }
 
 impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
-    fn authorize<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, Result<Decision, AuthError>> {
+    fn authorize<'a>(
+        &'a self,
+        attributes: &'a Attributes,
+    ) -> BoxFuture<'a, Result<Decision, AuthError>> {
         (**self).authorize(attributes)
     }
 }
@@ -182,8 +194,16 @@ impl Default for DelegatedAuth {
 impl DelegatedAuth {
     /// Uses the given backends as they are (no caching added); anonymous on and
     /// `system:masters` always allowed, as upstream's defaults.
-    pub fn new(authenticator: Option<Arc<dyn TokenAuthenticator>>, authorizer: Option<Arc<dyn Authorizer>>) -> Self {
-        Self { authenticator, authorizer, anonymous: true, always_allow_groups: vec!["system:masters".into()] }
+    pub fn new(
+        authenticator: Option<Arc<dyn TokenAuthenticator>>,
+        authorizer: Option<Arc<dyn Authorizer>>,
+    ) -> Self {
+        Self {
+            authenticator,
+            authorizer,
+            anonymous: true,
+            always_allow_groups: vec!["system:masters".into()],
+        }
     }
 
     /// TokenReview through `authn` and SubjectAccessReview through `authz` (the clients of
@@ -192,11 +212,19 @@ impl DelegatedAuth {
     pub fn from_clients(authn: Option<::kube::Client>, authz: Option<::kube::Client>) -> Self {
         let authenticator = authn.map(|c| {
             let inner = TokenReviewAuthenticator::new(c);
-            Arc::new(CachedAuthenticator::new(inner, AUTHN_CACHE_TTL, AUTHN_CACHE_TTL)) as Arc<dyn TokenAuthenticator>
+            Arc::new(CachedAuthenticator::new(
+                inner,
+                AUTHN_CACHE_TTL,
+                AUTHN_CACHE_TTL,
+            )) as Arc<dyn TokenAuthenticator>
         });
         let authorizer = authz.map(|c| {
             let inner = SubjectAccessReviewAuthorizer::new(c);
-            Arc::new(CachedAuthorizer::new(inner, AUTHZ_ALLOW_TTL, AUTHZ_DENY_TTL)) as Arc<dyn Authorizer>
+            Arc::new(CachedAuthorizer::new(
+                inner,
+                AUTHZ_ALLOW_TTL,
+                AUTHZ_DENY_TTL,
+            )) as Arc<dyn Authorizer>
         });
         Self::new(authenticator, authorizer)
     }
@@ -216,7 +244,12 @@ impl DelegatedAuth {
     }
 
     /// Authenticates and authorizes one request (`authorization` is the raw header value).
-    pub async fn check(&self, method: &str, path: &str, authorization: Option<&str>) -> AuthOutcome {
+    pub async fn check(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+    ) -> AuthOutcome {
         let token = authorization.and_then(bearer_token);
         let user = match (token, &self.authenticator) {
             (Some(token), Some(authn)) => match authn.authenticate(token).await {
@@ -230,10 +263,18 @@ impl DelegatedAuth {
             _ if self.anonymous => UserInfo::anonymous(),
             _ => return AuthOutcome::Unauthorized,
         };
-        if user.groups.iter().any(|g| self.always_allow_groups.contains(g)) {
+        if user
+            .groups
+            .iter()
+            .any(|g| self.always_allow_groups.contains(g))
+        {
             return AuthOutcome::Allowed;
         }
-        let attributes = Attributes { user, verb: method.to_ascii_lowercase(), path: path.to_owned() };
+        let attributes = Attributes {
+            user,
+            verb: method.to_ascii_lowercase(),
+            path: path.to_owned(),
+        };
         let Some(authz) = &self.authorizer else {
             return AuthOutcome::Forbidden(forbidden_message(&attributes, ""));
         };

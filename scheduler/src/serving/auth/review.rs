@@ -2,7 +2,9 @@
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
-use k8s_openapi::api::authorization::v1::{NonResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    NonResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
 use kube::Api;
 use kube::api::PostParams;
 
@@ -17,18 +19,30 @@ pub struct TokenReviewAuthenticator {
 impl TokenReviewAuthenticator {
     /// Uses `client` (needs `create` on `tokenreviews`).
     pub fn new(client: kube::Client) -> Self {
-        Self { api: Api::all(client) }
+        Self {
+            api: Api::all(client),
+        }
     }
 }
 
 impl TokenAuthenticator for TokenReviewAuthenticator {
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
         Box::pin(async move {
             let review = TokenReview {
-                spec: TokenReviewSpec { token: token.to_owned(), audiences: None },
+                spec: TokenReviewSpec {
+                    token: token.to_owned(),
+                    audiences: None,
+                },
                 ..TokenReview::default()
             };
-            let created = self.api.create(&PostParams::default(), &review).await.map_err(AuthError::TokenReview)?;
+            let created = self
+                .api
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(AuthError::TokenReview)?;
             let status = created.status.unwrap_or_default();
             if status.authenticated != Some(true) {
                 return match status.error.filter(|e| !e.is_empty()) {
@@ -56,7 +70,9 @@ pub struct SubjectAccessReviewAuthorizer {
 impl SubjectAccessReviewAuthorizer {
     /// Uses `client` (needs `create` on `subjectaccessreviews`).
     pub fn new(client: kube::Client) -> Self {
-        Self { api: Api::all(client) }
+        Self {
+            api: Api::all(client),
+        }
     }
 }
 
@@ -81,11 +97,17 @@ pub(super) fn review_for(attributes: &Attributes) -> SubjectAccessReview {
 }
 
 impl Authorizer for SubjectAccessReviewAuthorizer {
-    fn authorize<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, Result<Decision, AuthError>> {
+    fn authorize<'a>(
+        &'a self,
+        attributes: &'a Attributes,
+    ) -> BoxFuture<'a, Result<Decision, AuthError>> {
         Box::pin(async move {
             let review = review_for(attributes);
-            let created =
-                self.api.create(&PostParams::default(), &review).await.map_err(AuthError::SubjectAccessReview)?;
+            let created = self
+                .api
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(AuthError::SubjectAccessReview)?;
             let status = created.status.unwrap_or_default();
             let reason = status.reason.unwrap_or_default();
             Ok(if status.allowed {

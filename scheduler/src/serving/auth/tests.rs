@@ -10,7 +10,10 @@ struct FakeAuthn {
 }
 
 impl TokenAuthenticator for FakeAuthn {
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             let groups = match token {
@@ -19,7 +22,12 @@ impl TokenAuthenticator for FakeAuthn {
                 "broken" => return Err(AuthError::TokenReviewStatus("webhook down".into())),
                 _ => return Ok(None),
             };
-            Ok(Some(UserInfo { name: token.into(), uid: "u1".into(), groups, extra: BTreeMap::new() }))
+            Ok(Some(UserInfo {
+                name: token.into(),
+                uid: "u1".into(),
+                groups,
+                extra: BTreeMap::new(),
+            }))
         })
     }
 }
@@ -45,7 +53,10 @@ impl Authorizer for FakeAuthz {
 }
 
 fn auth() -> (DelegatedAuth, Arc<FakeAuthn>, Arc<FakeAuthz>) {
-    let (n, z) = (Arc::new(FakeAuthn::default()), Arc::new(FakeAuthz::default()));
+    let (n, z) = (
+        Arc::new(FakeAuthn::default()),
+        Arc::new(FakeAuthz::default()),
+    );
     (DelegatedAuth::new(Some(n.clone()), Some(z.clone())), n, z)
 }
 
@@ -58,11 +69,25 @@ async fn authentication_and_authorization_decisions() {
         (Some("Bearer root"), AuthOutcome::Allowed),
         (Some("Bearer nope"), AuthOutcome::Unauthorized),
         (Some("Bearer broken"), AuthOutcome::Unauthorized),
-        (Some("Bearer bob"), AuthOutcome::Forbidden(r#"forbidden: User "bob" cannot get path "/metrics": no RBAC rule"#.into())),
-        (None, AuthOutcome::Forbidden(r#"forbidden: User "system:anonymous" cannot get path "/metrics""#.into())),
+        (
+            Some("Bearer bob"),
+            AuthOutcome::Forbidden(
+                r#"forbidden: User "bob" cannot get path "/metrics": no RBAC rule"#.into(),
+            ),
+        ),
+        (
+            None,
+            AuthOutcome::Forbidden(
+                r#"forbidden: User "system:anonymous" cannot get path "/metrics""#.into(),
+            ),
+        ),
     ];
     for (header, want) in cases {
-        assert_eq!(a.check("GET", "/metrics", header).await, want, "header {header:?}");
+        assert_eq!(
+            a.check("GET", "/metrics", header).await,
+            want,
+            "header {header:?}"
+        );
     }
     let seen = authz.seen.lock().unwrap();
     // `root` skipped the review (system:masters); invalid tokens never reached it.
@@ -76,19 +101,32 @@ async fn authentication_and_authorization_decisions() {
 #[tokio::test]
 async fn anonymous_off_and_missing_backends() {
     let (a, _, _) = auth();
-    assert_eq!(a.with_anonymous(false).check("GET", "/metrics", None).await, AuthOutcome::Unauthorized);
+    assert_eq!(
+        a.with_anonymous(false).check("GET", "/metrics", None).await,
+        AuthOutcome::Unauthorized
+    );
 
     // No backends (no kubeconfigs): tokens are ignored and everything is forbidden.
     let none = DelegatedAuth::default();
-    let want = AuthOutcome::Forbidden(r#"forbidden: User "system:anonymous" cannot get path "/metrics""#.into());
-    assert_eq!(none.check("GET", "/metrics", Some("Bearer alice")).await, want);
+    let want = AuthOutcome::Forbidden(
+        r#"forbidden: User "system:anonymous" cannot get path "/metrics""#.into(),
+    );
+    assert_eq!(
+        none.check("GET", "/metrics", Some("Bearer alice")).await,
+        want
+    );
 
     let open = DelegatedAuth::new(None, Some(Arc::new(AlwaysAllow)));
-    assert_eq!(open.check("GET", "/metrics", None).await, AuthOutcome::Allowed);
+    assert_eq!(
+        open.check("GET", "/metrics", None).await,
+        AuthOutcome::Allowed
+    );
 
     let (a, _, _) = auth();
     let masters_only = a.with_always_allow_groups(vec![]);
-    let root = masters_only.check("GET", "/metrics", Some("Bearer root")).await;
+    let root = masters_only
+        .check("GET", "/metrics", Some("Bearer root"))
+        .await;
     assert!(matches!(root, AuthOutcome::Forbidden(_)), "{root:?}");
 }
 
@@ -96,13 +134,27 @@ async fn anonymous_off_and_missing_backends() {
 async fn authorizer_errors_are_internal_errors() {
     struct Err500;
     impl TokenAuthenticator for Err500 {
-        fn authenticate<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
-            Box::pin(async { Ok(Some(UserInfo { name: "err".into(), ..UserInfo::default() })) })
+        fn authenticate<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
+            Box::pin(async {
+                Ok(Some(UserInfo {
+                    name: "err".into(),
+                    ..UserInfo::default()
+                }))
+            })
         }
     }
     let a = DelegatedAuth::new(Some(Arc::new(Err500)), Some(Arc::new(FakeAuthz::default())));
     let got = a.check("GET", "/metrics", Some("Bearer t")).await;
-    assert_eq!(got, AuthOutcome::Failed(r#"Internal Server Error: "/metrics": token review reported an error: sar failed"#.into()));
+    assert_eq!(
+        got,
+        AuthOutcome::Failed(
+            r#"Internal Server Error: "/metrics": token review reported an error: sar failed"#
+                .into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -119,7 +171,10 @@ async fn caches_results_but_not_errors() {
     let fake_authz = Arc::new(FakeAuthz::default());
     let authz = CachedAuthorizer::new(fake_authz.clone(), ttl, ttl);
     let attrs = |name: &str| Attributes {
-        user: UserInfo { name: name.into(), ..UserInfo::default() },
+        user: UserInfo {
+            name: name.into(),
+            ..UserInfo::default()
+        },
         verb: "get".into(),
         path: "/metrics".into(),
     };
@@ -141,7 +196,9 @@ fn parses_headers_and_paths() {
     assert_eq!(bearer_token("BEARER abc extra"), Some("abc"));
     assert_eq!(bearer_token("Bearer"), None);
     assert_eq!(bearer_token("Basic Zm9v"), None);
-    let patterns: Vec<String> = ["/healthz", "/readyz", "/debug/*"].map(String::from).to_vec();
+    let patterns: Vec<String> = ["/healthz", "/readyz", "/debug/*"]
+        .map(String::from)
+        .to_vec();
     assert!(path_always_allowed(&patterns, "/healthz"));
     assert!(path_always_allowed(&patterns, "/debug/pprof"));
     assert!(!path_always_allowed(&patterns, "/healthz/extra"));
@@ -151,7 +208,12 @@ fn parses_headers_and_paths() {
 #[test]
 fn subject_access_review_has_non_resource_attributes() {
     let attributes = Attributes {
-        user: UserInfo { name: "alice".into(), uid: String::new(), groups: vec!["g".into()], extra: BTreeMap::new() },
+        user: UserInfo {
+            name: "alice".into(),
+            uid: String::new(),
+            groups: vec!["g".into()],
+            extra: BTreeMap::new(),
+        },
         verb: "get".into(),
         path: "/metrics".into(),
     };

@@ -112,26 +112,62 @@ impl SchedulerMetrics {
         let schedule_attempts = Family::default();
         // Counters are registered without `_total`: the encoder appends it.
         r.register("scheduler_schedule_attempts", "Number of attempts to schedule pods, by the result. 'unschedulable' means a pod could not be scheduled, while 'error' means an internal scheduler problem.", Family::clone(&schedule_attempts));
-        let attempt_duration: HistogramFamily<_> = Family::new_with_constructor(|| buckets(0.001, 2.0, 15));
-        r.register("scheduler_scheduling_attempt_duration_seconds", "Scheduling attempt latency in seconds (scheduling algorithm + binding)", attempt_duration.clone());
+        let attempt_duration: HistogramFamily<_> =
+            Family::new_with_constructor(|| buckets(0.001, 2.0, 15));
+        r.register(
+            "scheduler_scheduling_attempt_duration_seconds",
+            "Scheduling attempt latency in seconds (scheduling algorithm + binding)",
+            attempt_duration.clone(),
+        );
         let algorithm_duration = buckets(0.001, 2.0, 15);
-        r.register("scheduler_scheduling_algorithm_duration_seconds", "Scheduling algorithm latency in seconds", algorithm_duration.clone());
+        r.register(
+            "scheduler_scheduling_algorithm_duration_seconds",
+            "Scheduling algorithm latency in seconds",
+            algorithm_duration.clone(),
+        );
         let pending: Family<OneStatic, Gauge> = Family::default();
         r.register("scheduler_pending_pods", "Number of pending pods, by the queue type. 'active' means number of pods in activeQ; 'backoff' means number of pods in backoffQ; 'unschedulable' means number of pods in unschedulableEntities that the scheduler attempted to schedule and failed; 'gated' is the number of unschedulable pods that the scheduler never attempted to schedule because they are gated.", pending.clone());
-        let pending_pods = [Queue::Active, Queue::Backoff, Queue::Unschedulable, Queue::Gated]
-            .map(|q| pending.get_or_create_owned(&[("queue", q.as_str())]));
-        let sli_duration: HistogramFamily<_> = Family::new_with_constructor(|| buckets(0.01, 2.0, 20));
+        let pending_pods = [
+            Queue::Active,
+            Queue::Backoff,
+            Queue::Unschedulable,
+            Queue::Gated,
+        ]
+        .map(|q| pending.get_or_create_owned(&[("queue", q.as_str())]));
+        let sli_duration: HistogramFamily<_> =
+            Family::new_with_constructor(|| buckets(0.01, 2.0, 20));
         r.register("scheduler_pod_scheduling_sli_duration_seconds", "E2e latency for a pod being scheduled, from the time the pod enters the scheduling queue and might involve multiple scheduling attempts.", sli_duration.clone());
         let pod_scheduling_attempts = buckets(1.0, 2.0, 5);
-        r.register("scheduler_pod_scheduling_attempts", "Number of attempts to successfully schedule a pod.", pod_scheduling_attempts.clone());
-        let extension_point_duration: HistogramFamily<_> = Family::new_with_constructor(|| buckets(0.0001, 2.0, 12));
-        r.register("scheduler_framework_extension_point_duration_seconds", "Latency for running all plugins of a specific extension point.", extension_point_duration.clone());
+        r.register(
+            "scheduler_pod_scheduling_attempts",
+            "Number of attempts to successfully schedule a pod.",
+            pod_scheduling_attempts.clone(),
+        );
+        let extension_point_duration: HistogramFamily<_> =
+            Family::new_with_constructor(|| buckets(0.0001, 2.0, 12));
+        r.register(
+            "scheduler_framework_extension_point_duration_seconds",
+            "Latency for running all plugins of a specific extension point.",
+            extension_point_duration.clone(),
+        );
         let queue_incoming_pods = Family::default();
-        r.register("scheduler_queue_incoming_pods", "Number of pods added to scheduling queues by event and queue type.", Family::clone(&queue_incoming_pods));
+        r.register(
+            "scheduler_queue_incoming_pods",
+            "Number of pods added to scheduling queues by event and queue type.",
+            Family::clone(&queue_incoming_pods),
+        );
         let preemption_attempts = Counter::default();
-        r.register("scheduler_preemption_attempts", "Total preemption attempts in the cluster till now", preemption_attempts.clone());
+        r.register(
+            "scheduler_preemption_attempts",
+            "Total preemption attempts in the cluster till now",
+            preemption_attempts.clone(),
+        );
         let preemption_victims = buckets(1.0, 2.0, 7);
-        r.register("scheduler_preemption_victims", "Number of selected preemption victims for preemption initiated by a single pod", preemption_victims.clone());
+        r.register(
+            "scheduler_preemption_victims",
+            "Number of selected preemption victims for preemption initiated by a single pod",
+            preemption_victims.clone(),
+        );
         let leader = Family::default();
         r.register("leader_election_master_status", "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.", Family::clone(&leader));
         r.register_collector(Box::new(process::ProcessCollector));
@@ -163,7 +199,10 @@ impl SchedulerMetrics {
         map.entry(Box::from(profile))
             .or_insert_with(|| ProfileMetrics {
                 attempts: AttemptResult::ALL.map(|r| {
-                    let key = ResultProfile { result: r.as_str(), profile: name.clone() };
+                    let key = ResultProfile {
+                        result: r.as_str(),
+                        profile: name.clone(),
+                    };
                     let counter = self.schedule_attempts.get_or_create_owned(&key);
                     (counter, self.attempt_duration.get_or_create_owned(&key))
                 }),
@@ -176,7 +215,9 @@ impl SchedulerMetrics {
     /// Records one scheduling attempt of `profile` that took `seconds` (algorithm + binding).
     pub fn observe_attempt(&self, result: AttemptResult, profile: &str, seconds: f64) {
         // The read guard must be gone before `profile()` may take the write lock.
-        let cached = read(&self.profiles).get(profile).map(|p| p.observe_attempt(result, seconds));
+        let cached = read(&self.profiles)
+            .get(profile)
+            .map(|p| p.observe_attempt(result, seconds));
         if cached.is_none() {
             self.profile(profile).observe_attempt(result, seconds);
         }
@@ -197,7 +238,9 @@ impl SchedulerMetrics {
     pub fn observe_pod_scheduled(&self, attempts: u32, seconds_since_first_queued: f64) {
         self.pod_scheduling_attempts.observe(f64::from(attempts));
         let key = [("attempts", labels::attempts_label(attempts))];
-        self.sli_duration.get_or_create(&key).observe(seconds_since_first_queued);
+        self.sli_duration
+            .get_or_create(&key)
+            .observe(seconds_since_first_queued);
     }
 
     /// Counts `pods` added to `queue` because of `event` (e.g. `PodAdd`, `NodeAdd`,
@@ -258,8 +301,17 @@ impl ProfileMetrics {
     /// Records the time spent running all plugins of `extension_point` (e.g. `Filter`,
     /// `PreScore`, `Bind`) that ended with `status` (a framework status code such as
     /// `Success`, `Unschedulable`, `Error`).
-    pub fn observe_extension_point(&self, extension_point: &'static str, status: &'static str, seconds: f64) {
-        let key = ExtensionPointStatus { extension_point, status, profile: self.profile.clone() };
+    pub fn observe_extension_point(
+        &self,
+        extension_point: &'static str,
+        status: &'static str,
+        seconds: f64,
+    ) {
+        let key = ExtensionPointStatus {
+            extension_point,
+            status,
+            profile: self.profile.clone(),
+        };
         self.extension_points.get_or_create(&key).observe(seconds);
     }
 }

@@ -78,16 +78,33 @@ impl Collector for ProcessCollector {
         };
         let cpu = ConstCounter::new(s.cpu_seconds);
         let help = "Total user and system CPU time spent in seconds.";
-        cpu.encode(encoder.encode_descriptor("process_cpu_seconds", help, None, cpu.metric_type())?)?;
+        cpu.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            help,
+            None,
+            cpu.metric_type(),
+        )?)?;
         let gauges = [
-            ("process_resident_memory_bytes", "Resident memory size in bytes.", s.resident_memory_bytes),
-            ("process_virtual_memory_bytes", "Virtual memory size in bytes.", s.virtual_memory_bytes),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                s.resident_memory_bytes,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                s.virtual_memory_bytes,
+            ),
             (
                 "process_start_time_seconds",
                 "Start time of the process since unix epoch in seconds.",
                 s.start_time_seconds,
             ),
-            ("process_open_fds", "Number of open file descriptors.", s.open_fds),
+            (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                s.open_fds,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value);

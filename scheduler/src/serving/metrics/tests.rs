@@ -9,8 +9,10 @@ fn has_line(text: &str, line: &str) -> bool {
 fn encodes_upstream_names_labels_and_values() {
     let m = SchedulerMetrics::new();
     m.observe_attempt(AttemptResult::Scheduled, "x", 0.004);
-    m.profile("x").observe_attempt(AttemptResult::Unschedulable, 0.5);
-    m.profile("x").observe_extension_point("Filter", "Success", 0.00005);
+    m.profile("x")
+        .observe_attempt(AttemptResult::Unschedulable, 0.5);
+    m.profile("x")
+        .observe_extension_point("Filter", "Success", 0.00005);
     m.observe_algorithm_duration(0.002);
     m.set_pending(Queue::Backoff, 3);
     m.observe_pod_scheduled(2, 1.5);
@@ -49,23 +51,42 @@ fn encodes_upstream_names_labels_and_values() {
         assert!(has_line(&text, line), "missing {line:?} in\n{text}");
     }
     assert!(text.ends_with("# EOF\n"));
-    assert!(text.lines().any(|l| l.starts_with("process_resident_memory_bytes ")));
-    assert!(text.lines().any(|l| l.starts_with("process_start_time_seconds ")));
-    assert!(text.lines().any(|l| l.starts_with("process_cpu_seconds_total ")));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("process_resident_memory_bytes "))
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("process_start_time_seconds "))
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("process_cpu_seconds_total "))
+    );
     // `_total` must not be doubled by registering counters with the suffix.
     assert!(!text.contains("_total_total"));
 
     m.set_leader("kube-scheduler", false);
-    assert!(has_line(&m.encode(), r#"leader_election_master_status{name="kube-scheduler"} 0"#));
+    assert!(has_line(
+        &m.encode(),
+        r#"leader_election_master_status{name="kube-scheduler"} 0"#
+    ));
 }
 
 #[test]
 fn upstream_bucket_counts() {
     // Histograms without labels are encoded even when empty.
     let text = SchedulerMetrics::new().encode();
-    let buckets = |name: &str| text.lines().filter(|l| l.starts_with(&format!("{name}_bucket"))).count();
+    let buckets = |name: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}_bucket")))
+            .count()
+    };
     // exponential(0.001, 2, 15), (1, 2, 5), (1, 2, 7) plus the +Inf bucket.
-    assert_eq!(buckets("scheduler_scheduling_algorithm_duration_seconds"), 16);
+    assert_eq!(
+        buckets("scheduler_scheduling_algorithm_duration_seconds"),
+        16
+    );
     assert_eq!(buckets("scheduler_pod_scheduling_attempts"), 6);
     assert_eq!(buckets("scheduler_preemption_victims"), 8);
 }
