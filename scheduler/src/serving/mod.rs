@@ -8,6 +8,8 @@
 //!   (SubjectAccessReview) for everything but the always-allowed health paths.
 
 pub mod auth;
+#[cfg(test)]
+mod cluster_tests;
 pub mod metrics;
 mod server;
 #[cfg(test)]

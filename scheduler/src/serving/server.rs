@@ -201,21 +201,27 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     response
 }
 
-/// A `metav1.Status` failure body, as the apiserver library writes for 401/403.
+/// A `metav1.Status` failure body, byte for byte as kube-scheduler writes it for 401/403
+/// (field order, two-space indentation, `details` only on 403).
 fn status_json(code: StatusCode, reason: &str, message: &str) -> Response {
-    let mut body = serde_json::json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code.as_u16(),
-    });
-    if code == StatusCode::FORBIDDEN {
-        body["details"] = serde_json::json!({});
-    }
-    (
-        code,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    let quote = |s: &str| serde_json::Value::from(s).to_string();
+    let details = if code == StatusCode::FORBIDDEN {
+        "\n  \"details\": {},"
+    } else {
+        ""
+    };
+    let body = format!(
+        "{{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {{}},\n  \
+         \"status\": \"Failure\",\n  \"message\": {},\n  \"reason\": {},{details}\n  \"code\": {}\n}}",
+        quote(message),
+        quote(reason),
+        code.as_u16()
+    );
+    let headers = [
+        (header::CONTENT_TYPE, "application/json"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (code, headers, body).into_response()
 }
 
 fn text(code: StatusCode, body: impl Into<String>) -> Response {

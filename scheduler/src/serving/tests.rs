@@ -174,12 +174,19 @@ async fn guards_everything_but_health_paths() {
     // Anonymous (upstream default) or authenticated without an authorizer: 403.
     let reply = plain_get(addr, "/metrics", None).await;
     assert_eq!(reply.status, 403);
-    assert!(reply.body.contains(
-        r#""message":"forbidden: User \"system:anonymous\" cannot get path \"/metrics\"""#
-    ));
-    assert!(
-        reply.body.contains(r#""reason":"Forbidden""#) && reply.head.contains("application/json")
-    );
+    // Byte for byte what kube-scheduler v1.37.2 answers.
+    let upstream = r#"{
+  "kind": "Status",
+  "apiVersion": "v1",
+  "metadata": {},
+  "status": "Failure",
+  "message": "forbidden: User \"system:anonymous\" cannot get path \"/metrics\"",
+  "reason": "Forbidden",
+  "details": {},
+  "code": 403
+}"#;
+    assert_eq!(reply.body, upstream);
+    assert!(reply.head.contains("content-type: application/json"));
     let reply = plain_get(addr, "/metrics", Some("good")).await;
     assert!(
         reply
@@ -196,11 +203,16 @@ async fn guards_everything_but_health_paths() {
     let addr = serve_plain(state).await;
     let reply = plain_get(addr, "/metrics", None).await;
     assert_eq!(reply.status, 401);
-    assert!(
-        reply.body.contains(r#""reason":"Unauthorized""#),
-        "{}",
-        reply.body
-    );
+    let upstream = r#"{
+  "kind": "Status",
+  "apiVersion": "v1",
+  "metadata": {},
+  "status": "Failure",
+  "message": "Unauthorized",
+  "reason": "Unauthorized",
+  "code": 401
+}"#;
+    assert_eq!(reply.body, upstream);
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -266,36 +278,6 @@ async fn serves_https_with_generated_cert() {
     assert!(
         TcpStream::connect(addr).is_err(),
         "listener closed after shutdown"
-    );
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-fn certificates_in_memory_reused_or_rejected() {
-    let localhost = "127.0.0.1".parse().expect("ip");
-    let pair = tls::load_or_generate(None, None, None, localhost).expect("in-memory cert");
-    tls::server_config(&pair).expect("usable by rustls");
-
-    let dir = temp_dir("certs");
-    let first = tls::load_or_generate(None, None, Some(&dir), localhost).expect("generated");
-    let again = tls::load_or_generate(None, None, Some(&dir), localhost).expect("reused");
-    assert_eq!(first.cert_pem, again.cert_pem);
-    let cert = dir.join("kube-scheduler.crt");
-    let given = tls::load_or_generate(
-        Some(&cert),
-        Some(&dir.join("kube-scheduler.key")),
-        None,
-        localhost,
-    );
-    assert_eq!(given.expect("explicit files").key_pem, first.key_pem);
-    assert!(matches!(
-        tls::load_or_generate(Some(&cert), None, None, localhost),
-        Err(ServingError::Options(_))
-    ));
-    std::fs::remove_file(dir.join("kube-scheduler.key")).expect("remove key");
-    assert!(
-        tls::load_or_generate(None, None, Some(&dir), localhost).is_err(),
-        "half a pair is an error"
     );
     let _ = std::fs::remove_dir_all(dir);
 }

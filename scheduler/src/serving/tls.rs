@@ -200,3 +200,38 @@ fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), ServingError> {
     file.write_all(data)
         .map_err(|e| ServingError::WriteFile(path.to_owned(), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificates_in_memory_reused_or_rejected() {
+        let localhost = "127.0.0.1".parse().expect("ip");
+        let pair = load_or_generate(None, None, None, localhost).expect("in-memory cert");
+        server_config(&pair).expect("usable by rustls");
+
+        let dir = std::env::temp_dir().join(format!("ferrosched-certs-{}", rand::random::<u32>()));
+        let first = load_or_generate(None, None, Some(&dir), localhost).expect("generated");
+        let again = load_or_generate(None, None, Some(&dir), localhost).expect("reused");
+        assert_eq!(first.cert_pem, again.cert_pem);
+        let cert = dir.join("kube-scheduler.crt");
+        let given = load_or_generate(
+            Some(&cert),
+            Some(&dir.join("kube-scheduler.key")),
+            None,
+            localhost,
+        );
+        assert_eq!(given.expect("explicit files").key_pem, first.key_pem);
+        assert!(matches!(
+            load_or_generate(Some(&cert), None, None, localhost),
+            Err(ServingError::Options(_))
+        ));
+        std::fs::remove_file(dir.join("kube-scheduler.key")).expect("remove key");
+        assert!(
+            load_or_generate(None, None, Some(&dir), localhost).is_err(),
+            "half a pair is an error"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,5 +1,7 @@
 //! The Kubernetes API backends: `TokenReview` and `SubjectAccessReview`.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::authorization::v1::{
@@ -9,6 +11,9 @@ use kube::Api;
 use kube::api::PostParams;
 
 use super::{Attributes, AuthError, Authorizer, Decision, TokenAuthenticator, UserInfo};
+
+/// Upstream's default timeout of a TokenReview / SubjectAccessReview request.
+const REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Authenticates bearer tokens with `authentication.k8s.io/v1` TokenReviews.
 #[derive(Clone)]
@@ -38,10 +43,11 @@ impl TokenAuthenticator for TokenReviewAuthenticator {
                 },
                 ..TokenReview::default()
             };
-            let created = self
-                .api
-                .create(&PostParams::default(), &review)
+            let params = PostParams::default();
+            let create = self.api.create(&params, &review);
+            let created = tokio::time::timeout(REVIEW_TIMEOUT, create)
                 .await
+                .map_err(|_| AuthError::Timeout("TokenReview"))?
                 .map_err(AuthError::TokenReview)?;
             let status = created.status.unwrap_or_default();
             if status.authenticated != Some(true) {
@@ -103,10 +109,11 @@ impl Authorizer for SubjectAccessReviewAuthorizer {
     ) -> BoxFuture<'a, Result<Decision, AuthError>> {
         Box::pin(async move {
             let review = review_for(attributes);
-            let created = self
-                .api
-                .create(&PostParams::default(), &review)
+            let params = PostParams::default();
+            let create = self.api.create(&params, &review);
+            let created = tokio::time::timeout(REVIEW_TIMEOUT, create)
                 .await
+                .map_err(|_| AuthError::Timeout("SubjectAccessReview"))?
                 .map_err(AuthError::SubjectAccessReview)?;
             let status = created.status.unwrap_or_default();
             let reason = status.reason.unwrap_or_default();

@@ -1,4 +1,4 @@
-//! Label sets of the scheduler metric families.
+//! Label values and label sets of the scheduler metric families.
 //!
 //! Fixed label values are `&'static str` and the profile name is a shared `Arc<str>`, so
 //! building a label set to look a series up never allocates.
@@ -7,6 +7,57 @@ use std::fmt;
 use std::sync::Arc;
 
 use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
+
+/// Result of one scheduling attempt (the `result` label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The pod was assigned to a node.
+    Scheduled,
+    /// No node fits the pod.
+    Unschedulable,
+    /// An internal scheduler problem.
+    Error,
+}
+
+impl AttemptResult {
+    /// Every result.
+    pub const ALL: [AttemptResult; 3] = [Self::Scheduled, Self::Unschedulable, Self::Error];
+
+    /// The label value upstream uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Unschedulable => "unschedulable",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// A scheduling queue (the `queue` label of `scheduler_pending_pods` and
+/// `scheduler_queue_incoming_pods_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    /// activeQ.
+    Active,
+    /// backoffQ.
+    Backoff,
+    /// Pods that were attempted and found unschedulable.
+    Unschedulable,
+    /// Pods never attempted because of scheduling gates.
+    Gated,
+}
+
+impl Queue {
+    /// The label value upstream uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Backoff => "backoff",
+            Self::Unschedulable => "unschedulable",
+            Self::Gated => "gated",
+        }
+    }
+}
 
 /// `{result, profile}` of `scheduler_schedule_attempts_total` and
 /// `scheduler_scheduling_attempt_duration_seconds`.

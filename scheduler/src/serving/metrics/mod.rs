@@ -20,62 +20,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub use labels::{AttemptResult, Queue};
 use labels::{ExtensionPointStatus, LeaseName, OneStatic, QueueEvent, ResultProfile};
 
 /// Content type of [`SchedulerMetrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
-
-/// Result of one scheduling attempt (the `result` label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptResult {
-    /// The pod was assigned to a node.
-    Scheduled,
-    /// No node fits the pod.
-    Unschedulable,
-    /// An internal scheduler problem.
-    Error,
-}
-
-impl AttemptResult {
-    const ALL: [AttemptResult; 3] = [Self::Scheduled, Self::Unschedulable, Self::Error];
-
-    /// The label value upstream uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::Unschedulable => "unschedulable",
-            Self::Error => "error",
-        }
-    }
-}
-
-/// A scheduling queue (the `queue` label of `scheduler_pending_pods` and
-/// `scheduler_queue_incoming_pods_total`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Queue {
-    /// activeQ.
-    Active,
-    /// backoffQ.
-    Backoff,
-    /// Pods that were attempted and found unschedulable.
-    Unschedulable,
-    /// Pods never attempted because of scheduling gates.
-    Gated,
-}
-
-impl Queue {
-    /// The label value upstream uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Backoff => "backoff",
-            Self::Unschedulable => "unschedulable",
-            Self::Gated => "gated",
-        }
-    }
-}
 
 fn buckets(start: f64, factor: f64, count: u16) -> Histogram {
     Histogram::new(exponential_buckets(start, factor, count))
@@ -108,10 +59,11 @@ impl Default for SchedulerMetrics {
 impl SchedulerMetrics {
     /// Creates and registers every metric (histogram buckets as upstream).
     pub fn new() -> Self {
+        // The registry appends a period to every help text, so none of them ends in one.
         let mut r = Registry::default();
         let schedule_attempts = Family::default();
         // Counters are registered without `_total`: the encoder appends it.
-        r.register("scheduler_schedule_attempts", "Number of attempts to schedule pods, by the result. 'unschedulable' means a pod could not be scheduled, while 'error' means an internal scheduler problem.", Family::clone(&schedule_attempts));
+        r.register("scheduler_schedule_attempts", "Number of attempts to schedule pods, by the result. 'unschedulable' means a pod could not be scheduled, while 'error' means an internal scheduler problem", Family::clone(&schedule_attempts));
         let attempt_duration: HistogramFamily<_> =
             Family::new_with_constructor(|| buckets(0.001, 2.0, 15));
         r.register(
@@ -126,7 +78,7 @@ impl SchedulerMetrics {
             algorithm_duration.clone(),
         );
         let pending: Family<OneStatic, Gauge> = Family::default();
-        r.register("scheduler_pending_pods", "Number of pending pods, by the queue type. 'active' means number of pods in activeQ; 'backoff' means number of pods in backoffQ; 'unschedulable' means number of pods in unschedulableEntities that the scheduler attempted to schedule and failed; 'gated' is the number of unschedulable pods that the scheduler never attempted to schedule because they are gated.", pending.clone());
+        r.register("scheduler_pending_pods", "Number of pending pods, by the queue type. 'active' means number of pods in activeQ; 'backoff' means number of pods in backoffQ; 'unschedulable' means number of pods in unschedulableEntities that the scheduler attempted to schedule and failed; 'gated' is the number of unschedulable pods that the scheduler never attempted to schedule because they are gated", pending.clone());
         let pending_pods = [
             Queue::Active,
             Queue::Backoff,
@@ -136,24 +88,24 @@ impl SchedulerMetrics {
         .map(|q| pending.get_or_create_owned(&[("queue", q.as_str())]));
         let sli_duration: HistogramFamily<_> =
             Family::new_with_constructor(|| buckets(0.01, 2.0, 20));
-        r.register("scheduler_pod_scheduling_sli_duration_seconds", "E2e latency for a pod being scheduled, from the time the pod enters the scheduling queue and might involve multiple scheduling attempts.", sli_duration.clone());
+        r.register("scheduler_pod_scheduling_sli_duration_seconds", "E2e latency for a pod being scheduled, from the time the pod enters the scheduling queue and might involve multiple scheduling attempts", sli_duration.clone());
         let pod_scheduling_attempts = buckets(1.0, 2.0, 5);
         r.register(
             "scheduler_pod_scheduling_attempts",
-            "Number of attempts to successfully schedule a pod.",
+            "Number of attempts to successfully schedule a pod",
             pod_scheduling_attempts.clone(),
         );
         let extension_point_duration: HistogramFamily<_> =
             Family::new_with_constructor(|| buckets(0.0001, 2.0, 12));
         r.register(
             "scheduler_framework_extension_point_duration_seconds",
-            "Latency for running all plugins of a specific extension point.",
+            "Latency for running all plugins of a specific extension point",
             extension_point_duration.clone(),
         );
         let queue_incoming_pods = Family::default();
         r.register(
             "scheduler_queue_incoming_pods",
-            "Number of pods added to scheduling queues by event and queue type.",
+            "Number of pods added to scheduling queues by event and queue type",
             Family::clone(&queue_incoming_pods),
         );
         let preemption_attempts = Counter::default();
@@ -169,7 +121,7 @@ impl SchedulerMetrics {
             preemption_victims.clone(),
         );
         let leader = Family::default();
-        r.register("leader_election_master_status", "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.", Family::clone(&leader));
+        r.register("leader_election_master_status", "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name", Family::clone(&leader));
         r.register_collector(Box::new(process::ProcessCollector));
         Self {
             registry: r,

@@ -8,7 +8,7 @@ fn has_line(text: &str, line: &str) -> bool {
 #[test]
 fn encodes_upstream_names_labels_and_values() {
     let m = SchedulerMetrics::new();
-    m.observe_attempt(AttemptResult::Scheduled, "x", 0.004);
+    m.observe_attempt(AttemptResult::Scheduled, "x", 0.005);
     m.profile("x")
         .observe_attempt(AttemptResult::Unschedulable, 0.5);
     m.profile("x")
@@ -65,6 +65,7 @@ fn encodes_upstream_names_labels_and_values() {
     );
     // `_total` must not be doubled by registering counters with the suffix.
     assert!(!text.contains("_total_total"));
+    assert!(!text.contains(".."), "help texts end in one period");
 
     m.set_leader("kube-scheduler", false);
     assert!(has_line(
