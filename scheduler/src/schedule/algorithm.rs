@@ -67,28 +67,51 @@ const PARALLEL_THRESHOLD: usize = 256;
 impl Algorithm {
     /// An algorithm with a global percentage.
     pub fn new(percentage_of_nodes_to_score: Option<u32>) -> Self {
-        Algorithm { next_start_node_index: 0, percentage_of_nodes_to_score }
+        Algorithm {
+            next_start_node_index: 0,
+            percentage_of_nodes_to_score,
+        }
     }
 
     /// Chooses a node for `pod`, or says why none fits. `state` is left for Reserve/Bind.
-    pub fn schedule(&mut self, fw: &Framework, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> Result<ScheduleResult, ScheduleError> {
+    pub fn schedule(
+        &mut self,
+        fw: &Framework,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> Result<ScheduleResult, ScheduleError> {
         let n = snapshot.len();
         if n == 0 {
             return Err(ScheduleError::Fit(FitError {
                 num_all_nodes: 0,
-                diagnosis: Diagnosis { pre_filter_msg: Some("no nodes available to schedule pods".into()), ..Default::default() },
+                diagnosis: Diagnosis {
+                    pre_filter_msg: Some("no nodes available to schedule pods".into()),
+                    ..Default::default()
+                },
             }));
         }
         let (feasible, diagnosis, evaluated) = self.find_feasible(fw, state, pod, snapshot)?;
         if feasible.is_empty() {
-            return Err(ScheduleError::Fit(FitError { num_all_nodes: n, diagnosis }));
+            return Err(ScheduleError::Fit(FitError {
+                num_all_nodes: n,
+                diagnosis,
+            }));
         }
         if feasible.len() == 1 {
-            return Ok(ScheduleResult { suggested_host: feasible[0].name.clone(), evaluated_nodes: evaluated, feasible_nodes: 1 });
+            return Ok(ScheduleResult {
+                suggested_host: feasible[0].name.clone(),
+                evaluated_nodes: evaluated,
+                feasible_nodes: 1,
+            });
         }
         let scores = prioritize(fw, state, pod, &feasible)?;
         let host = select_host(&feasible, &scores);
-        Ok(ScheduleResult { suggested_host: host, evaluated_nodes: evaluated, feasible_nodes: feasible.len() })
+        Ok(ScheduleResult {
+            suggested_host: host,
+            evaluated_nodes: evaluated,
+            feasible_nodes: feasible.len(),
+        })
     }
 
     fn find_feasible(
@@ -101,7 +124,9 @@ impl Algorithm {
         let mut diagnosis = Diagnosis::default();
         let mut allowed: Option<rustc_hash::FxHashSet<String>> = None;
         for p in fw.plugins(ExtensionPoint::PreFilter) {
-            let Some(pf) = p.as_pre_filter() else { continue };
+            let Some(pf) = p.as_pre_filter() else {
+                continue;
+            };
             let (result, status) = pf.pre_filter(state, pod, snapshot);
             match status.code() {
                 Code::Success => {}
@@ -114,7 +139,9 @@ impl Algorithm {
                     FitError::note_plugin(&mut diagnosis, &status);
                     diagnosis.pre_filter_msg = Some(status.message());
                     for node in snapshot.nodes() {
-                        diagnosis.node_statuses.insert(node.name.clone(), status.clone());
+                        diagnosis
+                            .node_statuses
+                            .insert(node.name.clone(), status.clone());
                     }
                     return Ok((Vec::new(), diagnosis, 0));
                 }
@@ -130,7 +157,8 @@ impl Algorithm {
         let nodes: Vec<&Arc<NodeInfo>> = match &allowed {
             None => snapshot.nodes().iter().collect(),
             Some(names) => {
-                let mut v: Vec<&Arc<NodeInfo>> = names.iter().filter_map(|n| snapshot.get(n)).collect();
+                let mut v: Vec<&Arc<NodeInfo>> =
+                    names.iter().filter_map(|n| snapshot.get(n)).collect();
                 v.sort_by(|a, b| a.name.cmp(&b.name));
                 v
             }
@@ -141,7 +169,9 @@ impl Algorithm {
             return Ok((Vec::new(), diagnosis, 0));
         }
         let total = nodes.len();
-        let percentage = fw.percentage_of_nodes_to_score.or(self.percentage_of_nodes_to_score);
+        let percentage = fw
+            .percentage_of_nodes_to_score
+            .or(self.percentage_of_nodes_to_score);
         let want = num_feasible_nodes_to_find(percentage, total);
         let start = self.next_start_node_index % total;
         let state_ref: &CycleState = state;
@@ -201,7 +231,12 @@ impl Algorithm {
     }
 }
 
-fn prioritize(fw: &Framework, state: &mut CycleState, pod: &PodInfo, nodes: &[Arc<NodeInfo>]) -> Result<Vec<i64>, ScheduleError> {
+fn prioritize(
+    fw: &Framework,
+    state: &mut CycleState,
+    pod: &PodInfo,
+    nodes: &[Arc<NodeInfo>],
+) -> Result<Vec<i64>, ScheduleError> {
     for p in fw.plugins(ExtensionPoint::PreScore) {
         let Some(ps) = p.as_pre_score() else { continue };
         let status = ps.pre_score(state, pod, nodes);
@@ -217,13 +252,23 @@ fn prioritize(fw: &Framework, state: &mut CycleState, pod: &PodInfo, nodes: &[Ar
         if state_ref.skip_score_plugins.contains(&sp.plugin.name()) {
             continue;
         }
-        let Some(scorer) = sp.plugin.as_score() else { continue };
-        let raw: Result<Vec<i64>, Status> = if nodes.len() < PARALLEL_THRESHOLD {
-            nodes.iter().map(|n| scorer.score(state_ref, pod, n)).collect()
-        } else {
-            nodes.par_iter().with_min_len(32).map(|n| scorer.score(state_ref, pod, n)).collect()
+        let Some(scorer) = sp.plugin.as_score() else {
+            continue;
         };
-        let mut scores = raw.map_err(|s| ScheduleError::Internal(s.with_plugin(sp.plugin.name())))?;
+        let raw: Result<Vec<i64>, Status> = if nodes.len() < PARALLEL_THRESHOLD {
+            nodes
+                .iter()
+                .map(|n| scorer.score(state_ref, pod, n))
+                .collect()
+        } else {
+            nodes
+                .par_iter()
+                .with_min_len(32)
+                .map(|n| scorer.score(state_ref, pod, n))
+                .collect()
+        };
+        let mut scores =
+            raw.map_err(|s| ScheduleError::Internal(s.with_plugin(sp.plugin.name())))?;
         if scorer.has_normalize() {
             let st = scorer.normalize_scores(state_ref, pod, nodes, &mut scores);
             if !st.is_success() {
@@ -263,7 +308,10 @@ mod tests {
     #[test]
     fn adaptive_share_matches_upstream() {
         assert_eq!(num_feasible_nodes_to_find(None, 50), 50);
-        assert_eq!(num_feasible_nodes_to_find(None, 100), 50 * 100 / 100 - 1 + 1 + 49);
+        assert_eq!(
+            num_feasible_nodes_to_find(None, 100),
+            50 * 100 / 100 - 1 + 1 + 49
+        );
         assert_eq!(num_feasible_nodes_to_find(None, 1000), 420);
         assert_eq!(num_feasible_nodes_to_find(None, 5000), 500);
         assert_eq!(num_feasible_nodes_to_find(None, 6000), 300);
