@@ -308,10 +308,7 @@ mod tests {
     #[test]
     fn adaptive_share_matches_upstream() {
         assert_eq!(num_feasible_nodes_to_find(None, 50), 50);
-        assert_eq!(
-            num_feasible_nodes_to_find(None, 100),
-            50 * 100 / 100 - 1 + 1 + 49
-        );
+        assert_eq!(num_feasible_nodes_to_find(None, 100), 100);
         assert_eq!(num_feasible_nodes_to_find(None, 1000), 420);
         assert_eq!(num_feasible_nodes_to_find(None, 5000), 500);
         assert_eq!(num_feasible_nodes_to_find(None, 6000), 300);
