@@ -32,7 +32,11 @@ pub const DEFAULT_REPLICAS: i32 = 2;
         status_replicas_path = ".status.replicas",
         label_selector_path = ".status.selector"
     ),
-    printcolumn(name = "Scheduler", type_ = "string", json_path = ".status.schedulerName"),
+    printcolumn(
+        name = "Scheduler",
+        type_ = "string",
+        json_path = ".status.schedulerName"
+    ),
     printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas"),
     printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
     printcolumn(name = "Leader", type_ = "string", json_path = ".status.leader"),
@@ -41,7 +45,11 @@ pub const DEFAULT_REPLICAS: i32 = 2;
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Available\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new(
     "has(self.schedulerName) == has(oldSelf.schedulerName) && (!has(self.schedulerName) || self.schedulerName == oldSelf.schedulerName)"

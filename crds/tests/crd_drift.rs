@@ -15,8 +15,27 @@ fn crd_is_cluster_scoped_with_scale_and_printer_columns() {
     let crd = ferrosched_crds::SchedulerProfile::crd();
     assert_eq!(crd.spec.scope, "Cluster");
     let v = &crd.spec.versions[0];
-    let scale = v.subresources.as_ref().and_then(|s| s.scale.as_ref()).expect("scale subresource");
+    let scale = v
+        .subresources
+        .as_ref()
+        .and_then(|s| s.scale.as_ref())
+        .expect("scale subresource");
     assert_eq!(scale.spec_replicas_path, ".spec.replicas");
-    let cols: Vec<&str> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
-    assert_eq!(cols, ["Scheduler", "Desired", "Ready", "Leader", "Available", "Age"]);
+    let cols: Vec<&str> = v
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            "Scheduler",
+            "Desired",
+            "Ready",
+            "Leader",
+            "Available",
+            "Age"
+        ]
+    );
 }

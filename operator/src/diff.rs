@@ -27,12 +27,20 @@ pub fn is_satisfied<T: Serialize, U: Serialize>(desired: &T, existing: &U) -> bo
 /// Whether `desired` must be applied given what exists (`None`: missing). The first
 /// drifted field is logged at debug level.
 pub fn needs_apply<T: Serialize>(desired: &T, existing: Option<&T>) -> bool {
-    let Some(existing) = existing else { return true };
-    match (serde_json::to_value(desired), serde_json::to_value(existing)) {
+    let Some(existing) = existing else {
+        return true;
+    };
+    match (
+        serde_json::to_value(desired),
+        serde_json::to_value(existing),
+    ) {
         (Ok(d), Ok(e)) => match difference(&e, &d) {
             Some(path) => {
                 let kind = d.get("kind").and_then(Value::as_str).unwrap_or_default();
-                let name = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let name = d
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 tracing::debug!(kind, name, field = %path, "child differs from the desired state");
                 true
             }
@@ -69,7 +77,11 @@ pub fn difference(have: &Value, want: &Value) -> Option<String> {
 }
 
 fn join(head: &str, tail: &str) -> String {
-    match (head.starts_with('['), tail.is_empty(), tail.starts_with('[')) {
+    match (
+        head.starts_with('['),
+        tail.is_empty(),
+        tail.starts_with('['),
+    ) {
         (_, true, _) => head.to_string(),
         (_, false, true) => format!("{head}{tail}"),
         _ => format!("{head}.{tail}"),
@@ -104,10 +116,20 @@ mod tests {
     fn the_first_drifted_field_is_named() {
         let want = json!({"spec": {"containers": [{"name": "s", "image": "a"}], "emptyDir": {}}});
         let edited = json!({"spec": {"containers": [{"name": "s", "image": "b"}], "emptyDir": {}}});
-        assert_eq!(difference(&edited, &want).as_deref(), Some("spec.containers[0].image"));
+        assert_eq!(
+            difference(&edited, &want).as_deref(),
+            Some("spec.containers[0].image")
+        );
         let extra = json!({"spec": {"containers": [{"name": "s", "image": "a"}, {"name": "t"}], "emptyDir": {}}});
-        assert_eq!(difference(&extra, &want).as_deref(), Some("spec.containers"));
+        assert_eq!(
+            difference(&extra, &want).as_deref(),
+            Some("spec.containers")
+        );
         let gone = json!({"spec": {"containers": [{"name": "s", "image": "a"}]}});
-        assert_eq!(difference(&gone, &want).as_deref(), Some("spec.emptyDir"), "an empty object must exist");
+        assert_eq!(
+            difference(&gone, &want).as_deref(),
+            Some("spec.emptyDir"),
+            "an empty object must exist"
+        );
     }
 }

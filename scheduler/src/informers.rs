@@ -33,7 +33,10 @@ fn strip(mut meta: kube::api::ObjectMeta) -> kube::api::ObjectMeta {
 }
 
 fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
 }
 
 /// Node update → which kinds of change it carries (upstream's node event split).
@@ -51,7 +54,14 @@ fn node_change(old: &Node, new: &Node) -> u32 {
         bits |= action::UPDATE_NODE_ALLOCATABLE;
     }
     let conds = |n: &Node| {
-        n.status.as_ref().and_then(|s| s.conditions.as_ref()).map(|cs| cs.iter().map(|c| (c.type_.clone(), c.status.clone())).collect::<Vec<_>>())
+        n.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| (c.type_.clone(), c.status.clone()))
+                    .collect::<Vec<_>>()
+            })
     };
     if conds(old) != conds(new) {
         bits |= action::UPDATE_NODE_CONDITION;
@@ -71,7 +81,9 @@ impl Sinks {
     pub fn node_applied(&self, mut node: Node) {
         node.metadata = strip(node.metadata);
         let node = Arc::new(node);
-        let Some(name) = node.metadata.name.clone() else { return };
+        let Some(name) = node.metadata.name.clone() else {
+            return;
+        };
         let old = self.lock().node(&name).and_then(|n| n.node.clone());
         self.lock().upsert_node(node.clone());
         let bits = match &old {
@@ -79,7 +91,13 @@ impl Sinks {
             Some(o) => node_change(o, &node),
         };
         if bits != 0 {
-            self.queue.on_event(ClusterEvent::new(EventResource::Node, bits), EventObjects::Node { old: old.as_deref(), new: Some(&node) });
+            self.queue.on_event(
+                ClusterEvent::new(EventResource::Node, bits),
+                EventObjects::Node {
+                    old: old.as_deref(),
+                    new: Some(&node),
+                },
+            );
         }
     }
 
@@ -100,9 +118,21 @@ impl Sinks {
             let known = self.lock().contains_pod(&info.uid);
             self.queue.delete(&info.uid);
             self.lock().upsert_bound_pod(info.clone());
-            let act = if known { action::UPDATE_POD_LABEL | action::UPDATE_OTHER } else { action::ADD };
-            self.queue.on_event(ClusterEvent::new(EventResource::AssignedPod, act), EventObjects::Pod { old: None, new: Some(&info.pod) });
-        } else if self.scheduler_names.contains(info.scheduler_name()) && info.pod.metadata.deletion_timestamp.is_none() {
+            let act = if known {
+                action::UPDATE_POD_LABEL | action::UPDATE_OTHER
+            } else {
+                action::ADD
+            };
+            self.queue.on_event(
+                ClusterEvent::new(EventResource::AssignedPod, act),
+                EventObjects::Pod {
+                    old: None,
+                    new: Some(&info.pod),
+                },
+            );
+        } else if self.scheduler_names.contains(info.scheduler_name())
+            && info.pod.metadata.deletion_timestamp.is_none()
+        {
             self.queue.add(info);
         }
     }
@@ -112,7 +142,13 @@ impl Sinks {
         self.queue.delete(&info.uid);
         let was_placed = self.lock().remove_pod(&info.uid);
         if was_placed {
-            self.queue.on_event(ClusterEvent::new(EventResource::AssignedPod, action::DELETE), EventObjects::Pod { old: Some(&info.pod), new: None });
+            self.queue.on_event(
+                ClusterEvent::new(EventResource::AssignedPod, action::DELETE),
+                EventObjects::Pod {
+                    old: Some(&info.pod),
+                    new: None,
+                },
+            );
         }
     }
 }
@@ -164,7 +200,8 @@ pub async fn run(client: Client, sinks: Sinks, synced: watch::Sender<bool>) {
         let sinks = sinks.clone();
         let api: Api<Pod> = Api::all(client.clone());
         async move {
-            let cfg = watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+            let cfg =
+                watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
             let mut seen: Option<FxHashSet<String>> = None;
             let mut known: FxHashMap<String, Arc<PodInfo>> = FxHashMap::default();
             let stream = watcher::watcher(api, cfg).default_backoff();
@@ -177,13 +214,22 @@ pub async fn run(client: Client, sinks: Sinks, synced: watch::Sender<bool>) {
                         if let Some(s) = seen.as_mut() {
                             s.insert(uid.clone());
                         }
-                        let slim = Arc::new(PodInfo::new(Arc::new(Pod { metadata: kube::api::ObjectMeta { uid: p.metadata.uid.clone(), name: p.metadata.name.clone(), namespace: p.metadata.namespace.clone(), ..Default::default() }, ..Default::default() })));
+                        let slim = Arc::new(PodInfo::new(Arc::new(Pod {
+                            metadata: kube::api::ObjectMeta {
+                                uid: p.metadata.uid.clone(),
+                                name: p.metadata.name.clone(),
+                                namespace: p.metadata.namespace.clone(),
+                                ..Default::default()
+                            },
+                            ..Default::default()
+                        })));
                         known.insert(uid, slim);
                         sinks.pod_applied(p);
                     }
                     Ok(Event::InitDone) => {
                         if let Some(s) = seen.take() {
-                            let gone: Vec<String> = known.keys().filter(|k| !s.contains(*k)).cloned().collect();
+                            let gone: Vec<String> =
+                                known.keys().filter(|k| !s.contains(*k)).cloned().collect();
                             for uid in gone {
                                 if let Some(info) = known.remove(&uid) {
                                     sinks.pod_deleted(&info);

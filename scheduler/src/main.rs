@@ -6,7 +6,11 @@ use ferrosched_scheduler::app::{self, Args};
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     ferrosched_scheduler::logging::init(args.verbosity, &args.logging_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -31,7 +31,10 @@ impl TestEnv {
     /// Starts a fresh control plane (etcd, kube-apiserver, controller-manager, kwok,
     /// upstream kube-scheduler as default-scheduler).
     pub async fn start() -> anyhow::Result<Self> {
-        let _ = tracing_subscriber::fmt().with_env_filter("info,kube_client=warn").with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,kube_client=warn")
+            .with_test_writer()
+            .try_init();
         let cp = ControlPlane::start(ControlPlaneOptions::default()).await?;
         let client = cp.try_client()?;
         Ok(TestEnv {
@@ -60,14 +63,21 @@ impl TestEnv {
 
     /// Polls `check` every 200 ms until it returns `Some`, failing after `timeout` or as
     /// soon as a control-plane process dies.
-    pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
+    pub async fn wait_for<T, F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: F,
+    ) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
         let deadline = Instant::now() + timeout;
         loop {
-            self.check_alive().await.map_err(|e| anyhow::anyhow!("while waiting for {what}: {e}"))?;
+            self.check_alive()
+                .await
+                .map_err(|e| anyhow::anyhow!("while waiting for {what}: {e}"))?;
             if let Some(v) = check().await {
                 return Ok(v);
             }
@@ -79,9 +89,17 @@ impl TestEnv {
     }
 
     /// Spawns a process whose log is reported if the test fails.
-    pub fn spawn(&self, name: &str, bin: &std::path::Path, args: &[String]) -> anyhow::Result<Spawned> {
+    pub fn spawn(
+        &self,
+        name: &str,
+        bin: &std::path::Path,
+        args: &[String],
+    ) -> anyhow::Result<Spawned> {
         let s = Spawned::start(name, bin, args, &self.dir.join("procs"), &[])?;
-        self.procs.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), self.dir.join("procs").join(format!("{name}.log"))));
+        self.procs.lock().unwrap_or_else(|e| e.into_inner()).push((
+            name.to_string(),
+            self.dir.join("procs").join(format!("{name}.log")),
+        ));
         Ok(s)
     }
 
@@ -91,7 +109,11 @@ impl TestEnv {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(60)..];
-            eprintln!("----- {name} (last {} lines) -----\n{}", tail.len(), tail.join("\n"));
+            eprintln!(
+                "----- {name} (last {} lines) -----\n{}",
+                tail.len(),
+                tail.join("\n")
+            );
         }
     }
 

@@ -18,10 +18,20 @@ pub async fn install_crd(client: &Client) -> anyhow::Result<()> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = ferrosched_crds::SchedulerProfile::crd();
     let name = crd.metadata.name.clone().unwrap_or_default();
-    crds.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd)).await?;
+    crds.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&crd),
+    )
+    .await?;
     for _ in 0..100 {
         let c = crds.get(&name).await?;
-        let established = c.status.and_then(|s| s.conditions).unwrap_or_default().iter().any(|c| c.type_ == "Established" && c.status == "True");
+        let established = c
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
         if established {
             return Ok(());
         }
@@ -31,16 +41,27 @@ pub async fn install_crd(client: &Client) -> anyhow::Result<()> {
 }
 
 /// Creates a namespace with labels (e.g. Pod Security `restricted`).
-pub async fn create_namespace(client: &Client, name: &str, labels: &[(&str, &str)]) -> anyhow::Result<()> {
+pub async fn create_namespace(
+    client: &Client,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let ns = Namespace {
         metadata: kube::api::ObjectMeta {
             name: Some(name.into()),
-            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             ..Default::default()
         },
         ..Default::default()
     };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
     Ok(())
 }
 
@@ -62,7 +83,13 @@ pub struct NodeSpec {
 impl NodeSpec {
     /// upstream scheduler_perf's node shape: 4 CPU, 32Gi, 110 pods.
     pub fn standard(name: &str) -> Self {
-        NodeSpec { name: name.into(), cpu: "4".into(), memory: "32Gi".into(), pods: 110, labels: BTreeMap::new() }
+        NodeSpec {
+            name: name.into(),
+            cpu: "4".into(),
+            memory: "32Gi".into(),
+            pods: 110,
+            labels: BTreeMap::new(),
+        }
     }
 }
 
@@ -80,15 +107,24 @@ pub async fn create_nodes(client: &Client, nodes: &[NodeSpec]) -> anyhow::Result
         api.create(&PostParams::default(), &node).await?;
         let cap = serde_json::json!({"cpu": n.cpu, "memory": n.memory, "pods": n.pods.to_string(), "ephemeral-storage": "100Gi"});
         let status = serde_json::json!({"status": {"capacity": cap, "allocatable": cap}});
-        api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+        api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&status))
+            .await?;
     }
     Ok(())
 }
 
 /// Whether a node is Ready and carries no NoSchedule taint (kwok and the node controller are done).
 pub fn node_schedulable(n: &Node) -> bool {
-    let ready = n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-    let tainted = n.spec.as_ref().and_then(|s| s.taints.as_ref()).is_some_and(|t| t.iter().any(|t| t.effect == "NoSchedule"));
+    let ready = n
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let tainted = n
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| t.iter().any(|t| t.effect == "NoSchedule"));
     ready && !tainted
 }
 
@@ -107,11 +143,29 @@ pub fn pod(namespace: &str, name: &str, scheduler: &str, cpu: &str, memory: &str
 }
 
 /// Writes a kubeconfig authenticating as `namespace/sa` with a bound token (TokenRequest).
-pub async fn service_account_kubeconfig(client: &Client, server: &str, ca_pem: &str, namespace: &str, sa: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+pub async fn service_account_kubeconfig(
+    client: &Client,
+    server: &str,
+    ca_pem: &str,
+    namespace: &str,
+    sa: &str,
+    dir: &Path,
+) -> anyhow::Result<PathBuf> {
     let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    let req = TokenRequest { spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }), ..Default::default() };
-    let tr: TokenRequest = api.create_subresource("token", sa, &PostParams::default(), &req).await?;
-    let token = tr.status.and_then(|s| s.token).ok_or_else(|| anyhow::anyhow!("TokenRequest for {namespace}/{sa} returned no token"))?;
+    let req = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let tr: TokenRequest = api
+        .create_subresource("token", sa, &PostParams::default(), &req)
+        .await?;
+    let token = tr
+        .status
+        .and_then(|s| s.token)
+        .ok_or_else(|| anyhow::anyhow!("TokenRequest for {namespace}/{sa} returned no token"))?;
     std::fs::create_dir_all(dir)?;
     let ca = dir.join("ca.crt");
     std::fs::write(&ca, ca_pem)?;
@@ -126,5 +180,8 @@ pub async fn service_account_kubeconfig(client: &Client, server: &str, ca_pem: &
 
 /// Pods of a namespace.
 pub async fn list_pods(client: &Client, namespace: &str) -> anyhow::Result<Vec<Pod>> {
-    Ok(Api::<Pod>::namespaced(client.clone(), namespace).list(&Default::default()).await?.items)
+    Ok(Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&Default::default())
+        .await?
+        .items)
 }

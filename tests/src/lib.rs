@@ -1,8 +1,8 @@
 //! Ferrosched's end-to-end harness: a local control plane and helpers for tests.
 
 pub mod controlplane;
-pub mod env;
 pub mod demo;
+pub mod env;
 pub mod fixtures;
 pub mod operands;
 pub mod procs;

@@ -12,7 +12,10 @@ use crate::fixtures;
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// What a local operand needs.
@@ -27,24 +30,62 @@ pub struct Operand {
 }
 
 /// Reads the profile's ConfigMap and Deployment and mints a token for its ServiceAccount.
-pub async fn prepare(client: &Client, server: &str, ca_pem: &str, namespace: &str, profile: &str, dir: &Path) -> anyhow::Result<Operand> {
-    let p = Api::<SchedulerProfile>::all(client.clone()).get(profile).await?;
-    let cm_name = p.status.and_then(|s| s.config_map_name).ok_or_else(|| anyhow::anyhow!("profile {profile} has no status.configMapName yet"))?;
-    let cm = Api::<ConfigMap>::namespaced(client.clone(), namespace).get(&cm_name).await?;
-    let text = cm.data.and_then(|d| d.get("config.yaml").cloned()).ok_or_else(|| anyhow::anyhow!("ConfigMap {cm_name} has no config.yaml"))?;
+pub async fn prepare(
+    client: &Client,
+    server: &str,
+    ca_pem: &str,
+    namespace: &str,
+    profile: &str,
+    dir: &Path,
+) -> anyhow::Result<Operand> {
+    let p = Api::<SchedulerProfile>::all(client.clone())
+        .get(profile)
+        .await?;
+    let cm_name = p
+        .status
+        .and_then(|s| s.config_map_name)
+        .ok_or_else(|| anyhow::anyhow!("profile {profile} has no status.configMapName yet"))?;
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .get(&cm_name)
+        .await?;
+    let text = cm
+        .data
+        .and_then(|d| d.get("config.yaml").cloned())
+        .ok_or_else(|| anyhow::anyhow!("ConfigMap {cm_name} has no config.yaml"))?;
     std::fs::create_dir_all(dir)?;
     let config_path = dir.join(format!("{profile}-config.yaml"));
     std::fs::write(&config_path, text)?;
     let name = format!("ferrosched-{profile}");
-    let deployment = Api::<Deployment>::namespaced(client.clone(), namespace).get(&name).await?;
-    let kubeconfig = fixtures::service_account_kubeconfig(client, server, ca_pem, namespace, &name, &dir.join("sa")).await?;
-    Ok(Operand { config_path, deployment, kubeconfig })
+    let deployment = Api::<Deployment>::namespaced(client.clone(), namespace)
+        .get(&name)
+        .await?;
+    let kubeconfig = fixtures::service_account_kubeconfig(
+        client,
+        server,
+        ca_pem,
+        namespace,
+        &name,
+        &dir.join("sa"),
+    )
+    .await?;
+    Ok(Operand {
+        config_path,
+        deployment,
+        kubeconfig,
+    })
 }
 
 impl Operand {
     /// The Deployment's scheduler args with the config, kubeconfig and serving flags made local.
     pub fn args(&self, cert_dir: &Path) -> anyhow::Result<Vec<String>> {
-        let c = self.deployment.spec.template.spec.as_ref().and_then(|p| p.containers.first()).ok_or_else(|| anyhow::anyhow!("deployment has no container"))?;
+        let c = self
+            .deployment
+            .spec
+            .template
+            .spec
+            .as_ref()
+            .and_then(|p| p.containers.first())
+            .ok_or_else(|| anyhow::anyhow!("deployment has no container"))?;
         let mut args = Vec::new();
         for a in c.args.iter().flatten() {
             match a.split('=').next().unwrap_or_default() {

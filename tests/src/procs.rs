@@ -30,21 +30,41 @@ pub struct Spawned {
 
 impl Spawned {
     /// Spawns `bin args...` with stdout+stderr to `<dir>/<name>.log`.
-    pub fn start(name: &str, bin: &Path, args: &[String], dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+    pub fn start(
+        name: &str,
+        bin: &Path,
+        args: &[String],
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         if !bin.is_file() {
-            anyhow::bail!("{} not found: build it first (cargo build --workspace --bins)", bin.display());
+            anyhow::bail!(
+                "{} not found: build it first (cargo build --workspace --bins)",
+                bin.display()
+            );
         }
         std::fs::create_dir_all(dir)?;
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log)?;
         let err = out.try_clone()?;
         let mut cmd = Command::new(bin);
-        cmd.args(args).stdout(Stdio::from(out)).stderr(Stdio::from(err)).stdin(Stdio::null()).process_group(0).kill_on_drop(true);
+        cmd.args(args)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .stdin(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().map_err(|e| anyhow::anyhow!("spawning {}: {e}", bin.display()))?;
-        Ok(Spawned { name: name.into(), child, log })
+        let child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("spawning {}: {e}", bin.display()))?;
+        Ok(Spawned {
+            name: name.into(),
+            child,
+            log,
+        })
     }
 
     /// The process id.
@@ -55,13 +75,18 @@ impl Spawned {
     /// Sends a signal (`TERM`, `KILL`, `STOP`, `CONT`) with /bin/kill.
     pub fn signal(&self, sig: &str) {
         if let Some(pid) = self.pid() {
-            let _ = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+            let _ = std::process::Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(pid.to_string())
+                .status();
         }
     }
 
     /// Waits for the process to exit (after a signal); returns its exit code (None: by signal).
     pub async fn wait(&mut self, timeout: std::time::Duration) -> anyhow::Result<Option<i32>> {
-        let status = tokio::time::timeout(timeout, self.child.wait()).await.map_err(|_| anyhow::anyhow!("{} did not exit within {timeout:?}", self.name))??;
+        let status = tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .map_err(|_| anyhow::anyhow!("{} did not exit within {timeout:?}", self.name))??;
         Ok(status.code())
     }
 
@@ -79,7 +104,10 @@ impl Spawned {
 impl Drop for Spawned {
     fn drop(&mut self) {
         if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill").arg("-KILL").arg(format!("-{pid}")).status();
+            let _ = std::process::Command::new("kill")
+                .arg("-KILL")
+                .arg(format!("-{pid}"))
+                .status();
         }
         let _ = self.child.start_kill();
     }

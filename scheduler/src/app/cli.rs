@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::config::GoDuration::parse(s)?.to_std().ok_or_else(|| format!("invalid duration {s:?}: must not be negative"))
+    crate::config::GoDuration::parse(s)?
+        .to_std()
+        .ok_or_else(|| format!("invalid duration {s:?}: must not be negative"))
 }
 
 /// `ferrosched-scheduler`: a kube-scheduler compatible pod scheduler.
@@ -63,7 +65,11 @@ pub struct Args {
     #[arg(long = "authorization-kubeconfig")]
     pub authorization_kubeconfig: Option<PathBuf>,
     /// Paths served without authentication or authorization.
-    #[arg(long = "authorization-always-allow-paths", value_delimiter = ',', default_value = "/healthz,/readyz,/livez")]
+    #[arg(
+        long = "authorization-always-allow-paths",
+        value_delimiter = ',',
+        default_value = "/healthz,/readyz,/livez"
+    )]
     pub always_allow_paths: Vec<String>,
     /// Log verbosity (0–10), as klog's -v.
     #[arg(short = 'v', long = "v", default_value_t = 0)]
@@ -80,8 +86,13 @@ mod tests {
     #[test]
     fn kube_scheduler_style_flags_parse() {
         let a = Args::try_parse_from([
-            "ferrosched-scheduler", "--config=/etc/c.yaml", "--leader-elect=false", "--leader-elect-lease-duration=20s",
-            "--secure-port=0", "-v=4", "--authorization-always-allow-paths=/healthz,/metrics",
+            "ferrosched-scheduler",
+            "--config=/etc/c.yaml",
+            "--leader-elect=false",
+            "--leader-elect-lease-duration=20s",
+            "--secure-port=0",
+            "-v=4",
+            "--authorization-always-allow-paths=/healthz,/metrics",
         ])
         .expect("flags parse");
         assert_eq!(a.leader_elect, Some(false));
@@ -92,7 +103,8 @@ mod tests {
 
     #[test]
     fn unknown_flags_are_errors() {
-        let err = Args::try_parse_from(["ferrosched-scheduler", "--no-such-flag"]).expect_err("unknown flag");
+        let err = Args::try_parse_from(["ferrosched-scheduler", "--no-such-flag"])
+            .expect_err("unknown flag");
         assert!(err.to_string().contains("--no-such-flag"));
     }
 }

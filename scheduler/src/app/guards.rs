@@ -42,7 +42,9 @@ fn uses(feature: Feature, pod: &PodInfo) -> Option<&'static str> {
             .iter()
             .flatten()
             .any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
-            .then_some("pod uses persistentVolumeClaim volumes, which this scheduler does not support yet"),
+            .then_some(
+                "pod uses persistentVolumeClaim volumes, which this scheduler does not support yet",
+            ),
     }
 }
 
@@ -50,24 +52,53 @@ impl Plugin for Guard {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> { Some(self) }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> { Some(self) }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> { Some(self) }
-    fn as_post_filter(&self) -> Option<&dyn PostFilterPlugin> { Some(self) }
-    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> { Some(self) }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> { Some(self) }
-    fn as_reserve(&self) -> Option<&dyn ReservePlugin> { Some(self) }
-    fn as_permit(&self) -> Option<&dyn PermitPlugin> { Some(self) }
-    fn as_pre_bind(&self) -> Option<&dyn PreBindPlugin> { Some(self) }
-    fn as_bind(&self) -> Option<&dyn BindPlugin> { Some(self) }
-    fn as_post_bind(&self) -> Option<&dyn PostBindPlugin> { Some(self) }
+    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
+        Some(self)
+    }
+    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
+        Some(self)
+    }
+    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+        Some(self)
+    }
+    fn as_post_filter(&self) -> Option<&dyn PostFilterPlugin> {
+        Some(self)
+    }
+    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
+        Some(self)
+    }
+    fn as_score(&self) -> Option<&dyn ScorePlugin> {
+        Some(self)
+    }
+    fn as_reserve(&self) -> Option<&dyn ReservePlugin> {
+        Some(self)
+    }
+    fn as_permit(&self) -> Option<&dyn PermitPlugin> {
+        Some(self)
+    }
+    fn as_pre_bind(&self) -> Option<&dyn PreBindPlugin> {
+        Some(self)
+    }
+    fn as_bind(&self) -> Option<&dyn BindPlugin> {
+        Some(self)
+    }
+    fn as_post_bind(&self) -> Option<&dyn PostBindPlugin> {
+        Some(self)
+    }
 }
 
 impl PreEnqueuePlugin for Guard {
-    fn pre_enqueue(&self, _: &PodInfo) -> Status { Status::success() }
+    fn pre_enqueue(&self, _: &PodInfo) -> Status {
+        Status::success()
+    }
 }
 impl PreFilterPlugin for Guard {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         match uses(self.feature, pod) {
             Some(msg) => (None, Status::unresolvable(msg)),
             None => (None, Status::skip()),
@@ -75,33 +106,60 @@ impl PreFilterPlugin for Guard {
     }
 }
 impl FilterPlugin for Guard {
-    fn filter(&self, _: &CycleState, _: &PodInfo, _: &NodeInfo) -> Status { Status::success() }
+    fn filter(&self, _: &CycleState, _: &PodInfo, _: &NodeInfo) -> Status {
+        Status::success()
+    }
 }
 impl PostFilterPlugin for Guard {
-    fn post_filter(&self, _: &CycleState, _: &PodInfo, _: &PostFilterContext<'_>) -> (Option<PostFilterResult>, Status) {
+    fn post_filter(
+        &self,
+        _: &CycleState,
+        _: &PodInfo,
+        _: &PostFilterContext<'_>,
+    ) -> (Option<PostFilterResult>, Status) {
         (None, Status::new(Code::Unschedulable, ""))
     }
 }
 impl PreScorePlugin for Guard {
-    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &[Arc<NodeInfo>]) -> Status { Status::skip() }
+    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+        Status::skip()
+    }
 }
 impl ScorePlugin for Guard {
-    fn score(&self, _: &CycleState, _: &PodInfo, _: &NodeInfo) -> Result<i64, Status> { Ok(0) }
+    fn score(&self, _: &CycleState, _: &PodInfo, _: &NodeInfo) -> Result<i64, Status> {
+        Ok(0)
+    }
 }
 impl ReservePlugin for Guard {
-    fn reserve(&self, _: &mut CycleState, _: &PodInfo, _: &str) -> Status { Status::success() }
+    fn reserve(&self, _: &mut CycleState, _: &PodInfo, _: &str) -> Status {
+        Status::success()
+    }
     fn unreserve(&self, _: &mut CycleState, _: &PodInfo, _: &str) {}
 }
 impl PermitPlugin for Guard {
-    fn permit(&self, _: &mut CycleState, _: &PodInfo, _: &str) -> (Status, Duration) { (Status::success(), Duration::ZERO) }
+    fn permit(&self, _: &mut CycleState, _: &PodInfo, _: &str) -> (Status, Duration) {
+        (Status::success(), Duration::ZERO)
+    }
 }
 impl PreBindPlugin for Guard {
-    fn pre_bind<'a>(&'a self, _: &'a BindContext, _: &'a CycleState, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, Status> {
+    fn pre_bind<'a>(
+        &'a self,
+        _: &'a BindContext,
+        _: &'a CycleState,
+        _: &'a PodInfo,
+        _: &'a str,
+    ) -> BoxFuture<'a, Status> {
         Box::pin(async { Status::success() })
     }
 }
 impl BindPlugin for Guard {
-    fn bind<'a>(&'a self, _: &'a BindContext, _: &'a CycleState, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, Status> {
+    fn bind<'a>(
+        &'a self,
+        _: &'a BindContext,
+        _: &'a CycleState,
+        _: &'a PodInfo,
+        _: &'a str,
+    ) -> BoxFuture<'a, Status> {
         Box::pin(async { Status::skip() })
     }
 }
@@ -112,17 +170,28 @@ impl PostBindPlugin for Guard {
 macro_rules! guard_factory {
     ($fn:ident, $name:literal, $feature:expr) => {
         fn $fn(_: &crate::config::PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
-            Ok(Arc::new(Guard { name: $name, feature: $feature }))
+            Ok(Arc::new(Guard {
+                name: $name,
+                feature: $feature,
+            }))
         }
     };
 }
 
-guard_factory!(dynamic_resources, "DynamicResources", Feature::ResourceClaims);
+guard_factory!(
+    dynamic_resources,
+    "DynamicResources",
+    Feature::ResourceClaims
+);
 guard_factory!(volume_binding, "VolumeBinding", Feature::ClaimVolumes);
 guard_factory!(volume_restrictions, "VolumeRestrictions", Feature::None);
 guard_factory!(node_volume_limits, "NodeVolumeLimits", Feature::None);
 guard_factory!(volume_zone, "VolumeZone", Feature::None);
-guard_factory!(node_declared_features, "NodeDeclaredFeatures", Feature::None);
+guard_factory!(
+    node_declared_features,
+    "NodeDeclaredFeatures",
+    Feature::None
+);
 guard_factory!(default_preemption, "DefaultPreemption", Feature::None);
 
 /// The plugins module's registry, completed with guards for defaults it lacks.
@@ -151,8 +220,15 @@ mod tests {
 
     #[test]
     fn default_profile_instantiates_with_guards() {
-        let cfg = crate::config::parse("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n").expect("defaults");
-        let fw = Framework::new(&cfg.profiles[0], &registry_with_guards(), &Handle::offline());
+        let cfg = crate::config::parse(
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+        )
+        .expect("defaults");
+        let fw = Framework::new(
+            &cfg.profiles[0],
+            &registry_with_guards(),
+            &Handle::offline(),
+        );
         assert!(fw.is_ok(), "{:?}", fw.err());
     }
 
@@ -163,9 +239,15 @@ mod tests {
         )
         .expect("pod");
         let info = PodInfo::new(Arc::new(pod));
-        let g = Guard { name: "VolumeBinding", feature: Feature::ClaimVolumes };
+        let g = Guard {
+            name: "VolumeBinding",
+            feature: Feature::ClaimVolumes,
+        };
         let (_, s) = g.pre_filter(&mut CycleState::default(), &info, &Snapshot::default());
         assert_eq!(s.code(), Code::UnschedulableAndUnresolvable);
-        assert_eq!(s.message(), "pod uses persistentVolumeClaim volumes, which this scheduler does not support yet");
+        assert_eq!(
+            s.message(),
+            "pod uses persistentVolumeClaim volumes, which this scheduler does not support yet"
+        );
     }
 }

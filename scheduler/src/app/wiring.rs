@@ -13,7 +13,9 @@ use crate::cache::Cache;
 use crate::config::{ExtensionPoint, SchedulerConfig};
 use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
 use crate::informers::{self, Sinks};
-use crate::leader::{LeaderElectionConfig, LeaderElector, SystemClock, api_store, default_identity};
+use crate::leader::{
+    LeaderElectionConfig, LeaderElector, SystemClock, api_store, default_identity,
+};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
 use crate::schedule::{ApiBinder, ApiOutcomes, OutcomeSink, Scheduler, SchedulerParts};
 use crate::serving::{self, DelegatedAuth, Queue, SchedulerMetrics, ServingOptions, ServingState};
@@ -21,11 +23,17 @@ use crate::serving::{self, DelegatedAuth, Queue, SchedulerMetrics, ServingOption
 /// Reads and validates `--config` (upstream defaults when no file is given).
 pub fn load_config(args: &Args) -> anyhow::Result<SchedulerConfig> {
     let text = match &args.config {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read --config {}", p.display()))?,
-        None => "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n".to_string(),
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read --config {}", p.display()))?,
+        None => "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+            .to_string(),
     };
     let mut cfg = crate::config::parse(&text).map_err(|e| {
-        let origin = args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let origin = args
+            .config
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         anyhow::anyhow!("invalid configuration {origin}:\n{e}")
     })?;
     apply_flag_overrides(&mut cfg, args)?;
@@ -48,7 +56,9 @@ pub fn apply_flag_overrides(cfg: &mut SchedulerConfig, args: &Args) -> anyhow::R
         le.retry_period = d;
     }
     if let Some(l) = args.resource_lock.as_ref().filter(|l| *l != "leases") {
-        bail!("--leader-elect-resource-lock: Unsupported value: {l:?}: supported values: \"leases\"");
+        bail!(
+            "--leader-elect-resource-lock: Unsupported value: {l:?}: supported values: \"leases\""
+        );
     }
     if let Some(n) = &args.resource_name {
         le.resource_name = n.clone();
@@ -63,7 +73,10 @@ pub fn apply_flag_overrides(cfg: &mut SchedulerConfig, args: &Args) -> anyhow::R
 }
 
 /// Instantiates one framework per profile.
-pub fn build_frameworks(cfg: &SchedulerConfig, handle: &Handle) -> anyhow::Result<FxHashMap<String, Arc<Framework>>> {
+pub fn build_frameworks(
+    cfg: &SchedulerConfig,
+    handle: &Handle,
+) -> anyhow::Result<FxHashMap<String, Arc<Framework>>> {
     let registry = super::guards::registry_with_guards();
     let mut out = FxHashMap::default();
     for p in &cfg.profiles {
@@ -75,27 +88,60 @@ pub fn build_frameworks(cfg: &SchedulerConfig, handle: &Handle) -> anyhow::Resul
 
 async fn client_from(path: &str, qps: f32, burst: u32) -> anyhow::Result<kube::Client> {
     let config = if path.is_empty() {
-        kube::Config::infer().await.context("no kubeconfig given and no in-cluster configuration found")?
+        kube::Config::infer()
+            .await
+            .context("no kubeconfig given and no in-cluster configuration found")?
     } else {
-        let kc = kube::config::Kubeconfig::read_from(path).with_context(|| format!("cannot read kubeconfig {path}"))?;
-        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.with_context(|| format!("invalid kubeconfig {path}"))?
+        let kc = kube::config::Kubeconfig::read_from(path)
+            .with_context(|| format!("cannot read kubeconfig {path}"))?;
+        kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .with_context(|| format!("invalid kubeconfig {path}"))?
     };
     tracing::debug!(qps, burst, "client limits");
     kube::Client::try_from(config).context("cannot build API client")
 }
 
-fn queue_for(cfg: &SchedulerConfig, frameworks: &FxHashMap<String, Arc<Framework>>) -> anyhow::Result<SchedulingQueue> {
-    let first = cfg.profiles.first().and_then(|p| frameworks.get(&p.scheduler_name)).context("no profile")?;
-    let sorter = first.plugins(ExtensionPoint::QueueSort).first().cloned().context("profile has no QueueSort plugin")?;
-    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| sorter.as_queue_sort().is_some_and(|q| q.less(a, b)));
+fn queue_for(
+    cfg: &SchedulerConfig,
+    frameworks: &FxHashMap<String, Arc<Framework>>,
+) -> anyhow::Result<SchedulingQueue> {
+    let first = cfg
+        .profiles
+        .first()
+        .and_then(|p| frameworks.get(&p.scheduler_name))
+        .context("no profile")?;
+    let sorter = first
+        .plugins(ExtensionPoint::QueueSort)
+        .first()
+        .cloned()
+        .context("profile has no QueueSort plugin")?;
+    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
+        sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
+    });
     let hooks = frameworks
         .iter()
         .map(|(name, fw)| {
-            (name.clone(), ProfileHooks { pre_enqueue: fw.plugins(ExtensionPoint::PreEnqueue).to_vec(), events: fw.registered_events().to_vec() })
+            (
+                name.clone(),
+                ProfileHooks {
+                    pre_enqueue: fw.plugins(ExtensionPoint::PreEnqueue).to_vec(),
+                    events: fw.registered_events().to_vec(),
+                },
+            )
         })
         .collect();
-    let opts = QueueOptions { initial_backoff: cfg.pod_initial_backoff, max_backoff: cfg.pod_max_backoff, ..Default::default() };
-    Ok(SchedulingQueue::new(less, hooks, Arc::new(QueueClock), opts))
+    let opts = QueueOptions {
+        initial_backoff: cfg.pod_initial_backoff,
+        max_backoff: cfg.pod_max_backoff,
+        ..Default::default()
+    };
+    Ok(SchedulingQueue::new(
+        less,
+        hooks,
+        Arc::new(QueueClock),
+        opts,
+    ))
 }
 
 /// Runs the scheduler until SIGTERM/SIGINT (exit 0 after releasing the Lease) or until
@@ -104,13 +150,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(&args)?;
     let cc = &cfg.client_connection;
     let client = client_from(&cc.kubeconfig, cc.qps, cc.burst).await?;
-    let handle = Handle { client: Some(client.clone()), lister: Arc::new(crate::framework::EmptyLister) };
+    let handle = Handle {
+        client: Some(client.clone()),
+        lister: Arc::new(crate::framework::EmptyLister),
+    };
     let frameworks = build_frameworks(&cfg, &handle)?;
     let metrics = Arc::new(SchedulerMetrics::new());
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
     let queue = Arc::new(queue_for(&cfg, &frameworks)?);
     let names: FxHashSet<String> = frameworks.keys().cloned().collect();
-    let sinks = Sinks { cache: cache.clone(), queue: queue.clone(), scheduler_names: Arc::new(names) };
+    let sinks = Sinks {
+        cache: cache.clone(),
+        queue: queue.clone(),
+        scheduler_names: Arc::new(names),
+    };
     let (synced_tx, synced_rx) = watch::channel(false);
     let informers = tokio::spawn(informers::run(client.clone(), sinks, synced_tx));
 
@@ -131,9 +184,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tls_private_key_file: args.tls_private_key_file.clone(),
         always_allow_paths: args.always_allow_paths.clone(),
     };
-    let state = ServingState { ready: synced_rx.clone(), metrics: metrics.clone(), auth: Some(DelegatedAuth::from_clients(Some(authn), Some(authz))) };
+    let state = ServingState {
+        ready: synced_rx.clone(),
+        metrics: metrics.clone(),
+        auth: Some(DelegatedAuth::from_clients(Some(authn), Some(authz))),
+    };
     let token = stop_serving.clone();
-    let (addr, server) = serving::serve(serving_opts, state, async move { token.cancelled().await }).await?;
+    let (addr, server) =
+        serving::serve(serving_opts, state, async move { token.cancelled().await }).await?;
     tracing::info!(%addr, "serving health and metrics over HTTPS");
 
     let identity = default_identity();
@@ -145,7 +203,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         lcfg.lease_duration = le.lease_duration;
         lcfg.renew_deadline = le.renew_deadline;
         lcfg.retry_period = le.retry_period;
-        let elector = LeaderElector::new(api_store(client.clone(), &le.resource_namespace), SystemClock, lcfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let elector = LeaderElector::new(
+            api_store(client.clone(), &le.resource_namespace),
+            SystemClock,
+            lcfg,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let rx = elector.subscribe();
         let cancel = elector_cancel.clone();
         (rx, Some(tokio::spawn(elector.run(cancel))))
@@ -170,13 +233,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let outcomes: FxHashMap<String, Arc<dyn OutcomeSink>> = frameworks
         .keys()
-        .map(|n| (n.clone(), Arc::new(ApiOutcomes::new(client.clone(), n, &format!("{n}-{identity}"))) as Arc<dyn OutcomeSink>))
+        .map(|n| {
+            (
+                n.clone(),
+                Arc::new(ApiOutcomes::new(
+                    client.clone(),
+                    n,
+                    &format!("{n}-{identity}"),
+                )) as Arc<dyn OutcomeSink>,
+            )
+        })
         .collect();
     let parts = SchedulerParts {
         frameworks,
         cache: cache.clone(),
         queue: queue.clone(),
-        bind: BindContext { binder: Arc::new(ApiBinder::new(client.clone())), client: Some(client.clone()) },
+        bind: BindContext {
+            binder: Arc::new(ApiBinder::new(client.clone())),
+            client: Some(client.clone()),
+        },
         outcomes,
         metrics: metrics.clone(),
         percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score,
@@ -186,7 +261,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut synced_wait = synced_rx.clone();
     let sched_leading = leading_rx.clone();
-    let sched_thread = std::thread::Builder::new().name("scheduling".into()).spawn(move || scheduler.run(sched_leading, stop_rx))?;
+    let sched_thread = std::thread::Builder::new()
+        .name("scheduling".into())
+        .spawn(move || scheduler.run(sched_leading, stop_rx))?;
     tokio::spawn(periodic(queue.clone(), cache.clone(), metrics.clone()));
     let _ = synced_wait.wait_for(|s| *s).await;
     tracing::info!("caches synced");
@@ -203,7 +280,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             tracing::info!(signal = sig, "shutting down: finishing in-flight binds");
             let _ = stop_tx.send(true);
             queue.close();
-            let in_flight = tokio::task::spawn_blocking(move || sched_thread.join()).await.ok().and_then(Result::ok);
+            let in_flight = tokio::task::spawn_blocking(move || sched_thread.join())
+                .await
+                .ok()
+                .and_then(Result::ok);
             if let Some(f) = in_flight {
                 let _ = tokio::time::timeout(Duration::from_secs(30), f.wait_idle()).await;
             }
@@ -229,7 +309,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-async fn periodic(queue: Arc<SchedulingQueue>, cache: Arc<Mutex<Cache>>, metrics: Arc<SchedulerMetrics>) {
+async fn periodic(
+    queue: Arc<SchedulingQueue>,
+    cache: Arc<Mutex<Cache>>,
+    metrics: Arc<SchedulerMetrics>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
     loop {
@@ -239,7 +323,10 @@ async fn periodic(queue: Arc<SchedulingQueue>, cache: Arc<Mutex<Cache>>, metrics
         if n.is_multiple_of(30) {
             queue.flush_unschedulable_leftover();
         }
-        let expired = cache.lock().unwrap_or_else(|e| e.into_inner()).cleanup_expired(std::time::Instant::now());
+        let expired = cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cleanup_expired(std::time::Instant::now());
         for key in expired {
             tracing::warn!(pod = %key, "assumed pod expired without confirmation");
         }

@@ -58,7 +58,11 @@ impl NodeInfo {
     /// Sets (or replaces) the Node object.
     pub fn set_node(&mut self, node: Arc<Node>) {
         self.allocatable = node_allocatable(&node);
-        self.taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+        self.taints = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
         self.node = Some(node);
     }
 
@@ -84,7 +88,9 @@ impl NodeInfo {
 
     /// Removes the pod with `uid`; returns whether it was here.
     pub fn remove_pod(&mut self, uid: &str) -> bool {
-        let Some(i) = self.pods.iter().position(|p| p.uid == uid) else { return false };
+        let Some(i) = self.pods.iter().position(|p| p.uid == uid) else {
+            return false;
+        };
         let pod = self.pods.swap_remove(i);
         self.requested.sub(&pod.requests);
         self.non_zero_cpu -= pod.non_zero_cpu;

@@ -24,7 +24,11 @@ impl Snapshot {
     }
 
     pub(super) fn rebuild(&mut self, nodes: Vec<Arc<NodeInfo>>) {
-        self.index = nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        self.index = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
         self.nodes = nodes;
     }
 
@@ -61,6 +65,8 @@ impl Snapshot {
 
     /// Nodes that hold at least one pod with required anti-affinity terms.
     pub fn with_required_anti_affinity(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
-        self.nodes.iter().filter(|n| n.pods_with_required_anti_affinity > 0)
+        self.nodes
+            .iter()
+            .filter(|n| n.pods_with_required_anti_affinity > 0)
     }
 }

@@ -46,7 +46,10 @@ impl Cache {
     /// An empty cache; `assumed_ttl` zero keeps assumed pods until confirmed or forgotten
     /// (upstream's behaviour since it stopped expiring them).
     pub fn new(assumed_ttl: Duration) -> Self {
-        Cache { assumed_ttl, ..Default::default() }
+        Cache {
+            assumed_ttl,
+            ..Default::default()
+        }
     }
 
     fn touch(&mut self, name: &str) -> &mut NodeInfo {
@@ -56,7 +59,10 @@ impl Cache {
             self.structure_changed = true;
         }
         self.dirty.insert(name.to_string());
-        let entry = self.nodes.entry(name.to_string()).or_insert_with(|| Arc::new(NodeInfo::new(name)));
+        let entry = self
+            .nodes
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(NodeInfo::new(name)));
         let info = Arc::make_mut(entry);
         info.generation = generation;
         info
@@ -64,7 +70,9 @@ impl Cache {
 
     /// Adds or replaces a Node.
     pub fn upsert_node(&mut self, node: Arc<Node>) {
-        let Some(name) = node.metadata.name.clone() else { return };
+        let Some(name) = node.metadata.name.clone() else {
+            return;
+        };
         let had_node = self.nodes.get(&name).is_some_and(|n| n.node.is_some());
         if !had_node {
             self.structure_changed = true;
@@ -86,12 +94,22 @@ impl Cache {
 
     /// Adds or updates a pod the informer saw bound to a node; confirms it if it was assumed.
     pub fn upsert_bound_pod(&mut self, info: Arc<PodInfo>) {
-        let Some(node) = info.node_name().map(str::to_string) else { return };
+        let Some(node) = info.node_name().map(str::to_string) else {
+            return;
+        };
         if let Some(old) = self.pods.remove(&info.uid) {
             self.detach(&old.node, &info.uid);
         }
         self.touch(&node).add_pod(info.clone());
-        self.pods.insert(info.uid.clone(), PodState { info, node, assumed: false, deadline: None });
+        self.pods.insert(
+            info.uid.clone(),
+            PodState {
+                info,
+                node,
+                assumed: false,
+                deadline: None,
+            },
+        );
     }
 
     /// Removes a pod (deleted, or finished); returns whether the cache had it.
@@ -122,7 +140,15 @@ impl Cache {
             return Err(CacheError::AlreadyPresent(info.key.clone()));
         }
         self.touch(node).add_pod(info.clone());
-        self.pods.insert(info.uid.clone(), PodState { info, node: node.to_string(), assumed: true, deadline: None });
+        self.pods.insert(
+            info.uid.clone(),
+            PodState {
+                info,
+                node: node.to_string(),
+                assumed: true,
+                deadline: None,
+            },
+        );
         Ok(())
     }
 
@@ -182,9 +208,17 @@ impl Cache {
     /// Brings `snapshot` up to date, copying only the nodes that changed since its last update.
     pub fn update_snapshot(&mut self, snapshot: &mut Snapshot) {
         if self.structure_changed {
-            let mut names: Vec<&String> = self.nodes.iter().filter(|(_, n)| n.node.is_some()).map(|(k, _)| k).collect();
+            let mut names: Vec<&String> = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.node.is_some())
+                .map(|(k, _)| k)
+                .collect();
             names.sort();
-            let list = names.into_iter().filter_map(|n| self.nodes.get(n).cloned()).collect();
+            let list = names
+                .into_iter()
+                .filter_map(|n| self.nodes.get(n).cloned())
+                .collect();
             snapshot.rebuild(list);
         } else {
             for name in &self.dirty {

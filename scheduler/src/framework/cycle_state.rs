@@ -2,7 +2,6 @@
 
 use std::any::{Any, TypeId};
 
-
 use rustc_hash::FxHashMap;
 
 /// A value kept in [`CycleState`]: any `Clone + Send + Sync` type (clonable so preemption
@@ -43,14 +42,20 @@ pub struct CycleState {
 
 impl std::fmt::Debug for CycleState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CycleState").field("slots", &self.slots.len()).finish()
+        f.debug_struct("CycleState")
+            .field("slots", &self.slots.len())
+            .finish()
     }
 }
 
 impl Clone for CycleState {
     fn clone(&self) -> Self {
         CycleState {
-            slots: self.slots.iter().map(|(k, v)| (*k, (**v).clone_box())).collect(),
+            slots: self
+                .slots
+                .iter()
+                .map(|(k, v)| (*k, (**v).clone_box()))
+                .collect(),
             skip_filter_plugins: self.skip_filter_plugins.clone(),
             skip_score_plugins: self.skip_score_plugins.clone(),
         }
@@ -65,12 +70,16 @@ impl CycleState {
 
     /// The stored value of type `T`, if a plugin stored one this cycle.
     pub fn get<T: Any + Clone + Send + Sync>(&self) -> Option<&T> {
-        self.slots.get(&TypeId::of::<T>()).and_then(|b| b.as_ref().as_any().downcast_ref::<T>())
+        self.slots
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.as_ref().as_any().downcast_ref::<T>())
     }
 
     /// Mutable access to the stored value of type `T`.
     pub fn get_mut<T: Any + Clone + Send + Sync>(&mut self) -> Option<&mut T> {
-        self.slots.get_mut(&TypeId::of::<T>()).and_then(|b| b.as_mut().as_any_mut().downcast_mut::<T>())
+        self.slots
+            .get_mut(&TypeId::of::<T>())
+            .and_then(|b| b.as_mut().as_any_mut().downcast_mut::<T>())
     }
 }
 

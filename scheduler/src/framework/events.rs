@@ -117,9 +117,15 @@ impl ClusterEvent {
 #[derive(Debug, Clone, Copy)]
 pub enum EventObjects<'a> {
     /// A node changed (old is None on add, new is None on delete).
-    Node { old: Option<&'a Node>, new: Option<&'a Node> },
+    Node {
+        old: Option<&'a Node>,
+        new: Option<&'a Node>,
+    },
     /// A pod changed.
-    Pod { old: Option<&'a Pod>, new: Option<&'a Pod> },
+    Pod {
+        old: Option<&'a Pod>,
+        new: Option<&'a Pod>,
+    },
     /// No objects (periodic flush, other kinds).
     None,
 }
@@ -148,11 +154,17 @@ pub struct ClusterEventWithHint {
 impl ClusterEventWithHint {
     /// An event class without a hint.
     pub const fn new(resource: EventResource, action: u32) -> Self {
-        ClusterEventWithHint { event: ClusterEvent::new(resource, action), hint: None }
+        ClusterEventWithHint {
+            event: ClusterEvent::new(resource, action),
+            hint: None,
+        }
     }
 
     /// An event class with a hint.
     pub const fn with_hint(resource: EventResource, action: u32, hint: QueueingHintFn) -> Self {
-        ClusterEventWithHint { event: ClusterEvent::new(resource, action), hint: Some(hint) }
+        ClusterEventWithHint {
+            event: ClusterEvent::new(resource, action),
+            hint: Some(hint),
+        }
     }
 }

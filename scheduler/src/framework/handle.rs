@@ -23,7 +23,13 @@ pub enum BindError {
 /// Makes the `pods/binding` call (the API in production, a recorder in tests and benchmarks).
 pub trait PodBinder: Send + Sync {
     /// Binds `namespace/name` (with `uid`) to `node`.
-    fn bind<'a>(&'a self, namespace: &'a str, name: &'a str, uid: &'a str, node: &'a str) -> BoxFuture<'a, Result<(), BindError>>;
+    fn bind<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        uid: &'a str,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(), BindError>>;
 }
 
 /// Passed to PreBind/Bind plugins.
@@ -70,6 +76,9 @@ pub struct Handle {
 impl Handle {
     /// A handle without a cluster (unit tests, in-process benchmarks).
     pub fn offline() -> Self {
-        Handle { client: None, lister: Arc::new(EmptyLister) }
+        Handle {
+            client: None,
+            lister: Arc::new(EmptyLister),
+        }
     }
 }

@@ -15,7 +15,8 @@ pub use registry::{Factory, Registry};
 pub use runtime::{Framework, FrameworkError, ScorePluginRef};
 pub use status::{Code, Status};
 pub use traits::{
-    BindPlugin, FilterPlugin, NodeStatusMap, PermitPlugin, Plugin, PostBindPlugin, PostFilterContext,
-    PostFilterPlugin, PostFilterResult, PreBindPlugin, PreEnqueuePlugin, PreFilterPlugin, PreFilterResult,
-    PreScorePlugin, QueueSortPlugin, QueuedPodView, ReservePlugin, ScorePlugin,
+    BindPlugin, FilterPlugin, NodeStatusMap, PermitPlugin, Plugin, PostBindPlugin,
+    PostFilterContext, PostFilterPlugin, PostFilterResult, PreBindPlugin, PreEnqueuePlugin,
+    PreFilterPlugin, PreFilterResult, PreScorePlugin, QueueSortPlugin, QueuedPodView,
+    ReservePlugin, ScorePlugin,
 };

@@ -65,7 +65,9 @@ pub struct Framework {
 
 impl std::fmt::Debug for Framework {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Framework").field("scheduler_name", &self.scheduler_name).finish()
+        f.debug_struct("Framework")
+            .field("scheduler_name", &self.scheduler_name)
+            .finish()
     }
 }
 
@@ -88,7 +90,11 @@ fn implements(p: &dyn Plugin, point: ExtensionPoint) -> bool {
 
 impl Framework {
     /// Instantiates `profile`'s plugins from `registry` (each plugin once, shared by points).
-    pub fn new(profile: &Profile, registry: &Registry, handle: &Handle) -> Result<Self, FrameworkError> {
+    pub fn new(
+        profile: &Profile,
+        registry: &Registry,
+        handle: &Handle,
+    ) -> Result<Self, FrameworkError> {
         let mut instances: FxHashMap<String, Arc<dyn Plugin>> = FxHashMap::default();
         let mut points: [Vec<Arc<dyn Plugin>>; 12] = Default::default();
         let mut score = Vec::new();
@@ -97,14 +103,18 @@ impl Framework {
                 let plugin = match instances.get(&r.name) {
                     Some(p) => p.clone(),
                     None => {
-                        let factory = registry.get(&r.name).ok_or_else(|| FrameworkError::NotImplemented {
-                            profile: profile.scheduler_name.clone(),
-                            plugin: r.name.clone(),
+                        let factory = registry.get(&r.name).ok_or_else(|| {
+                            FrameworkError::NotImplemented {
+                                profile: profile.scheduler_name.clone(),
+                                plugin: r.name.clone(),
+                            }
                         })?;
-                        let p = factory(&profile.plugin_args, handle).map_err(|message| FrameworkError::Factory {
-                            profile: profile.scheduler_name.clone(),
-                            plugin: r.name.clone(),
-                            message,
+                        let p = factory(&profile.plugin_args, handle).map_err(|message| {
+                            FrameworkError::Factory {
+                                profile: profile.scheduler_name.clone(),
+                                plugin: r.name.clone(),
+                                message,
+                            }
                         })?;
                         instances.insert(r.name.clone(), p.clone());
                         p
@@ -118,7 +128,10 @@ impl Framework {
                     });
                 }
                 if point == ExtensionPoint::Score {
-                    score.push(ScorePluginRef { plugin: plugin.clone(), weight: i64::from(r.weight.max(1)) });
+                    score.push(ScorePluginRef {
+                        plugin: plugin.clone(),
+                        weight: i64::from(r.weight.max(1)),
+                    });
                 }
                 points[point.index()].push(plugin);
             }
@@ -160,7 +173,12 @@ impl Framework {
 impl Framework {
     /// Runs every Filter plugin on `node`, stopping at the first rejection (upstream's
     /// `RunFilterPlugins`); skipped plugins (PreFilter said Skip) do not run.
-    pub fn run_filter_plugins(&self, state: &super::CycleState, pod: &crate::model::PodInfo, node: &crate::cache::NodeInfo) -> super::Status {
+    pub fn run_filter_plugins(
+        &self,
+        state: &super::CycleState,
+        pod: &crate::model::PodInfo,
+        node: &crate::cache::NodeInfo,
+    ) -> super::Status {
         for p in self.plugins(ExtensionPoint::Filter) {
             if state.skip_filter_plugins.contains(&p.name()) {
                 continue;

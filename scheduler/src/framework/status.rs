@@ -32,17 +32,29 @@ pub struct Status {
 impl Status {
     /// Success.
     pub const fn success() -> Self {
-        Status { code: Code::Success, reasons: Vec::new(), plugin: "" }
+        Status {
+            code: Code::Success,
+            reasons: Vec::new(),
+            plugin: "",
+        }
     }
 
     /// A status with one reason.
     pub fn new(code: Code, reason: impl Into<String>) -> Self {
-        Status { code, reasons: vec![reason.into()], plugin: "" }
+        Status {
+            code,
+            reasons: vec![reason.into()],
+            plugin: "",
+        }
     }
 
     /// A status with several reasons.
     pub fn with_reasons(code: Code, reasons: Vec<String>) -> Self {
-        Status { code, reasons, plugin: "" }
+        Status {
+            code,
+            reasons,
+            plugin: "",
+        }
     }
 
     /// `Unschedulable` with one reason.
@@ -62,7 +74,11 @@ impl Status {
 
     /// `Skip`.
     pub fn skip() -> Self {
-        Status { code: Code::Skip, reasons: Vec::new(), plugin: "" }
+        Status {
+            code: Code::Skip,
+            reasons: Vec::new(),
+            plugin: "",
+        }
     }
 
     /// Records which plugin produced the status.
@@ -99,7 +115,10 @@ impl Status {
 
     /// Whether the pod is rejected (`Unschedulable` or `UnschedulableAndUnresolvable`).
     pub fn is_rejected(&self) -> bool {
-        matches!(self.code, Code::Unschedulable | Code::UnschedulableAndUnresolvable)
+        matches!(
+            self.code,
+            Code::Unschedulable | Code::UnschedulableAndUnresolvable
+        )
     }
 
     /// The reasons joined with ", " (upstream's `Status.Message()`).

@@ -7,11 +7,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::Framework;
 use super::cycle_state::CycleState;
 use super::events::ClusterEventWithHint;
 use super::handle::BindContext;
 use super::status::Status;
-use super::Framework;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::model::PodInfo;
 
@@ -104,17 +104,34 @@ pub struct PreFilterResult {
 /// Runs once per pod before the filters.
 pub trait PreFilterPlugin: Plugin {
     /// Computes per-pod state; may restrict the candidate nodes or reject the pod outright.
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status);
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status);
     /// Whether [`Self::add_pod`] / [`Self::remove_pod`] matter (used by preemption).
     fn has_extensions(&self) -> bool {
         false
     }
     /// Updates the state as if `to_add` were placed on `node` (preemption dry runs).
-    fn add_pod(&self, _state: &mut CycleState, _pod: &PodInfo, _to_add: &Arc<PodInfo>, _node: &NodeInfo) -> Status {
+    fn add_pod(
+        &self,
+        _state: &mut CycleState,
+        _pod: &PodInfo,
+        _to_add: &Arc<PodInfo>,
+        _node: &NodeInfo,
+    ) -> Status {
         Status::success()
     }
     /// Updates the state as if `to_remove` were gone from `node`.
-    fn remove_pod(&self, _state: &mut CycleState, _pod: &PodInfo, _to_remove: &Arc<PodInfo>, _node: &NodeInfo) -> Status {
+    fn remove_pod(
+        &self,
+        _state: &mut CycleState,
+        _pod: &PodInfo,
+        _to_remove: &Arc<PodInfo>,
+        _node: &NodeInfo,
+    ) -> Status {
         Status::success()
     }
 }
@@ -150,7 +167,12 @@ pub struct PostFilterContext<'a> {
 /// Runs when no node fits: typically preemption.
 pub trait PostFilterPlugin: Plugin {
     /// A nomination (and victims), or a status saying why not.
-    fn post_filter(&self, state: &CycleState, pod: &PodInfo, ctx: &PostFilterContext<'_>) -> (Option<PostFilterResult>, Status);
+    fn post_filter(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        ctx: &PostFilterContext<'_>,
+    ) -> (Option<PostFilterResult>, Status);
 }
 
 /// Runs once per pod before scoring, over the feasible nodes.
@@ -164,7 +186,13 @@ pub trait ScorePlugin: Plugin {
     /// Raw score of `node` for `pod`.
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status>;
     /// Rescales raw scores (aligned with `nodes`) into 0..=100; default: none needed.
-    fn normalize_scores(&self, _state: &CycleState, _pod: &PodInfo, _nodes: &[Arc<NodeInfo>], _scores: &mut [i64]) -> Status {
+    fn normalize_scores(
+        &self,
+        _state: &CycleState,
+        _pod: &PodInfo,
+        _nodes: &[Arc<NodeInfo>],
+        _scores: &mut [i64],
+    ) -> Status {
         Status::success()
     }
     /// Whether [`Self::normalize_scores`] does anything.
@@ -190,13 +218,25 @@ pub trait PermitPlugin: Plugin {
 /// Work before the bind call (e.g. provisioning volumes).
 pub trait PreBindPlugin: Plugin {
     /// Runs in the binding cycle.
-    fn pre_bind<'a>(&'a self, ctx: &'a BindContext, state: &'a CycleState, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, Status>;
+    fn pre_bind<'a>(
+        &'a self,
+        ctx: &'a BindContext,
+        state: &'a CycleState,
+        pod: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, Status>;
 }
 
 /// Binds the pod to the node.
 pub trait BindPlugin: Plugin {
     /// Success, Skip (let the next binder try), or an error.
-    fn bind<'a>(&'a self, ctx: &'a BindContext, state: &'a CycleState, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, Status>;
+    fn bind<'a>(
+        &'a self,
+        ctx: &'a BindContext,
+        state: &'a CycleState,
+        pod: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, Status>;
 }
 
 /// Informational, after a successful bind.

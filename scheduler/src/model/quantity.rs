@@ -11,7 +11,11 @@ pub struct QuantityError(pub String);
 
 impl fmt::Display for QuantityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {:?}", self.0)
+        write!(
+            f,
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {:?}",
+            self.0
+        )
     }
 }
 
@@ -35,7 +39,9 @@ fn parse_exact(s: &str) -> Result<Exact, QuantityError> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let num_end = body.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(body.len());
+    let num_end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
     let (num, suffix) = body.split_at(num_end);
     if num.is_empty() || num == "." || num.matches('.').count() > 1 {
         return Err(err());
@@ -44,7 +50,10 @@ fn parse_exact(s: &str) -> Result<Exact, QuantityError> {
     let mut digits: u128 = 0;
     for c in int_part.chars().chain(frac_part.chars()) {
         let d = c.to_digit(10).ok_or_else(err)? as u128;
-        digits = digits.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or_else(err)?;
+        digits = digits
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(d))
+            .ok_or_else(err)?;
     }
     let decimals = frac_part.len() as u32;
     let (binary_exp, decimal_exp) = match suffix {
@@ -73,7 +82,13 @@ fn parse_exact(s: &str) -> Result<Exact, QuantityError> {
         }
         _ => return Err(err()),
     };
-    Ok(Exact { negative, digits, decimals, binary_exp, decimal_exp })
+    Ok(Exact {
+        negative,
+        digits,
+        decimals,
+        binary_exp,
+        decimal_exp,
+    })
 }
 
 impl Exact {
@@ -99,7 +114,11 @@ impl Exact {
             None => return self.saturate(),
         }
         let q = num.div_ceil(den);
-        if q > i64::MAX as u128 { self.saturate() } else { self.sign(q as i64) }
+        if q > i64::MAX as u128 {
+            self.saturate()
+        } else {
+            self.sign(q as i64)
+        }
     }
 
     fn sign(&self, v: i64) -> i64 {

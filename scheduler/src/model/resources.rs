@@ -114,7 +114,9 @@ fn is_sidecar(c: &Container) -> bool {
 /// running containers (plus sidecars) and each regular init container (plus the sidecars
 /// started before it), then pod overhead; pod-level `resources` replace cpu and memory.
 pub fn pod_requests(pod: &Pod) -> Resource {
-    let Some(spec) = pod.spec.as_ref() else { return Resource::default() };
+    let Some(spec) = pod.spec.as_ref() else {
+        return Resource::default();
+    };
     let mut running = Resource::default();
     for c in &spec.containers {
         running.add(&container_requests(c));
@@ -154,14 +156,27 @@ pub fn pod_requests(pod: &Pod) -> Resource {
 /// CPU and memory for scoring: like [`pod_requests`] but a container that requests no cpu
 /// (or memory) counts upstream's default (100m, 200Mi).
 pub fn pod_non_zero_requests(pod: &Pod) -> (i64, i64) {
-    let Some(spec) = pod.spec.as_ref() else { return (0, 0) };
+    let Some(spec) = pod.spec.as_ref() else {
+        return (0, 0);
+    };
     let nz = |c: &Container| {
         let r = container_requests(c);
         let has = |k: &str| {
-            c.resources.as_ref().and_then(|r| r.requests.as_ref()).is_some_and(|m| m.contains_key(k))
+            c.resources
+                .as_ref()
+                .and_then(|r| r.requests.as_ref())
+                .is_some_and(|m| m.contains_key(k))
         };
-        let cpu = if has("cpu") { r.milli_cpu } else { DEFAULT_MILLI_CPU_REQUEST };
-        let mem = if has("memory") { r.memory } else { DEFAULT_MEMORY_REQUEST };
+        let cpu = if has("cpu") {
+            r.milli_cpu
+        } else {
+            DEFAULT_MILLI_CPU_REQUEST
+        };
+        let mem = if has("memory") {
+            r.memory
+        } else {
+            DEFAULT_MEMORY_REQUEST
+        };
         (cpu, mem)
     };
     let (mut cpu, mut mem) = (0, 0);
@@ -204,7 +219,9 @@ pub fn pod_non_zero_requests(pod: &Pod) -> (i64, i64) {
 /// What a node offers to pods: `status.allocatable` (or capacity when allocatable is unset).
 pub fn node_allocatable(node: &Node) -> Resource {
     let status = node.status.as_ref();
-    let list = status.and_then(|s| s.allocatable.as_ref()).or(status.and_then(|s| s.capacity.as_ref()));
+    let list = status
+        .and_then(|s| s.allocatable.as_ref())
+        .or(status.and_then(|s| s.capacity.as_ref()));
     Resource::from_list(list)
 }
 
@@ -242,14 +259,18 @@ spec:
 
     #[test]
     fn non_zero_defaults_apply_per_container() {
-        let p = pod("metadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: x}\n  - {name: b, image: x, resources: {requests: {cpu: 50m}}}\n");
+        let p = pod(
+            "metadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: x}\n  - {name: b, image: x, resources: {requests: {cpu: 50m}}}\n",
+        );
         assert_eq!(pod_requests(&p).milli_cpu, 50);
         assert_eq!(pod_non_zero_requests(&p), (150, 2 * DEFAULT_MEMORY_REQUEST));
     }
 
     #[test]
     fn extended_resources_are_kept_by_name() {
-        let p = pod("metadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: x, resources: {requests: {example.com/gpu: 2}}}\n");
+        let p = pod(
+            "metadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: x, resources: {requests: {example.com/gpu: 2}}}\n",
+        );
         assert_eq!(pod_requests(&p).get("example.com/gpu"), 2);
     }
 }

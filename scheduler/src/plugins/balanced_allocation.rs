@@ -29,12 +29,19 @@ impl BalancedAllocation {
     /// Built from the profile's args.
     pub fn from_args(args: &PluginArgsSet) -> Self {
         BalancedAllocation {
-            resources: args.node_resources_balanced_allocation.resources.iter().map(|r| r.name.clone()).collect(),
+            resources: args
+                .node_resources_balanced_allocation
+                .resources
+                .iter()
+                .map(|r| r.name.clone())
+                .collect(),
         }
     }
 
     fn best_effort(&self, pod: &PodInfo) -> bool {
-        self.resources.iter().all(|r| pod_request(pod, r, false) == 0)
+        self.resources
+            .iter()
+            .all(|r| pod_request(pod, r, false) == 0)
     }
 
     fn score_node(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
@@ -44,7 +51,11 @@ impl BalancedAllocation {
         let mut n = 0;
         for name in &self.resources {
             let req = pod_request(pod, name, false);
-            let Some((requested, allocated, allocatable)) = resource_triplet(req, node, name, false) else { continue };
+            let Some((requested, allocated, allocatable)) =
+                resource_triplet(req, node, name, false)
+            else {
+                continue;
+            };
             let f = |v: i64| (v as f64 / allocatable as f64).min(1.0);
             if n < INLINE {
                 with[n] = f(requested);
@@ -59,7 +70,11 @@ impl BalancedAllocation {
             }
             n += 1;
         }
-        let (w, wo) = if n <= INLINE { (&with[..n], &without[..n]) } else { (&with_v[..], &without_v[..]) };
+        let (w, wo) = if n <= INLINE {
+            (&with[..n], &without[..n])
+        } else {
+            (&with_v[..], &without_v[..])
+        };
         let with_pod = balanced_score(w);
         let without_pod = balanced_score(wo);
         MAX_NODE_SCORE / 2 + (MAX_NODE_SCORE / 2 + with_pod - without_pod) / 2
@@ -80,7 +95,11 @@ impl Plugin for BalancedAllocation {
 
 impl PreScorePlugin for BalancedAllocation {
     fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
-        if self.best_effort(pod) { Status::skip() } else { Status::success() }
+        if self.best_effort(pod) {
+            Status::skip()
+        } else {
+            Status::success()
+        }
     }
 }
 
@@ -102,8 +121,13 @@ mod tests {
 
     fn plugin(resources: &[&str]) -> BalancedAllocation {
         let mut args = PluginArgsSet::default();
-        args.node_resources_balanced_allocation.resources =
-            resources.iter().map(|r| ResourceWeight { name: r.to_string(), weight: 1 }).collect();
+        args.node_resources_balanced_allocation.resources = resources
+            .iter()
+            .map(|r| ResourceWeight {
+                name: r.to_string(),
+                weight: 1,
+            })
+            .collect();
         BalancedAllocation::from_args(&args)
     }
 
@@ -111,28 +135,105 @@ mod tests {
     fn score_table() {
         // From upstream's TestNodeResourcesBalancedAllocation.
         let pl = plugin(&["cpu", "memory"]);
-        let n = |name: &str, cpu: &str, mem: &str, pods: Vec<String>| cap_node(name, &[("cpu", cpu), ("memory", mem)], &pods);
+        let n = |name: &str, cpu: &str, mem: &str, pods: Vec<String>| {
+            cap_node(name, &[("cpu", cpu), ("memory", mem)], &pods)
+        };
         let cm = |c: &str, m: &str| vec![("cpu", c.to_string()), ("memory", m.to_string())];
         let mk = |name: &str, node: &str, cs: Vec<Vec<(&str, String)>>| {
-            let cs: Vec<Vec<(&str, &str)>> = cs.iter().map(|c| c.iter().map(|(k, v)| (*k, v.as_str())).collect()).collect();
+            let cs: Vec<Vec<(&str, &str)>> = cs
+                .iter()
+                .map(|c| c.iter().map(|(k, v)| (*k, v.as_str())).collect())
+                .collect();
             let refs: Vec<&[(&str, &str)]> = cs.iter().map(|c| c.as_slice()).collect();
             req_pod(name, node, &refs)
         };
         let pod = mk("p", "", vec![cm("1000m", "2000"), cm("2000m", "3000")]);
-        let cpu_only = mk("e1", "n1", vec![vec![("cpu", "1000m".into())], vec![("cpu", "2000m".into())]]);
+        let cpu_only = mk(
+            "e1",
+            "n1",
+            vec![vec![("cpu", "1000m".into())], vec![("cpu", "2000m".into())]],
+        );
         let both = mk("e2", "n2", vec![cm("1000m", "2000"), cm("2000m", "3000")]);
         let run = |pl: &BalancedAllocation, pod: &str, nodes: &[NodeInfo]| -> Vec<i64> {
             let p = pinfo(pod);
-            nodes.iter().map(|n| pl.score(&CycleState::default(), &p, n).unwrap()).collect()
+            nodes
+                .iter()
+                .map(|n| pl.score(&CycleState::default(), &p, n).unwrap())
+                .collect()
         };
-        assert!(pl.pre_score(&mut CycleState::default(), &pinfo(&req_pod("p", "", &[])), &[]).is_skip());
-        assert_eq!(run(&pl, &pod, &[n("n1", "4", "10000", vec![]), n("n2", "6", "10000", vec![])]), [68, 75]);
-        assert_eq!(run(&pl, &pod, &[n("n1", "10", "20000", vec![cpu_only.clone()]), n("n2", "10", "20000", vec![both.clone()])]), [73, 74]);
-        assert_eq!(run(&pl, &pod, &[n("n1", "10", "20000", vec![cpu_only.clone()]), n("n2", "10", "50000", vec![both.clone()])]), [73, 70]);
-        let mem_pod = mk("p", "", vec![vec![("memory", "2000".into())], vec![("memory", "3000".into())]]);
-        assert_eq!(run(&pl, &mem_pod, &[n("n1", "3", "5000", vec![cpu_only.clone()]), n("n2", "3", "5000", vec![])]), [100, 50]);
-        let cpu_pod = mk("p", "", vec![vec![("cpu", "1000m".into())], vec![("cpu", "2000m".into())]]);
-        assert_eq!(run(&pl, &cpu_pod, &[n("n1", "6", "10000", vec![cpu_only.clone()]), n("n2", "6", "10000", vec![both.clone()])]), [62, 62]);
+        assert!(
+            pl.pre_score(
+                &mut CycleState::default(),
+                &pinfo(&req_pod("p", "", &[])),
+                &[]
+            )
+            .is_skip()
+        );
+        assert_eq!(
+            run(
+                &pl,
+                &pod,
+                &[n("n1", "4", "10000", vec![]), n("n2", "6", "10000", vec![])]
+            ),
+            [68, 75]
+        );
+        assert_eq!(
+            run(
+                &pl,
+                &pod,
+                &[
+                    n("n1", "10", "20000", vec![cpu_only.clone()]),
+                    n("n2", "10", "20000", vec![both.clone()])
+                ]
+            ),
+            [73, 74]
+        );
+        assert_eq!(
+            run(
+                &pl,
+                &pod,
+                &[
+                    n("n1", "10", "20000", vec![cpu_only.clone()]),
+                    n("n2", "10", "50000", vec![both.clone()])
+                ]
+            ),
+            [73, 70]
+        );
+        let mem_pod = mk(
+            "p",
+            "",
+            vec![
+                vec![("memory", "2000".into())],
+                vec![("memory", "3000".into())],
+            ],
+        );
+        assert_eq!(
+            run(
+                &pl,
+                &mem_pod,
+                &[
+                    n("n1", "3", "5000", vec![cpu_only.clone()]),
+                    n("n2", "3", "5000", vec![])
+                ]
+            ),
+            [100, 50]
+        );
+        let cpu_pod = mk(
+            "p",
+            "",
+            vec![vec![("cpu", "1000m".into())], vec![("cpu", "2000m".into())]],
+        );
+        assert_eq!(
+            run(
+                &pl,
+                &cpu_pod,
+                &[
+                    n("n1", "6", "10000", vec![cpu_only.clone()]),
+                    n("n2", "6", "10000", vec![both.clone()])
+                ]
+            ),
+            [62, 62]
+        );
 
         let gpl = plugin(&["cpu", "memory", "nvidia.com/gpu"]);
         let g = |name: &str, gpu: bool, pods: Vec<String>| {
@@ -142,9 +243,38 @@ mod tests {
             }
             cap_node(name, &a, &pods)
         };
-        let gpu_pod = mk("p", "", vec![vec![("cpu", "0".into()), ("memory", "0".into()), ("nvidia.com/gpu", "1".into())]]);
-        let e1 = mk("e1", "n1", vec![cm("1000m", "2000"), vec![("cpu", "2000m".into()), ("memory", "3000".into()), ("nvidia.com/gpu", "3".into())]]);
-        assert_eq!(run(&gpl, &gpu_pod, &[g("n1", true, vec![e1]), g("n2", true, vec![both.clone()])]), [75, 76]);
-        assert_eq!(run(&gpl, &pod, &[g("n1", true, vec![]), g("n2", false, vec![])]), [56, 56]);
+        let gpu_pod = mk(
+            "p",
+            "",
+            vec![vec![
+                ("cpu", "0".into()),
+                ("memory", "0".into()),
+                ("nvidia.com/gpu", "1".into()),
+            ]],
+        );
+        let e1 = mk(
+            "e1",
+            "n1",
+            vec![
+                cm("1000m", "2000"),
+                vec![
+                    ("cpu", "2000m".into()),
+                    ("memory", "3000".into()),
+                    ("nvidia.com/gpu", "3".into()),
+                ],
+            ],
+        );
+        assert_eq!(
+            run(
+                &gpl,
+                &gpu_pod,
+                &[g("n1", true, vec![e1]), g("n2", true, vec![both.clone()])]
+            ),
+            [75, 76]
+        );
+        assert_eq!(
+            run(&gpl, &pod, &[g("n1", true, vec![]), g("n2", false, vec![])]),
+            [56, 56]
+        );
     }
 }

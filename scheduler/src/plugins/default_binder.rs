@@ -36,9 +36,19 @@ pub fn bind_error_status(e: &BindError) -> Status {
 }
 
 impl BindPlugin for DefaultBinder {
-    fn bind<'a>(&'a self, ctx: &'a BindContext, _: &'a CycleState, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, Status> {
+    fn bind<'a>(
+        &'a self,
+        ctx: &'a BindContext,
+        _: &'a CycleState,
+        pod: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, Status> {
         Box::pin(async move {
-            match ctx.binder.bind(pod.namespace(), pod.name(), &pod.uid, node).await {
+            match ctx
+                .binder
+                .bind(pod.namespace(), pod.name(), &pod.uid, node)
+                .await
+            {
                 Ok(()) => Status::success(),
                 Err(e) => bind_error_status(&e),
             }
@@ -61,8 +71,17 @@ mod tests {
     }
 
     impl PodBinder for Recorder {
-        fn bind<'a>(&'a self, ns: &'a str, name: &'a str, uid: &'a str, node: &'a str) -> BoxFuture<'a, Result<(), BindError>> {
-            self.calls.lock().unwrap().push(format!("{ns}/{name}/{uid}->{node}"));
+        fn bind<'a>(
+            &'a self,
+            ns: &'a str,
+            name: &'a str,
+            uid: &'a str,
+            node: &'a str,
+        ) -> BoxFuture<'a, Result<(), BindError>> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("{ns}/{name}/{uid}->{node}"));
             let r = self.fail.clone().map_or(Ok(()), Err);
             Box::pin(async move { r })
         }
@@ -71,14 +90,25 @@ mod tests {
     #[test]
     fn binds_and_maps_errors() {
         let rec = Arc::new(Recorder::default());
-        let ctx = BindContext { binder: rec.clone(), client: None };
+        let ctx = BindContext {
+            binder: rec.clone(),
+            client: None,
+        };
         let p = pinfo(&simple_pod("p", "", ""));
-        let s = futures::executor::block_on(DefaultBinder.bind(&ctx, &CycleState::default(), &p, "n1"));
+        let s =
+            futures::executor::block_on(DefaultBinder.bind(&ctx, &CycleState::default(), &p, "n1"));
         assert!(s.is_success());
         assert_eq!(rec.calls.lock().unwrap().as_slice(), ["default/p/p->n1"]);
-        let failing = Arc::new(Recorder { fail: Some(BindError::Conflict("x".into())), ..Default::default() });
-        let ctx = BindContext { binder: failing, client: None };
-        let s = futures::executor::block_on(DefaultBinder.bind(&ctx, &CycleState::default(), &p, "n1"));
+        let failing = Arc::new(Recorder {
+            fail: Some(BindError::Conflict("x".into())),
+            ..Default::default()
+        });
+        let ctx = BindContext {
+            binder: failing,
+            client: None,
+        };
+        let s =
+            futures::executor::block_on(DefaultBinder.bind(&ctx, &CycleState::default(), &p, "n1"));
         assert_eq!(s.code(), Code::Error);
     }
 }

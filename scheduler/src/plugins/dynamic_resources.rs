@@ -9,16 +9,17 @@ use futures::future::BoxFuture;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
 use crate::framework::{
-    BindContext, Code, CycleState, FilterPlugin, Handle, Plugin, PostFilterContext, PostFilterPlugin,
-    PostFilterResult, PreBindPlugin, PreEnqueuePlugin, PreFilterPlugin, PreFilterResult, ReservePlugin, ScorePlugin,
-    Status,
+    BindContext, Code, CycleState, FilterPlugin, Handle, Plugin, PostFilterContext,
+    PostFilterPlugin, PostFilterResult, PreBindPlugin, PreEnqueuePlugin, PreFilterPlugin,
+    PreFilterResult, ReservePlugin, ScorePlugin, Status,
 };
 use crate::model::PodInfo;
 
 /// Registered name.
 pub const NAME: &str = "DynamicResources";
 /// The PreFilter rejection for pods with resource claims.
-pub const ERR_UNSUPPORTED: &str = "pod uses resourceClaims, which this scheduler does not support yet";
+pub const ERR_UNSUPPORTED: &str =
+    "pod uses resourceClaims, which this scheduler does not support yet";
 
 /// Upstream's `DynamicResources`, as a guard.
 #[derive(Debug, Default)]
@@ -29,11 +30,17 @@ pub struct DynamicResources {
 
 /// Factory.
 pub fn new(args: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
-    Ok(Arc::new(DynamicResources { filter_timeout: args.dynamic_resources.filter_timeout }))
+    Ok(Arc::new(DynamicResources {
+        filter_timeout: args.dynamic_resources.filter_timeout,
+    }))
 }
 
 fn uses_claims(pod: &PodInfo) -> bool {
-    pod.pod.spec.as_ref().and_then(|s| s.resource_claims.as_ref()).is_some_and(|c| !c.is_empty())
+    pod.pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.resource_claims.as_ref())
+        .is_some_and(|c| !c.is_empty())
 }
 
 impl Plugin for DynamicResources {
@@ -70,8 +77,17 @@ impl PreEnqueuePlugin for DynamicResources {
 }
 
 impl PreFilterPlugin for DynamicResources {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
-        if uses_claims(pod) { (None, Status::unresolvable(ERR_UNSUPPORTED)) } else { (None, Status::skip()) }
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
+        if uses_claims(pod) {
+            (None, Status::unresolvable(ERR_UNSUPPORTED))
+        } else {
+            (None, Status::skip())
+        }
     }
 }
 
@@ -84,7 +100,12 @@ impl FilterPlugin for DynamicResources {
 impl PostFilterPlugin for DynamicResources {
     /// Nothing to deallocate: Unschedulable without a reason, as upstream answers for a pod
     /// without claims (so it adds nothing to the FailedScheduling message).
-    fn post_filter(&self, _: &CycleState, _: &PodInfo, _: &PostFilterContext<'_>) -> (Option<PostFilterResult>, Status) {
+    fn post_filter(
+        &self,
+        _: &CycleState,
+        _: &PodInfo,
+        _: &PostFilterContext<'_>,
+    ) -> (Option<PostFilterResult>, Status) {
         (None, Status::with_reasons(Code::Unschedulable, Vec::new()))
     }
 }
@@ -103,7 +124,13 @@ impl ReservePlugin for DynamicResources {
 }
 
 impl PreBindPlugin for DynamicResources {
-    fn pre_bind<'a>(&'a self, _: &'a BindContext, _: &'a CycleState, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, Status> {
+    fn pre_bind<'a>(
+        &'a self,
+        _: &'a BindContext,
+        _: &'a CycleState,
+        _: &'a PodInfo,
+        _: &'a str,
+    ) -> BoxFuture<'a, Status> {
         Box::pin(async { Status::success() })
     }
 }
@@ -115,11 +142,16 @@ mod tests {
 
     #[test]
     fn guard() {
-        let with = pinfo("metadata: {name: p}\nspec: {containers: [], resourceClaims: [{name: gpu, resourceClaimName: c}]}");
+        let with = pinfo(
+            "metadata: {name: p}\nspec: {containers: [], resourceClaims: [{name: gpu, resourceClaimName: c}]}",
+        );
         let without = pinfo("metadata: {name: p}\nspec: {containers: []}");
         let pl = DynamicResources::default();
         let (_, s) = pl.pre_filter(&mut CycleState::default(), &with, &Snapshot::default());
-        assert_eq!((s.code(), s.message().as_str()), (Code::UnschedulableAndUnresolvable, ERR_UNSUPPORTED));
+        assert_eq!(
+            (s.code(), s.message().as_str()),
+            (Code::UnschedulableAndUnresolvable, ERR_UNSUPPORTED)
+        );
         let (_, s) = pl.pre_filter(&mut CycleState::default(), &without, &Snapshot::default());
         assert!(s.is_skip());
         assert!(pl.pre_enqueue(&with).is_success());

@@ -7,10 +7,12 @@ use k8s_openapi::api::core::v1::Node;
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
-use crate::framework::events::{ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action};
+use crate::framework::events::{
+    ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
+};
 use crate::framework::{
-    Code, CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin,
-    Status,
+    Code, CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult,
+    PreScorePlugin, ScorePlugin, Status,
 };
 use crate::model::PodInfo;
 use crate::model::resources::node_allocatable;
@@ -42,7 +44,12 @@ impl Fit {
             ignored_resources: a.ignored_resources.clone(),
             ignored_groups: a.ignored_resource_groups.clone(),
             strategy: Strategy::from_config(&a.scoring_strategy.strategy),
-            resources: a.scoring_strategy.resources.iter().map(|r| (r.name.clone(), i64::from(r.weight))).collect(),
+            resources: a
+                .scoring_strategy
+                .resources
+                .iter()
+                .map(|r| (r.name.clone(), i64::from(r.weight)))
+                .collect(),
         }
     }
 
@@ -51,7 +58,8 @@ impl Fit {
             return false;
         }
         let group = name.split('/').next().unwrap_or("");
-        self.ignored_resources.iter().any(|r| r == name) || self.ignored_groups.iter().any(|g| g == group)
+        self.ignored_resources.iter().any(|r| r == name)
+            || self.ignored_groups.iter().any(|g| g == group)
     }
 }
 
@@ -65,25 +73,46 @@ pub struct Insufficient {
 }
 
 /// Upstream's `fitsRequest`: every resource the node lacks for `pod`, in upstream's order.
-pub fn insufficient(pod: &PodInfo, node: &NodeInfo, ignored: impl Fn(&str) -> bool) -> Vec<Insufficient> {
+pub fn insufficient(
+    pod: &PodInfo,
+    node: &NodeInfo,
+    ignored: impl Fn(&str) -> bool,
+) -> Vec<Insufficient> {
     let mut out = Vec::new();
     let alloc = &node.allocatable;
     let used = &node.requested;
     if node.pods.len() as i64 + 1 > alloc.allowed_pod_number {
-        out.push(Insufficient { reason: "Too many pods".into(), unresolvable: false });
+        out.push(Insufficient {
+            reason: "Too many pods".into(),
+            unresolvable: false,
+        });
     }
     let req = &pod.requests;
-    if req.milli_cpu == 0 && req.memory == 0 && req.ephemeral_storage == 0 && req.scalar.is_empty() {
+    if req.milli_cpu == 0 && req.memory == 0 && req.ephemeral_storage == 0 && req.scalar.is_empty()
+    {
         return out;
     }
     let mut check = |want: i64, alloc: i64, used: i64, reason: &str| {
         if want > 0 && want > alloc - used {
-            out.push(Insufficient { reason: reason.to_string(), unresolvable: want > alloc });
+            out.push(Insufficient {
+                reason: reason.to_string(),
+                unresolvable: want > alloc,
+            });
         }
     };
-    check(req.milli_cpu, alloc.milli_cpu, used.milli_cpu, "Insufficient cpu");
+    check(
+        req.milli_cpu,
+        alloc.milli_cpu,
+        used.milli_cpu,
+        "Insufficient cpu",
+    );
     check(req.memory, alloc.memory, used.memory, "Insufficient memory");
-    check(req.ephemeral_storage, alloc.ephemeral_storage, used.ephemeral_storage, "Insufficient ephemeral-storage");
+    check(
+        req.ephemeral_storage,
+        alloc.ephemeral_storage,
+        used.ephemeral_storage,
+        "Insufficient ephemeral-storage",
+    );
     for (name, &want) in &req.scalar {
         if want == 0 || ignored(name) {
             continue;
@@ -91,7 +120,10 @@ pub fn insufficient(pod: &PodInfo, node: &NodeInfo, ignored: impl Fn(&str) -> bo
         let a = alloc.scalar.get(name).copied().unwrap_or(0);
         let u = used.scalar.get(name).copied().unwrap_or(0);
         if want > a - u {
-            out.push(Insufficient { reason: format!("Insufficient {name}"), unresolvable: want > a });
+            out.push(Insufficient {
+                reason: format!("Insufficient {name}"),
+                unresolvable: want > a,
+            });
         }
     }
     out
@@ -105,16 +137,28 @@ fn fits_quick(pod: &PodInfo, node: &NodeInfo, ignored: impl Fn(&str) -> bool) ->
     let ok = |want: i64, a: i64, u: i64| want <= 0 || want <= a - u;
     ok(req.milli_cpu, alloc.milli_cpu, used.milli_cpu)
         && ok(req.memory, alloc.memory, used.memory)
-        && ok(req.ephemeral_storage, alloc.ephemeral_storage, used.ephemeral_storage)
+        && ok(
+            req.ephemeral_storage,
+            alloc.ephemeral_storage,
+            used.ephemeral_storage,
+        )
         && req.scalar.iter().all(|(name, &want)| {
             want == 0
                 || ignored(name)
-                || want <= alloc.scalar.get(name).copied().unwrap_or(0) - used.scalar.get(name).copied().unwrap_or(0)
+                || want
+                    <= alloc.scalar.get(name).copied().unwrap_or(0)
+                        - used.scalar.get(name).copied().unwrap_or(0)
         })
 }
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
-    let EventObjects::Node { old, new: Some(new) } = objs else { return QueueingHint::Queue };
+    let EventObjects::Node {
+        old,
+        new: Some(new),
+    } = objs
+    else {
+        return QueueingHint::Queue;
+    };
     let fits_empty = |n: &Node| {
         let mut ni = NodeInfo::new("");
         ni.allocatable = node_allocatable(n);
@@ -123,7 +167,11 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     match old {
         // A new node helps only if the pod fits it when empty.
         None => {
-            if fits_empty(new) { QueueingHint::Queue } else { QueueingHint::Skip }
+            if fits_empty(new) {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
         Some(old) => {
             let (a, b) = (node_allocatable(old), node_allocatable(new));
@@ -132,19 +180,36 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
                 || (req.milli_cpu > 0 && b.milli_cpu > a.milli_cpu)
                 || (req.memory > 0 && b.memory > a.memory)
                 || (req.ephemeral_storage > 0 && b.ephemeral_storage > a.ephemeral_storage)
-                || req.scalar.iter().any(|(k, &v)| v != 0 && b.scalar.get(k) > a.scalar.get(k));
-            if grew && fits_empty(new) { QueueingHint::Queue } else { QueueingHint::Skip }
+                || req
+                    .scalar
+                    .iter()
+                    .any(|(k, &v)| v != 0 && b.scalar.get(k) > a.scalar.get(k));
+            if grew && fits_empty(new) {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
     }
 }
 
 fn hint_pod_deleted(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     match objs {
-        EventObjects::Pod { old: Some(deleted), .. } => {
+        EventObjects::Pod {
+            old: Some(deleted), ..
+        } => {
             // Deleting a pod that was never bound frees nothing.
-            let bound = deleted.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+            let bound = deleted
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_some_and(|n| !n.is_empty());
             let _ = pod;
-            if bound { QueueingHint::Queue } else { QueueingHint::Skip }
+            if bound {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
         _ => QueueingHint::Queue,
     }
@@ -156,8 +221,16 @@ impl Plugin for Fit {
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
         vec![
-            ClusterEventWithHint::with_hint(EventResource::AssignedPod, action::DELETE, hint_pod_deleted),
-            ClusterEventWithHint::with_hint(EventResource::Node, action::ADD | action::UPDATE_NODE_ALLOCATABLE, hint_node),
+            ClusterEventWithHint::with_hint(
+                EventResource::AssignedPod,
+                action::DELETE,
+                hint_pod_deleted,
+            ),
+            ClusterEventWithHint::with_hint(
+                EventResource::Node,
+                action::ADD | action::UPDATE_NODE_ALLOCATABLE,
+                hint_node,
+            ),
             ClusterEventWithHint::new(EventResource::AssignedPod, action::UPDATE_POD_SCALE_DOWN),
             ClusterEventWithHint::new(EventResource::UnscheduledPod, action::UPDATE_POD_SCALE_DOWN),
         ]
@@ -177,7 +250,12 @@ impl Plugin for Fit {
 }
 
 impl PreFilterPlugin for Fit {
-    fn pre_filter(&self, state: &mut CycleState, _: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        _: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         // The pod's requests are already on its PodInfo; keep the cluster view for the
         // scorers that need every node.
         ensure_all_nodes(state, snapshot);
@@ -191,7 +269,11 @@ impl FilterPlugin for Fit {
             return Status::success();
         }
         let lacking = insufficient(pod, node, |n| self.ignored(n));
-        let code = if lacking.iter().any(|i| i.unresolvable) { Code::UnschedulableAndUnresolvable } else { Code::Unschedulable };
+        let code = if lacking.iter().any(|i| i.unresolvable) {
+            Code::UnschedulableAndUnresolvable
+        } else {
+            Code::Unschedulable
+        };
         Status::with_reasons(code, lacking.into_iter().map(|i| i.reason).collect())
     }
 }

@@ -64,8 +64,12 @@ impl Requirement {
             Op::NotIn(vals) => v.is_none_or(|v| !vals.iter().any(|x| x == v)),
             Op::Exists => v.is_some(),
             Op::DoesNotExist => v.is_none(),
-            Op::Gt(n) => v.and_then(|v| v.parse::<i64>().ok()).is_some_and(|x| x > *n),
-            Op::Lt(n) => v.and_then(|v| v.parse::<i64>().ok()).is_some_and(|x| x < *n),
+            Op::Gt(n) => v
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|x| x > *n),
+            Op::Lt(n) => v
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|x| x < *n),
         }
     }
 }
@@ -82,7 +86,10 @@ pub struct Selector {
 impl Selector {
     /// The selector that matches nothing.
     pub fn nothing() -> Self {
-        Selector { reqs: Vec::new(), nothing: true }
+        Selector {
+            reqs: Vec::new(),
+            nothing: true,
+        }
     }
 
     /// The selector that matches everything.
@@ -93,10 +100,15 @@ impl Selector {
     /// Upstream's `LabelSelectorAsSelector`: nil → nothing; `{}` → everything; a bad
     /// operator or value list → nothing (the caller treats it as not matching).
     pub fn from_label_selector(sel: Option<&LabelSelector>) -> Self {
-        let Some(sel) = sel else { return Selector::nothing() };
+        let Some(sel) = sel else {
+            return Selector::nothing();
+        };
         let mut reqs = Vec::new();
         for (k, v) in sel.match_labels.iter().flatten() {
-            reqs.push(Requirement { key: k.clone(), op: Op::In(vec![v.clone()]) });
+            reqs.push(Requirement {
+                key: k.clone(),
+                op: Op::In(vec![v.clone()]),
+            });
         }
         for e in sel.match_expressions.iter().flatten() {
             let vals = e.values.clone().unwrap_or_default();
@@ -107,15 +119,30 @@ impl Selector {
                 "DoesNotExist" if vals.is_empty() => Op::DoesNotExist,
                 _ => return Selector::nothing(),
             };
-            reqs.push(Requirement { key: e.key.clone(), op });
+            reqs.push(Requirement {
+                key: e.key.clone(),
+                op,
+            });
         }
-        Selector { reqs, nothing: false }
+        Selector {
+            reqs,
+            nothing: false,
+        }
     }
 
     /// A selector requiring each of `labels` (upstream's `SelectorFromSet`).
     pub fn from_set<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
-        let reqs = labels.into_iter().map(|(k, v)| Requirement { key: k.clone(), op: Op::In(vec![v.clone()]) }).collect();
-        Selector { reqs, nothing: false }
+        let reqs = labels
+            .into_iter()
+            .map(|(k, v)| Requirement {
+                key: k.clone(),
+                op: Op::In(vec![v.clone()]),
+            })
+            .collect();
+        Selector {
+            reqs,
+            nothing: false,
+        }
     }
 
     /// Whether the selector selects nothing at all or everything (upstream's `Empty()`:
@@ -132,7 +159,13 @@ impl Selector {
 
 fn node_requirement(r: &NodeSelectorRequirement) -> Option<Requirement> {
     let vals = r.values.clone().unwrap_or_default();
-    let int = |vals: &[String]| if vals.len() == 1 { vals[0].parse::<i64>().ok() } else { None };
+    let int = |vals: &[String]| {
+        if vals.len() == 1 {
+            vals[0].parse::<i64>().ok()
+        } else {
+            None
+        }
+    };
     let op = match r.operator.as_str() {
         "In" if !vals.is_empty() => Op::In(vals),
         "NotIn" if !vals.is_empty() => Op::NotIn(vals),
@@ -142,7 +175,10 @@ fn node_requirement(r: &NodeSelectorRequirement) -> Option<Requirement> {
         "Lt" => Op::Lt(int(&vals)?),
         _ => return None,
     };
-    Some(Requirement { key: r.key.clone(), op })
+    Some(Requirement {
+        key: r.key.clone(),
+        op,
+    })
 }
 
 /// One parsed node selector term; an empty term or one that failed to parse matches nothing.
@@ -161,23 +197,37 @@ impl NodeTerm {
         let fields = t.match_fields.as_deref().unwrap_or_default();
         let mut valid = !(exprs.is_empty() && fields.is_empty());
         let labels = (!exprs.is_empty()).then(|| {
-            exprs.iter().filter_map(|e| {
-                let r = node_requirement(e);
-                valid &= r.is_some();
-                r
-            }).collect()
+            exprs
+                .iter()
+                .filter_map(|e| {
+                    let r = node_requirement(e);
+                    valid &= r.is_some();
+                    r
+                })
+                .collect()
         });
         let fields = (!fields.is_empty()).then(|| {
-            fields.iter().filter_map(|f| {
-                let vals = f.values.as_deref().unwrap_or_default();
-                let ok = vals.len() == 1 && (f.operator == "In" || f.operator == "NotIn");
-                valid &= ok;
-                // Only metadata.name is a node field; any other key reads as "".
-                let name = if f.key == "metadata.name" { vals.first()?.clone() } else { format!("\0{}", vals.first()?) };
-                ok.then_some((f.operator == "In", name))
-            }).collect()
+            fields
+                .iter()
+                .filter_map(|f| {
+                    let vals = f.values.as_deref().unwrap_or_default();
+                    let ok = vals.len() == 1 && (f.operator == "In" || f.operator == "NotIn");
+                    valid &= ok;
+                    // Only metadata.name is a node field; any other key reads as "".
+                    let name = if f.key == "metadata.name" {
+                        vals.first()?.clone()
+                    } else {
+                        format!("\0{}", vals.first()?)
+                    };
+                    ok.then_some((f.operator == "In", name))
+                })
+                .collect()
         });
-        NodeTerm { labels, fields, valid }
+        NodeTerm {
+            labels,
+            fields,
+            valid,
+        }
     }
 
     /// Whether `node` matches.
@@ -220,11 +270,16 @@ impl RequiredNodeAffinity {
     /// Built from the pod's spec.
     pub fn of(pod: &Pod) -> Self {
         let spec = pod.spec.as_ref();
-        let selector = spec.and_then(|s| s.node_selector.as_ref()).map(Selector::from_set);
+        let selector = spec
+            .and_then(|s| s.node_selector.as_ref())
+            .map(Selector::from_set);
         let terms = spec
             .and_then(|s| s.affinity.as_ref())
             .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
+            .and_then(|n| {
+                n.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
             .map(parse_node_selector);
         RequiredNodeAffinity { selector, terms }
     }
@@ -241,7 +296,9 @@ impl RequiredNodeAffinity {
         {
             return false;
         }
-        self.terms.as_ref().is_none_or(|t| terms_match(t, name, labels))
+        self.terms
+            .as_ref()
+            .is_none_or(|t| terms_match(t, name, labels))
     }
 
     /// Whether `node` matches.
@@ -252,7 +309,10 @@ impl RequiredNodeAffinity {
     /// Whether the Node object matches.
     pub fn matches_node(&self, node: &Node) -> bool {
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-        self.matches_labels(node.metadata.name.as_deref().unwrap_or(""), node.metadata.labels.as_ref().unwrap_or(&EMPTY))
+        self.matches_labels(
+            node.metadata.name.as_deref().unwrap_or(""),
+            node.metadata.labels.as_ref().unwrap_or(&EMPTY),
+        )
     }
 }
 
@@ -282,7 +342,10 @@ pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
 
 /// The pod's tolerations.
 pub fn pod_tolerations(pod: &Pod) -> &[Toleration] {
-    pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or_default()
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.tolerations.as_deref())
+        .unwrap_or_default()
 }
 
 /// The first NoSchedule/NoExecute taint not tolerated.
@@ -321,7 +384,10 @@ pub struct AllNodes {
 /// Stores the snapshot's nodes in the cycle state unless a plugin already did this cycle.
 pub fn ensure_all_nodes(state: &mut CycleState, snapshot: &Snapshot) {
     if state.get::<AllNodes>().is_none() {
-        state.insert(AllNodes { nodes: Arc::new(snapshot.nodes().to_vec()), images: Default::default() });
+        state.insert(AllNodes {
+            nodes: Arc::new(snapshot.nodes().to_vec()),
+            images: Default::default(),
+        });
     }
 }
 
@@ -364,8 +430,14 @@ pub mod testutil {
 
     /// A pod named `name` with labels, in namespace `default`, on `node` (if any).
     pub fn simple_pod(name: &str, labels: &str, node: &str) -> String {
-        let node = if node.is_empty() { String::new() } else { format!("\n  nodeName: {node}") };
-        format!("metadata: {{name: {name}, namespace: default, uid: {name}, labels: {{{labels}}}}}\nspec:\n  containers: [{{name: c, image: i}}]{node}\n")
+        let node = if node.is_empty() {
+            String::new()
+        } else {
+            format!("\n  nodeName: {node}")
+        };
+        format!(
+            "metadata: {{name: {name}, namespace: default, uid: {name}, labels: {{{labels}}}}}\nspec:\n  containers: [{{name: c, image: i}}]{node}\n"
+        )
     }
 }
 
@@ -374,7 +446,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -409,7 +484,12 @@ mod tests {
 
     #[test]
     fn toleration_semantics() {
-        let taint = Taint { key: "k".into(), value: Some("v".into()), effect: "NoSchedule".into(), ..Default::default() };
+        let taint = Taint {
+            key: "k".into(),
+            value: Some("v".into()),
+            effect: "NoSchedule".into(),
+            ..Default::default()
+        };
         let tol = |k: &str, op: &str, v: &str, e: &str| Toleration {
             key: Some(k.into()),
             operator: Some(op.into()),

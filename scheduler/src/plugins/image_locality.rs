@@ -28,17 +28,23 @@ struct ImageIndex {
 }
 
 fn names_of(node: &Node) -> impl Iterator<Item = &str> {
-    node.status.iter().flat_map(|s| s.images.iter().flatten()).flat_map(|i| i.names.iter().flatten()).map(String::as_str)
+    node.status
+        .iter()
+        .flat_map(|s| s.images.iter().flatten())
+        .flat_map(|i| i.names.iter().flatten())
+        .map(String::as_str)
 }
 
 impl ImageIndex {
     fn refresh(&mut self, all: &[Arc<NodeInfo>]) -> Arc<FxHashMap<String, u32>> {
         let changed = all.len() != self.nodes.len()
-            || all.iter().any(|ni| match (&ni.node, self.nodes.get(&ni.name)) {
-                (Some(n), Some(old)) => !Arc::ptr_eq(n, old),
-                (None, None) => false,
-                _ => true,
-            });
+            || all
+                .iter()
+                .any(|ni| match (&ni.node, self.nodes.get(&ni.name)) {
+                    (Some(n), Some(old)) => !Arc::ptr_eq(n, old),
+                    (None, None) => false,
+                    _ => true,
+                });
         if !changed {
             return self.counts.clone();
         }
@@ -77,7 +83,11 @@ pub fn new(_: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
 pub fn normalized_image_name(name: &str) -> std::borrow::Cow<'_, str> {
     let colon = name.rfind(':').map(|i| i as isize).unwrap_or(-1);
     let slash = name.rfind('/').map(|i| i as isize).unwrap_or(-1);
-    if colon <= slash { format!("{name}:latest").into() } else { name.into() }
+    if colon <= slash {
+        format!("{name}:latest").into()
+    } else {
+        name.into()
+    }
 }
 
 fn image_size_on(node: &Node, image: &str) -> Option<i64> {
@@ -91,24 +101,41 @@ fn image_size_on(node: &Node, image: &str) -> Option<i64> {
 /// Upstream's `calculatePriority`.
 pub fn calculate_priority(sum: i64, image_count: usize) -> i64 {
     let max_threshold = MAX_CONTAINER_THRESHOLD * image_count as i64;
-    let sum = if sum < MIN_THRESHOLD { MIN_THRESHOLD } else { sum.min(max_threshold) };
+    let sum = if sum < MIN_THRESHOLD {
+        MIN_THRESHOLD
+    } else {
+        sum.min(max_threshold)
+    };
     MAX_NODE_SCORE * (sum - MIN_THRESHOLD) / (max_threshold - MIN_THRESHOLD)
 }
 
 /// The node's score given the cluster's per-image node counts and node total.
-pub fn score_with(pod: &PodInfo, node: &NodeInfo, counts: &FxHashMap<String, u32>, total: usize) -> i64 {
+pub fn score_with(
+    pod: &PodInfo,
+    node: &NodeInfo,
+    counts: &FxHashMap<String, u32>,
+    total: usize,
+) -> i64 {
     let Some(n) = &node.node else { return 0 };
-    let Some(spec) = pod.pod.spec.as_ref() else { return 0 };
+    let Some(spec) = pod.pod.spec.as_ref() else {
+        return 0;
+    };
     let mut sum = 0i64;
     let mut count = 0usize;
     let mut add = |image: &str| {
         let name = normalized_image_name(image);
         if let Some(size) = image_size_on(n, &name) {
-            let spread = f64::from(counts.get(name.as_ref()).copied().unwrap_or(1)) / total.max(1) as f64;
+            let spread =
+                f64::from(counts.get(name.as_ref()).copied().unwrap_or(1)) / total.max(1) as f64;
             sum += (size as f64 * spread) as i64;
         }
     };
-    for c in spec.init_containers.iter().flatten().chain(spec.containers.iter()) {
+    for c in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+    {
         add(c.image.as_deref().unwrap_or(""));
         count += 1;
     }
@@ -160,12 +187,25 @@ mod tests {
             .iter()
             .map(|(names, size)| format!("{{names: [{}], sizeBytes: {size}}}", names.join(", ")))
             .collect();
-        ninfo(&format!("metadata: {{name: {name}}}\nstatus: {{images: [{}]}}", imgs.join(", ")), &[])
+        ninfo(
+            &format!(
+                "metadata: {{name: {name}}}\nstatus: {{images: [{}]}}",
+                imgs.join(", ")
+            ),
+            &[],
+        )
     }
 
     fn pod(images: &[&str]) -> PodInfo {
-        let cs: Vec<String> = images.iter().enumerate().map(|(i, img)| format!("{{name: c{i}, image: '{img}'}}")).collect();
-        pinfo(&format!("metadata: {{name: p}}\nspec: {{containers: [{}]}}", cs.join(", ")))
+        let cs: Vec<String> = images
+            .iter()
+            .enumerate()
+            .map(|(i, img)| format!("{{name: c{i}, image: '{img}'}}"))
+            .collect();
+        pinfo(&format!(
+            "metadata: {{name: p}}\nspec: {{containers: [{}]}}",
+            cs.join(", ")
+        ))
     }
 
     fn run(pod: &PodInfo, nodes: Vec<NodeInfo>) -> Vec<i64> {
@@ -173,21 +213,49 @@ mod tests {
         let mut st = CycleState::default();
         ensure_all_nodes(&mut st, &snap);
         let pl = ImageLocality::default();
-        snap.nodes().iter().map(|n| pl.score(&st, pod, n).unwrap()).collect()
+        snap.nodes()
+            .iter()
+            .map(|n| pl.score(&st, pod, n).unwrap())
+            .collect()
     }
 
     #[test]
     fn score_table() {
         // From upstream's TestImageLocalityPriority: node1 has gcr.io/40:latest (40MB) and
         // gcr.io/300:latest (300MB); node2 has gcr.io/250:latest (250MB) and gcr.io/10:latest (10MB).
-        let n1 = || node("node1", &[(&["gcr.io/40:latest", "gcr.io/40:v1"], 40 * MB), (&["gcr.io/300:latest", "gcr.io/300:v1"], 300 * MB)]);
-        let n2 = || node("node2", &[(&["gcr.io/250:latest"], 250 * MB), (&["gcr.io/10:latest", "gcr.io/10:v1"], 10 * MB)]);
+        let n1 = || {
+            node(
+                "node1",
+                &[
+                    (&["gcr.io/40:latest", "gcr.io/40:v1"], 40 * MB),
+                    (&["gcr.io/300:latest", "gcr.io/300:v1"], 300 * MB),
+                ],
+            )
+        };
+        let n2 = || {
+            node(
+                "node2",
+                &[
+                    (&["gcr.io/250:latest"], 250 * MB),
+                    (&["gcr.io/10:latest", "gcr.io/10:v1"], 10 * MB),
+                ],
+            )
+        };
         // Pod with gcr.io/40 and gcr.io/250: node1 (40*1/2=20MB → 0), node2 (250/2=125 → 5).
-        assert_eq!(run(&pod(&["gcr.io/40", "gcr.io/250"]), vec![n1(), n2()]), [0, 5]);
+        assert_eq!(
+            run(&pod(&["gcr.io/40", "gcr.io/250"]), vec![n1(), n2()]),
+            [0, 5]
+        );
         // gcr.io/40 and gcr.io/300: node1 (40/2 + 300/2 = 170MB → 7), node2 0.
-        assert_eq!(run(&pod(&["gcr.io/40", "gcr.io/300"]), vec![n1(), n2()]), [7, 0]);
+        assert_eq!(
+            run(&pod(&["gcr.io/40", "gcr.io/300"]), vec![n1(), n2()]),
+            [7, 0]
+        );
         // gcr.io/300 and gcr.io/10: node1 150MB → 6, node2 5MB → 0.
-        assert_eq!(run(&pod(&["gcr.io/300", "gcr.io/10"]), vec![n1(), n2()]), [6, 0]);
+        assert_eq!(
+            run(&pod(&["gcr.io/300", "gcr.io/10"]), vec![n1(), n2()]),
+            [6, 0]
+        );
         // Image present on every node: spread 1.
         let n3 = || node("node3", &[(&["gcr.io/2000:latest"], 2000 * MB)]);
         assert_eq!(run(&pod(&["gcr.io/2000"]), vec![n3()]), [100]);

@@ -11,14 +11,18 @@ use rustc_hash::FxHashMap;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
 use crate::framework::events::{ClusterEventWithHint, EventResource, action};
-use crate::framework::{ClusterLister, CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::{
+    ClusterLister, CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult,
+    Status,
+};
 use crate::model::PodInfo;
 use crate::plugins::helpers::{Selector, ensure_all_nodes, node_labels, pod_labels};
 
 /// Registered name.
 pub const NAME: &str = "InterPodAffinity";
 /// An existing pod's required anti-affinity rejects the incoming pod.
-pub const ERR_REASON_EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
+pub const ERR_REASON_EXISTING_ANTI_AFFINITY: &str =
+    "node(s) didn't satisfy existing pods anti-affinity rules";
 /// The incoming pod's required affinity is not met.
 pub const ERR_REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 /// The incoming pod's required anti-affinity is violated.
@@ -56,7 +60,8 @@ impl AffinityTerm {
     /// Whether `pod` (whose namespace has `ns_labels`) is selected by the term.
     pub fn matches(&self, pod: &Pod, ns_labels: Option<&BTreeMap<String, String>>) -> bool {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-        (self.namespaces.iter().any(|n| n == ns) || self.ns_selector.matches(ns_labels.unwrap_or(&NO_LABELS)))
+        (self.namespaces.iter().any(|n| n == ns)
+            || self.ns_selector.matches(ns_labels.unwrap_or(&NO_LABELS)))
             && self.selector.matches(pod_labels(pod))
     }
 
@@ -79,30 +84,82 @@ impl AffinityTerm {
 
 /// The pod's affinity terms of one kind.
 pub fn required_affinity(pod: &Pod) -> Vec<AffinityTerm> {
-    let terms = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()).and_then(|a| a.pod_affinity.as_ref());
-    terms.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()).into_iter().flatten().map(|t| AffinityTerm::new(pod, t)).collect()
+    let terms = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .and_then(|a| a.pod_affinity.as_ref());
+    terms
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .map(|t| AffinityTerm::new(pod, t))
+        .collect()
 }
 
 /// The pod's required anti-affinity terms.
 pub fn required_anti_affinity(pod: &Pod) -> Vec<AffinityTerm> {
-    let terms = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()).and_then(|a| a.pod_anti_affinity.as_ref());
-    terms.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()).into_iter().flatten().map(|t| AffinityTerm::new(pod, t)).collect()
+    let terms = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .and_then(|a| a.pod_anti_affinity.as_ref());
+    terms
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .map(|t| AffinityTerm::new(pod, t))
+        .collect()
 }
 
 fn weighted(pod: &Pod, list: Option<&Vec<WeightedPodAffinityTerm>>) -> Vec<(i64, AffinityTerm)> {
-    list.into_iter().flatten().map(|w| (i64::from(w.weight), AffinityTerm::new(pod, &w.pod_affinity_term))).collect()
+    list.into_iter()
+        .flatten()
+        .map(|w| {
+            (
+                i64::from(w.weight),
+                AffinityTerm::new(pod, &w.pod_affinity_term),
+            )
+        })
+        .collect()
 }
 
 /// The pod's preferred affinity terms with weights.
 pub fn preferred_affinity(pod: &Pod) -> Vec<(i64, AffinityTerm)> {
-    let a = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()).and_then(|a| a.pod_affinity.as_ref());
-    weighted(pod, a.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()))
+    let a = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .and_then(|a| a.pod_affinity.as_ref());
+    weighted(
+        pod,
+        a.and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        }),
+    )
 }
 
 /// The pod's preferred anti-affinity terms with weights.
 pub fn preferred_anti_affinity(pod: &Pod) -> Vec<(i64, AffinityTerm)> {
-    let a = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()).and_then(|a| a.pod_anti_affinity.as_ref());
-    weighted(pod, a.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()))
+    let a = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .and_then(|a| a.pod_anti_affinity.as_ref());
+    weighted(
+        pod,
+        a.and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        }),
+    )
 }
 
 /// Counts per topology key, then value.
@@ -111,7 +168,9 @@ pub struct TopologyCounts(FxHashMap<String, FxHashMap<String, i64>>);
 
 impl TopologyCounts {
     fn add(&mut self, node: &NodeInfo, key: &str, delta: i64) {
-        let Some(v) = node_labels(node).get(key) else { return };
+        let Some(v) = node_labels(node).get(key) else {
+            return;
+        };
         let values = self.0.entry(key.to_string()).or_default();
         let e = values.entry(v.clone()).or_insert(0);
         *e += delta;
@@ -131,7 +190,11 @@ impl TopologyCounts {
         }
     }
     fn get(&self, key: &str, value: &str) -> i64 {
-        self.0.get(key).and_then(|m| m.get(value)).copied().unwrap_or(0)
+        self.0
+            .get(key)
+            .and_then(|m| m.get(value))
+            .copied()
+            .unwrap_or(0)
     }
     fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -190,13 +253,17 @@ impl InterPodAffinity {
     pub fn new(args: &PluginArgsSet, lister: Arc<dyn ClusterLister>) -> Self {
         InterPodAffinity {
             hard_pod_affinity_weight: i64::from(args.inter_pod_affinity.hard_pod_affinity_weight),
-            ignore_preferred_terms_of_existing_pods: args.inter_pod_affinity.ignore_preferred_terms_of_existing_pods,
+            ignore_preferred_terms_of_existing_pods: args
+                .inter_pod_affinity
+                .ignore_preferred_terms_of_existing_pods,
             lister,
         }
     }
 
     pub(crate) fn ns_labels(&self, pod: &PodInfo) -> BTreeMap<String, String> {
-        self.lister.namespace_labels(pod.namespace()).unwrap_or_default()
+        self.lister
+            .namespace_labels(pod.namespace())
+            .unwrap_or_default()
     }
 }
 
@@ -206,7 +273,10 @@ impl Plugin for InterPodAffinity {
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
         vec![
-            ClusterEventWithHint::new(EventResource::AssignedPod, action::ADD | action::UPDATE_POD_LABEL | action::DELETE),
+            ClusterEventWithHint::new(
+                EventResource::AssignedPod,
+                action::ADD | action::UPDATE_POD_LABEL | action::DELETE,
+            ),
             ClusterEventWithHint::new(EventResource::UnscheduledPod, action::UPDATE_POD_LABEL),
             ClusterEventWithHint::new(EventResource::Node, action::ADD | action::UPDATE_NODE_LABEL),
         ]
@@ -226,7 +296,12 @@ impl Plugin for InterPodAffinity {
 }
 
 impl PreFilterPlugin for InterPodAffinity {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         ensure_all_nodes(state, snapshot);
         let mut affinity = required_affinity(&pod.pod);
         let mut anti_affinity = required_anti_affinity(&pod.pod);
@@ -251,7 +326,8 @@ impl PreFilterPlugin for InterPodAffinity {
                 acc.merge(c);
                 acc
             });
-        let (mut affinity_counts, mut anti_counts) = (TopologyCounts::default(), TopologyCounts::default());
+        let (mut affinity_counts, mut anti_counts) =
+            (TopologyCounts::default(), TopologyCounts::default());
         if !affinity.is_empty() || !anti_affinity.is_empty() {
             let per_node: Vec<(TopologyCounts, TopologyCounts)> = snapshot
                 .nodes()
@@ -296,14 +372,26 @@ impl PreFilterPlugin for InterPodAffinity {
         true
     }
 
-    fn add_pod(&self, state: &mut CycleState, pod: &PodInfo, to_add: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        to_add: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         if let Some(s) = state.get_mut::<PreFilterState>() {
             s.update_with_pod(to_add, node, 1, &pod.pod);
         }
         Status::success()
     }
 
-    fn remove_pod(&self, state: &mut CycleState, pod: &PodInfo, to_remove: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        to_remove: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         if let Some(s) = state.get_mut::<PreFilterState>() {
             s.update_with_pod(to_remove, node, -1, &pod.pod);
         }
@@ -336,20 +424,28 @@ fn node_satisfies_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
         return true;
     }
     let labels = node_labels(node);
-    !s.anti_affinity.iter().any(|t| labels.get(&t.topology_key).is_some_and(|v| s.anti_counts.get(&t.topology_key, v) > 0))
+    !s.anti_affinity.iter().any(|t| {
+        labels
+            .get(&t.topology_key)
+            .is_some_and(|v| s.anti_counts.get(&t.topology_key, v) > 0)
+    })
 }
 
 fn node_satisfies_existing_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
     if s.existing_anti.is_empty() {
         return true;
     }
-    !node_labels(node).iter().any(|(k, v)| s.existing_anti.get(k, v) > 0)
+    !node_labels(node)
+        .iter()
+        .any(|(k, v)| s.existing_anti.get(k, v) > 0)
 }
 
 impl FilterPlugin for InterPodAffinity {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(s) = state.get::<PreFilterState>() else {
-            return Status::error("error reading PreFilterInterPodAffinity from cycleState: not found");
+            return Status::error(
+                "error reading PreFilterInterPodAffinity from cycleState: not found",
+            );
         };
         if !node_matches_affinity(s, &pod.pod, node) {
             return Status::unresolvable(ERR_REASON_AFFINITY);

@@ -7,7 +7,10 @@ struct Namespaces(Vec<(String, BTreeMap<String, String>)>);
 
 impl ClusterLister for Namespaces {
     fn namespace_labels(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, l)| l.clone())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l.clone())
     }
     fn namespaces(&self) -> Vec<(String, BTreeMap<String, String>)> {
         self.0.clone()
@@ -34,17 +37,34 @@ fn plugin() -> InterPodAffinity {
 
 /// A pod: name, namespace, labels, node ("" = incoming), affinity YAML (block under `affinity:`).
 fn pod(name: &str, ns: &str, labels: &str, node: &str, affinity: &str) -> String {
-    let node = if node.is_empty() { String::new() } else { format!("  nodeName: {node}\n") };
-    let aff = if affinity.is_empty() { String::new() } else { format!("  affinity: {affinity}\n") };
-    format!("metadata: {{name: {name}, namespace: {ns}, uid: {name}, labels: {{{labels}}}}}\nspec:\n  containers: []\n{node}{aff}")
+    let node = if node.is_empty() {
+        String::new()
+    } else {
+        format!("  nodeName: {node}\n")
+    };
+    let aff = if affinity.is_empty() {
+        String::new()
+    } else {
+        format!("  affinity: {affinity}\n")
+    };
+    format!(
+        "metadata: {{name: {name}, namespace: {ns}, uid: {name}, labels: {{{labels}}}}}\nspec:\n  containers: []\n{node}{aff}"
+    )
 }
 
 fn cluster(nodes: &[(&str, &str)], pods: &[String]) -> Snapshot {
     let infos = nodes
         .iter()
         .map(|(name, labels)| {
-            let mine: Vec<&str> = pods.iter().filter(|p| p.contains(&format!("nodeName: {name}\n"))).map(String::as_str).collect();
-            ninfo(&format!("metadata: {{name: {name}, labels: {{{labels}}}}}"), &mine)
+            let mine: Vec<&str> = pods
+                .iter()
+                .filter(|p| p.contains(&format!("nodeName: {name}\n")))
+                .map(String::as_str)
+                .collect();
+            ninfo(
+                &format!("metadata: {{name: {name}, labels: {{{labels}}}}}"),
+                &mine,
+            )
         })
         .collect();
     Snapshot::from_nodes(infos)
@@ -55,51 +75,165 @@ fn filter(pl: &InterPodAffinity, incoming: &str, snap: &Snapshot) -> Vec<(Code, 
     let mut st = CycleState::default();
     let (_, s) = pl.pre_filter(&mut st, &p, snap);
     if s.is_skip() {
-        return snap.nodes().iter().map(|_| (Code::Success, String::new())).collect();
+        return snap
+            .nodes()
+            .iter()
+            .map(|_| (Code::Success, String::new()))
+            .collect();
     }
-    snap.nodes().iter().map(|n| {
-        let s = pl.filter(&st, &p, n);
-        (s.code(), s.message())
-    }).collect()
+    snap.nodes()
+        .iter()
+        .map(|n| {
+            let s = pl.filter(&st, &p, n);
+            (s.code(), s.message())
+        })
+        .collect()
 }
 
 fn req(kind: &str, selector: &str, key: &str, extra: &str) -> String {
-    format!("{{{kind}: {{requiredDuringSchedulingIgnoredDuringExecution: [{{labelSelector: {selector}, topologyKey: {key}{extra}}}]}}}}")
+    format!(
+        "{{{kind}: {{requiredDuringSchedulingIgnoredDuringExecution: [{{labelSelector: {selector}, topologyKey: {key}{extra}}}]}}}}"
+    )
 }
 
-const S1: &str = "{matchExpressions: [{key: service, operator: In, values: [securityscan, value2]}]}";
+const S1: &str =
+    "{matchExpressions: [{key: service, operator: In, values: [securityscan, value2]}]}";
 
 #[test]
 fn filter_table() {
     use Code::{Success as S, Unschedulable as U, UnschedulableAndUnresolvable as UU};
     let pl = plugin();
-    let nodes = [("machine1", "region: r1, zone: z11, kubernetes.io/hostname: machine1")];
+    let nodes = [(
+        "machine1",
+        "region: r1, zone: z11, kubernetes.io/hostname: machine1",
+    )];
     let existing = pod("e", "default", "service: securityscan", "machine1", "");
     let snap = cluster(&nodes, std::slice::from_ref(&existing));
-    let codes = |incoming: &str, snap: &Snapshot| filter(&pl, incoming, snap).into_iter().map(|(c, _)| c).collect::<Vec<_>>();
+    let codes = |incoming: &str, snap: &Snapshot| {
+        filter(&pl, incoming, snap)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>()
+    };
     // From upstream's TestRequiredAffinitySingleNode.
-    assert_eq!(codes(&pod("p", "default", "", "", &req("podAffinity", S1, "region", "")), &snap), [S]);
-    let notin = "{matchExpressions: [{key: service, operator: NotIn, values: [securityscan3, value3]}]}";
-    assert_eq!(codes(&pod("p", "default", "", "", &req("podAffinity", notin, "region", "")), &snap), [S]);
+    assert_eq!(
+        codes(
+            &pod(
+                "p",
+                "default",
+                "",
+                "",
+                &req("podAffinity", S1, "region", "")
+            ),
+            &snap
+        ),
+        [S]
+    );
+    let notin =
+        "{matchExpressions: [{key: service, operator: NotIn, values: [securityscan3, value3]}]}";
+    assert_eq!(
+        codes(
+            &pod(
+                "p",
+                "default",
+                "",
+                "",
+                &req("podAffinity", notin, "region", "")
+            ),
+            &snap
+        ),
+        [S]
+    );
     // Different namespace: no matching pod, and the pod does not match itself.
-    let r = filter(&pl, &pod("p", "default", "", "", &req("podAffinity", S1, "region", ", namespaces: [DiffNameSpace]")), &snap);
+    let r = filter(
+        &pl,
+        &pod(
+            "p",
+            "default",
+            "",
+            "",
+            &req("podAffinity", S1, "region", ", namespaces: [DiffNameSpace]"),
+        ),
+        &snap,
+    );
     assert_eq!(r, [(UU, ERR_REASON_AFFINITY.to_string())]);
-    let antivirus = "{matchExpressions: [{key: service, operator: In, values: [antivirusscan, value2]}]}";
-    assert_eq!(codes(&pod("p", "default", "", "", &req("podAffinity", antivirus, "region", "")), &snap), [UU]);
+    let antivirus =
+        "{matchExpressions: [{key: service, operator: In, values: [antivirusscan, value2]}]}";
+    assert_eq!(
+        codes(
+            &pod(
+                "p",
+                "default",
+                "",
+                "",
+                &req("podAffinity", antivirus, "region", "")
+            ),
+            &snap
+        ),
+        [UU]
+    );
     // Anti-affinity against the existing pod.
-    let r = filter(&pl, &pod("p", "default", "", "", &req("podAntiAffinity", S1, "zone", "")), &snap);
+    let r = filter(
+        &pl,
+        &pod(
+            "p",
+            "default",
+            "",
+            "",
+            &req("podAntiAffinity", S1, "zone", ""),
+        ),
+        &snap,
+    );
     assert_eq!(r, [(U, ERR_REASON_ANTI_AFFINITY.to_string())]);
     // Existing pod's anti-affinity (symmetry).
-    let anti_existing = pod("e", "default", "service: securityscan", "machine1", &req("podAntiAffinity", "{matchExpressions: [{key: security, operator: In, values: [S1]}]}", "zone", ""));
+    let anti_existing = pod(
+        "e",
+        "default",
+        "service: securityscan",
+        "machine1",
+        &req(
+            "podAntiAffinity",
+            "{matchExpressions: [{key: security, operator: In, values: [S1]}]}",
+            "zone",
+            "",
+        ),
+    );
     let snap2 = cluster(&nodes, &[anti_existing]);
     let r = filter(&pl, &pod("p", "default", "security: S1", "", ""), &snap2);
     assert_eq!(r, [(U, ERR_REASON_EXISTING_ANTI_AFFINITY.to_string())]);
-    assert_eq!(codes(&pod("p", "default", "security: S2", "", ""), &snap2), [S]);
+    assert_eq!(
+        codes(&pod("p", "default", "security: S2", "", ""), &snap2),
+        [S]
+    );
     // A pod matching its own affinity term may go first when no pod matches anywhere.
     let own = "{matchExpressions: [{key: service, operator: In, values: [self]}]}";
-    assert_eq!(codes(&pod("p", "default", "service: self", "", &req("podAffinity", own, "region", "")), &snap), [S]);
+    assert_eq!(
+        codes(
+            &pod(
+                "p",
+                "default",
+                "service: self",
+                "",
+                &req("podAffinity", own, "region", "")
+            ),
+            &snap
+        ),
+        [S]
+    );
     // ... but only on nodes with the topology key.
-    assert_eq!(codes(&pod("p", "default", "service: self", "", &req("podAffinity", own, "rack", "")), &snap), [UU]);
+    assert_eq!(
+        codes(
+            &pod(
+                "p",
+                "default",
+                "service: self",
+                "",
+                &req("podAffinity", own, "rack", "")
+            ),
+            &snap
+        ),
+        [UU]
+    );
 }
 
 #[test]
@@ -107,14 +241,50 @@ fn topology_domains() {
     use Code::{Success as S, Unschedulable as U, UnschedulableAndUnresolvable as UU};
     let pl = plugin();
     // From upstream's TestRequiredAffinityMultipleNodes: nodeA and nodeB share region r1.
-    let nodes = [("nodeA", "region: r1, zone: z1"), ("nodeB", "region: r1, zone: z2"), ("nodeC", "region: r2, zone: z3")];
+    let nodes = [
+        ("nodeA", "region: r1, zone: z1"),
+        ("nodeB", "region: r1, zone: z2"),
+        ("nodeC", "region: r2, zone: z3"),
+    ];
     let existing = pod("e", "default", "foo: bar", "nodeA", "");
     let snap = cluster(&nodes, &[existing]);
     let foo = "{matchExpressions: [{key: foo, operator: In, values: [bar]}]}";
-    let codes = |p: &str| filter(&pl, p, &snap).into_iter().map(|(c, _)| c).collect::<Vec<_>>();
-    assert_eq!(codes(&pod("p", "default", "", "", &req("podAffinity", foo, "region", ""))), [S, S, UU]);
-    assert_eq!(codes(&pod("p", "default", "", "", &req("podAntiAffinity", foo, "region", ""))), [U, U, S]);
-    assert_eq!(codes(&pod("p", "other", "", "", &req("podAntiAffinity", foo, "region", ""))), [S, S, S]);
+    let codes = |p: &str| {
+        filter(&pl, p, &snap)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes(&pod(
+            "p",
+            "default",
+            "",
+            "",
+            &req("podAffinity", foo, "region", "")
+        )),
+        [S, S, UU]
+    );
+    assert_eq!(
+        codes(&pod(
+            "p",
+            "default",
+            "",
+            "",
+            &req("podAntiAffinity", foo, "region", "")
+        )),
+        [U, U, S]
+    );
+    assert_eq!(
+        codes(&pod(
+            "p",
+            "other",
+            "",
+            "",
+            &req("podAntiAffinity", foo, "region", "")
+        )),
+        [S, S, S]
+    );
 }
 
 #[test]
@@ -124,12 +294,44 @@ fn namespace_selector() {
     let nodes = [("n1", "region: r1")];
     let existing = pod("e", "subteam2.team2", "service: securityscan", "n1", "");
     let snap = cluster(&nodes, &[existing]);
-    let codes = |p: &str| filter(&pl, p, &snap).into_iter().map(|(c, _)| c).collect::<Vec<_>>();
+    let codes = |p: &str| {
+        filter(&pl, p, &snap)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>()
+    };
     let sel = |team: &str| format!(", namespaceSelector: {{matchLabels: {{team: {team}}}}}");
-    assert_eq!(codes(&pod("p", "subteam1.team1", "", "", &req("podAffinity", S1, "region", &sel("team2")))), [S]);
-    assert_eq!(codes(&pod("p", "subteam1.team1", "", "", &req("podAffinity", S1, "region", &sel("team1")))), [UU]);
+    assert_eq!(
+        codes(&pod(
+            "p",
+            "subteam1.team1",
+            "",
+            "",
+            &req("podAffinity", S1, "region", &sel("team2"))
+        )),
+        [S]
+    );
+    assert_eq!(
+        codes(&pod(
+            "p",
+            "subteam1.team1",
+            "",
+            "",
+            &req("podAffinity", S1, "region", &sel("team1"))
+        )),
+        [UU]
+    );
     // Empty selector: all namespaces.
-    assert_eq!(codes(&pod("p", "subteam1.team1", "", "", &req("podAffinity", S1, "region", ", namespaceSelector: {}"))), [S]);
+    assert_eq!(
+        codes(&pod(
+            "p",
+            "subteam1.team1",
+            "",
+            "",
+            &req("podAffinity", S1, "region", ", namespaceSelector: {}")
+        )),
+        [S]
+    );
 }
 
 #[test]
@@ -138,7 +340,13 @@ fn add_remove_pod_updates_state() {
     let nodes = [("nodeA", "zone: z1"), ("nodeB", "zone: z2")];
     let snap = cluster(&nodes, &[]);
     let foo = "{matchExpressions: [{key: foo, operator: Exists}]}";
-    let p = pinfo(&pod("p", "default", "", "", &req("podAntiAffinity", foo, "zone", "")));
+    let p = pinfo(&pod(
+        "p",
+        "default",
+        "",
+        "",
+        &req("podAntiAffinity", foo, "zone", ""),
+    ));
     let mut st = CycleState::default();
     let (_, s) = pl.pre_filter(&mut st, &p, &snap);
     assert!(s.is_success());
@@ -159,13 +367,18 @@ fn scores(pl: &InterPodAffinity, incoming: &str, snap: &Snapshot) -> Option<Vec<
     if pl.pre_score(&mut st, &p, &nodes).is_skip() {
         return None;
     }
-    let mut s: Vec<i64> = nodes.iter().map(|n| pl.score(&st, &p, n).unwrap()).collect();
+    let mut s: Vec<i64> = nodes
+        .iter()
+        .map(|n| pl.score(&st, &p, n).unwrap())
+        .collect();
     pl.normalize_scores(&st, &p, &nodes, &mut s);
     Some(s)
 }
 
 fn pref(kind: &str, weight: i32, selector: &str, key: &str) -> String {
-    format!("{{{kind}: {{preferredDuringSchedulingIgnoredDuringExecution: [{{weight: {weight}, podAffinityTerm: {{labelSelector: {selector}, topologyKey: {key}}}}}]}}}}")
+    format!(
+        "{{{kind}: {{preferredDuringSchedulingIgnoredDuringExecution: [{{weight: {weight}, podAffinityTerm: {{labelSelector: {selector}, topologyKey: {key}}}}}]}}}}"
+    )
 }
 
 #[test]
@@ -174,34 +387,116 @@ fn score_table() {
     let pl = plugin();
     let s1 = "{matchExpressions: [{key: security, operator: In, values: [S1]}]}";
     let s2 = "{matchExpressions: [{key: security, operator: In, values: [S2]}]}";
-    let nodes = [("node1", "region: China"), ("node2", "region: India"), ("node3", "az: az1")];
+    let nodes = [
+        ("node1", "region: China"),
+        ("node2", "region: India"),
+        ("node3", "az: az1"),
+    ];
     let pods = [
         pod("a", "default", "security: S1", "node1", ""),
         pod("b", "default", "security: S2", "node2", ""),
         pod("c", "default", "security: S1", "node3", ""),
     ];
     let snap = cluster(&nodes, &pods);
-    assert_eq!(scores(&pl, &pod("p", "default", "security: S1", "", ""), &snap), None);
-    assert_eq!(scores(&pl, &pod("p", "default", "security: S1", "", &pref("podAffinity", 5, s1, "region")), &snap), Some(vec![100, 0, 0]));
+    assert_eq!(
+        scores(&pl, &pod("p", "default", "security: S1", "", ""), &snap),
+        None
+    );
+    assert_eq!(
+        scores(
+            &pl,
+            &pod(
+                "p",
+                "default",
+                "security: S1",
+                "",
+                &pref("podAffinity", 5, s1, "region")
+            ),
+            &snap
+        ),
+        Some(vec![100, 0, 0])
+    );
     // Same region as a matching pod scores the same.
-    let nodes2 = [("node1", "region: China"), ("node2", "region: China, az: az1"), ("node3", "region: India")];
+    let nodes2 = [
+        ("node1", "region: China"),
+        ("node2", "region: China, az: az1"),
+        ("node3", "region: India"),
+    ];
     let snap2 = cluster(&nodes2, &[pod("a", "default", "security: S1", "node1", "")]);
-    assert_eq!(scores(&pl, &pod("p", "default", "", "", &pref("podAffinity", 5, s1, "region")), &snap2), Some(vec![100, 100, 0]));
+    assert_eq!(
+        scores(
+            &pl,
+            &pod(
+                "p",
+                "default",
+                "",
+                "",
+                &pref("podAffinity", 5, s1, "region")
+            ),
+            &snap2
+        ),
+        Some(vec![100, 100, 0])
+    );
     // Anti-affinity: the node with matching pods gets the low score.
-    assert_eq!(scores(&pl, &pod("p", "default", "", "", &pref("podAntiAffinity", 5, s1, "region")), &snap), Some(vec![0, 100, 100]));
+    assert_eq!(
+        scores(
+            &pl,
+            &pod(
+                "p",
+                "default",
+                "",
+                "",
+                &pref("podAntiAffinity", 5, s1, "region")
+            ),
+            &snap
+        ),
+        Some(vec![0, 100, 100])
+    );
     // Symmetry: existing pods' preferred affinity toward the incoming pod.
     let sym = [
-        pod("a", "default", "security: S1", "node1", &pref("podAffinity", 5, s1, "region")),
-        pod("b", "default", "security: S2", "node2", &pref("podAffinity", 6, s2, "region")),
+        pod(
+            "a",
+            "default",
+            "security: S1",
+            "node1",
+            &pref("podAffinity", 5, s1, "region"),
+        ),
+        pod(
+            "b",
+            "default",
+            "security: S2",
+            "node2",
+            &pref("podAffinity", 6, s2, "region"),
+        ),
     ];
     let snap3 = cluster(&nodes, &sym);
-    assert_eq!(scores(&pl, &pod("p", "default", "security: S2", "", ""), &snap3), Some(vec![0, 100, 0]));
+    assert_eq!(
+        scores(&pl, &pod("p", "default", "security: S2", "", ""), &snap3),
+        Some(vec![0, 100, 0])
+    );
     // Symmetry with required affinity of existing pods (hardPodAffinityWeight 1).
-    let hard = [pod("a", "default", "security: S1", "node1", &req("podAffinity", s2, "region", ""))];
+    let hard = [pod(
+        "a",
+        "default",
+        "security: S1",
+        "node1",
+        &req("podAffinity", s2, "region", ""),
+    )];
     let snap4 = cluster(&nodes, &hard);
-    assert_eq!(scores(&pl, &pod("p", "default", "security: S2", "", ""), &snap4), Some(vec![100, 0, 0]));
+    assert_eq!(
+        scores(&pl, &pod("p", "default", "security: S2", "", ""), &snap4),
+        Some(vec![100, 0, 0])
+    );
     let mut args = PluginArgsSet::default();
-    args.inter_pod_affinity.ignore_preferred_terms_of_existing_pods = true;
+    args.inter_pod_affinity
+        .ignore_preferred_terms_of_existing_pods = true;
     let ignoring = InterPodAffinity::new(&args, Arc::new(EmptyLister));
-    assert_eq!(scores(&ignoring, &pod("p", "default", "security: S2", "", ""), &snap3), None);
+    assert_eq!(
+        scores(
+            &ignoring,
+            &pod("p", "default", "security: S2", "", ""),
+            &snap3
+        ),
+        None
+    );
 }

@@ -45,9 +45,18 @@ pub fn registry() -> Registry {
         .register(default_binder::NAME, default_binder::new)
         .register(pod_topology_spread::NAME, pod_topology_spread::new)
         .register(inter_pod_affinity::NAME, inter_pod_affinity::new)
-        .register(volumes::VolumeRestrictions::NAME, volumes::VolumeRestrictions::factory)
-        .register(volumes::NodeVolumeLimits::NAME, volumes::NodeVolumeLimits::factory)
-        .register(volumes::VolumeBinding::NAME, volumes::VolumeBinding::factory)
+        .register(
+            volumes::VolumeRestrictions::NAME,
+            volumes::VolumeRestrictions::factory,
+        )
+        .register(
+            volumes::NodeVolumeLimits::NAME,
+            volumes::NodeVolumeLimits::factory,
+        )
+        .register(
+            volumes::VolumeBinding::NAME,
+            volumes::VolumeBinding::factory,
+        )
         .register(volumes::VolumeZone::NAME, volumes::VolumeZone::factory)
         .register(dynamic_resources::NAME, dynamic_resources::new)
         .register(node_declared_features::NAME, node_declared_features::new)
@@ -63,9 +72,12 @@ mod tests {
 
     /// The default profile of a configuration that says nothing.
     pub(crate) fn default_framework() -> Framework {
-        let cfg = crate::config::parse("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n")
-            .expect("default config parses");
-        Framework::new(&cfg.profiles[0], &registry(), &Handle::offline()).expect("default profile instantiates")
+        let cfg = crate::config::parse(
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+        )
+        .expect("default config parses");
+        Framework::new(&cfg.profiles[0], &registry(), &Handle::offline())
+            .expect("default profile instantiates")
     }
 
     #[test]
@@ -74,7 +86,9 @@ mod tests {
         let handle = Handle::offline();
         let args = crate::config::PluginArgsSet::default();
         for info in PLUGINS {
-            let factory = r.get(info.name).unwrap_or_else(|| panic!("{} is not registered", info.name));
+            let factory = r
+                .get(info.name)
+                .unwrap_or_else(|| panic!("{} is not registered", info.name));
             let p = factory(&args, &handle).unwrap();
             assert_eq!(p.name(), info.name);
             for point in ExtensionPoint::ALL {

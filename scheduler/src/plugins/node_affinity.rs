@@ -8,12 +8,18 @@ use rustc_hash::FxHashSet;
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
-use crate::framework::events::{ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action};
+use crate::framework::events::{
+    ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
+};
 use crate::framework::{
-    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status,
+    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
+    ScorePlugin, Status,
 };
 use crate::model::PodInfo;
-use crate::plugins::helpers::{NodeTerm, RequiredNodeAffinity, default_normalize, node_labels, parse_node_selector, terms_match};
+use crate::plugins::helpers::{
+    NodeTerm, RequiredNodeAffinity, default_normalize, node_labels, parse_node_selector,
+    terms_match,
+};
 
 /// Registered name.
 pub const NAME: &str = "NodeAffinity";
@@ -35,8 +41,15 @@ pub struct NodeAffinity {
 pub fn new(args: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
     let mut pl = NodeAffinity::default();
     if let Some(a) = &args.node_affinity.added_affinity {
-        pl.added_selector = a.required_during_scheduling_ignored_during_execution.as_ref().map(parse_node_selector);
-        pl.added_preferred = preferred(a.preferred_during_scheduling_ignored_during_execution.as_deref().unwrap_or_default());
+        pl.added_selector = a
+            .required_during_scheduling_ignored_during_execution
+            .as_ref()
+            .map(parse_node_selector);
+        pl.added_preferred = preferred(
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_deref()
+                .unwrap_or_default(),
+        );
     }
     Ok(Arc::new(pl))
 }
@@ -46,8 +59,15 @@ fn preferred(terms: &[PreferredSchedulingTerm]) -> Vec<(i64, NodeTerm)> {
         .iter()
         .filter(|t| {
             t.weight != 0
-                && !(t.preference.match_expressions.as_ref().is_none_or(|v| v.is_empty())
-                    && t.preference.match_fields.as_ref().is_none_or(|v| v.is_empty()))
+                && !(t
+                    .preference
+                    .match_expressions
+                    .as_ref()
+                    .is_none_or(|v| v.is_empty())
+                    && t.preference
+                        .match_fields
+                        .as_ref()
+                        .is_none_or(|v| v.is_empty()))
         })
         .map(|t| (i64::from(t.weight), NodeTerm::new(&t.preference)))
         .collect()
@@ -55,7 +75,11 @@ fn preferred(terms: &[PreferredSchedulingTerm]) -> Vec<(i64, NodeTerm)> {
 
 fn score_preferred(terms: &[(i64, NodeTerm)], node: &NodeInfo) -> i64 {
     let labels = node_labels(node);
-    terms.iter().filter(|(_, t)| t.matches(&node.name, labels)).map(|(w, _)| *w).sum()
+    terms
+        .iter()
+        .filter(|(_, t)| t.matches(&node.name, labels))
+        .map(|(w, _)| *w)
+        .sum()
 }
 
 #[derive(Clone)]
@@ -65,7 +89,13 @@ struct PreFilterState(RequiredNodeAffinity);
 struct PreScoreState(Vec<(i64, NodeTerm)>);
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
-    let EventObjects::Node { old, new: Some(new) } = objs else { return QueueingHint::Queue };
+    let EventObjects::Node {
+        old,
+        new: Some(new),
+    } = objs
+    else {
+        return QueueingHint::Queue;
+    };
     let req = RequiredNodeAffinity::of(&pod.pod);
     if !req.matches_node(new) {
         return QueueingHint::Skip;
@@ -81,7 +111,11 @@ impl Plugin for NodeAffinity {
         NAME
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
-        vec![ClusterEventWithHint::with_hint(EventResource::Node, action::ADD | action::UPDATE_NODE_LABEL, hint_node)]
+        vec![ClusterEventWithHint::with_hint(
+            EventResource::Node,
+            action::ADD | action::UPDATE_NODE_LABEL,
+            hint_node,
+        )]
     }
     fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
         Some(self)
@@ -98,12 +132,20 @@ impl Plugin for NodeAffinity {
 }
 
 impl PreFilterPlugin for NodeAffinity {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         let spec = pod.pod.spec.as_ref();
         let required = spec
             .and_then(|s| s.affinity.as_ref())
             .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
+            .and_then(|n| {
+                n.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            });
         let has_selector = spec.is_some_and(|s| s.node_selector.is_some());
         if required.is_none() && self.added_selector.is_none() && !has_selector {
             return (None, Status::skip());
@@ -133,7 +175,12 @@ impl PreFilterPlugin for NodeAffinity {
         if union.is_empty() {
             return (None, Status::unresolvable(ERR_REASON_CONFLICT));
         }
-        (Some(PreFilterResult { node_names: Some(union) }), Status::success())
+        (
+            Some(PreFilterResult {
+                node_names: Some(union),
+            }),
+            Status::success(),
+        )
     }
 }
 
@@ -148,7 +195,11 @@ impl FilterPlugin for NodeAffinity {
             Some(s) => s.0.matches(node),
             None => RequiredNodeAffinity::of(&pod.pod).matches(node),
         };
-        if ok { Status::success() } else { Status::unresolvable(ERR_REASON_POD) }
+        if ok {
+            Status::success()
+        } else {
+            Status::unresolvable(ERR_REASON_POD)
+        }
     }
 }
 
@@ -158,7 +209,10 @@ fn pod_preferred(pod: &PodInfo) -> Option<Vec<(i64, NodeTerm)>> {
         .as_ref()
         .and_then(|s| s.affinity.as_ref())
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| n.preferred_during_scheduling_ignored_during_execution.as_deref())
+        .and_then(|n| {
+            n.preferred_during_scheduling_ignored_during_execution
+                .as_deref()
+        })
         .map(preferred)
 }
 
@@ -178,11 +232,21 @@ impl ScorePlugin for NodeAffinity {
         let mut count = score_preferred(&self.added_preferred, node);
         match state.get::<PreScoreState>() {
             Some(s) => count += score_preferred(&s.0, node),
-            None => count += pod_preferred(pod).map(|t| score_preferred(&t, node)).unwrap_or(0),
+            None => {
+                count += pod_preferred(pod)
+                    .map(|t| score_preferred(&t, node))
+                    .unwrap_or(0)
+            }
         }
         Ok(count)
     }
-    fn normalize_scores(&self, _: &CycleState, _: &PodInfo, _: &[Arc<NodeInfo>], scores: &mut [i64]) -> Status {
+    fn normalize_scores(
+        &self,
+        _: &CycleState,
+        _: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        scores: &mut [i64],
+    ) -> Status {
         default_normalize(scores, false);
         Status::success()
     }

@@ -3,11 +3,16 @@ use crate::framework::Code;
 use crate::plugins::helpers::testutil::{ninfo, pinfo};
 
 fn node(name: &str, labels: &str) -> NodeInfo {
-    ninfo(&format!("metadata: {{name: {name}, labels: {{{labels}}}}}"), &[])
+    ninfo(
+        &format!("metadata: {{name: {name}, labels: {{{labels}}}}}"),
+        &[],
+    )
 }
 
 fn pod(spec_extra: &str) -> PodInfo {
-    pinfo(&format!("metadata: {{name: p}}\nspec:\n  containers: []\n{spec_extra}"))
+    pinfo(&format!(
+        "metadata: {{name: p}}\nspec:\n  containers: []\n{spec_extra}"
+    ))
 }
 
 fn run_filter(pl: &NodeAffinity, p: &PodInfo, n: &NodeInfo) -> (Status, Option<PreFilterResult>) {
@@ -25,35 +30,101 @@ fn run_filter(pl: &NodeAffinity, p: &PodInfo, n: &NodeInfo) -> (Status, Option<P
 #[test]
 fn filter_table() {
     // Adapted from upstream's TestNodeAffinity.
-    let req = |exprs: &str| format!("  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms: {exprs}\n");
+    let req = |exprs: &str| {
+        format!(
+            "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms: {exprs}\n"
+        )
+    };
     let cases: Vec<(String, &str, bool)> = vec![
         (String::new(), "", true),
         ("  nodeSelector: {foo: bar}\n".into(), "", false),
         ("  nodeSelector: {foo: bar}\n".into(), "foo: bar", true),
-        ("  nodeSelector: {foo: bar}\n".into(), "foo: bar, baz: blah", true),
-        (req("[{matchExpressions: [{key: foo, operator: In, values: [bar, value2]}]}]"), "foo: bar", true),
-        (req("[{matchExpressions: [{key: kernel-version, operator: Gt, values: ['0204']}]}]"), "kernel-version: '0206'", true),
-        (req("[{matchExpressions: [{key: mem-type, operator: NotIn, values: [DDR, DDR2]}]}]"), "mem-type: DDR3", true),
-        (req("[{matchExpressions: [{key: GPU, operator: Exists}]}]"), "GPU: NVIDIA-GRID-K1", true),
-        (req("[{matchExpressions: [{key: foo, operator: In, values: [value1, value2]}]}]"), "foo: bar", false),
-        (req("[]"), "foo: bar", false),
-        (req("[{}]"), "foo: bar", false),
-        (req("[{matchExpressions: [{key: foo, operator: In, values: [bar]}]}, {matchExpressions: [{key: diffkey, operator: In, values: [wrong]}]}]"), "foo: bar", true),
-        (req("[{matchExpressions: [{key: foo, operator: Exists}, {key: bar, operator: Exists}]}]"), "foo: bar", false),
         (
-            format!("  nodeSelector: {{foo: bar}}\n{}", req("[{matchExpressions: [{key: foo, operator: Exists}]}]")),
+            "  nodeSelector: {foo: bar}\n".into(),
+            "foo: bar, baz: blah",
+            true,
+        ),
+        (
+            req("[{matchExpressions: [{key: foo, operator: In, values: [bar, value2]}]}]"),
             "foo: bar",
             true,
         ),
         (
-            format!("  nodeSelector: {{foo: bar}}\n{}", req("[{matchExpressions: [{key: foo, operator: Exists}]}]")),
+            req("[{matchExpressions: [{key: kernel-version, operator: Gt, values: ['0204']}]}]"),
+            "kernel-version: '0206'",
+            true,
+        ),
+        (
+            req("[{matchExpressions: [{key: mem-type, operator: NotIn, values: [DDR, DDR2]}]}]"),
+            "mem-type: DDR3",
+            true,
+        ),
+        (
+            req("[{matchExpressions: [{key: GPU, operator: Exists}]}]"),
+            "GPU: NVIDIA-GRID-K1",
+            true,
+        ),
+        (
+            req("[{matchExpressions: [{key: foo, operator: In, values: [value1, value2]}]}]"),
+            "foo: bar",
+            false,
+        ),
+        (req("[]"), "foo: bar", false),
+        (req("[{}]"), "foo: bar", false),
+        (
+            req(
+                "[{matchExpressions: [{key: foo, operator: In, values: [bar]}]}, {matchExpressions: [{key: diffkey, operator: In, values: [wrong]}]}]",
+            ),
+            "foo: bar",
+            true,
+        ),
+        (
+            req(
+                "[{matchExpressions: [{key: foo, operator: Exists}, {key: bar, operator: Exists}]}]",
+            ),
+            "foo: bar",
+            false,
+        ),
+        (
+            format!(
+                "  nodeSelector: {{foo: bar}}\n{}",
+                req("[{matchExpressions: [{key: foo, operator: Exists}]}]")
+            ),
+            "foo: bar",
+            true,
+        ),
+        (
+            format!(
+                "  nodeSelector: {{foo: bar}}\n{}",
+                req("[{matchExpressions: [{key: foo, operator: Exists}]}]")
+            ),
             "foo: baz",
             false,
         ),
-        (req("[{matchFields: [{key: metadata.name, operator: In, values: [node1]}]}]"), "", true),
-        (req("[{matchFields: [{key: metadata.name, operator: In, values: [node2]}]}]"), "", false),
-        (req("[{matchFields: [{key: metadata.name, operator: In, values: [node1]}], matchExpressions: [{key: foo, operator: In, values: [bar]}]}]"), "foo: bar", true),
-        (req("[{matchFields: [{key: metadata.name, operator: In, values: [node1]}], matchExpressions: [{key: foo, operator: In, values: [bar]}]}]"), "foo: baz", false),
+        (
+            req("[{matchFields: [{key: metadata.name, operator: In, values: [node1]}]}]"),
+            "",
+            true,
+        ),
+        (
+            req("[{matchFields: [{key: metadata.name, operator: In, values: [node2]}]}]"),
+            "",
+            false,
+        ),
+        (
+            req(
+                "[{matchFields: [{key: metadata.name, operator: In, values: [node1]}], matchExpressions: [{key: foo, operator: In, values: [bar]}]}]",
+            ),
+            "foo: bar",
+            true,
+        ),
+        (
+            req(
+                "[{matchFields: [{key: metadata.name, operator: In, values: [node1]}], matchExpressions: [{key: foo, operator: In, values: [bar]}]}]",
+            ),
+            "foo: baz",
+            false,
+        ),
     ];
     let pl = NodeAffinity::default();
     for (extra, labels, ok) in cases {
@@ -69,17 +140,23 @@ fn filter_table() {
 #[test]
 fn prefilter_node_names() {
     let pl = NodeAffinity::default();
-    let p = pod("  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields: [{key: metadata.name, operator: In, values: [node1]}]\n        - matchFields: [{key: metadata.name, operator: In, values: [node2]}]\n");
+    let p = pod(
+        "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields: [{key: metadata.name, operator: In, values: [node1]}]\n        - matchFields: [{key: metadata.name, operator: In, values: [node2]}]\n",
+    );
     let (_, r) = run_filter(&pl, &p, &node("node1", ""));
     let mut names: Vec<String> = r.unwrap().node_names.unwrap().into_iter().collect();
     names.sort();
     assert_eq!(names, vec!["node1", "node2"]);
-    let p = pod("  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields: [{key: metadata.name, operator: In, values: [node1]}, {key: metadata.name, operator: In, values: [node2]}]\n");
+    let p = pod(
+        "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields: [{key: metadata.name, operator: In, values: [node1]}, {key: metadata.name, operator: In, values: [node2]}]\n",
+    );
     let (s, _) = run_filter(&pl, &p, &node("node1", ""));
     assert_eq!(s.code(), Code::UnschedulableAndUnresolvable);
     assert_eq!(s.message(), ERR_REASON_CONFLICT);
     // A term without a name pin: no restriction.
-    let p = pod("  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields: [{key: metadata.name, operator: In, values: [node1]}]\n        - matchExpressions: [{key: foo, operator: Exists}]\n");
+    let p = pod(
+        "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields: [{key: metadata.name, operator: In, values: [node1]}]\n        - matchExpressions: [{key: foo, operator: Exists}]\n",
+    );
     let (_, r) = run_filter(&pl, &p, &node("node1", ""));
     assert!(r.is_none());
 }
@@ -126,10 +203,16 @@ fn score_table() {
     let pl = NodeAffinity::default();
     let mut st = CycleState::default();
     assert!(pl.pre_score(&mut st, &p, &nodes).is_success());
-    let mut scores: Vec<i64> = nodes.iter().map(|n| pl.score(&st, &p, n).unwrap()).collect();
+    let mut scores: Vec<i64> = nodes
+        .iter()
+        .map(|n| pl.score(&st, &p, n).unwrap())
+        .collect();
     assert_eq!(scores, vec![2, 11, 4]);
     pl.normalize_scores(&st, &p, &nodes, &mut scores);
     assert_eq!(scores, vec![18, 100, 36]);
     // No preferences at all: PreScore skips.
-    assert!(pl.pre_score(&mut CycleState::default(), &pod(""), &nodes).is_skip());
+    assert!(
+        pl.pre_score(&mut CycleState::default(), &pod(""), &nodes)
+            .is_skip()
+    );
 }

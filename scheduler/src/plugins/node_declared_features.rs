@@ -8,8 +8,12 @@ use k8s_openapi::api::core::v1::{Node, PodSpec, VolumeMount};
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
-use crate::framework::events::{ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action};
-use crate::framework::{CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::events::{
+    ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
+};
+use crate::framework::{
+    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::model::PodInfo;
 
 /// Registered name.
@@ -27,9 +31,20 @@ pub fn new(_: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
 }
 
 fn mounts(spec: &PodSpec) -> impl Iterator<Item = &VolumeMount> {
-    let c = spec.containers.iter().flat_map(|c| c.volume_mounts.iter().flatten());
-    let i = spec.init_containers.iter().flatten().flat_map(|c| c.volume_mounts.iter().flatten());
-    let e = spec.ephemeral_containers.iter().flatten().flat_map(|c| c.volume_mounts.iter().flatten());
+    let c = spec
+        .containers
+        .iter()
+        .flat_map(|c| c.volume_mounts.iter().flatten());
+    let i = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .flat_map(|c| c.volume_mounts.iter().flatten());
+    let e = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .flat_map(|c| c.volume_mounts.iter().flatten());
     c.chain(i).chain(e)
 }
 
@@ -55,7 +70,10 @@ pub fn required_features(spec: &PodSpec) -> Vec<&'static str> {
 }
 
 fn declared(node: &Node) -> &[String] {
-    node.status.as_ref().and_then(|s| s.declared_features.as_deref()).unwrap_or_default()
+    node.status
+        .as_ref()
+        .and_then(|s| s.declared_features.as_deref())
+        .unwrap_or_default()
 }
 
 #[derive(Clone)]
@@ -63,7 +81,10 @@ struct PreFilterState(Vec<&'static str>);
 
 fn hint_node(_: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     match objs {
-        EventObjects::Node { old: Some(o), new: Some(n) } if declared(o) == declared(n) => QueueingHint::Skip,
+        EventObjects::Node {
+            old: Some(o),
+            new: Some(n),
+        } if declared(o) == declared(n) => QueueingHint::Skip,
         _ => QueueingHint::Queue,
     }
 }
@@ -74,7 +95,11 @@ impl Plugin for NodeDeclaredFeatures {
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
         vec![
-            ClusterEventWithHint::with_hint(EventResource::Node, action::ADD | action::UPDATE_OTHER, hint_node),
+            ClusterEventWithHint::with_hint(
+                EventResource::Node,
+                action::ADD | action::UPDATE_OTHER,
+                hint_node,
+            ),
             ClusterEventWithHint::new(EventResource::UnscheduledPod, action::UPDATE_OTHER),
         ]
     }
@@ -87,8 +112,18 @@ impl Plugin for NodeDeclaredFeatures {
 }
 
 impl PreFilterPlugin for NodeDeclaredFeatures {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
-        let reqs = pod.pod.spec.as_ref().map(required_features).unwrap_or_default();
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
+        let reqs = pod
+            .pod
+            .spec
+            .as_ref()
+            .map(required_features)
+            .unwrap_or_default();
         if reqs.is_empty() {
             return (None, Status::skip());
         }
@@ -99,7 +134,9 @@ impl PreFilterPlugin for NodeDeclaredFeatures {
 
 impl FilterPlugin for NodeDeclaredFeatures {
     fn filter(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Status {
-        let Some(s) = state.get::<PreFilterState>() else { return Status::success() };
+        let Some(s) = state.get::<PreFilterState>() else {
+            return Status::success();
+        };
         let have = node.node.as_deref().map(declared).unwrap_or_default();
         if s.0.iter().all(|f| have.iter().any(|h| h == f)) {
             Status::success()
@@ -118,10 +155,17 @@ mod tests {
     #[test]
     fn filter_table() {
         let plain = pinfo("metadata: {name: p}\nspec: {containers: [{name: c}]}");
-        let userns = pinfo("metadata: {name: p}\nspec: {hostNetwork: true, hostUsers: false, containers: [{name: c}]}");
-        let bind = pinfo("metadata: {name: p}\nspec: {containers: [{name: c, volumeMounts: [{name: v, mountPath: /x, bindMountOptions: [nosuid]}]}]}");
+        let userns = pinfo(
+            "metadata: {name: p}\nspec: {hostNetwork: true, hostUsers: false, containers: [{name: c}]}",
+        );
+        let bind = pinfo(
+            "metadata: {name: p}\nspec: {containers: [{name: c, volumeMounts: [{name: v, mountPath: /x, bindMountOptions: [nosuid]}]}]}",
+        );
         let none = ninfo("metadata: {name: a}", &[]);
-        let has = ninfo("metadata: {name: b}\nstatus: {declaredFeatures: [UserNamespacesHostNetworkSupport]}", &[]);
+        let has = ninfo(
+            "metadata: {name: b}\nstatus: {declaredFeatures: [UserNamespacesHostNetworkSupport]}",
+            &[],
+        );
         let run = |p: &PodInfo, n: &NodeInfo| {
             let mut st = CycleState::default();
             let (_, s) = NodeDeclaredFeatures.pre_filter(&mut st, p, &Snapshot::default());
@@ -132,7 +176,10 @@ mod tests {
         };
         assert!(run(&plain, &none).is_success());
         let s = run(&userns, &none);
-        assert_eq!((s.code(), s.message().as_str()), (Code::UnschedulableAndUnresolvable, ERR_REASON));
+        assert_eq!(
+            (s.code(), s.message().as_str()),
+            (Code::UnschedulableAndUnresolvable, ERR_REASON)
+        );
         assert!(run(&userns, &has).is_success());
         assert_eq!(run(&bind, &has).code(), Code::UnschedulableAndUnresolvable);
     }

@@ -7,7 +7,9 @@ use rustc_hash::FxHashSet;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
 use crate::framework::events::{ClusterEventWithHint, EventResource, action};
-use crate::framework::{CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::{
+    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::model::PodInfo;
 
 /// Upstream's `NodeName`.
@@ -25,7 +27,11 @@ pub fn new(_: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
 }
 
 fn wanted(pod: &PodInfo) -> Option<&str> {
-    pod.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty())
+    pod.pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())
 }
 
 impl Plugin for NodeName {
@@ -44,12 +50,22 @@ impl Plugin for NodeName {
 }
 
 impl PreFilterPlugin for NodeName {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         match wanted(pod) {
             Some(n) => {
                 let mut set = FxHashSet::default();
                 set.insert(n.to_string());
-                (Some(PreFilterResult { node_names: Some(set) }), Status::success())
+                (
+                    Some(PreFilterResult {
+                        node_names: Some(set),
+                    }),
+                    Status::success(),
+                )
             }
             None => (None, Status::success()),
         }
@@ -76,7 +92,9 @@ mod tests {
         let node = ninfo("metadata: {name: foo}", &[]);
         let cases = [("", true), ("foo", true), ("bar", false)];
         for (want, ok) in cases {
-            let p = pinfo(&format!("metadata: {{name: p}}\nspec: {{containers: [], nodeName: '{want}'}}"));
+            let p = pinfo(&format!(
+                "metadata: {{name: p}}\nspec: {{containers: [], nodeName: '{want}'}}"
+            ));
             let s = NodeName.filter(&CycleState::default(), &p, &node);
             assert_eq!(s.is_success(), ok, "{want}");
             if !ok {
@@ -86,6 +104,13 @@ mod tests {
         }
         let p = pinfo("metadata: {name: p}\nspec: {containers: [], nodeName: foo}");
         let (r, _) = NodeName.pre_filter(&mut CycleState::default(), &p, &Snapshot::default());
-        assert_eq!(r.unwrap().node_names.unwrap().into_iter().collect::<Vec<_>>(), vec!["foo".to_string()]);
+        assert_eq!(
+            r.unwrap()
+                .node_names
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["foo".to_string()]
+        );
     }
 }

@@ -4,8 +4,12 @@ use std::sync::Arc;
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
-use crate::framework::events::{ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action};
-use crate::framework::{CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::events::{
+    ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
+};
+use crate::framework::{
+    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::model::{HostPort, PodInfo};
 
 /// Upstream's `NodePorts`.
@@ -34,15 +38,27 @@ pub fn conflicts(want: &HostPort, used: &HostPort) -> bool {
 
 /// Whether any of `ports` is taken on `node`.
 pub fn fits_ports(ports: &[HostPort], node: &NodeInfo) -> bool {
-    !ports.iter().any(|w| node.used_ports.iter().any(|u| conflicts(w, u)))
+    !ports
+        .iter()
+        .any(|w| node.used_ports.iter().any(|u| conflicts(w, u)))
 }
 
 fn hint_pod_deleted(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     match objs {
-        EventObjects::Pod { old: Some(deleted), new: None } => {
+        EventObjects::Pod {
+            old: Some(deleted),
+            new: None,
+        } => {
             let freed = PodInfo::new(Arc::new(deleted.clone()));
-            let helps = pod.host_ports.iter().any(|w| freed.host_ports.iter().any(|u| conflicts(w, u)));
-            if helps { QueueingHint::Queue } else { QueueingHint::Skip }
+            let helps = pod
+                .host_ports
+                .iter()
+                .any(|w| freed.host_ports.iter().any(|u| conflicts(w, u)));
+            if helps {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
         _ => QueueingHint::Queue,
     }
@@ -54,7 +70,11 @@ impl Plugin for NodePorts {
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
         vec![
-            ClusterEventWithHint::with_hint(EventResource::AssignedPod, action::DELETE, hint_pod_deleted),
+            ClusterEventWithHint::with_hint(
+                EventResource::AssignedPod,
+                action::DELETE,
+                hint_pod_deleted,
+            ),
             ClusterEventWithHint::new(EventResource::Node, action::ADD),
         ]
     }
@@ -67,7 +87,12 @@ impl Plugin for NodePorts {
 }
 
 impl PreFilterPlugin for NodePorts {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         if pod.host_ports.is_empty() {
             return (None, Status::skip());
         }
@@ -94,9 +119,17 @@ mod tests {
     fn pod_with_ports(ports: &[(&str, &str, i32)]) -> String {
         let ps: Vec<String> = ports
             .iter()
-            .map(|(proto, ip, port)| format!("{{containerPort: {port}, hostPort: {port}, protocol: {proto}, hostIP: '{ip}'}}"))
+            .map(|(proto, ip, port)| {
+                format!(
+                    "{{containerPort: {port}, hostPort: {port}, protocol: {proto}, hostIP: '{ip}'}}"
+                )
+            })
             .collect();
-        format!("metadata: {{name: p, uid: p{}}}\nspec:\n  containers: [{{name: c, image: i, ports: [{}]}}]\n", ports.len(), ps.join(", "))
+        format!(
+            "metadata: {{name: p, uid: p{}}}\nspec:\n  containers: [{{name: c, image: i, ports: [{}]}}]\n",
+            ports.len(),
+            ps.join(", ")
+        )
     }
 
     #[test]
@@ -105,17 +138,61 @@ mod tests {
         type Ports<'a> = &'a [(&'a str, &'a str, i32)];
         let cases: &[(Ports, Ports, bool)] = &[
             (&[], &[], true),
-            (&[("UDP", "127.0.0.1", 8080)], &[("UDP", "127.0.0.1", 9090)], true),
-            (&[("UDP", "127.0.0.1", 8080)], &[("UDP", "127.0.0.1", 8080)], false),
-            (&[("TCP", "127.0.0.1", 8080)], &[("TCP", "127.0.0.1", 8080)], false),
-            (&[("TCP", "127.0.0.1", 8080)], &[("UDP", "127.0.0.1", 8080)], true),
-            (&[("TCP", "127.0.0.1", 8080)], &[("TCP", "127.0.0.2", 8080)], true),
-            (&[("UDP", "127.0.0.1", 8080)], &[("TCP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8080)], false),
-            (&[("TCP", "0.0.0.0", 8001)], &[("TCP", "127.0.0.1", 8001)], false),
-            (&[("TCP", "10.0.10.10", 8001), ("TCP", "0.0.0.0", 8001)], &[("TCP", "127.0.0.1", 8001)], false),
-            (&[("TCP", "0.0.0.0", 8001)], &[("TCP", "127.0.0.1", 8001), ("TCP", "0.0.0.0", 8001)], false),
-            (&[("TCP", "127.0.0.1", 8001)], &[("TCP", "0.0.0.0", 8001)], false),
-            (&[("TCP", "127.0.0.1", 8001)], &[("UDP", "0.0.0.0", 8001)], true),
+            (
+                &[("UDP", "127.0.0.1", 8080)],
+                &[("UDP", "127.0.0.1", 9090)],
+                true,
+            ),
+            (
+                &[("UDP", "127.0.0.1", 8080)],
+                &[("UDP", "127.0.0.1", 8080)],
+                false,
+            ),
+            (
+                &[("TCP", "127.0.0.1", 8080)],
+                &[("TCP", "127.0.0.1", 8080)],
+                false,
+            ),
+            (
+                &[("TCP", "127.0.0.1", 8080)],
+                &[("UDP", "127.0.0.1", 8080)],
+                true,
+            ),
+            (
+                &[("TCP", "127.0.0.1", 8080)],
+                &[("TCP", "127.0.0.2", 8080)],
+                true,
+            ),
+            (
+                &[("UDP", "127.0.0.1", 8080)],
+                &[("TCP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8080)],
+                false,
+            ),
+            (
+                &[("TCP", "0.0.0.0", 8001)],
+                &[("TCP", "127.0.0.1", 8001)],
+                false,
+            ),
+            (
+                &[("TCP", "10.0.10.10", 8001), ("TCP", "0.0.0.0", 8001)],
+                &[("TCP", "127.0.0.1", 8001)],
+                false,
+            ),
+            (
+                &[("TCP", "0.0.0.0", 8001)],
+                &[("TCP", "127.0.0.1", 8001), ("TCP", "0.0.0.0", 8001)],
+                false,
+            ),
+            (
+                &[("TCP", "127.0.0.1", 8001)],
+                &[("TCP", "0.0.0.0", 8001)],
+                false,
+            ),
+            (
+                &[("TCP", "127.0.0.1", 8001)],
+                &[("UDP", "0.0.0.0", 8001)],
+                true,
+            ),
             (&[("UDP", "", 8001)], &[("UDP", "127.0.0.1", 8001)], false),
         ];
         for (want, used, ok) in cases {

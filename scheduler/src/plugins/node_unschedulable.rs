@@ -7,8 +7,12 @@ use k8s_openapi::api::core::v1::Taint;
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
-use crate::framework::events::{ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action};
-use crate::framework::{CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::events::{
+    ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
+};
+use crate::framework::{
+    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::model::PodInfo;
 use crate::plugins::helpers::{pod_tolerations, tolerated};
 
@@ -27,7 +31,11 @@ pub fn new(_: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
 }
 
 fn unschedulable_taint() -> Taint {
-    Taint { key: "node.kubernetes.io/unschedulable".into(), effect: "NoSchedule".into(), ..Default::default() }
+    Taint {
+        key: "node.kubernetes.io/unschedulable".into(),
+        effect: "NoSchedule".into(),
+        ..Default::default()
+    }
 }
 
 fn tolerates_unschedulable(pod: &PodInfo) -> bool {
@@ -36,10 +44,21 @@ fn tolerates_unschedulable(pod: &PodInfo) -> bool {
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     let _ = pod;
-    let unsched = |n: &k8s_openapi::api::core::v1::Node| n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+    let unsched = |n: &k8s_openapi::api::core::v1::Node| {
+        n.spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false)
+    };
     match objs {
-        EventObjects::Node { old: Some(o), new: Some(n) } if unsched(o) && !unsched(n) => QueueingHint::Queue,
-        EventObjects::Node { old: None, new: Some(n) } if !unsched(n) => QueueingHint::Queue,
+        EventObjects::Node {
+            old: Some(o),
+            new: Some(n),
+        } if unsched(o) && !unsched(n) => QueueingHint::Queue,
+        EventObjects::Node {
+            old: None,
+            new: Some(n),
+        } if !unsched(n) => QueueingHint::Queue,
         EventObjects::Node { .. } => QueueingHint::Skip,
         _ => QueueingHint::Queue,
     }
@@ -48,7 +67,11 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
 fn hint_toleration(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     match objs {
         EventObjects::Pod { new: Some(p), .. } => {
-            if tolerated(pod_tolerations(p), &unschedulable_taint()) { QueueingHint::Queue } else { QueueingHint::Skip }
+            if tolerated(pod_tolerations(p), &unschedulable_taint()) {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
         _ => {
             let _ = pod;
@@ -63,8 +86,16 @@ impl Plugin for NodeUnschedulable {
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
         vec![
-            ClusterEventWithHint::with_hint(EventResource::Node, action::ADD | action::UPDATE_NODE_TAINT, hint_node),
-            ClusterEventWithHint::with_hint(EventResource::UnscheduledPod, action::UPDATE_POD_TOLERATION, hint_toleration),
+            ClusterEventWithHint::with_hint(
+                EventResource::Node,
+                action::ADD | action::UPDATE_NODE_TAINT,
+                hint_node,
+            ),
+            ClusterEventWithHint::with_hint(
+                EventResource::UnscheduledPod,
+                action::UPDATE_POD_TOLERATION,
+                hint_toleration,
+            ),
         ]
     }
     fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
@@ -76,14 +107,24 @@ impl Plugin for NodeUnschedulable {
 }
 
 impl PreFilterPlugin for NodeUnschedulable {
-    fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        _: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         (None, Status::success())
     }
 }
 
 impl FilterPlugin for NodeUnschedulable {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let unschedulable = node.node.as_ref().and_then(|n| n.spec.as_ref()).and_then(|s| s.unschedulable).unwrap_or(false);
+        let unschedulable = node
+            .node
+            .as_ref()
+            .and_then(|n| n.spec.as_ref())
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
         if !unschedulable || tolerates_unschedulable(pod) {
             return Status::success();
         }
@@ -108,7 +149,9 @@ mod tests {
         ];
         for (nspec, tols, ok) in cases {
             let node = ninfo(&format!("metadata: {{name: n}}\n{nspec}"), &[]);
-            let p = pinfo(&format!("metadata: {{name: p}}\nspec: {{containers: [], tolerations: {tols}}}"));
+            let p = pinfo(&format!(
+                "metadata: {{name: p}}\nspec: {{containers: [], tolerations: {tols}}}"
+            ));
             let s = NodeUnschedulable.filter(&CycleState::default(), &p, &node);
             assert_eq!(s.is_success(), ok, "{nspec} {tols}");
             if !ok {

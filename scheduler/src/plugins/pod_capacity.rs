@@ -41,7 +41,10 @@ impl Plugin for PodCapacityOfNode {
 
 impl ScorePlugin for PodCapacityOfNode {
     fn score(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        Ok(capacity_score(node.pods.len() as i64, node.allocatable.allowed_pod_number))
+        Ok(capacity_score(
+            node.pods.len() as i64,
+            node.allocatable.allowed_pod_number,
+        ))
     }
 }
 
@@ -52,13 +55,32 @@ mod tests {
 
     #[test]
     fn score_table() {
-        for (pods, alloc, want) in [(17, 110, 84), (21, 110, 80), (25, 110, 77), (0, 110, 100), (110, 110, 0), (120, 110, 0), (3, 0, 0), (1, 3, 66)] {
+        for (pods, alloc, want) in [
+            (17, 110, 84),
+            (21, 110, 80),
+            (25, 110, 77),
+            (0, 110, 100),
+            (110, 110, 0),
+            (120, 110, 0),
+            (3, 0, 0),
+            (1, 3, 66),
+        ] {
             assert_eq!(capacity_score(pods, alloc), want, "{pods}/{alloc}");
         }
-        let pods: Vec<String> = (0..17).map(|i| simple_pod(&format!("p{i}"), "", "n")).collect();
+        let pods: Vec<String> = (0..17)
+            .map(|i| simple_pod(&format!("p{i}"), "", "n"))
+            .collect();
         let refs: Vec<&str> = pods.iter().map(String::as_str).collect();
-        let n = ninfo("metadata: {name: n}\nstatus: {allocatable: {pods: '110'}}", &refs);
+        let n = ninfo(
+            "metadata: {name: n}\nstatus: {allocatable: {pods: '110'}}",
+            &refs,
+        );
         let p = pinfo(&simple_pod("x", "", ""));
-        assert_eq!(PodCapacityOfNode.score(&CycleState::default(), &p, &n).unwrap(), 84);
+        assert_eq!(
+            PodCapacityOfNode
+                .score(&CycleState::default(), &p, &n)
+                .unwrap(),
+            84
+        );
     }
 }

@@ -9,17 +9,23 @@ use rustc_hash::FxHashMap;
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::{DefaultingType, PluginArgsSet};
-use crate::framework::events::{ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action};
-use crate::framework::{CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::events::{
+    ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
+};
+use crate::framework::{
+    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::model::PodInfo;
 use crate::plugins::helpers::{
-    RequiredNodeAffinity, Selector, ensure_all_nodes, node_labels, pod_labels, pod_tolerations, untolerated_taint,
+    RequiredNodeAffinity, Selector, ensure_all_nodes, node_labels, pod_labels, pod_tolerations,
+    untolerated_taint,
 };
 
 /// Registered name.
 pub const NAME: &str = "PodTopologySpread";
 /// A hard constraint's skew would be exceeded.
-pub const ERR_REASON_CONSTRAINTS_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints";
+pub const ERR_REASON_CONSTRAINTS_NOT_MATCH: &str =
+    "node(s) didn't match pod topology spread constraints";
 /// The node lacks a constraint's topology key.
 pub const ERR_REASON_NODE_LABEL_NOT_MATCH: &str =
     "node(s) didn't match pod topology spread constraints (missing required label)";
@@ -52,7 +58,11 @@ impl Constraint {
 }
 
 /// Parses the constraints of `action` (`DoNotSchedule` / `ScheduleAnyway`).
-pub fn filter_constraints(list: &[TopologySpreadConstraint], pod: &Pod, action: &str) -> Vec<Constraint> {
+pub fn filter_constraints(
+    list: &[TopologySpreadConstraint],
+    pod: &Pod,
+    action: &str,
+) -> Vec<Constraint> {
     let labels = pod_labels(pod);
     list.iter()
         .filter(|c| c.when_unsatisfiable == action)
@@ -86,7 +96,9 @@ pub fn filter_constraints(list: &[TopologySpreadConstraint], pod: &Pod, action: 
 /// Whether the node has every constraint's topology key.
 pub fn node_has_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
     let labels = node_labels(node);
-    constraints.iter().all(|c| labels.contains_key(&c.topology_key))
+    constraints
+        .iter()
+        .all(|c| labels.contains_key(&c.topology_key))
 }
 
 /// Pods on the node in `namespace` matching `selector` (an everything-selector counts none,
@@ -129,7 +141,11 @@ impl PodTopologySpread {
 
     /// The pod's constraints of `action`, or the defaults when it has none.
     pub fn constraints(&self, pod: &Pod, action: &str) -> Vec<Constraint> {
-        let own = pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_deref()).unwrap_or_default();
+        let own = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.topology_spread_constraints.as_deref())
+            .unwrap_or_default();
         if !own.is_empty() {
             return filter_constraints(own, pod, action);
         }
@@ -162,7 +178,10 @@ pub struct CriticalPaths([(String, i64); 2]);
 
 impl Default for CriticalPaths {
     fn default() -> Self {
-        CriticalPaths([(String::new(), i64::from(i32::MAX)), (String::new(), i64::from(i32::MAX))])
+        CriticalPaths([
+            (String::new(), i64::from(i32::MAX)),
+            (String::new(), i64::from(i32::MAX)),
+        ])
     }
 }
 
@@ -210,7 +229,13 @@ pub struct PreFilterState {
 }
 
 impl PreFilterState {
-    fn update_with_pod(&mut self, updated: &PodInfo, preemptor: &PodInfo, node: &NodeInfo, delta: i64) {
+    fn update_with_pod(
+        &mut self,
+        updated: &PodInfo,
+        preemptor: &PodInfo,
+        node: &NodeInfo,
+        delta: i64,
+    ) {
         if updated.namespace() != preemptor.namespace() || node.node.is_none() {
             return;
         }
@@ -232,37 +257,71 @@ impl PreFilterState {
 }
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
-    let own = pod.pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_deref()).unwrap_or_default();
+    let own = pod
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.topology_spread_constraints.as_deref())
+        .unwrap_or_default();
     if own.is_empty() {
         return QueueingHint::Queue;
     }
     let cs = filter_constraints(own, &pod.pod, "DoNotSchedule");
     let has = |n: &k8s_openapi::api::core::v1::Node| {
         let l = n.metadata.labels.as_ref();
-        cs.iter().all(|c| l.is_some_and(|l| l.contains_key(&c.topology_key)))
+        cs.iter()
+            .all(|c| l.is_some_and(|l| l.contains_key(&c.topology_key)))
     };
     match objs {
-        EventObjects::Node { old: Some(o), new: Some(n) } => {
+        EventObjects::Node {
+            old: Some(o),
+            new: Some(n),
+        } => {
             let (a, b) = (has(o), has(n));
             if a != b {
                 return QueueingHint::Queue;
             }
             let key_changed = cs.iter().any(|c| {
-                o.metadata.labels.as_ref().and_then(|l| l.get(&c.topology_key))
-                    != n.metadata.labels.as_ref().and_then(|l| l.get(&c.topology_key))
+                o.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(&c.topology_key))
+                    != n.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(&c.topology_key))
             });
-            let taints = |x: &k8s_openapi::api::core::v1::Node| x.spec.as_ref().and_then(|s| s.taints.clone());
-            if b && (key_changed || taints(o) != taints(n)) { QueueingHint::Queue } else { QueueingHint::Skip }
+            let taints = |x: &k8s_openapi::api::core::v1::Node| {
+                x.spec.as_ref().and_then(|s| s.taints.clone())
+            };
+            if b && (key_changed || taints(o) != taints(n)) {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
-        EventObjects::Node { old: None, new: Some(n) } | EventObjects::Node { old: Some(n), new: None } => {
-            if has(n) { QueueingHint::Queue } else { QueueingHint::Skip }
+        EventObjects::Node {
+            old: None,
+            new: Some(n),
+        }
+        | EventObjects::Node {
+            old: Some(n),
+            new: None,
+        } => {
+            if has(n) {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
         _ => QueueingHint::Queue,
     }
 }
 
 fn hint_assigned_pod(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
-    let EventObjects::Pod { old, new } = objs else { return QueueingHint::Queue };
+    let EventObjects::Pod { old, new } = objs else {
+        return QueueingHint::Queue;
+    };
     let other_ns = |p: &Pod| p.metadata.namespace.as_deref().unwrap_or("") != pod.namespace();
     if new.is_some_and(other_ns) || old.is_some_and(other_ns) {
         return QueueingHint::Skip;
@@ -281,10 +340,16 @@ impl Plugin for PodTopologySpread {
                 action::ADD | action::UPDATE_POD_LABEL | action::DELETE,
                 hint_assigned_pod,
             ),
-            ClusterEventWithHint::new(EventResource::UnscheduledPod, action::UPDATE_POD_TOLERATION | action::UPDATE_POD_LABEL),
+            ClusterEventWithHint::new(
+                EventResource::UnscheduledPod,
+                action::UPDATE_POD_TOLERATION | action::UPDATE_POD_LABEL,
+            ),
             ClusterEventWithHint::with_hint(
                 EventResource::Node,
-                action::ADD | action::DELETE | action::UPDATE_NODE_LABEL | action::UPDATE_NODE_TAINT,
+                action::ADD
+                    | action::DELETE
+                    | action::UPDATE_NODE_LABEL
+                    | action::UPDATE_NODE_TAINT,
                 hint_node,
             ),
         ]
@@ -304,7 +369,12 @@ impl Plugin for PodTopologySpread {
 }
 
 impl PreFilterPlugin for PodTopologySpread {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         ensure_all_nodes(state, snapshot);
         let constraints = self.constraints(&pod.pod, "DoNotSchedule");
         if constraints.is_empty() {
@@ -324,7 +394,13 @@ impl PreFilterPlugin for PodTopologySpread {
                     .iter()
                     .enumerate()
                     .filter(|(_, c)| c.includes(&pod.pod, &required, node))
-                    .map(|(i, c)| (i, labels[&c.topology_key].as_str(), count_matching(node, &c.selector, ns)))
+                    .map(|(i, c)| {
+                        (
+                            i,
+                            labels[&c.topology_key].as_str(),
+                            count_matching(node, &c.selector, ns),
+                        )
+                    })
                     .collect()
             })
             .collect();
@@ -342,7 +418,12 @@ impl PreFilterPlugin for PodTopologySpread {
                 p
             })
             .collect();
-        state.insert(PreFilterState { constraints: Arc::new(constraints), paths, counts, required: Arc::new(required) });
+        state.insert(PreFilterState {
+            constraints: Arc::new(constraints),
+            paths,
+            counts,
+            required: Arc::new(required),
+        });
         (None, Status::success())
     }
 
@@ -350,14 +431,26 @@ impl PreFilterPlugin for PodTopologySpread {
         true
     }
 
-    fn add_pod(&self, state: &mut CycleState, pod: &PodInfo, to_add: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        to_add: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         if let Some(s) = state.get_mut::<PreFilterState>() {
             s.update_with_pod(to_add, pod, node, 1);
         }
         Status::success()
     }
 
-    fn remove_pod(&self, state: &mut CycleState, pod: &PodInfo, to_remove: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        to_remove: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         if let Some(s) = state.get_mut::<PreFilterState>() {
             s.update_with_pod(to_remove, pod, node, -1);
         }
@@ -376,7 +469,11 @@ impl FilterPlugin for PodTopologySpread {
             let Some(value) = labels.get(&c.topology_key) else {
                 return Status::unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH);
             };
-            let min = if (s.counts[i].len() as i64) < c.min_domains { 0 } else { s.paths[i].min() };
+            let min = if (s.counts[i].len() as i64) < c.min_domains {
+                0
+            } else {
+                s.paths[i].min()
+            };
             let self_match = i64::from(c.selector.matches(pod_lbls));
             let matched = s.counts[i].get(value).copied().unwrap_or(0);
             if matched + self_match - min > c.max_skew {

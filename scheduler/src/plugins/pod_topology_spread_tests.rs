@@ -11,7 +11,10 @@ type P<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 fn existing(p: &P) -> String {
     let ns = if p.3.is_empty() { "default" } else { p.3 };
-    format!("metadata: {{name: {}, namespace: {ns}, uid: {}, labels: {{{}}}}}\nspec: {{containers: [], nodeName: {}}}", p.0, p.0, p.2, p.1)
+    format!(
+        "metadata: {{name: {}, namespace: {ns}, uid: {}, labels: {{{}}}}}\nspec: {{containers: [], nodeName: {}}}",
+        p.0, p.0, p.2, p.1
+    )
 }
 
 fn cluster(nodes: &[N], pods: &[P]) -> Vec<NodeInfo> {
@@ -20,13 +23,18 @@ fn cluster(nodes: &[N], pods: &[P]) -> Vec<NodeInfo> {
         .map(|(name, labels, spec)| {
             let ps: Vec<String> = pods.iter().filter(|p| p.1 == *name).map(existing).collect();
             let refs: Vec<&str> = ps.iter().map(String::as_str).collect();
-            ninfo(&format!("metadata: {{name: {name}, labels: {{{labels}}}}}\nspec: {{{spec}}}"), &refs)
+            ninfo(
+                &format!("metadata: {{name: {name}, labels: {{{labels}}}}}\nspec: {{{spec}}}"),
+                &refs,
+            )
         })
         .collect()
 }
 
 fn constraint(skew: i32, key: &str, when: &str, selector: &str, extra: &str) -> String {
-    format!("{{maxSkew: {skew}, topologyKey: {key}, whenUnsatisfiable: {when}, labelSelector: {selector}{extra}}}")
+    format!(
+        "{{maxSkew: {skew}, topologyKey: {key}, whenUnsatisfiable: {when}, labelSelector: {selector}{extra}}}"
+    )
 }
 
 const FOO: &str = "{matchExpressions: [{key: foo, operator: Exists}]}";
@@ -55,7 +63,9 @@ fn filter_codes(pod: &PodInfo, nodes: Vec<NodeInfo>) -> Vec<Code> {
             let s = pl.filter(&st, pod, n);
             match s.code() {
                 Code::Unschedulable => assert_eq!(s.message(), ERR_REASON_CONSTRAINTS_NOT_MATCH),
-                Code::UnschedulableAndUnresolvable => assert_eq!(s.message(), ERR_REASON_NODE_LABEL_NOT_MATCH),
+                Code::UnschedulableAndUnresolvable => {
+                    assert_eq!(s.message(), ERR_REASON_NODE_LABEL_NOT_MATCH)
+                }
                 _ => {}
             }
             s.code()
@@ -74,39 +84,111 @@ const ZONES: [N; 4] = [
 fn single_constraint_filter() {
     use Code::{Success as S, Unschedulable as U, UnschedulableAndUnresolvable as UU};
     // From upstream's TestSingleConstraint.
-    let zone = |sel: &str| incoming("foo: ''", &[constraint(1, "zone", "DoNotSchedule", sel, "")], "");
+    let zone = |sel: &str| {
+        incoming(
+            "foo: ''",
+            &[constraint(1, "zone", "DoNotSchedule", sel, "")],
+            "",
+        )
+    };
     assert_eq!(filter_codes(&zone(FOO), cluster(&ZONES, &[])), [S, S, S, S]);
     assert_eq!(filter_codes(&zone(BAR), cluster(&ZONES, &[])), [S, S, S, S]);
-    let pods = [("p-a1", "node-a", "foo: ''", "ns1"), ("p-b1", "node-a", "foo: ''", "ns2"), ("p-x1", "node-x", "foo: ''", ""), ("p-y1", "node-y", "foo: ''", "")];
-    assert_eq!(filter_codes(&zone(FOO), cluster(&ZONES, &pods)), [S, S, U, U]);
-    let pods = [("p-x1", "node-x", "foo: ''", ""), ("p-y1", "node-y", "foo: ''", "")];
-    assert_eq!(filter_codes(&zone("null"), cluster(&ZONES, &pods)), [S, S, S, S]);
     let pods = [
-        ("p-a1", "node-a", "foo: ''", ""), ("p-a2", "node-a", "foo: ''", ""), ("p-b1", "node-b", "foo: ''", ""),
-        ("p-y1", "node-y", "foo: ''", ""), ("p-y2", "node-y", "foo: ''", ""), ("p-y3", "node-y", "foo: ''", ""),
+        ("p-a1", "node-a", "foo: ''", "ns1"),
+        ("p-b1", "node-a", "foo: ''", "ns2"),
+        ("p-x1", "node-x", "foo: ''", ""),
+        ("p-y1", "node-y", "foo: ''", ""),
     ];
-    assert_eq!(filter_codes(&zone(FOO), cluster(&ZONES, &pods)), [S, S, S, S]);
+    assert_eq!(
+        filter_codes(&zone(FOO), cluster(&ZONES, &pods)),
+        [S, S, U, U]
+    );
+    let pods = [
+        ("p-x1", "node-x", "foo: ''", ""),
+        ("p-y1", "node-y", "foo: ''", ""),
+    ];
+    assert_eq!(
+        filter_codes(&zone("null"), cluster(&ZONES, &pods)),
+        [S, S, S, S]
+    );
+    let pods = [
+        ("p-a1", "node-a", "foo: ''", ""),
+        ("p-a2", "node-a", "foo: ''", ""),
+        ("p-b1", "node-b", "foo: ''", ""),
+        ("p-y1", "node-y", "foo: ''", ""),
+        ("p-y2", "node-y", "foo: ''", ""),
+        ("p-y3", "node-y", "foo: ''", ""),
+    ];
+    assert_eq!(
+        filter_codes(&zone(FOO), cluster(&ZONES, &pods)),
+        [S, S, S, S]
+    );
     let nodes: [N; 4] = [
         ("node-a", "zone: zone1, node: node-a", ""),
         ("node-b", "zon: zone1, node: node-b", ""),
         ("node-x", "zone: zone2, node: node-x", ""),
         ("node-y", "zone: zone2, node: node-y", ""),
     ];
-    let pods = [("p-a1", "node-a", "foo: ''", ""), ("p-b1", "node-b", "foo: ''", ""), ("p-x1", "node-x", "foo: ''", ""), ("p-y1", "node-y", "foo: ''", "")];
-    assert_eq!(filter_codes(&zone(FOO), cluster(&nodes, &pods)), [S, UU, U, U]);
-    // Per-node spreading 2/1/0/3 with maxSkew 1: only node-x fits.
-    let node_c = incoming("foo: ''", &[constraint(1, "node", "DoNotSchedule", FOO, "")], "");
     let pods = [
-        ("p-a1", "node-a", "foo: ''", ""), ("p-a2", "node-a", "foo: ''", ""), ("p-b1", "node-b", "foo: ''", ""),
-        ("p-y1", "node-y", "foo: ''", ""), ("p-y2", "node-y", "foo: ''", ""), ("p-y3", "node-y", "foo: ''", ""),
+        ("p-a1", "node-a", "foo: ''", ""),
+        ("p-b1", "node-b", "foo: ''", ""),
+        ("p-x1", "node-x", "foo: ''", ""),
+        ("p-y1", "node-y", "foo: ''", ""),
+    ];
+    assert_eq!(
+        filter_codes(&zone(FOO), cluster(&nodes, &pods)),
+        [S, UU, U, U]
+    );
+    // Per-node spreading 2/1/0/3 with maxSkew 1: only node-x fits.
+    let node_c = incoming(
+        "foo: ''",
+        &[constraint(1, "node", "DoNotSchedule", FOO, "")],
+        "",
+    );
+    let pods = [
+        ("p-a1", "node-a", "foo: ''", ""),
+        ("p-a2", "node-a", "foo: ''", ""),
+        ("p-b1", "node-b", "foo: ''", ""),
+        ("p-y1", "node-y", "foo: ''", ""),
+        ("p-y2", "node-y", "foo: ''", ""),
+        ("p-y3", "node-y", "foo: ''", ""),
     ];
     assert_eq!(filter_codes(&node_c, cluster(&ZONES, &pods)), [U, U, S, U]);
     // minDomains larger than the number of domains: the global minimum counts as 0.
-    let min_domains = incoming("foo: ''", &[constraint(1, "zone", "DoNotSchedule", FOO, ", minDomains: 3")], "");
-    let pods = [("p-a1", "node-a", "foo: ''", ""), ("p-x1", "node-x", "foo: ''", "")];
-    assert_eq!(filter_codes(&min_domains, cluster(&ZONES, &pods)), [U, U, U, U]);
-    let min_domains = incoming("foo: ''", &[constraint(2, "zone", "DoNotSchedule", FOO, ", minDomains: 3")], "");
-    assert_eq!(filter_codes(&min_domains, cluster(&ZONES, &pods)), [S, S, S, S]);
+    let min_domains = incoming(
+        "foo: ''",
+        &[constraint(
+            1,
+            "zone",
+            "DoNotSchedule",
+            FOO,
+            ", minDomains: 3",
+        )],
+        "",
+    );
+    let pods = [
+        ("p-a1", "node-a", "foo: ''", ""),
+        ("p-x1", "node-x", "foo: ''", ""),
+    ];
+    assert_eq!(
+        filter_codes(&min_domains, cluster(&ZONES, &pods)),
+        [U, U, U, U]
+    );
+    let min_domains = incoming(
+        "foo: ''",
+        &[constraint(
+            2,
+            "zone",
+            "DoNotSchedule",
+            FOO,
+            ", minDomains: 3",
+        )],
+        "",
+    );
+    assert_eq!(
+        filter_codes(&min_domains, cluster(&ZONES, &pods)),
+        [S, S, S, S]
+    );
 }
 
 #[test]
@@ -115,20 +197,64 @@ fn inclusion_policies_and_match_label_keys() {
     let nodes: [N; 3] = [
         ("node-a", "node: node-a, foo: ''", ""),
         ("node-b", "node: node-b, foo: ''", ""),
-        ("node-c", "node: node-c", "taints: [{key: k, value: v, effect: NoSchedule}]"),
+        (
+            "node-c",
+            "node: node-c",
+            "taints: [{key: k, value: v, effect: NoSchedule}]",
+        ),
     ];
-    let pods = [("p-a1", "node-a", "foo: ''", ""), ("p-b1", "node-b", "foo: ''", "")];
+    let pods = [
+        ("p-a1", "node-a", "foo: ''", ""),
+        ("p-b1", "node-b", "foo: ''", ""),
+    ];
     // nodeAffinityPolicy Honor (default): node-c is outside the pod's nodeSelector, its 0 pods
     // do not make the minimum 0.
-    let p = incoming("foo: ''", &[constraint(1, "node", "DoNotSchedule", FOO, "")], "  nodeSelector: {foo: ''}\n");
+    let p = incoming(
+        "foo: ''",
+        &[constraint(1, "node", "DoNotSchedule", FOO, "")],
+        "  nodeSelector: {foo: ''}\n",
+    );
     assert_eq!(filter_codes(&p, cluster(&nodes, &pods)), [S, S, S]);
-    let p = incoming("foo: ''", &[constraint(1, "node", "DoNotSchedule", FOO, ", nodeAffinityPolicy: Ignore")], "  nodeSelector: {foo: ''}\n");
+    let p = incoming(
+        "foo: ''",
+        &[constraint(
+            1,
+            "node",
+            "DoNotSchedule",
+            FOO,
+            ", nodeAffinityPolicy: Ignore",
+        )],
+        "  nodeSelector: {foo: ''}\n",
+    );
     assert_eq!(filter_codes(&p, cluster(&nodes, &pods)), [U, U, S]);
-    let p = incoming("foo: ''", &[constraint(1, "node", "DoNotSchedule", FOO, ", nodeTaintsPolicy: Honor")], "");
+    let p = incoming(
+        "foo: ''",
+        &[constraint(
+            1,
+            "node",
+            "DoNotSchedule",
+            FOO,
+            ", nodeTaintsPolicy: Honor",
+        )],
+        "",
+    );
     assert_eq!(filter_codes(&p, cluster(&nodes, &pods)), [S, S, S]);
     // matchLabelKeys: only pods with the same `rev` count.
-    let pods = [("p-a1", "node-a", "foo: '', rev: '1'", ""), ("p-a2", "node-a", "foo: '', rev: '2'", "")];
-    let p = incoming("foo: '', rev: '2'", &[constraint(1, "node", "DoNotSchedule", FOO, ", matchLabelKeys: [rev]")], "");
+    let pods = [
+        ("p-a1", "node-a", "foo: '', rev: '1'", ""),
+        ("p-a2", "node-a", "foo: '', rev: '2'", ""),
+    ];
+    let p = incoming(
+        "foo: '', rev: '2'",
+        &[constraint(
+            1,
+            "node",
+            "DoNotSchedule",
+            FOO,
+            ", matchLabelKeys: [rev]",
+        )],
+        "",
+    );
     assert_eq!(filter_codes(&p, cluster(&nodes[..2], &pods)), [U, S]);
     let pods = [("p-a1", "node-a", "foo: '', rev: '1'", "")];
     assert_eq!(filter_codes(&p, cluster(&nodes[..2], &pods)), [S, S]);
@@ -138,10 +264,18 @@ fn inclusion_policies_and_match_label_keys() {
 fn prefilter_skips_without_hard_constraints_and_extensions_update() {
     let pl = plugin();
     let snap = Snapshot::from_nodes(cluster(&ZONES, &[]));
-    let soft = incoming("foo: ''", &[constraint(1, "zone", "ScheduleAnyway", FOO, "")], "");
+    let soft = incoming(
+        "foo: ''",
+        &[constraint(1, "zone", "ScheduleAnyway", FOO, "")],
+        "",
+    );
     let (_, s) = pl.pre_filter(&mut CycleState::default(), &soft, &snap);
     assert!(s.is_skip());
-    let p = incoming("foo: ''", &[constraint(1, "zone", "DoNotSchedule", FOO, "")], "");
+    let p = incoming(
+        "foo: ''",
+        &[constraint(1, "zone", "DoNotSchedule", FOO, "")],
+        "",
+    );
     let mut st = CycleState::default();
     pl.pre_filter(&mut st, &p, &snap);
     let zone1 = snap.get("node-a").unwrap().clone();
@@ -160,9 +294,15 @@ fn scores(pod: &PodInfo, candidates: &[N], failed: &[N], pods: &[P]) -> Vec<i64>
     let pl = plugin();
     let mut st = CycleState::default();
     pl.pre_filter(&mut st, pod, &snap);
-    let feasible: Vec<Arc<NodeInfo>> = candidates.iter().map(|n| snap.get(n.0).unwrap().clone()).collect();
+    let feasible: Vec<Arc<NodeInfo>> = candidates
+        .iter()
+        .map(|n| snap.get(n.0).unwrap().clone())
+        .collect();
     assert!(pl.pre_score(&mut st, pod, &feasible).is_success());
-    let mut s: Vec<i64> = feasible.iter().map(|n| pl.score(&st, pod, n).unwrap()).collect();
+    let mut s: Vec<i64> = feasible
+        .iter()
+        .map(|n| pl.score(&st, pod, n).unwrap())
+        .collect();
     pl.normalize_scores(&st, pod, &feasible, &mut s);
     s
 }
@@ -170,39 +310,180 @@ fn scores(pod: &PodInfo, candidates: &[N], failed: &[N], pods: &[P]) -> Vec<i64>
 #[test]
 fn score_table() {
     // From upstream's TestPodTopologySpreadScore.
-    let host = |skew| incoming("foo: ''", &[constraint(skew, HOST, "ScheduleAnyway", FOO, "")], "");
+    let host = |skew| {
+        incoming(
+            "foo: ''",
+            &[constraint(skew, HOST, "ScheduleAnyway", FOO, "")],
+            "",
+        )
+    };
     let hn = |n: &'static str| -> N { (n, Box::leak(format!("{HOST}: {n}").into_boxed_str()), "") };
     let f = "foo: ''";
-    assert_eq!(scores(&host(1), &[hn("node-a"), hn("node-b")], &[], &[]), [100, 100]);
-    let pods = [("p-a1", "node-a", f, ""), ("p-a2", "node-a", f, ""), ("p-b1", "node-b", f, ""), ("p-d1", "node-d", f, ""), ("p-d2", "node-d", f, ""), ("p-d3", "node-d", f, "")];
-    assert_eq!(scores(&host(1), &[hn("node-a"), hn("node-b"), hn("node-c"), hn("node-d")], &[], &pods), [20, 60, 100, 0]);
-    let pods = [
-        ("p-a1", "node-a", f, ""), ("p-a2", "node-a", f, ""), ("p-a3", "node-a", f, ""), ("p-a4", "node-a", f, ""),
-        ("p-b1", "node-b", f, ""), ("p-b2", "node-b", f, ""), ("p-x1", "node-x", f, ""),
-        ("p-y1", "node-y", f, ""), ("p-y2", "node-y", f, ""), ("p-y3", "node-y", f, ""),
-    ];
-    assert_eq!(scores(&host(1), &[hn("node-a"), hn("node-b"), hn("node-x")], &[hn("node-y")], &pods), [33, 83, 100]);
-    assert_eq!(scores(&host(1), &[hn("node-a"), ("node-b", "n: node-b", ""), hn("node-x")], &[hn("node-y")], &pods), [16, 0, 100]);
-    let zone = incoming(f, &[constraint(1, "zone", "ScheduleAnyway", FOO, "")], "");
-    let zn = |n: &'static str, z: &str| -> N { (n, Box::leak(format!("zone: {z}, {HOST}: {n}").into_boxed_str()), "") };
     assert_eq!(
-        scores(&zone, &[zn("node-a", "zone1"), zn("node-b", "zone1"), zn("node-x", "zone2")], &[zn("node-y", "zone2")], &pods),
+        scores(&host(1), &[hn("node-a"), hn("node-b")], &[], &[]),
+        [100, 100]
+    );
+    let pods = [
+        ("p-a1", "node-a", f, ""),
+        ("p-a2", "node-a", f, ""),
+        ("p-b1", "node-b", f, ""),
+        ("p-d1", "node-d", f, ""),
+        ("p-d2", "node-d", f, ""),
+        ("p-d3", "node-d", f, ""),
+    ];
+    assert_eq!(
+        scores(
+            &host(1),
+            &[hn("node-a"), hn("node-b"), hn("node-c"), hn("node-d")],
+            &[],
+            &pods
+        ),
+        [20, 60, 100, 0]
+    );
+    let pods = [
+        ("p-a1", "node-a", f, ""),
+        ("p-a2", "node-a", f, ""),
+        ("p-a3", "node-a", f, ""),
+        ("p-a4", "node-a", f, ""),
+        ("p-b1", "node-b", f, ""),
+        ("p-b2", "node-b", f, ""),
+        ("p-x1", "node-x", f, ""),
+        ("p-y1", "node-y", f, ""),
+        ("p-y2", "node-y", f, ""),
+        ("p-y3", "node-y", f, ""),
+    ];
+    assert_eq!(
+        scores(
+            &host(1),
+            &[hn("node-a"), hn("node-b"), hn("node-x")],
+            &[hn("node-y")],
+            &pods
+        ),
+        [33, 83, 100]
+    );
+    assert_eq!(
+        scores(
+            &host(1),
+            &[hn("node-a"), ("node-b", "n: node-b", ""), hn("node-x")],
+            &[hn("node-y")],
+            &pods
+        ),
+        [16, 0, 100]
+    );
+    let zone = incoming(f, &[constraint(1, "zone", "ScheduleAnyway", FOO, "")], "");
+    let zn = |n: &'static str, z: &str| -> N {
+        (
+            n,
+            Box::leak(format!("zone: {z}, {HOST}: {n}").into_boxed_str()),
+            "",
+        )
+    };
+    assert_eq!(
+        scores(
+            &zone,
+            &[
+                zn("node-a", "zone1"),
+                zn("node-b", "zone1"),
+                zn("node-x", "zone2")
+            ],
+            &[zn("node-y", "zone2")],
+            &pods
+        ),
         [75, 75, 100]
     );
-    let two = incoming(f, &[constraint(1, "zone", "ScheduleAnyway", FOO, ""), constraint(1, HOST, "ScheduleAnyway", FOO, "")], "");
+    let two = incoming(
+        f,
+        &[
+            constraint(1, "zone", "ScheduleAnyway", FOO, ""),
+            constraint(1, HOST, "ScheduleAnyway", FOO, ""),
+        ],
+        "",
+    );
     let pods = [
-        ("p-a1", "node-a", f, ""), ("p-a2", "node-a", f, ""), ("p-b1", "node-b", f, ""), ("p-x1", "node-x", f, ""), ("p-x2", "node-x", f, ""),
-        ("p-y1", "node-y", f, ""), ("p-y2", "node-y", f, ""), ("p-y3", "node-y", f, ""), ("p-y4", "node-y", f, ""),
+        ("p-a1", "node-a", f, ""),
+        ("p-a2", "node-a", f, ""),
+        ("p-b1", "node-b", f, ""),
+        ("p-x1", "node-x", f, ""),
+        ("p-x2", "node-x", f, ""),
+        ("p-y1", "node-y", f, ""),
+        ("p-y2", "node-y", f, ""),
+        ("p-y3", "node-y", f, ""),
+        ("p-y4", "node-y", f, ""),
     ];
-    assert_eq!(scores(&two, &[zn("node-a", "zone1"), zn("node-x", "zone2")], &[zn("node-b", "zone1"), zn("node-y", "zone2")], &pods), [100, 63]);
-    let nd = |n: &'static str, extra: &'static str| -> N { (n, Box::leak(format!("node: {n}").into_boxed_str()), extra) };
-    let pods = [("p-a1", "node-a", f, ""), ("p-a2", "node-a", f, ""), ("p-b1", "node-b", f, ""), ("p-b2", "node-b", f, ""), ("p-c1", "node-c", f, "")];
-    let md = incoming(f, &[constraint(2, "node", "ScheduleAnyway", FOO, ", minDomains: 10")], "");
-    assert_eq!(scores(&md, &[nd("node-a", ""), nd("node-b", ""), nd("node-c", "")], &[], &pods), [75, 75, 100]);
+    assert_eq!(
+        scores(
+            &two,
+            &[zn("node-a", "zone1"), zn("node-x", "zone2")],
+            &[zn("node-b", "zone1"), zn("node-y", "zone2")],
+            &pods
+        ),
+        [100, 63]
+    );
+    let nd = |n: &'static str, extra: &'static str| -> N {
+        (n, Box::leak(format!("node: {n}").into_boxed_str()), extra)
+    };
+    let pods = [
+        ("p-a1", "node-a", f, ""),
+        ("p-a2", "node-a", f, ""),
+        ("p-b1", "node-b", f, ""),
+        ("p-b2", "node-b", f, ""),
+        ("p-c1", "node-c", f, ""),
+    ];
+    let md = incoming(
+        f,
+        &[constraint(
+            2,
+            "node",
+            "ScheduleAnyway",
+            FOO,
+            ", minDomains: 10",
+        )],
+        "",
+    );
+    assert_eq!(
+        scores(
+            &md,
+            &[nd("node-a", ""), nd("node-b", ""), nd("node-c", "")],
+            &[],
+            &pods
+        ),
+        [75, 75, 100]
+    );
     let taint = "taints: [{key: k, value: v, effect: NoSchedule}]";
-    let pods = [("p-a1", "node-a", f, ""), ("p-a2", "node-a", f, ""), ("p-b1", "node-b", f, ""), ("p-c1", "node-c", f, "")];
-    let honor = incoming(f, &[constraint(1, "node", "ScheduleAnyway", FOO, ", nodeTaintsPolicy: Honor")], "");
-    assert_eq!(scores(&honor, &[nd("node-a", ""), nd("node-b", ""), nd("node-c", taint)], &[], &pods), [0, 33, 100]);
+    let pods = [
+        ("p-a1", "node-a", f, ""),
+        ("p-a2", "node-a", f, ""),
+        ("p-b1", "node-b", f, ""),
+        ("p-c1", "node-c", f, ""),
+    ];
+    let honor = incoming(
+        f,
+        &[constraint(
+            1,
+            "node",
+            "ScheduleAnyway",
+            FOO,
+            ", nodeTaintsPolicy: Honor",
+        )],
+        "",
+    );
+    assert_eq!(
+        scores(
+            &honor,
+            &[nd("node-a", ""), nd("node-b", ""), nd("node-c", taint)],
+            &[],
+            &pods
+        ),
+        [0, 33, 100]
+    );
     let ignore = incoming(f, &[constraint(1, "node", "ScheduleAnyway", FOO, "")], "");
-    assert_eq!(scores(&ignore, &[nd("node-a", ""), nd("node-b", ""), nd("node-c", taint)], &[], &pods), [66, 100, 100]);
+    assert_eq!(
+        scores(
+            &ignore,
+            &[nd("node-a", ""), nd("node-b", ""), nd("node-c", taint)],
+            &[],
+            &pods
+        ),
+        [66, 100, 100]
+    );
 }

@@ -19,8 +19,8 @@ use rand::Rng;
 use crate::cache::NodeInfo;
 use crate::config::PluginArgsSet;
 use crate::framework::{
-    ClusterLister, Code, CycleState, Framework, Handle, Plugin, PostFilterContext, PostFilterPlugin, PostFilterResult,
-    PreEnqueuePlugin, Status,
+    ClusterLister, Code, CycleState, Framework, Handle, Plugin, PostFilterContext,
+    PostFilterPlugin, PostFilterResult, PreEnqueuePlugin, Status,
 };
 use crate::model::PodInfo;
 use crate::plugins::helpers::{Selector, pod_labels};
@@ -41,7 +41,10 @@ pub struct DefaultPreemption {
 
 /// Factory.
 pub fn new(args: &PluginArgsSet, handle: &Handle) -> Result<Arc<dyn Plugin>, String> {
-    Ok(Arc::new(DefaultPreemption::new(args, handle.lister.clone())))
+    Ok(Arc::new(DefaultPreemption::new(
+        args,
+        handle.lister.clone(),
+    )))
 }
 
 /// A node where preemption works, with its victims (most important first).
@@ -57,20 +60,40 @@ pub struct Candidate {
 
 /// Start time in nanoseconds; a pod that has not started counts as starting now (latest).
 fn start_time(p: &PodInfo) -> i128 {
-    p.pod.status.as_ref().and_then(|s| s.start_time.as_ref()).map_or(i128::MAX, |t| t.0.as_nanosecond())
+    p.pod
+        .status
+        .as_ref()
+        .and_then(|s| s.start_time.as_ref())
+        .map_or(i128::MAX, |t| t.0.as_nanosecond())
 }
 
 /// Upstream's `MoreImportantVictim` for single pods: higher priority, then started earlier.
 pub fn more_important(a: &PodInfo, b: &PodInfo) -> std::cmp::Ordering {
-    b.priority.cmp(&a.priority).then(start_time(a).cmp(&start_time(b)))
+    b.priority
+        .cmp(&a.priority)
+        .then(start_time(a).cmp(&start_time(b)))
 }
 
 /// Splits `victims` (in order) into PDB-violating and non-violating ones.
-pub fn split_by_pdb(victims: &[Arc<PodInfo>], pdbs: &[Arc<PodDisruptionBudget>]) -> (Vec<Arc<PodInfo>>, Vec<Arc<PodInfo>>) {
-    let mut allowed: Vec<i64> =
-        pdbs.iter().map(|p| i64::from(p.status.as_ref().and_then(|s| s.disruptions_allowed).unwrap_or(0))).collect();
-    let selectors: Vec<Selector> =
-        pdbs.iter().map(|p| Selector::from_label_selector(p.spec.as_ref().and_then(|s| s.selector.as_ref()))).collect();
+pub fn split_by_pdb(
+    victims: &[Arc<PodInfo>],
+    pdbs: &[Arc<PodDisruptionBudget>],
+) -> (Vec<Arc<PodInfo>>, Vec<Arc<PodInfo>>) {
+    let mut allowed: Vec<i64> = pdbs
+        .iter()
+        .map(|p| {
+            i64::from(
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.disruptions_allowed)
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    let selectors: Vec<Selector> = pdbs
+        .iter()
+        .map(|p| Selector::from_label_selector(p.spec.as_ref().and_then(|s| s.selector.as_ref())))
+        .collect();
     let (mut violating, mut ok) = (Vec::new(), Vec::new());
     for v in victims {
         let labels = pod_labels(&v.pod);
@@ -94,7 +117,11 @@ pub fn split_by_pdb(victims: &[Arc<PodInfo>], pdbs: &[Arc<PodDisruptionBudget>])
                 }
             }
         }
-        if violates { violating.push(v.clone()) } else { ok.push(v.clone()) }
+        if violates {
+            violating.push(v.clone())
+        } else {
+            ok.push(v.clone())
+        }
     }
     (violating, ok)
 }
@@ -109,7 +136,12 @@ pub fn select_victims_on_node(
     pdbs: &[Arc<PodDisruptionBudget>],
 ) -> Result<Candidate, Status> {
     let mut node = node.clone();
-    let mut potential: Vec<Arc<PodInfo>> = node.pods.iter().filter(|p| p.priority < pod.priority).cloned().collect();
+    let mut potential: Vec<Arc<PodInfo>> = node
+        .pods
+        .iter()
+        .filter(|p| p.priority < pod.priority)
+        .cloned()
+        .collect();
     if potential.is_empty() {
         return Err(Status::unresolvable(NO_VICTIMS));
     }
@@ -128,23 +160,24 @@ pub fn select_victims_on_node(
     let (violating, non_violating) = split_by_pdb(&potential, pdbs);
     let mut victims = Vec::new();
     let mut pdb_violations = 0;
-    let mut reprieve = |v: &Arc<PodInfo>, node: &mut NodeInfo, state: &mut CycleState| -> Result<bool, Status> {
-        node.add_pod(v.clone());
-        let s = fw.run_pre_filter_add_pod(state, pod, v, node);
-        if !s.is_success() {
-            return Err(Status::error(s.message()));
-        }
-        if fw.run_filter_plugins(state, pod, node).is_success() {
-            return Ok(true);
-        }
-        node.remove_pod(&v.uid);
-        let s = fw.run_pre_filter_remove_pod(state, pod, v, node);
-        if !s.is_success() {
-            return Err(Status::error(s.message()));
-        }
-        victims.push(v.clone());
-        Ok(false)
-    };
+    let mut reprieve =
+        |v: &Arc<PodInfo>, node: &mut NodeInfo, state: &mut CycleState| -> Result<bool, Status> {
+            node.add_pod(v.clone());
+            let s = fw.run_pre_filter_add_pod(state, pod, v, node);
+            if !s.is_success() {
+                return Err(Status::error(s.message()));
+            }
+            if fw.run_filter_plugins(state, pod, node).is_success() {
+                return Ok(true);
+            }
+            node.remove_pod(&v.uid);
+            let s = fw.run_pre_filter_remove_pod(state, pod, v, node);
+            if !s.is_success() {
+                return Err(Status::error(s.message()));
+            }
+            victims.push(v.clone());
+            Ok(false)
+        };
     for v in &violating {
         if !reprieve(v, &mut node, state)? {
             pdb_violations += 1;
@@ -157,15 +190,27 @@ pub fn select_victims_on_node(
         victims.sort_by(|a, b| more_important(a, b));
     }
     if victims.is_empty() {
-        return Err(Status::error(format!("expected at least one victim pod on node {:?}", node.name)));
+        return Err(Status::error(format!(
+            "expected at least one victim pod on node {:?}",
+            node.name
+        )));
     }
-    Ok(Candidate { node: node.name.clone(), victims, pdb_violations })
+    Ok(Candidate {
+        node: node.name.clone(),
+        victims,
+        pdb_violations,
+    })
 }
 
 /// Upstream's `GetEarliestPodStartTime`: the earliest start among the highest-priority victims.
 fn earliest_start_of_top(victims: &[Arc<PodInfo>]) -> i128 {
     let top = victims.iter().map(|v| v.priority).max().unwrap_or(0);
-    victims.iter().filter(|v| v.priority == top).map(|v| start_time(v)).min().unwrap_or(i128::MIN)
+    victims
+        .iter()
+        .filter(|v| v.priority == top)
+        .map(|v| start_time(v))
+        .min()
+        .unwrap_or(i128::MIN)
 }
 
 /// Upstream's `pickOneNodeForPreemption`: fewest PDB violations, lowest highest-priority
@@ -175,7 +220,12 @@ pub fn pick_one(candidates: &[Candidate]) -> Option<&Candidate> {
     let scores: [Score; 5] = [
         |c| -(c.pdb_violations as i128),
         |c| -i128::from(c.victims[0].priority),
-        |c| -c.victims.iter().map(|v| i128::from(v.priority) + i128::from(i32::MAX) + 1).sum::<i128>(),
+        |c| {
+            -c.victims
+                .iter()
+                .map(|v| i128::from(v.priority) + i128::from(i32::MAX) + 1)
+                .sum::<i128>()
+        },
         |c| -(c.victims.len() as i128),
         |c| earliest_start_of_top(&c.victims),
     ];
@@ -203,9 +253,14 @@ pub fn fit_error_message(total: usize, reasons: &BTreeMap<String, usize>) -> Str
 
 fn terminating_by_preemption(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_some()
-        && p.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| {
-            c.type_ == "DisruptionTarget" && c.status == "True" && c.reason.as_deref() == Some("PreemptionByScheduler")
-        })
+        && p.status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .any(|c| {
+                c.type_ == "DisruptionTarget"
+                    && c.status == "True"
+                    && c.reason.as_deref() == Some("PreemptionByScheduler")
+            })
 }
 
 impl DefaultPreemption {
@@ -229,13 +284,25 @@ impl DefaultPreemption {
         if spec.and_then(|s| s.preemption_policy.as_deref()) == Some("Never") {
             return Err("not eligible due to preemptionPolicy=Never.");
         }
-        let nominated = pod.pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty());
+        let nominated = pod
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.as_deref())
+            .filter(|n| !n.is_empty());
         if let Some(nom) = nominated {
-            if ctx.statuses.get(nom).is_some_and(|s| s.code() == Code::UnschedulableAndUnresolvable) {
+            if ctx
+                .statuses
+                .get(nom)
+                .is_some_and(|s| s.code() == Code::UnschedulableAndUnresolvable)
+            {
                 return Ok(());
             }
             if let Some(node) = ctx.snapshot.get(nom)
-                && node.pods.iter().any(|p| p.priority < pod.priority && terminating_by_preemption(&p.pod))
+                && node
+                    .pods
+                    .iter()
+                    .any(|p| p.priority < pod.priority && terminating_by_preemption(&p.pod))
             {
                 return Err("not eligible due to a terminating pod on the nominated node.");
             }
@@ -244,7 +311,12 @@ impl DefaultPreemption {
     }
 
     /// Evaluates preemption for `pod`: the best candidate, or the status upstream returns.
-    pub fn evaluate(&self, state: &CycleState, pod: &PodInfo, ctx: &PostFilterContext<'_>) -> (Option<PostFilterResult>, Status) {
+    pub fn evaluate(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        ctx: &PostFilterContext<'_>,
+    ) -> (Option<PostFilterResult>, Status) {
         if let Err(msg) = self.eligible(pod, ctx) {
             return (None, Status::unschedulable(msg));
         }
@@ -252,8 +324,14 @@ impl DefaultPreemption {
         if all.is_empty() {
             return (None, Status::error("no nodes available"));
         }
-        let potential: Vec<&Arc<NodeInfo>> =
-            all.iter().filter(|n| ctx.statuses.get(&n.name).is_some_and(|s| s.code() == Code::Unschedulable)).collect();
+        let potential: Vec<&Arc<NodeInfo>> = all
+            .iter()
+            .filter(|n| {
+                ctx.statuses
+                    .get(&n.name)
+                    .is_some_and(|s| s.code() == Code::Unschedulable)
+            })
+            .collect();
         let mut failed: Vec<(String, Status)> = Vec::new();
         let mut candidates: Vec<Candidate> = Vec::new();
         if !potential.is_empty() {
@@ -290,15 +368,28 @@ impl DefaultPreemption {
                 *reasons.entry(NOT_HELPFUL.to_string()).or_insert(0) += all.len() - failed.len();
             }
             let msg = fit_error_message(all.len(), &reasons);
-            return (Some(PostFilterResult::default()), Status::unschedulable(format!("preemption: {msg}")));
+            return (
+                Some(PostFilterResult::default()),
+                Status::unschedulable(format!("preemption: {msg}")),
+            );
         }
         // Non-violating candidates come first, as upstream concatenates its two lists.
         candidates.sort_by_key(|c| c.pdb_violations > 0);
         let Some(best) = pick_one(&candidates) else {
-            return (None, Status::unschedulable("preemption: no candidate node for preemption"));
+            return (
+                None,
+                Status::unschedulable("preemption: no candidate node for preemption"),
+            );
         };
-        let msg = format!("preemption: found a potential placement for pod on node {}, preempting {} victims", best.node, best.victims.len());
-        let result = PostFilterResult { nominated_node_name: Some(best.node.clone()), victims: best.victims.clone() };
+        let msg = format!(
+            "preemption: found a potential placement for pod on node {}, preempting {} victims",
+            best.node,
+            best.victims.len()
+        );
+        let result = PostFilterResult {
+            nominated_node_name: Some(best.node.clone()),
+            victims: best.victims.clone(),
+        };
         (Some(result), Status::new(Code::Success, msg))
     }
 }
@@ -324,7 +415,12 @@ impl PreEnqueuePlugin for DefaultPreemption {
 }
 
 impl PostFilterPlugin for DefaultPreemption {
-    fn post_filter(&self, state: &CycleState, pod: &PodInfo, ctx: &PostFilterContext<'_>) -> (Option<PostFilterResult>, Status) {
+    fn post_filter(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        ctx: &PostFilterContext<'_>,
+    ) -> (Option<PostFilterResult>, Status) {
         self.evaluate(state, pod, ctx)
     }
 }

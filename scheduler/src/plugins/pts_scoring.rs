@@ -7,8 +7,12 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::cache::NodeInfo;
 use crate::framework::{CycleState, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
-use crate::plugins::helpers::{AllNodes, LABEL_HOSTNAME, MAX_NODE_SCORE, RequiredNodeAffinity, node_labels};
-use crate::plugins::pod_topology_spread::{Constraint, PodTopologySpread, count_matching, node_has_keys};
+use crate::plugins::helpers::{
+    AllNodes, LABEL_HOSTNAME, MAX_NODE_SCORE, RequiredNodeAffinity, node_labels,
+};
+use crate::plugins::pod_topology_spread::{
+    Constraint, PodTopologySpread, count_matching, node_has_keys,
+};
 
 /// PreScore state.
 #[derive(Debug, Clone)]
@@ -20,7 +24,12 @@ pub struct PreScoreState {
 }
 
 impl PreScorePlugin for PodTopologySpread {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, filtered: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        filtered: &[Arc<NodeInfo>],
+    ) -> Status {
         let all: Arc<Vec<Arc<NodeInfo>>> = match state.get::<AllNodes>() {
             Some(a) => a.nodes.clone(),
             None => Arc::new(filtered.to_vec()),
@@ -32,7 +41,12 @@ impl PreScorePlugin for PodTopologySpread {
         if constraints.is_empty() {
             return Status::skip();
         }
-        let own = pod.pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_ref()).is_some_and(|v| !v.is_empty());
+        let own = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.topology_spread_constraints.as_ref())
+            .is_some_and(|v| !v.is_empty());
         let require_all = own || !self.system_defaulted;
         let mut ignored = FxHashSet::default();
         let mut counts: Vec<FxHashMap<String, i64>> = vec![FxHashMap::default(); constraints.len()];
@@ -54,7 +68,11 @@ impl PreScorePlugin for PodTopologySpread {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let size = if c.topology_key == LABEL_HOSTNAME { filtered.len() - ignored.len() } else { counts[i].len() };
+                let size = if c.topology_key == LABEL_HOSTNAME {
+                    filtered.len() - ignored.len()
+                } else {
+                    counts[i].len()
+                };
                 ((size + 2) as f64).ln()
             })
             .collect();
@@ -69,7 +87,10 @@ impl PreScorePlugin for PodTopologySpread {
                 if !c.includes(&pod.pod, &required, node) {
                     continue;
                 }
-                let v = labels.get(&c.topology_key).map(String::as_str).unwrap_or("");
+                let v = labels
+                    .get(&c.topology_key)
+                    .map(String::as_str)
+                    .unwrap_or("");
                 if let Some(slot) = counts[i].get_mut(v) {
                     *slot += count_matching(node, &c.selector, ns);
                 }
@@ -88,7 +109,9 @@ impl PreScorePlugin for PodTopologySpread {
 impl ScorePlugin for PodTopologySpread {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let Some(s) = state.get::<PreScoreState>() else {
-            return Err(Status::error("reading PreScorePodTopologySpread from cycleState: not found"));
+            return Err(Status::error(
+                "reading PreScorePodTopologySpread from cycleState: not found",
+            ));
         };
         if s.ignored.contains(&node.name) {
             return Ok(0);
@@ -96,7 +119,9 @@ impl ScorePlugin for PodTopologySpread {
         let labels = node_labels(node);
         let mut score = 0f64;
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(v) = labels.get(&c.topology_key) else { continue };
+            let Some(v) = labels.get(&c.topology_key) else {
+                continue;
+            };
             let cnt = if c.topology_key == LABEL_HOSTNAME {
                 count_matching(node, &c.selector, pod.namespace())
             } else {
@@ -107,8 +132,16 @@ impl ScorePlugin for PodTopologySpread {
         Ok(score.round() as i64)
     }
 
-    fn normalize_scores(&self, state: &CycleState, _: &PodInfo, nodes: &[Arc<NodeInfo>], scores: &mut [i64]) -> Status {
-        let Some(s) = state.get::<PreScoreState>() else { return Status::success() };
+    fn normalize_scores(
+        &self,
+        state: &CycleState,
+        _: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        scores: &mut [i64],
+    ) -> Status {
+        let Some(s) = state.get::<PreScoreState>() else {
+            return Status::success();
+        };
         let (mut min, mut max) = (i64::MAX, 0i64);
         for (n, sc) in nodes.iter().zip(scores.iter()) {
             if s.ignored.contains(&n.name) {

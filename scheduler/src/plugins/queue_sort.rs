@@ -47,7 +47,10 @@ mod tests {
         let lo2 = pinfo("metadata: {name: lo2}\nspec: {priority: 1, containers: []}");
         let t0 = Instant::now();
         let t1 = t0 + Duration::from_secs(1);
-        let v = |p, t| QueuedPodView { pod: p, timestamp: t };
+        let v = |p, t| QueuedPodView {
+            pod: p,
+            timestamp: t,
+        };
         let ps = PrioritySort;
         assert!(ps.less(&v(&hi, t1), &v(&lo, t0)));
         assert!(!ps.less(&v(&lo, t0), &v(&hi, t1)));

@@ -35,9 +35,26 @@ pub fn pod_request(pod: &PodInfo, name: &str, non_zero: bool) -> i64 {
 /// offer it (the resource is then left out of the score).
 pub fn node_alloc(node: &NodeInfo, name: &str, non_zero: bool) -> (i64, i64) {
     match name {
-        "cpu" => (node.allocatable.milli_cpu, if non_zero { node.non_zero_cpu } else { node.requested.milli_cpu }),
-        "memory" => (node.allocatable.memory, if non_zero { node.non_zero_memory } else { node.requested.memory }),
-        "ephemeral-storage" => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage),
+        "cpu" => (
+            node.allocatable.milli_cpu,
+            if non_zero {
+                node.non_zero_cpu
+            } else {
+                node.requested.milli_cpu
+            },
+        ),
+        "memory" => (
+            node.allocatable.memory,
+            if non_zero {
+                node.non_zero_memory
+            } else {
+                node.requested.memory
+            },
+        ),
+        "ephemeral-storage" => (
+            node.allocatable.ephemeral_storage,
+            node.requested.ephemeral_storage,
+        ),
         "pods" => (0, 0),
         other => match node.allocatable.scalar.get(other) {
             Some(&a) => (a, node.requested.scalar.get(other).copied().unwrap_or(0)),
@@ -48,7 +65,12 @@ pub fn node_alloc(node: &NodeInfo, name: &str, non_zero: bool) -> (i64, i64) {
 
 /// One resource's (requested with the pod, allocated without it, allocatable), or None when
 /// the resource does not count for this node.
-pub fn resource_triplet(pod_req: i64, node: &NodeInfo, name: &str, non_zero: bool) -> Option<(i64, i64, i64)> {
+pub fn resource_triplet(
+    pod_req: i64,
+    node: &NodeInfo,
+    name: &str,
+    non_zero: bool,
+) -> Option<(i64, i64, i64)> {
     if pod_req == 0 && is_scalar_resource(name) {
         return None;
     }
@@ -89,7 +111,15 @@ pub fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 
 /// Scaled shape: utilization as is, score × 10 (0..=10 → 0..=100).
 pub fn scaled_shape(shape: &[ShapePoint]) -> Vec<(i64, i64)> {
-    shape.iter().map(|p| (i64::from(p.utilization), i64::from(p.score) * (MAX_NODE_SCORE / 10))).collect()
+    shape
+        .iter()
+        .map(|p| {
+            (
+                i64::from(p.utilization),
+                i64::from(p.score) * (MAX_NODE_SCORE / 10),
+            )
+        })
+        .collect()
 }
 
 /// A NodeResourcesFit scorer.
@@ -109,7 +139,9 @@ impl Strategy {
         match t {
             ScoringStrategyType::LeastAllocated => Strategy::Least,
             ScoringStrategyType::MostAllocated => Strategy::Most,
-            ScoringStrategyType::RequestedToCapacityRatio { shape } => Strategy::Ratio(scaled_shape(shape)),
+            ScoringStrategyType::RequestedToCapacityRatio { shape } => {
+                Strategy::Ratio(scaled_shape(shape))
+            }
         }
     }
 
@@ -118,12 +150,18 @@ impl Strategy {
         let (mut total, mut weights) = (0i64, 0i64);
         for (name, weight) in resources {
             let req = pod_request(pod, name, true);
-            let Some((requested, _, allocatable)) = resource_triplet(req, node, name, true) else { continue };
+            let Some((requested, _, allocatable)) = resource_triplet(req, node, name, true) else {
+                continue;
+            };
             let s = match self {
                 Strategy::Least => least_requested(requested, allocatable),
                 Strategy::Most => most_requested(requested, allocatable),
                 Strategy::Ratio(shape) => {
-                    let util = if requested > allocatable { 100 } else { requested * 100 / allocatable };
+                    let util = if requested > allocatable {
+                        100
+                    } else {
+                        requested * 100 / allocatable
+                    };
                     let s = broken_linear(shape, util);
                     if s <= 0 {
                         continue;
@@ -166,7 +204,16 @@ mod tests {
     fn broken_linear_matches_upstream() {
         // From upstream's TestBrokenLinearFunction.
         let shape = [(10, 1), (90, 9)];
-        for (p, want) in [(0, 1), (10, 1), (15, 1), (20, 2), (50, 5), (90, 9), (95, 9), (100, 9)] {
+        for (p, want) in [
+            (0, 1),
+            (10, 1),
+            (15, 1),
+            (20, 2),
+            (50, 5),
+            (90, 9),
+            (95, 9),
+            (100, 9),
+        ] {
             assert_eq!(broken_linear(&shape, p), want, "{p}");
         }
         let shape = [(0, 2), (40, 10), (100, 0)];

@@ -24,7 +24,10 @@ impl Plugin for SchedulingGates {
         NAME
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
-        vec![ClusterEventWithHint::new(EventResource::UnscheduledPod, action::UPDATE_POD_SCHEDULING_GATES_ELIMINATED)]
+        vec![ClusterEventWithHint::new(
+            EventResource::UnscheduledPod,
+            action::UPDATE_POD_SCHEDULING_GATES_ELIMINATED,
+        )]
     }
     fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
         Some(self)
@@ -33,13 +36,21 @@ impl Plugin for SchedulingGates {
 
 impl PreEnqueuePlugin for SchedulingGates {
     fn pre_enqueue(&self, pod: &PodInfo) -> Status {
-        let gates = pod.pod.spec.as_ref().and_then(|s| s.scheduling_gates.as_deref()).unwrap_or_default();
+        let gates = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.scheduling_gates.as_deref())
+            .unwrap_or_default();
         if gates.is_empty() {
             return Status::success();
         }
         // Go's %v of a []string: "[a b]".
         let names: Vec<&str> = gates.iter().map(|g| g.name.as_str()).collect();
-        Status::new(Code::UnschedulableAndUnresolvable, format!("waiting for scheduling gates: [{}]", names.join(" ")))
+        Status::new(
+            Code::UnschedulableAndUnresolvable,
+            format!("waiting for scheduling gates: [{}]", names.join(" ")),
+        )
     }
 }
 
@@ -53,8 +64,14 @@ mod tests {
         let cases = [
             ("spec: {containers: []}", None),
             ("spec: {containers: [], schedulingGates: []}", None),
-            ("spec: {containers: [], schedulingGates: [{name: foo}]}", Some("waiting for scheduling gates: [foo]")),
-            ("spec: {containers: [], schedulingGates: [{name: foo}, {name: bar}]}", Some("waiting for scheduling gates: [foo bar]")),
+            (
+                "spec: {containers: [], schedulingGates: [{name: foo}]}",
+                Some("waiting for scheduling gates: [foo]"),
+            ),
+            (
+                "spec: {containers: [], schedulingGates: [{name: foo}, {name: bar}]}",
+                Some("waiting for scheduling gates: [foo bar]"),
+            ),
         ];
         for (spec, want) in cases {
             let p = pinfo(&format!("metadata: {{name: p}}\n{spec}"));

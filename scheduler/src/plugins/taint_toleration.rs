@@ -7,9 +7,12 @@ use k8s_openapi::api::core::v1::{Node, Toleration};
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
-use crate::framework::events::{ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action};
+use crate::framework::events::{
+    ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
+};
 use crate::framework::{
-    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status,
+    CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
+    ScorePlugin, Status,
 };
 use crate::model::PodInfo;
 use crate::plugins::helpers::{default_normalize, pod_tolerations, tolerated, untolerated_taint};
@@ -34,16 +37,26 @@ struct PreScoreState {
 }
 
 fn node_taints(n: &Node) -> &[k8s_openapi::api::core::v1::Taint] {
-    n.spec.as_ref().and_then(|s| s.taints.as_deref()).unwrap_or_default()
+    n.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or_default()
 }
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     let tols = pod_tolerations(&pod.pod);
     match objs {
-        EventObjects::Node { old, new: Some(new) } => {
+        EventObjects::Node {
+            old,
+            new: Some(new),
+        } => {
             let was = old.is_none_or(|o| untolerated_taint(node_taints(o), tols).is_some());
             let is = untolerated_taint(node_taints(new), tols).is_some();
-            if was && !is { QueueingHint::Queue } else { QueueingHint::Skip }
+            if was && !is {
+                QueueingHint::Queue
+            } else {
+                QueueingHint::Skip
+            }
         }
         _ => QueueingHint::Queue,
     }
@@ -55,7 +68,11 @@ impl Plugin for TaintToleration {
     }
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
         vec![
-            ClusterEventWithHint::with_hint(EventResource::Node, action::ADD | action::UPDATE_NODE_TAINT, hint_node),
+            ClusterEventWithHint::with_hint(
+                EventResource::Node,
+                action::ADD | action::UPDATE_NODE_TAINT,
+                hint_node,
+            ),
             ClusterEventWithHint::new(EventResource::UnscheduledPod, action::UPDATE_POD_TOLERATION),
         ]
     }
@@ -74,7 +91,12 @@ impl Plugin for TaintToleration {
 }
 
 impl PreFilterPlugin for TaintToleration {
-    fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        _: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         (None, Status::success())
     }
 }
@@ -92,7 +114,12 @@ impl PreScorePlugin for TaintToleration {
     fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
         let prefer_no_schedule = pod_tolerations(&pod.pod)
             .iter()
-            .filter(|t| matches!(t.effect.as_deref(), None | Some("") | Some("PreferNoSchedule")))
+            .filter(|t| {
+                matches!(
+                    t.effect.as_deref(),
+                    None | Some("") | Some("PreferNoSchedule")
+                )
+            })
             .cloned()
             .collect();
         state.insert(PreScoreState { prefer_no_schedule });
@@ -108,14 +135,27 @@ impl ScorePlugin for TaintToleration {
             None => {
                 let mut st = CycleState::default();
                 self.pre_score(&mut st, pod, &[]);
-                computed = st.get::<PreScoreState>().map(|s| s.prefer_no_schedule.clone()).unwrap_or_default();
+                computed = st
+                    .get::<PreScoreState>()
+                    .map(|s| s.prefer_no_schedule.clone())
+                    .unwrap_or_default();
                 &computed
             }
         };
-        let n = node.taints.iter().filter(|t| t.effect == "PreferNoSchedule" && !tolerated(tols, t)).count();
+        let n = node
+            .taints
+            .iter()
+            .filter(|t| t.effect == "PreferNoSchedule" && !tolerated(tols, t))
+            .count();
         Ok(n as i64)
     }
-    fn normalize_scores(&self, _: &CycleState, _: &PodInfo, _: &[Arc<NodeInfo>], scores: &mut [i64]) -> Status {
+    fn normalize_scores(
+        &self,
+        _: &CycleState,
+        _: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        scores: &mut [i64],
+    ) -> Status {
         default_normalize(scores, true);
         Status::success()
     }
@@ -131,24 +171,61 @@ mod tests {
     use crate::plugins::helpers::testutil::{ninfo, pinfo};
 
     fn node(name: &str, taints: &str) -> NodeInfo {
-        ninfo(&format!("metadata: {{name: {name}}}\nspec: {{taints: {taints}}}"), &[])
+        ninfo(
+            &format!("metadata: {{name: {name}}}\nspec: {{taints: {taints}}}"),
+            &[],
+        )
     }
     fn pod(tols: &str) -> PodInfo {
-        pinfo(&format!("metadata: {{name: p}}\nspec: {{containers: [], tolerations: {tols}}}"))
+        pinfo(&format!(
+            "metadata: {{name: p}}\nspec: {{containers: [], tolerations: {tols}}}"
+        ))
     }
 
     #[test]
     fn filter_table() {
         // From upstream's TestTaintTolerationFilter.
         let cases = [
-            ("[]", "[{key: dedicated, value: user1, effect: NoSchedule}]", false),
-            ("[{key: dedicated, value: user1, effect: NoSchedule}]", "[{key: dedicated, value: user1, effect: NoSchedule}]", true),
-            ("[{key: dedicated, operator: Equal, value: user2, effect: NoSchedule}]", "[{key: dedicated, value: user1, effect: NoSchedule}]", false),
-            ("[{key: foo, operator: Exists, effect: NoSchedule}]", "[{key: foo, value: bar, effect: NoSchedule}]", true),
-            ("[{key: dedicated, operator: Equal, value: user2, effect: NoSchedule}, {key: foo, operator: Exists, effect: NoSchedule}]", "[{key: dedicated, value: user2, effect: NoSchedule}, {key: foo, value: bar, effect: NoSchedule}]", true),
-            ("[{key: foo, operator: Equal, value: bar, effect: PreferNoSchedule}]", "[{key: foo, value: bar, effect: NoSchedule}]", false),
-            ("[{key: foo, operator: Equal, value: bar}]", "[{key: foo, value: bar, effect: NoSchedule}]", true),
-            ("[{key: dedicated, operator: Equal, value: user2, effect: NoSchedule}]", "[{key: dedicated, value: user1, effect: PreferNoSchedule}]", true),
+            (
+                "[]",
+                "[{key: dedicated, value: user1, effect: NoSchedule}]",
+                false,
+            ),
+            (
+                "[{key: dedicated, value: user1, effect: NoSchedule}]",
+                "[{key: dedicated, value: user1, effect: NoSchedule}]",
+                true,
+            ),
+            (
+                "[{key: dedicated, operator: Equal, value: user2, effect: NoSchedule}]",
+                "[{key: dedicated, value: user1, effect: NoSchedule}]",
+                false,
+            ),
+            (
+                "[{key: foo, operator: Exists, effect: NoSchedule}]",
+                "[{key: foo, value: bar, effect: NoSchedule}]",
+                true,
+            ),
+            (
+                "[{key: dedicated, operator: Equal, value: user2, effect: NoSchedule}, {key: foo, operator: Exists, effect: NoSchedule}]",
+                "[{key: dedicated, value: user2, effect: NoSchedule}, {key: foo, value: bar, effect: NoSchedule}]",
+                true,
+            ),
+            (
+                "[{key: foo, operator: Equal, value: bar, effect: PreferNoSchedule}]",
+                "[{key: foo, value: bar, effect: NoSchedule}]",
+                false,
+            ),
+            (
+                "[{key: foo, operator: Equal, value: bar}]",
+                "[{key: foo, value: bar, effect: NoSchedule}]",
+                true,
+            ),
+            (
+                "[{key: dedicated, operator: Equal, value: user2, effect: NoSchedule}]",
+                "[{key: dedicated, value: user1, effect: PreferNoSchedule}]",
+                true,
+            ),
             ("[]", "[{key: k, value: v, effect: NoExecute}]", false),
         ];
         for (tols, taints, ok) in cases {
@@ -167,31 +244,53 @@ mod tests {
         let cases: &[(&str, &[&str], &[i64])] = &[
             (
                 "[{key: foo, operator: Equal, value: bar, effect: PreferNoSchedule}]",
-                &["[{key: foo, value: bar, effect: PreferNoSchedule}]", "[{key: foo, value: blah, effect: PreferNoSchedule}]"],
+                &[
+                    "[{key: foo, value: bar, effect: PreferNoSchedule}]",
+                    "[{key: foo, value: blah, effect: PreferNoSchedule}]",
+                ],
                 &[100, 0],
             ),
             (
                 "[{key: cpu-type, operator: Equal, value: arm64, effect: PreferNoSchedule}, {key: disk-type, operator: Equal, value: ssd, effect: PreferNoSchedule}]",
-                &["[]", "[{key: cpu-type, value: arm64, effect: PreferNoSchedule}]", "[{key: cpu-type, value: arm64, effect: PreferNoSchedule}, {key: disk-type, value: ssd, effect: PreferNoSchedule}]"],
+                &[
+                    "[]",
+                    "[{key: cpu-type, value: arm64, effect: PreferNoSchedule}]",
+                    "[{key: cpu-type, value: arm64, effect: PreferNoSchedule}, {key: disk-type, value: ssd, effect: PreferNoSchedule}]",
+                ],
                 &[100, 100, 100],
             ),
             (
                 "[{key: foo, operator: Equal, value: bar, effect: NoSchedule}]",
-                &["[]", "[{key: cpu-type, value: arm64, effect: NoSchedule}]", "[{key: cpu-type, value: arm64, effect: PreferNoSchedule}]"],
+                &[
+                    "[]",
+                    "[{key: cpu-type, value: arm64, effect: NoSchedule}]",
+                    "[{key: cpu-type, value: arm64, effect: PreferNoSchedule}]",
+                ],
                 &[100, 100, 0],
             ),
             (
                 "[]",
-                &["[{key: a, value: b, effect: PreferNoSchedule}]", "[{key: a, value: b, effect: PreferNoSchedule}, {key: c, value: d, effect: PreferNoSchedule}]", "[]"],
+                &[
+                    "[{key: a, value: b, effect: PreferNoSchedule}]",
+                    "[{key: a, value: b, effect: PreferNoSchedule}, {key: c, value: d, effect: PreferNoSchedule}]",
+                    "[]",
+                ],
                 &[50, 0, 100],
             ),
         ];
         for (tols, taints, want) in cases {
             let p = pod(tols);
-            let nodes: Vec<Arc<NodeInfo>> = taints.iter().enumerate().map(|(i, t)| Arc::new(node(&format!("n{i}"), t))).collect();
+            let nodes: Vec<Arc<NodeInfo>> = taints
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Arc::new(node(&format!("n{i}"), t)))
+                .collect();
             let mut st = CycleState::default();
             assert!(TaintToleration.pre_score(&mut st, &p, &nodes).is_success());
-            let mut scores: Vec<i64> = nodes.iter().map(|n| TaintToleration.score(&st, &p, n).unwrap()).collect();
+            let mut scores: Vec<i64> = nodes
+                .iter()
+                .map(|n| TaintToleration.score(&st, &p, n).unwrap())
+                .collect();
             TaintToleration.normalize_scores(&st, &p, &nodes, &mut scores);
             assert_eq!(&scores, want, "{tols}");
         }

@@ -12,8 +12,8 @@ use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
 use crate::framework::events::{ClusterEventWithHint, EventResource, action};
 use crate::framework::{
-    BindContext, CycleState, FilterPlugin, Handle, Plugin, PreBindPlugin, PreFilterPlugin, PreFilterResult,
-    PreScorePlugin, ReservePlugin, ScorePlugin, Status,
+    BindContext, CycleState, FilterPlugin, Handle, Plugin, PreBindPlugin, PreFilterPlugin,
+    PreFilterResult, PreScorePlugin, ReservePlugin, ScorePlugin, Status,
 };
 use crate::model::PodInfo;
 
@@ -26,7 +26,10 @@ pub fn unsupported(kind: &str) -> String {
 }
 
 fn volumes(pod: &Pod) -> &[Volume] {
-    pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or_default()
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_deref())
+        .unwrap_or_default()
 }
 
 /// The first claim-backed volume kind the pod uses (`persistentVolumeClaim`, `ephemeral`).
@@ -69,7 +72,10 @@ fn claim_guard(pod: &PodInfo) -> Status {
 }
 
 fn needs_restrictions_check(v: &Volume) -> bool {
-    v.gce_persistent_disk.is_some() || v.aws_elastic_block_store.is_some() || v.rbd.is_some() || v.iscsi.is_some()
+    v.gce_persistent_disk.is_some()
+        || v.aws_elastic_block_store.is_some()
+        || v.rbd.is_some()
+        || v.iscsi.is_some()
 }
 
 /// Upstream's `isVolumeConflict`: whether `v` conflicts with a volume of `other`.
@@ -140,8 +146,14 @@ macro_rules! volume_plugin {
 
 fn claim_events() -> Vec<ClusterEventWithHint> {
     vec![
-        ClusterEventWithHint::new(EventResource::PersistentVolumeClaim, action::ADD | action::UPDATE),
-        ClusterEventWithHint::new(EventResource::PersistentVolume, action::ADD | action::UPDATE),
+        ClusterEventWithHint::new(
+            EventResource::PersistentVolumeClaim,
+            action::ADD | action::UPDATE,
+        ),
+        ClusterEventWithHint::new(
+            EventResource::PersistentVolume,
+            action::ADD | action::UPDATE,
+        ),
         ClusterEventWithHint::new(EventResource::StorageClass, action::ADD | action::UPDATE),
         ClusterEventWithHint::new(EventResource::Node, action::ADD | action::UPDATE_NODE_LABEL),
     ]
@@ -155,7 +167,10 @@ volume_plugin!(
     vec![
         ClusterEventWithHint::new(EventResource::AssignedPod, action::DELETE),
         ClusterEventWithHint::new(EventResource::Node, action::ADD),
-        ClusterEventWithHint::new(EventResource::PersistentVolumeClaim, action::ADD | action::UPDATE),
+        ClusterEventWithHint::new(
+            EventResource::PersistentVolumeClaim,
+            action::ADD | action::UPDATE
+        ),
     ]
 );
 volume_plugin!(
@@ -181,9 +196,17 @@ volume_plugin!(
 );
 
 impl PreFilterPlugin for VolumeRestrictions {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         if claim_volume_kind(&pod.pod) == Some("persistentVolumeClaim") {
-            return (None, Status::unresolvable(unsupported("persistentVolumeClaim")));
+            return (
+                None,
+                Status::unresolvable(unsupported("persistentVolumeClaim")),
+            );
         }
         if volumes(&pod.pod).iter().any(needs_restrictions_check) {
             (None, Status::success())
@@ -199,13 +222,24 @@ impl FilterPlugin for VolumeRestrictions {
             .iter()
             .filter(|v| needs_restrictions_check(v))
             .any(|v| node.pods.iter().any(|p| volume_conflicts(v, &p.pod)));
-        if conflict { Status::unschedulable(ERR_REASON_DISK_CONFLICT) } else { Status::success() }
+        if conflict {
+            Status::unschedulable(ERR_REASON_DISK_CONFLICT)
+        } else {
+            Status::success()
+        }
     }
 }
 
 impl PreFilterPlugin for NodeVolumeLimits {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
-        if let Some(kind) = claim_volume_kind(&pod.pod).or_else(|| volumes(&pod.pod).iter().find_map(migratable_inline_kind)) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
+        if let Some(kind) = claim_volume_kind(&pod.pod)
+            .or_else(|| volumes(&pod.pod).iter().find_map(migratable_inline_kind))
+        {
             return (None, Status::unresolvable(unsupported(kind)));
         }
         (None, Status::skip())
@@ -224,15 +258,28 @@ macro_rules! pass_filter {
 pass_filter!(NodeVolumeLimits, VolumeBinding, VolumeZone);
 
 impl PreFilterPlugin for VolumeBinding {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         (None, claim_guard(pod))
     }
 }
 
 impl PreFilterPlugin for VolumeZone {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         match claim_volume_kind(&pod.pod) {
-            Some("persistentVolumeClaim") => (None, Status::unresolvable(unsupported("persistentVolumeClaim"))),
+            Some("persistentVolumeClaim") => (
+                None,
+                Status::unresolvable(unsupported("persistentVolumeClaim")),
+            ),
             _ => (None, Status::skip()),
         }
     }
@@ -258,7 +305,13 @@ impl ReservePlugin for VolumeBinding {
 }
 
 impl PreBindPlugin for VolumeBinding {
-    fn pre_bind<'a>(&'a self, _: &'a BindContext, _: &'a CycleState, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, Status> {
+    fn pre_bind<'a>(
+        &'a self,
+        _: &'a BindContext,
+        _: &'a CycleState,
+        _: &'a PodInfo,
+        _: &'a str,
+    ) -> BoxFuture<'a, Status> {
         Box::pin(async { Status::success() })
     }
 }
@@ -270,7 +323,9 @@ mod tests {
     use crate::plugins::helpers::testutil::{ninfo, pinfo};
 
     fn pod(volumes: &str) -> PodInfo {
-        pinfo(&format!("metadata: {{name: p, uid: p}}\nspec: {{containers: [], volumes: {volumes}}}"))
+        pinfo(&format!(
+            "metadata: {{name: p, uid: p}}\nspec: {{containers: [], volumes: {volumes}}}"
+        ))
     }
 
     #[test]
@@ -280,17 +335,37 @@ mod tests {
         let plain = pod("[{name: v, emptyDir: {}}]");
         let gce = pod("[{name: v, gcePersistentDisk: {pdName: d}}]");
         let snap = Snapshot::default();
-        let run = |pf: &dyn PreFilterPlugin, p: &PodInfo| pf.pre_filter(&mut CycleState::default(), p, &snap).1;
-        let pvc_msg = "pod uses persistentVolumeClaim volumes, which this scheduler does not support yet";
-        for pf in [&VolumeRestrictions as &dyn PreFilterPlugin, &NodeVolumeLimits, &VolumeBinding, &VolumeZone] {
+        let run = |pf: &dyn PreFilterPlugin, p: &PodInfo| {
+            pf.pre_filter(&mut CycleState::default(), p, &snap).1
+        };
+        let pvc_msg =
+            "pod uses persistentVolumeClaim volumes, which this scheduler does not support yet";
+        for pf in [
+            &VolumeRestrictions as &dyn PreFilterPlugin,
+            &NodeVolumeLimits,
+            &VolumeBinding,
+            &VolumeZone,
+        ] {
             let s = run(pf, &pvc);
-            assert_eq!((s.code(), s.message().as_str()), (Code::UnschedulableAndUnresolvable, pvc_msg));
+            assert_eq!(
+                (s.code(), s.message().as_str()),
+                (Code::UnschedulableAndUnresolvable, pvc_msg)
+            );
             assert!(run(pf, &plain).is_skip());
         }
-        assert_eq!(run(&VolumeBinding, &eph).message(), "pod uses ephemeral volumes, which this scheduler does not support yet");
-        assert_eq!(run(&NodeVolumeLimits, &eph).code(), Code::UnschedulableAndUnresolvable);
+        assert_eq!(
+            run(&VolumeBinding, &eph).message(),
+            "pod uses ephemeral volumes, which this scheduler does not support yet"
+        );
+        assert_eq!(
+            run(&NodeVolumeLimits, &eph).code(),
+            Code::UnschedulableAndUnresolvable
+        );
         assert!(run(&VolumeZone, &eph).is_skip());
-        assert_eq!(run(&NodeVolumeLimits, &gce).message(), "pod uses gcePersistentDisk volumes, which this scheduler does not support yet");
+        assert_eq!(
+            run(&NodeVolumeLimits, &gce).message(),
+            "pod uses gcePersistentDisk volumes, which this scheduler does not support yet"
+        );
         assert!(run(&VolumeRestrictions, &gce).is_success());
     }
 
@@ -298,19 +373,57 @@ mod tests {
     fn disk_conflicts() {
         // From upstream's TestGCEDiskConflicts / TestISCSIDiskConflicts / TestRBDDiskConflicts.
         let cases = [
-            ("[{name: v, gcePersistentDisk: {pdName: foo}}]", "[{name: v, gcePersistentDisk: {pdName: foo}}]", false),
-            ("[{name: v, gcePersistentDisk: {pdName: foo}}]", "[{name: v, gcePersistentDisk: {pdName: bar}}]", true),
-            ("[{name: v, gcePersistentDisk: {pdName: foo, readOnly: true}}]", "[{name: v, gcePersistentDisk: {pdName: foo, readOnly: true}}]", true),
-            ("[{name: v, awsElasticBlockStore: {volumeID: foo}}]", "[{name: v, awsElasticBlockStore: {volumeID: foo}}]", false),
-            ("[{name: v, awsElasticBlockStore: {volumeID: foo}}]", "[{name: v, awsElasticBlockStore: {volumeID: bar}}]", true),
-            ("[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0}}]", "[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0}}]", false),
-            ("[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0, readOnly: true}}]", "[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0, readOnly: true}}]", true),
-            ("[{name: v, rbd: {monitors: [a, b], pool: foo, image: bar}}]", "[{name: v, rbd: {monitors: [b, c], pool: foo, image: bar}}]", false),
-            ("[{name: v, rbd: {monitors: [a], pool: foo, image: bar}}]", "[{name: v, rbd: {monitors: [c], pool: foo, image: bar}}]", true),
+            (
+                "[{name: v, gcePersistentDisk: {pdName: foo}}]",
+                "[{name: v, gcePersistentDisk: {pdName: foo}}]",
+                false,
+            ),
+            (
+                "[{name: v, gcePersistentDisk: {pdName: foo}}]",
+                "[{name: v, gcePersistentDisk: {pdName: bar}}]",
+                true,
+            ),
+            (
+                "[{name: v, gcePersistentDisk: {pdName: foo, readOnly: true}}]",
+                "[{name: v, gcePersistentDisk: {pdName: foo, readOnly: true}}]",
+                true,
+            ),
+            (
+                "[{name: v, awsElasticBlockStore: {volumeID: foo}}]",
+                "[{name: v, awsElasticBlockStore: {volumeID: foo}}]",
+                false,
+            ),
+            (
+                "[{name: v, awsElasticBlockStore: {volumeID: foo}}]",
+                "[{name: v, awsElasticBlockStore: {volumeID: bar}}]",
+                true,
+            ),
+            (
+                "[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0}}]",
+                "[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0}}]",
+                false,
+            ),
+            (
+                "[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0, readOnly: true}}]",
+                "[{name: v, iscsi: {iqn: a, targetPortal: p, lun: 0, readOnly: true}}]",
+                true,
+            ),
+            (
+                "[{name: v, rbd: {monitors: [a, b], pool: foo, image: bar}}]",
+                "[{name: v, rbd: {monitors: [b, c], pool: foo, image: bar}}]",
+                false,
+            ),
+            (
+                "[{name: v, rbd: {monitors: [a], pool: foo, image: bar}}]",
+                "[{name: v, rbd: {monitors: [c], pool: foo, image: bar}}]",
+                true,
+            ),
         ];
         for (mine, theirs, ok) in cases {
             let p = pod(mine);
-            let existing = format!("metadata: {{name: e, uid: e}}\nspec: {{containers: [], nodeName: n, volumes: {theirs}}}");
+            let existing = format!(
+                "metadata: {{name: e, uid: e}}\nspec: {{containers: [], nodeName: n, volumes: {theirs}}}"
+            );
             let node = ninfo("metadata: {name: n}", &[&existing]);
             let mut st = CycleState::default();
             let (_, pre) = VolumeRestrictions.pre_filter(&mut st, &p, &Snapshot::default());
@@ -318,7 +431,10 @@ mod tests {
             let s = VolumeRestrictions.filter(&st, &p, &node);
             assert_eq!(s.is_success(), ok, "{mine} vs {theirs}");
             if !ok {
-                assert_eq!((s.code(), s.message().as_str()), (Code::Unschedulable, ERR_REASON_DISK_CONFLICT));
+                assert_eq!(
+                    (s.code(), s.message().as_str()),
+                    (Code::Unschedulable, ERR_REASON_DISK_CONFLICT)
+                );
             }
         }
     }

@@ -27,7 +27,9 @@ pub struct ManualClock {
 
 impl Default for ManualClock {
     fn default() -> Self {
-        ManualClock { now: Mutex::new(Instant::now()) }
+        ManualClock {
+            now: Mutex::new(Instant::now()),
+        }
     }
 }
 
@@ -42,6 +44,9 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        self.now.lock().map(|n| *n).unwrap_or_else(|e| *e.into_inner())
+        self.now
+            .lock()
+            .map(|n| *n)
+            .unwrap_or_else(|e| *e.into_inner())
     }
 }

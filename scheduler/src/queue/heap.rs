@@ -15,14 +15,20 @@ pub struct KeyedHeap<T> {
 
 impl<T> std::fmt::Debug for KeyedHeap<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedHeap").field("len", &self.items.len()).finish()
+        f.debug_struct("KeyedHeap")
+            .field("len", &self.items.len())
+            .finish()
     }
 }
 
 impl<T> KeyedHeap<T> {
     /// An empty heap ordered by `less`.
     pub fn new(less: Less<T>) -> Self {
-        KeyedHeap { items: Vec::new(), index: FxHashMap::default(), less }
+        KeyedHeap {
+            items: Vec::new(),
+            index: FxHashMap::default(),
+            less,
+        }
     }
 
     /// Number of items.
@@ -132,7 +138,11 @@ impl<T> KeyedHeap<T> {
                 break;
             }
             let r = l + 1;
-            let child = if r < n && (self.less)(&self.items[r].1, &self.items[l].1) { r } else { l };
+            let child = if r < n && (self.less)(&self.items[r].1, &self.items[l].1) {
+                r
+            } else {
+                l
+            };
             if (self.less)(&self.items[child].1, &self.items[i].1) {
                 self.swap(i, child);
                 i = child;

@@ -55,7 +55,15 @@ pub struct QueuedPod {
 
 impl QueuedPod {
     fn new(info: Arc<PodInfo>, now: Instant) -> Self {
-        QueuedPod { info, timestamp: now, initial_attempt: None, attempts: 0, unschedulable_plugins: Vec::new(), backoff_until: None, gated_by: None }
+        QueuedPod {
+            info,
+            timestamp: now,
+            initial_attempt: None,
+            attempts: 0,
+            unschedulable_plugins: Vec::new(),
+            backoff_until: None,
+            gated_by: None,
+        }
     }
 }
 
@@ -107,7 +115,9 @@ pub struct SchedulingQueue {
 
 impl std::fmt::Debug for SchedulingQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchedulingQueue").field("pending", &self.pending()).finish()
+        f.debug_struct("SchedulingQueue")
+            .field("pending", &self.pending())
+            .finish()
     }
 }
 
@@ -121,9 +131,19 @@ impl SchedulingQueue {
         opts: QueueOptions,
     ) -> Self {
         let active_less: Less<QueuedPod> = Box::new(move |a: &QueuedPod, b: &QueuedPod| {
-            less(&QueuedPodView { pod: &a.info, timestamp: a.timestamp }, &QueuedPodView { pod: &b.info, timestamp: b.timestamp })
+            less(
+                &QueuedPodView {
+                    pod: &a.info,
+                    timestamp: a.timestamp,
+                },
+                &QueuedPodView {
+                    pod: &b.info,
+                    timestamp: b.timestamp,
+                },
+            )
         });
-        let backoff_less: Less<QueuedPod> = Box::new(|a: &QueuedPod, b: &QueuedPod| a.backoff_until < b.backoff_until);
+        let backoff_less: Less<QueuedPod> =
+            Box::new(|a: &QueuedPod, b: &QueuedPod| a.backoff_until < b.backoff_until);
         SchedulingQueue {
             inner: Mutex::new(Inner {
                 active: KeyedHeap::new(active_less),
@@ -166,7 +186,12 @@ impl SchedulingQueue {
         let mut qp = QueuedPod::new(info, now);
         let mut inner = self.lock();
         let uid = qp.info.uid.clone();
-        if inner.in_flight.contains_key(&uid) || inner.active.contains(&uid) || inner.backoff.contains(&uid) || inner.unschedulable.contains_key(&uid) || inner.gated.contains_key(&uid) {
+        if inner.in_flight.contains_key(&uid)
+            || inner.active.contains(&uid)
+            || inner.backoff.contains(&uid)
+            || inner.unschedulable.contains_key(&uid)
+            || inner.gated.contains_key(&uid)
+        {
             drop(inner);
             self.update(qp.info);
             return;
@@ -314,11 +339,15 @@ impl SchedulingQueue {
         if qp.unschedulable_plugins.is_empty() {
             return true;
         }
-        let Some(hooks) = self.hooks.get(qp.info.scheduler_name()) else { return true };
+        let Some(hooks) = self.hooks.get(qp.info.scheduler_name()) else {
+            return true;
+        };
         hooks.events.iter().any(|(plugin, reg)| {
             qp.unschedulable_plugins.contains(plugin)
                 && event.matches(&reg.event)
-                && reg.hint.is_none_or(|h| h(&qp.info, objects) == QueueingHint::Queue)
+                && reg
+                    .hint
+                    .is_none_or(|h| h(&qp.info, objects) == QueueingHint::Queue)
         })
     }
 
@@ -351,7 +380,11 @@ impl SchedulingQueue {
         let now = self.clock.now();
         let mut inner = self.lock();
         let mut n = 0;
-        while inner.backoff.peek().is_some_and(|qp| qp.backoff_until.is_none_or(|t| t <= now)) {
+        while inner
+            .backoff
+            .peek()
+            .is_some_and(|qp| qp.backoff_until.is_none_or(|t| t <= now))
+        {
             if let Some((uid, qp)) = inner.backoff.pop() {
                 inner.active.push(uid, qp);
                 n += 1;
@@ -391,13 +424,22 @@ impl SchedulingQueue {
     /// Sizes of the sub-queues.
     pub fn pending(&self) -> PendingCounts {
         let inner = self.lock();
-        PendingCounts { active: inner.active.len(), backoff: inner.backoff.len(), unschedulable: inner.unschedulable.len(), gated: inner.gated.len() }
+        PendingCounts {
+            active: inner.active.len(),
+            backoff: inner.backoff.len(),
+            unschedulable: inner.unschedulable.len(),
+            gated: inner.gated.len(),
+        }
     }
 
     /// Whether the queue holds the pod anywhere (or has it in flight).
     pub fn contains(&self, uid: &str) -> bool {
         let inner = self.lock();
-        inner.active.contains(uid) || inner.backoff.contains(uid) || inner.unschedulable.contains_key(uid) || inner.gated.contains_key(uid) || inner.in_flight.contains_key(uid)
+        inner.active.contains(uid)
+            || inner.backoff.contains(uid)
+            || inner.unschedulable.contains_key(uid)
+            || inner.gated.contains_key(uid)
+            || inner.in_flight.contains_key(uid)
     }
 
     /// Stops the queue: `pop` returns None from now on.

@@ -7,13 +7,21 @@ use k8s_openapi::api::core::v1::Pod;
 use rustc_hash::FxHashMap;
 
 use super::*;
-use crate::framework::events::{ClusterEvent, ClusterEventWithHint, EventObjects, EventResource, action};
+use crate::framework::events::{
+    ClusterEvent, ClusterEventWithHint, EventObjects, EventResource, action,
+};
 use crate::framework::{Plugin, PreEnqueuePlugin, Status};
 use crate::model::PodInfo;
 
 fn pod(name: &str, priority: i32, gated: bool) -> Arc<PodInfo> {
-    let gates = if gated { "\n  schedulingGates: [{name: example.com/wait}]" } else { "" };
-    let yaml = format!("metadata: {{name: {name}, namespace: ns, uid: {name}}}\nspec:\n  priority: {priority}\n  containers: [{{name: c, image: x}}]{gates}\n");
+    let gates = if gated {
+        "\n  schedulingGates: [{name: example.com/wait}]"
+    } else {
+        ""
+    };
+    let yaml = format!(
+        "metadata: {{name: {name}, namespace: ns, uid: {name}}}\nspec:\n  priority: {priority}\n  containers: [{{name: c, image: x}}]{gates}\n"
+    );
     let p: Pod = serde_saphyr::from_str(&yaml).expect("pod yaml");
     Arc::new(PodInfo::new(Arc::new(p)))
 }
@@ -29,8 +37,20 @@ impl Plugin for Gates {
 }
 impl PreEnqueuePlugin for Gates {
     fn pre_enqueue(&self, pod: &PodInfo) -> Status {
-        let gated = pod.pod.spec.as_ref().and_then(|s| s.scheduling_gates.as_ref()).is_some_and(|g| !g.is_empty());
-        if gated { Status::new(crate::framework::Code::UnschedulableAndUnresolvable, "gated") } else { Status::success() }
+        let gated = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.scheduling_gates.as_ref())
+            .is_some_and(|g| !g.is_empty());
+        if gated {
+            Status::new(
+                crate::framework::Code::UnschedulableAndUnresolvable,
+                "gated",
+            )
+        } else {
+            Status::success()
+        }
     }
 }
 
@@ -40,17 +60,29 @@ fn queue(clock: Arc<ManualClock>) -> SchedulingQueue {
         "default-scheduler".to_string(),
         ProfileHooks {
             pre_enqueue: vec![Arc::new(Gates) as Arc<dyn Plugin>],
-            events: vec![("NodeResourcesFit", ClusterEventWithHint::new(EventResource::Node, action::ADD | action::UPDATE_NODE_ALLOCATABLE))],
+            events: vec![(
+                "NodeResourcesFit",
+                ClusterEventWithHint::new(
+                    EventResource::Node,
+                    action::ADD | action::UPDATE_NODE_ALLOCATABLE,
+                ),
+            )],
         },
     );
-    let less = Arc::new(|a: &crate::framework::QueuedPodView<'_>, b: &crate::framework::QueuedPodView<'_>| {
-        a.pod.priority > b.pod.priority || (a.pod.priority == b.pod.priority && a.timestamp < b.timestamp)
-    });
+    let less = Arc::new(
+        |a: &crate::framework::QueuedPodView<'_>, b: &crate::framework::QueuedPodView<'_>| {
+            a.pod.priority > b.pod.priority
+                || (a.pod.priority == b.pod.priority && a.timestamp < b.timestamp)
+        },
+    );
     SchedulingQueue::new(less, hooks, clock, QueueOptions::default())
 }
 
 async fn pop_name(q: &SchedulingQueue) -> (QueuedPod, u64) {
-    tokio::time::timeout(Duration::from_secs(1), q.pop()).await.expect("a pod is ready").expect("queue open")
+    tokio::time::timeout(Duration::from_secs(1), q.pop())
+        .await
+        .expect("a pod is ready")
+        .expect("queue open")
 }
 
 #[tokio::test]
@@ -100,10 +132,28 @@ async fn unschedulable_pod_waits_for_a_matching_event() {
     q.add_unschedulable(qp, cycle, false);
     assert_eq!(q.pending().unschedulable, 1);
     // A pod event does not help a pod NodeResourcesFit rejected.
-    assert_eq!(q.on_event(ClusterEvent::new(EventResource::AssignedPod, action::ADD), EventObjects::None), 0);
+    assert_eq!(
+        q.on_event(
+            ClusterEvent::new(EventResource::AssignedPod, action::ADD),
+            EventObjects::None
+        ),
+        0
+    );
     clock.advance(Duration::from_secs(2));
-    assert_eq!(q.on_event(ClusterEvent::new(EventResource::Node, action::ADD), EventObjects::None), 1);
-    assert_eq!(q.pending(), PendingCounts { active: 1, ..Default::default() });
+    assert_eq!(
+        q.on_event(
+            ClusterEvent::new(EventResource::Node, action::ADD),
+            EventObjects::None
+        ),
+        1
+    );
+    assert_eq!(
+        q.pending(),
+        PendingCounts {
+            active: 1,
+            ..Default::default()
+        }
+    );
 }
 
 #[tokio::test]
@@ -112,10 +162,17 @@ async fn event_during_the_attempt_sends_the_pod_to_backoff() {
     let q = queue(clock.clone());
     q.add(pod("p", 0, false));
     let (mut qp, cycle) = pop_name(&q).await;
-    q.on_event(ClusterEvent::new(EventResource::Node, action::ADD), EventObjects::None);
+    q.on_event(
+        ClusterEvent::new(EventResource::Node, action::ADD),
+        EventObjects::None,
+    );
     qp.unschedulable_plugins = vec!["NodeResourcesFit"];
     q.add_unschedulable(qp, cycle, false);
-    assert_eq!(q.pending().backoff, 1, "a node added while we were deciding may make it fit");
+    assert_eq!(
+        q.pending().backoff,
+        1,
+        "a node added while we were deciding may make it fit"
+    );
 }
 
 #[tokio::test]
@@ -139,7 +196,13 @@ async fn gated_pods_wait_until_their_gates_go() {
     q.add(pod("g", 0, true));
     assert_eq!(q.pending().gated, 1);
     q.update(pod("g", 0, false));
-    assert_eq!(q.pending(), PendingCounts { active: 1, ..Default::default() });
+    assert_eq!(
+        q.pending(),
+        PendingCounts {
+            active: 1,
+            ..Default::default()
+        }
+    );
 }
 
 #[tokio::test]

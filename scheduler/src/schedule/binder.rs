@@ -23,14 +23,37 @@ impl ApiBinder {
 }
 
 impl PodBinder for ApiBinder {
-    fn bind<'a>(&'a self, namespace: &'a str, name: &'a str, uid: &'a str, node: &'a str) -> BoxFuture<'a, Result<(), BindError>> {
+    fn bind<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        uid: &'a str,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(), BindError>> {
         Box::pin(async move {
             let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
             let binding = Binding {
-                metadata: ObjectMeta { name: Some(name.into()), namespace: Some(namespace.into()), uid: Some(uid.into()), ..Default::default() },
-                target: ObjectReference { kind: Some("Node".into()), name: Some(node.into()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(name.into()),
+                    namespace: Some(namespace.into()),
+                    uid: Some(uid.into()),
+                    ..Default::default()
+                },
+                target: ObjectReference {
+                    kind: Some("Node".into()),
+                    name: Some(node.into()),
+                    ..Default::default()
+                },
             };
-            match api.create_subresource::<Binding, serde_json::Value>("binding", name, &PostParams::default(), &binding).await {
+            match api
+                .create_subresource::<Binding, serde_json::Value>(
+                    "binding",
+                    name,
+                    &PostParams::default(),
+                    &binding,
+                )
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 409 => Err(BindError::Conflict(s.message)),
                 Err(kube::Error::Api(s)) if s.code == 404 => Err(BindError::NotFound(s.message)),
@@ -45,7 +68,13 @@ impl PodBinder for ApiBinder {
 pub struct NoopBinder;
 
 impl PodBinder for NoopBinder {
-    fn bind<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), BindError>> {
+    fn bind<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), BindError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -58,9 +87,18 @@ pub struct RecordingBinder {
 }
 
 impl PodBinder for RecordingBinder {
-    fn bind<'a>(&'a self, namespace: &'a str, name: &'a str, _: &'a str, node: &'a str) -> BoxFuture<'a, Result<(), BindError>> {
+    fn bind<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        _: &'a str,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(), BindError>> {
         Box::pin(async move {
-            self.binds.lock().unwrap_or_else(|e| e.into_inner()).push((format!("{namespace}/{name}"), node.to_string()));
+            self.binds
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((format!("{namespace}/{name}"), node.to_string()));
             Ok(())
         })
     }

@@ -47,11 +47,23 @@ impl FitError {
                     *counts.entry(reason.as_str()).or_default() += 1;
                 }
             }
-            let mut parts: Vec<String> = counts.into_iter().map(|(r, n)| format!("{n} {r}")).collect();
+            let mut parts: Vec<String> = counts
+                .into_iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect();
             parts.sort();
-            format!("0/{} nodes are available: {}.", self.num_all_nodes, parts.join(", "))
+            format!(
+                "0/{} nodes are available: {}.",
+                self.num_all_nodes,
+                parts.join(", ")
+            )
         };
-        if let Some(post) = self.diagnosis.post_filter_msg.as_deref().filter(|m| !m.is_empty()) {
+        if let Some(post) = self
+            .diagnosis
+            .post_filter_msg
+            .as_deref()
+            .filter(|m| !m.is_empty())
+        {
             msg.push(' ');
             msg.push_str(post);
         }
@@ -66,12 +78,29 @@ mod tests {
     #[test]
     fn reasons_are_counted_and_sorted_as_upstream() {
         let mut d = Diagnosis::default();
-        for (node, reason) in [("a", "Insufficient cpu"), ("b", "Insufficient cpu"), ("c", "node(s) had untolerated taint {k: v}")] {
-            d.node_statuses.insert(node.into(), Status::unschedulable(reason));
+        for (node, reason) in [
+            ("a", "Insufficient cpu"),
+            ("b", "Insufficient cpu"),
+            ("c", "node(s) had untolerated taint {k: v}"),
+        ] {
+            d.node_statuses
+                .insert(node.into(), Status::unschedulable(reason));
         }
-        d.node_statuses.insert("d".into(), Status::with_reasons(crate::framework::Code::Unschedulable, vec!["Insufficient cpu".into(), "Insufficient memory".into()]));
-        d.post_filter_msg = Some("preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.".into());
-        let e = FitError { num_all_nodes: 4, diagnosis: d };
+        d.node_statuses.insert(
+            "d".into(),
+            Status::with_reasons(
+                crate::framework::Code::Unschedulable,
+                vec!["Insufficient cpu".into(), "Insufficient memory".into()],
+            ),
+        );
+        d.post_filter_msg = Some(
+            "preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+                .into(),
+        );
+        let e = FitError {
+            num_all_nodes: 4,
+            diagnosis: d,
+        };
         assert_eq!(
             e.message(),
             "0/4 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated taint {k: v}, 3 Insufficient cpu. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."

@@ -18,7 +18,13 @@ pub trait OutcomeSink: Send + Sync {
     /// The pod was bound to `node`.
     fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()>;
     /// The attempt failed: `reason` is `Unschedulable` or `SchedulerError`.
-    fn failed<'a>(&'a self, pod: &'a PodInfo, reason: &'a str, message: &'a str, nominated_node: Option<&'a str>) -> BoxFuture<'a, ()>;
+    fn failed<'a>(
+        &'a self,
+        pod: &'a PodInfo,
+        reason: &'a str,
+        message: &'a str,
+        nominated_node: Option<&'a str>,
+    ) -> BoxFuture<'a, ()>;
 }
 
 /// Reports nothing (benchmarks).
@@ -29,7 +35,13 @@ impl OutcomeSink for NoOutcomes {
     fn scheduled<'a>(&'a self, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
-    fn failed<'a>(&'a self, _: &'a PodInfo, _: &'a str, _: &'a str, _: Option<&'a str>) -> BoxFuture<'a, ()> {
+    fn failed<'a>(
+        &'a self,
+        _: &'a PodInfo,
+        _: &'a str,
+        _: &'a str,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
 }
@@ -48,7 +60,12 @@ pub struct ApiOutcomes {
 impl ApiOutcomes {
     /// Reports as `scheduler_name` (the event's reportingController) from `instance`.
     pub fn new(client: kube::Client, scheduler_name: &str, instance: &str) -> Self {
-        ApiOutcomes { client, scheduler_name: scheduler_name.into(), instance: instance.into(), recent: Mutex::new(FxHashMap::default()) }
+        ApiOutcomes {
+            client,
+            scheduler_name: scheduler_name.into(),
+            instance: instance.into(),
+            recent: Mutex::new(FxHashMap::default()),
+        }
     }
 
     fn should_emit(&self, pod: &PodInfo, reason: &str, message: &str) -> bool {
@@ -72,7 +89,11 @@ impl ApiOutcomes {
         let now = jiff::Timestamp::now();
         let ev = Event {
             // Upstream's naming: <object>.<unix nanoseconds in hex>.
-            metadata: ObjectMeta { name: Some(format!("{}.{:x}", pod.name(), now.as_nanosecond())), namespace: Some(ns.clone()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(format!("{}.{:x}", pod.name(), now.as_nanosecond())),
+                namespace: Some(ns.clone()),
+                ..Default::default()
+            },
             event_time: Some(MicroTime(now)),
             reporting_controller: Some(self.scheduler_name.clone()),
             reporting_instance: Some(self.instance.clone()),
@@ -102,14 +123,22 @@ impl OutcomeSink for ApiOutcomes {
     fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let msg = format!("Successfully assigned {} to {}", pod.key, node);
-            self.event(pod, "Normal", "Scheduled", "Binding", &msg).await;
+            self.event(pod, "Normal", "Scheduled", "Binding", &msg)
+                .await;
         })
     }
 
-    fn failed<'a>(&'a self, pod: &'a PodInfo, reason: &'a str, message: &'a str, nominated_node: Option<&'a str>) -> BoxFuture<'a, ()> {
+    fn failed<'a>(
+        &'a self,
+        pod: &'a PodInfo,
+        reason: &'a str,
+        message: &'a str,
+        nominated_node: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if self.should_emit(pod, reason, message) {
-                self.event(pod, "Warning", "FailedScheduling", "Scheduling", message).await;
+                self.event(pod, "Warning", "FailedScheduling", "Scheduling", message)
+                    .await;
             }
             if condition_is_current(&pod.pod, reason, message) && nominated_node.is_none() {
                 return;
@@ -129,7 +158,14 @@ impl OutcomeSink for ApiOutcomes {
             }
             let patch = serde_json::json!({ "status": status });
             let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
-            if let Err(e) = api.patch_status(pod.name(), &PatchParams::default(), &Patch::Strategic(&patch)).await {
+            if let Err(e) = api
+                .patch_status(
+                    pod.name(),
+                    &PatchParams::default(),
+                    &Patch::Strategic(&patch),
+                )
+                .await
+            {
                 tracing::debug!(pod = %pod.key, error = %e, "could not update pod condition");
             }
         })
@@ -138,7 +174,15 @@ impl OutcomeSink for ApiOutcomes {
 
 /// Whether the pod already carries `PodScheduled=False` with this reason and message.
 fn condition_is_current(pod: &Pod, reason: &str, message: &str) -> bool {
-    pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-        cs.iter().any(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message))
-    })
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.type_ == "PodScheduled"
+                    && c.status == "False"
+                    && c.reason.as_deref() == Some(reason)
+                    && c.message.as_deref() == Some(message)
+            })
+        })
 }

@@ -14,7 +14,9 @@ use super::outcome::OutcomeSink;
 use crate::cache::{Cache, Snapshot};
 use crate::config::ExtensionPoint;
 use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
-use crate::framework::{BindContext, BindError, Code, CycleState, Framework, PostFilterContext, Status};
+use crate::framework::{
+    BindContext, BindError, Code, CycleState, Framework, PostFilterContext, Status,
+};
 use crate::queue::{QueuedPod, SchedulingQueue};
 use crate::serving::{AttemptResult, SchedulerMetrics};
 
@@ -79,8 +81,14 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Builds the loop; binding tasks go to `runtime`.
-    pub fn new(parts: SchedulerParts, runtime: tokio::runtime::Handle) -> Result<Self, rayon::ThreadPoolBuildError> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(parts.parallelism.max(1)).thread_name(|i| format!("filter-{i}")).build()?;
+    pub fn new(
+        parts: SchedulerParts,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(parts.parallelism.max(1))
+            .thread_name(|i| format!("filter-{i}"))
+            .build()?;
         Ok(Scheduler {
             algorithm: Algorithm::new(parts.percentage_of_nodes_to_score),
             parts: Arc::new(parts),
@@ -92,7 +100,11 @@ impl Scheduler {
     }
 
     /// Schedules while `leading` is true and until `stop` is set; returns when stopped.
-    pub fn run(mut self, mut leading: watch::Receiver<bool>, stop: watch::Receiver<bool>) -> Arc<InFlight> {
+    pub fn run(
+        mut self,
+        mut leading: watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
+    ) -> Arc<InFlight> {
         let rt = self.runtime.clone();
         loop {
             if *stop.borrow() {
@@ -148,8 +160,12 @@ impl Scheduler {
         let mut state = CycleState::default();
         let algorithm = &mut self.algorithm;
         let snapshot = &self.snapshot;
-        let result = self.pool.install(|| algorithm.schedule(&fw, &mut state, &pod, snapshot));
-        parts.metrics.observe_algorithm_duration(start.elapsed().as_secs_f64());
+        let result = self
+            .pool
+            .install(|| algorithm.schedule(&fw, &mut state, &pod, snapshot));
+        parts
+            .metrics
+            .observe_algorithm_duration(start.elapsed().as_secs_f64());
         match result {
             Ok(r) => self.assume_and_bind(fw, state, qp, cycle, r.suggested_host, start),
             Err(ScheduleError::Fit(mut fit)) => {
@@ -157,30 +173,67 @@ impl Scheduler {
                 let message = fit.message();
                 let mut qp = qp;
                 qp.unschedulable_plugins = fit.diagnosis.unschedulable_plugins.clone();
-                parts.metrics.observe_attempt(AttemptResult::Unschedulable, &fw.scheduler_name, start.elapsed().as_secs_f64());
+                parts.metrics.observe_attempt(
+                    AttemptResult::Unschedulable,
+                    &fw.scheduler_name,
+                    start.elapsed().as_secs_f64(),
+                );
                 tracing::debug!(pod = %pod.key, %message, "unschedulable");
-                self.report_failure(&fw.scheduler_name, qp.info.clone(), "Unschedulable", message, nominated);
+                self.report_failure(
+                    &fw.scheduler_name,
+                    qp.info.clone(),
+                    "Unschedulable",
+                    message,
+                    nominated,
+                );
                 parts.queue.add_unschedulable(qp, cycle, false);
             }
             Err(ScheduleError::Internal(status)) => {
-                parts.metrics.observe_attempt(AttemptResult::Error, &fw.scheduler_name, start.elapsed().as_secs_f64());
-                let message = format!("running {:?} plugin {:?}: {}", status.code_label(), status.plugin(), status.message());
+                parts.metrics.observe_attempt(
+                    AttemptResult::Error,
+                    &fw.scheduler_name,
+                    start.elapsed().as_secs_f64(),
+                );
+                let message = format!(
+                    "running {:?} plugin {:?}: {}",
+                    status.code_label(),
+                    status.plugin(),
+                    status.message()
+                );
                 tracing::warn!(pod = %pod.key, %message, "scheduling error");
-                self.report_failure(&fw.scheduler_name, qp.info.clone(), "SchedulerError", message, None);
+                self.report_failure(
+                    &fw.scheduler_name,
+                    qp.info.clone(),
+                    "SchedulerError",
+                    message,
+                    None,
+                );
                 parts.queue.add_unschedulable(qp, cycle, true);
             }
         }
     }
 
-    fn post_filter(&self, fw: &Framework, state: &CycleState, qp: &QueuedPod, fit: &mut FitError) -> Option<String> {
+    fn post_filter(
+        &self,
+        fw: &Framework,
+        state: &CycleState,
+        qp: &QueuedPod,
+        fit: &mut FitError,
+    ) -> Option<String> {
         let plugins = fw.plugins(ExtensionPoint::PostFilter);
         if plugins.is_empty() {
             return None;
         }
-        let ctx = PostFilterContext { framework: fw, snapshot: &self.snapshot, statuses: &fit.diagnosis.node_statuses };
+        let ctx = PostFilterContext {
+            framework: fw,
+            snapshot: &self.snapshot,
+            statuses: &fit.diagnosis.node_statuses,
+        };
         let mut messages = Vec::new();
         for p in plugins {
-            let Some(pf) = p.as_post_filter() else { continue };
+            let Some(pf) = p.as_post_filter() else {
+                continue;
+            };
             let (result, status) = pf.post_filter(state, &qp.info, &ctx);
             if status.is_success() {
                 if let Some(r) = result {
@@ -200,8 +253,14 @@ impl Scheduler {
         None
     }
 
-    fn delete_victims(&self, victims: &[Arc<crate::model::PodInfo>], preemptor: &crate::model::PodInfo) {
-        let Some(client) = self.parts.bind.client.clone() else { return };
+    fn delete_victims(
+        &self,
+        victims: &[Arc<crate::model::PodInfo>],
+        preemptor: &crate::model::PodInfo,
+    ) {
+        let Some(client) = self.parts.bind.client.clone() else {
+            return;
+        };
         for v in victims {
             let (client, v, by) = (client.clone(), v.clone(), preemptor.key.clone());
             self.runtime.spawn(async move {
@@ -214,16 +273,39 @@ impl Scheduler {
         }
     }
 
-    fn report_failure(&self, profile: &str, pod: Arc<crate::model::PodInfo>, reason: &'static str, message: String, nominated: Option<String>) {
+    fn report_failure(
+        &self,
+        profile: &str,
+        pod: Arc<crate::model::PodInfo>,
+        reason: &'static str,
+        message: String,
+        nominated: Option<String>,
+    ) {
         if let Some(sink) = self.parts.outcomes.get(profile).cloned() {
-            self.runtime.spawn(async move { sink.failed(&pod, reason, &message, nominated.as_deref()).await });
+            self.runtime.spawn(async move {
+                sink.failed(&pod, reason, &message, nominated.as_deref())
+                    .await
+            });
         }
     }
 
-    fn assume_and_bind(&mut self, fw: Arc<Framework>, mut state: CycleState, qp: QueuedPod, cycle: u64, node: String, start: Instant) {
+    fn assume_and_bind(
+        &mut self,
+        fw: Arc<Framework>,
+        mut state: CycleState,
+        qp: QueuedPod,
+        cycle: u64,
+        node: String,
+        start: Instant,
+    ) {
         let parts = self.parts.clone();
         let pod = qp.info.clone();
-        if let Err(e) = parts.cache.lock().unwrap_or_else(|e| e.into_inner()).assume(pod.clone(), &node) {
+        if let Err(e) = parts
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .assume(pod.clone(), &node)
+        {
             tracing::warn!(pod = %pod.key, error = %e, "assume failed");
             parts.queue.add_unschedulable(qp, cycle, true);
             return;
@@ -244,7 +326,10 @@ impl Scheduler {
                 let Some(pm) = p.as_permit() else { continue };
                 let (s, _timeout) = pm.permit(&mut state, &pod, &node);
                 if s.code() == Code::Wait {
-                    failure = Some(Status::error("Permit plugins that wait are not supported").with_plugin(p.name()));
+                    failure = Some(
+                        Status::error("Permit plugins that wait are not supported")
+                            .with_plugin(p.name()),
+                    );
                     break;
                 }
                 if !s.is_success() {
@@ -259,14 +344,36 @@ impl Scheduler {
                     r.unreserve(&mut state, &pod, &node);
                 }
             }
-            let _ = parts.cache.lock().unwrap_or_else(|e| e.into_inner()).forget(&pod.uid);
+            let _ = parts
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .forget(&pod.uid);
             let error = !status.is_rejected();
             let mut qp = qp;
             if !error {
                 qp.unschedulable_plugins = vec![status.plugin()];
             }
-            parts.metrics.observe_attempt(if error { AttemptResult::Error } else { AttemptResult::Unschedulable }, &fw.scheduler_name, start.elapsed().as_secs_f64());
-            self.report_failure(&fw.scheduler_name, pod, if error { "SchedulerError" } else { "Unschedulable" }, status.message(), None);
+            parts.metrics.observe_attempt(
+                if error {
+                    AttemptResult::Error
+                } else {
+                    AttemptResult::Unschedulable
+                },
+                &fw.scheduler_name,
+                start.elapsed().as_secs_f64(),
+            );
+            self.report_failure(
+                &fw.scheduler_name,
+                pod,
+                if error {
+                    "SchedulerError"
+                } else {
+                    "Unschedulable"
+                },
+                status.message(),
+                None,
+            );
             parts.queue.add_unschedulable(qp, cycle, error);
             return;
         }
@@ -280,7 +387,15 @@ impl Scheduler {
     }
 }
 
-async fn binding_cycle(parts: &SchedulerParts, fw: &Framework, mut state: CycleState, qp: QueuedPod, cycle: u64, node: &str, start: Instant) {
+async fn binding_cycle(
+    parts: &SchedulerParts,
+    fw: &Framework,
+    mut state: CycleState,
+    qp: QueuedPod,
+    cycle: u64,
+    node: &str,
+    start: Instant,
+) {
     let pod = qp.info.clone();
     let mut status = Status::success();
     for p in fw.plugins(ExtensionPoint::PreBind) {
@@ -306,10 +421,20 @@ async fn binding_cycle(parts: &SchedulerParts, fw: &Framework, mut state: CycleS
     }
     let profile = fw.scheduler_name.as_str();
     if status.is_success() {
-        parts.cache.lock().unwrap_or_else(|e| e.into_inner()).finish_binding(&pod.uid, Instant::now());
-        parts.metrics.observe_attempt(AttemptResult::Scheduled, profile, start.elapsed().as_secs_f64());
+        parts
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish_binding(&pod.uid, Instant::now());
+        parts.metrics.observe_attempt(
+            AttemptResult::Scheduled,
+            profile,
+            start.elapsed().as_secs_f64(),
+        );
         if let Some(first) = qp.initial_attempt {
-            parts.metrics.observe_pod_scheduled(qp.attempts, first.elapsed().as_secs_f64());
+            parts
+                .metrics
+                .observe_pod_scheduled(qp.attempts, first.elapsed().as_secs_f64());
         }
         for p in fw.plugins(ExtensionPoint::PostBind) {
             if let Some(pb) = p.as_post_bind() {
@@ -326,19 +451,36 @@ async fn binding_cycle(parts: &SchedulerParts, fw: &Framework, mut state: CycleS
             r.unreserve(&mut state, &pod, node);
         }
     }
-    let _ = parts.cache.lock().unwrap_or_else(|e| e.into_inner()).forget(&pod.uid);
+    let _ = parts
+        .cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .forget(&pod.uid);
     // The freed room may help others that wait.
-    parts.queue.on_event(ClusterEvent::new(EventResource::AssignedPod, action::DELETE), EventObjects::None);
+    parts.queue.on_event(
+        ClusterEvent::new(EventResource::AssignedPod, action::DELETE),
+        EventObjects::None,
+    );
     let message = status.message();
-    if message.contains(&BindError::Conflict(String::new()).to_string()[..20]) || message.contains("not found") {
+    if message.contains(&BindError::Conflict(String::new()).to_string()[..20])
+        || message.contains("not found")
+    {
         // Bound by someone else or gone: the informer brings the truth; do not retry.
         tracing::info!(pod = %pod.key, %message, "bind not retried");
         return;
     }
-    parts.metrics.observe_attempt(AttemptResult::Error, profile, start.elapsed().as_secs_f64());
+    parts
+        .metrics
+        .observe_attempt(AttemptResult::Error, profile, start.elapsed().as_secs_f64());
     tracing::warn!(pod = %pod.key, node, %message, "binding failed");
     if let Some(sink) = parts.outcomes.get(profile) {
-        sink.failed(&pod, "SchedulerError", &format!("Binding rejected: {message}"), None).await;
+        sink.failed(
+            &pod,
+            "SchedulerError",
+            &format!("Binding rejected: {message}"),
+            None,
+        )
+        .await;
     }
     parts.queue.add_unschedulable(qp, cycle, true);
 }

@@ -74,8 +74,19 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?
         }
-        Command::Demo { kubeconfig, work_dir, profile, pods } => {
-            ferrosched_e2e::demo::run(ferrosched_e2e::demo::DemoOptions { kubeconfig, work_dir, profile, pods }).await?
+        Command::Demo {
+            kubeconfig,
+            work_dir,
+            profile,
+            pods,
+        } => {
+            ferrosched_e2e::demo::run(ferrosched_e2e::demo::DemoOptions {
+                kubeconfig,
+                work_dir,
+                profile,
+                pods,
+            })
+            .await?
         }
     };
     std::process::exit(code);

@@ -71,7 +71,10 @@ impl ControlPlane {
             .then(|| bin("kube-controller-manager"))
             .transpose()?;
         let kwok_bin = opts.with_kwok.then(|| bin("kwok")).transpose()?;
-        let sched_bin = opts.with_default_scheduler.then(|| bin("kube-scheduler")).transpose()?;
+        let sched_bin = opts
+            .with_default_scheduler
+            .then(|| bin("kube-scheduler"))
+            .transpose()?;
         let stages_dir = opts.bin_dir.join("../kwok-stages");
         let stages: Vec<PathBuf> = flags::KWOK_STAGES
             .iter()
@@ -93,8 +96,14 @@ impl ControlPlane {
                 .map_err(|e| Error::io("removing stale etcd data", e))?;
         }
         let pki = certs::generate(&work_dir.join("pki"))?;
-        let [etcd_client, etcd_peer, apiserver, controller_manager, kwok, scheduler] =
-            process::free_ports::<6>()?;
+        let [
+            etcd_client,
+            etcd_peer,
+            apiserver,
+            controller_manager,
+            kwok,
+            scheduler,
+        ] = process::free_ports::<6>()?;
         let ports = flags::Ports {
             etcd_client,
             etcd_peer,
@@ -166,10 +175,18 @@ impl ControlPlane {
             }
             if let Some(sched_bin) = &sched_bin {
                 let cfg = work_dir.join("kube-scheduler.yaml");
-                std::fs::write(&cfg, flags::kube_scheduler_config(&kubeconfig_for_scheduler))
-                    .map_err(|e| Error::io("writing kube-scheduler config", e))?;
+                std::fs::write(
+                    &cfg,
+                    flags::kube_scheduler_config(&kubeconfig_for_scheduler),
+                )
+                .map_err(|e| Error::io("writing kube-scheduler config", e))?;
                 let args = flags::kube_scheduler(&cfg, scheduler);
-                cp.components.push(Component::spawn("kube-scheduler", sched_bin, &args, &work_dir)?);
+                cp.components.push(Component::spawn(
+                    "kube-scheduler",
+                    sched_bin,
+                    &args,
+                    &work_dir,
+                )?);
             }
             Ok::<(), Error>(())
         };
