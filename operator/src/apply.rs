@@ -2,11 +2,9 @@
 //! the profile's annotation and status, Events.
 
 use ferrosched_crds::SchedulerProfile;
-use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::{info, warn};
@@ -15,69 +13,21 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
 use crate::plan::{Child, Deletion, Plan};
+use crate::ssa::{self, kind_of};
 
-/// Server-side applies a namespaced object in its namespace.
-async fn ssa<K>(client: &Client, obj: &K) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let ns = obj.meta().namespace.clone().unwrap_or_default();
-    ssa_with(Api::namespaced(client.clone(), &ns), obj).await
-}
-
-/// Server-side applies a cluster-scoped object.
-async fn ssa_cluster<K>(client: &Client, obj: &K) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = ClusterResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    ssa_with(Api::all(client.clone()), obj).await
-}
-
-async fn ssa_with<K>(api: Api<K>, obj: &K) -> Result<(), Error>
-where
-    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
-{
-    let name = obj.meta().name.clone().unwrap_or_default();
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(&name, &params, &Patch::Apply(obj))
-        .await
-        .map_err(|source| Error::Apply {
-            kind: kind_of::<K>(),
-            name: name.clone(),
-            source,
-        })?;
-    info!(kind = kind_of::<K>(), %name, "applied");
-    Ok(())
-}
-
-fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
-    match K::kind(&()) {
-        std::borrow::Cow::Borrowed(k) => k,
-        std::borrow::Cow::Owned(_) => "object",
-    }
-}
-
-async fn apply_child(client: &Client, child: &Child) -> Result<&'static str, Error> {
-    match child {
-        Child::ServiceAccount(o) => ssa(client, o).await.map(|()| "ServiceAccount"),
-        Child::ClusterRole(o) => ssa_cluster(client, o).await.map(|()| "ClusterRole"),
-        Child::ClusterRoleBinding(o) => ssa_cluster(client, o).await.map(|()| "ClusterRoleBinding"),
-        Child::Role(o) => ssa(client, o).await.map(|()| "Role"),
-        Child::RoleBinding(o) => ssa(client, o).await.map(|()| "RoleBinding"),
-        Child::Lease(o) => ssa(client, o).await.map(|()| "Lease"),
-        Child::ConfigMap(o) => ssa(client, o).await.map(|()| "ConfigMap"),
-        Child::Service(o) => ssa(client, o).await.map(|()| "Service"),
-        Child::Deployment(o) => ssa(client, o).await.map(|()| "Deployment"),
-        Child::Pdb(o) => ssa(client, o).await.map(|()| "PodDisruptionBudget"),
-    }
+async fn apply_child(client: &Client, child: &Child) -> Result<(&'static str, usize), Error> {
+    Ok(match child {
+        Child::ServiceAccount(o) => ("ServiceAccount", ssa::namespaced(client, o).await?),
+        Child::ClusterRole(o) => ("ClusterRole", ssa::cluster(client, o).await?),
+        Child::ClusterRoleBinding(o) => ("ClusterRoleBinding", ssa::cluster(client, o).await?),
+        Child::Role(o) => ("Role", ssa::namespaced(client, o).await?),
+        Child::RoleBinding(o) => ("RoleBinding", ssa::namespaced(client, o).await?),
+        Child::Lease(o) => ("Lease", ssa::namespaced(client, o).await?),
+        Child::ConfigMap(o) => ("ConfigMap", ssa::namespaced(client, o).await?),
+        Child::Service(o) => ("Service", ssa::namespaced(client, o).await?),
+        Child::Deployment(o) => ("Deployment", ssa::namespaced(client, o).await?),
+        Child::Pdb(o) => ("PodDisruptionBudget", ssa::namespaced(client, o).await?),
+    })
 }
 
 async fn delete<K>(api: Api<K>, name: &str) -> Result<(), Error>
@@ -115,8 +65,10 @@ pub struct Writer<'a> {
 pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) -> Result<(), Error> {
     let name = names::profile_name(profile).to_string();
     for child in &plan.applies {
-        let kind = apply_child(w.client, child).await?;
-        w.metrics.count_write(kind);
+        let (kind, writes) = apply_child(w.client, child).await?;
+        for _ in 0..writes {
+            w.metrics.count_write(kind);
+        }
     }
     for deletion in &plan.deletes {
         match deletion {

@@ -12,18 +12,6 @@ use serde_json::Value;
 
 use crate::quantity;
 
-/// Whether `existing` already carries everything in `desired`, so applying would change
-/// nothing. Unserializable objects count as different.
-pub fn is_satisfied<T: Serialize, U: Serialize>(desired: &T, existing: &U) -> bool {
-    match (
-        serde_json::to_value(desired),
-        serde_json::to_value(existing),
-    ) {
-        (Ok(d), Ok(e)) => contains(&e, &d),
-        _ => false,
-    }
-}
-
 /// Whether `desired` must be applied given what exists (`None`: missing). The first
 /// drifted field is logged at debug level.
 pub fn needs_apply<T: Serialize>(desired: &T, existing: Option<&T>) -> bool {

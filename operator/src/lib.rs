@@ -3,8 +3,8 @@
 //!
 //! Reconcile pipeline: [`read`] (I/O) → [`validate`] and [`build`] (pure, one module per
 //! child kind, assembled by [`plan`] with [`rollout`], [`status`] and [`diff`]) →
-//! [`apply`] (server-side apply, field manager `ferrosched-operator`) → status.
-//! [`controller`] wires the watches, [`run`] the process.
+//! [`apply`] ([`ssa`]: server-side apply, field manager `ferrosched-operator`) → status.
+//! [`controller`] wires the watches, [`mod@run`] the process.
 
 pub mod apply;
 pub mod build;
@@ -22,6 +22,7 @@ pub mod reconcile;
 pub mod render;
 pub mod rollout;
 pub mod run;
+pub mod ssa;
 pub mod status;
 pub mod telemetry;
 pub mod validate;

@@ -1,13 +1,26 @@
-//! `ferrosched-operator`: parse the arguments, run until SIGTERM.
+//! `ferrosched-operator`: parse the arguments, run until SIGTERM; a fatal error is logged
+//! with its causes and the exit status is 1.
+
+use std::process::ExitCode;
 
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let args = ferrosched_operator::Args::parse();
     ferrosched_operator::telemetry::init(args.log_format, args.verbosity);
-    ferrosched_operator::run(args).await.map_err(|err| {
-        tracing::error!(%err, "ferrosched-operator failed");
-        anyhow::Error::new(err)
-    })
+    match ferrosched_operator::run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let err = anyhow::Error::new(err);
+            match err.chain().count() {
+                1 => tracing::error!("ferrosched-operator failed: {err}"),
+                _ => tracing::error!(
+                    "ferrosched-operator failed: {err} (cause: {})",
+                    err.root_cause()
+                ),
+            }
+            ExitCode::FAILURE
+        }
+    }
 }

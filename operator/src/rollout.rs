@@ -50,14 +50,18 @@ pub fn decide(i: Inputs<'_>) -> Decision {
         .last_good
         .filter(|g| g.hash != desired.hash && (i.config_map_exists)(&g.config_map_name));
     let deadline = format!("{PROGRESS_DEADLINE_SECONDS}s");
+    // One message for "just rolled back" and "still rolled back", so it reads the same
+    // in the condition and raises one Event.
+    let rolled_back = |good: &ConfigRef| {
+        format!(
+            "rollout of configuration {} missed its progress deadline ({deadline}); rolled back to configuration {}",
+            desired.hash, good.hash
+        )
+    };
     let mut newly_failed = None;
     let (deploy, failure) = match fallback {
         Some(good) if i.failed == Some(desired.hash.as_str()) => {
-            let msg = format!(
-                "configuration {} did not become available within {deadline}; running the last good configuration {}",
-                desired.hash, good.hash
-            );
-            (good.clone(), Some(msg))
+            (good.clone(), Some(rolled_back(good)))
         }
         _ if i.deployment.is_some_and(|d| {
             template_hash(d) == Some(desired.hash.as_str()) && deadline_exceeded(d)
@@ -66,11 +70,7 @@ pub fn decide(i: Inputs<'_>) -> Decision {
             match fallback {
                 Some(good) => {
                     newly_failed = Some(desired.hash.clone());
-                    let msg = format!(
-                        "rollout of configuration {} missed its progress deadline ({deadline}); rolled back to configuration {}",
-                        desired.hash, good.hash
-                    );
-                    (good.clone(), Some(msg))
+                    (good.clone(), Some(rolled_back(good)))
                 }
                 None => {
                     let msg = format!(

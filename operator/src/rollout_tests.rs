@@ -140,6 +140,10 @@ fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
     );
     assert_eq!(after.failed_annotation, None);
     assert_eq!(condition(&after, "Degraded").1, "RolloutFailed");
+    assert!(
+        after.events.iter().all(|e| e.reason != "RolloutFailed"),
+        "reported once"
+    );
 }
 
 #[test]

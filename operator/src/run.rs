@@ -44,7 +44,8 @@ pub async fn check_api(client: &Client) -> Result<(), StartError> {
     let api: Api<SchedulerProfile> = Api::all(client.clone());
     match api.list_metadata(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.is_not_found() => Err(StartError::CrdMissing),
+        // A missing resource type is a bare 404 page, not a NotFound Status.
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(StartError::CrdMissing),
         Err(err @ kube::Error::Api(_)) => Err(StartError::Api(err)),
         Err(err) => Err(StartError::Unreachable(err)),
     }

@@ -184,7 +184,8 @@ fn probe(path: &str, timeout_seconds: i32, failure_threshold: i32) -> Probe {
             scheme: Some("HTTPS".to_string()),
             ..HTTPGetAction::default()
         }),
-        initial_delay_seconds: Some(if path == "/livez" { 10 } else { 0 }),
+        // A zero delay is not stored by the API server (omitempty), so leave it unset.
+        initial_delay_seconds: (path == "/livez").then_some(10),
         period_seconds: Some(10),
         timeout_seconds: Some(timeout_seconds),
         success_threshold: Some(1),

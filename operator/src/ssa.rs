@@ -1,0 +1,94 @@
+//! Server-side apply of one child, with a fallback for drift SSA cannot undo (I/O).
+//!
+//! Server-side apply merges keyed lists: an entry another field manager added or took over
+//! (say, a Service port someone patched) survives our apply, or makes it invalid (two ports
+//! named `https`). When the applied object still differs from the desired one, or the
+//! apply is rejected as invalid, the desired object is written again as a JSON merge patch,
+//! which replaces lists wholesale.
+
+use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{info, warn};
+
+use crate::diff;
+use crate::error::Error;
+use crate::names::FIELD_MANAGER;
+
+/// Applies a namespaced object in its namespace; returns the number of writes made.
+pub async fn namespaced<K>(client: &Client, obj: &K) -> Result<usize, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let ns = obj.meta().namespace.clone().unwrap_or_default();
+    apply(Api::namespaced(client.clone(), &ns), obj).await
+}
+
+/// Applies a cluster-scoped object; returns the number of writes made.
+pub async fn cluster<K>(client: &Client, obj: &K) -> Result<usize, Error>
+where
+    K: Resource<DynamicType = (), Scope = ClusterResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    apply(Api::all(client.clone()), obj).await
+}
+
+/// The static kind name of `K`.
+pub fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()) {
+        std::borrow::Cow::Borrowed(k) => k,
+        std::borrow::Cow::Owned(_) => "object",
+    }
+}
+
+async fn apply<K>(api: Api<K>, obj: &K) -> Result<usize, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+{
+    let kind = kind_of::<K>();
+    let name = obj.meta().name.clone().unwrap_or_default();
+    let err = |source| Error::Apply {
+        kind,
+        name: name.clone(),
+        source,
+    };
+    let applied = match api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(obj),
+        )
+        .await
+    {
+        Ok(applied) => Some(applied),
+        Err(kube::Error::Api(s)) if s.code == 422 => {
+            warn!(kind, %name, reason = %s.message, "apply rejected; replacing the drifted fields");
+            None
+        }
+        Err(source) => return Err(err(source)),
+    };
+    if let Some(applied) = &applied
+        && !diff::needs_apply(obj, Some(applied))
+    {
+        info!(kind, %name, "applied");
+        return Ok(1);
+    }
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch(&name, &params, &Patch::Merge(obj))
+        .await
+        .map_err(err)?;
+    info!(kind, %name, "applied, then replaced fields other managers held");
+    Ok(1 + usize::from(applied.is_some()))
+}
