@@ -93,24 +93,45 @@ impl NodeSpec {
     }
 }
 
-/// Creates the nodes and sets their capacity; kwok then reports them Ready.
+/// Creates the nodes with their capacity in `status` (as a kubelet registers itself, so
+/// kwok's initialisation keeps it instead of racing a later patch with its own defaults).
 pub async fn create_nodes(client: &Client, nodes: &[NodeSpec]) -> anyhow::Result<()> {
     let api: Api<Node> = Api::all(client.clone());
     for n in nodes {
         let mut labels = n.labels.clone();
         labels.insert("kubernetes.io/hostname".into(), n.name.clone());
         labels.insert("type".into(), "kwok".into());
+        let cap = serde_json::json!({
+            "cpu": n.cpu, "memory": n.memory, "pods": n.pods.to_string(), "ephemeral-storage": "100Gi",
+        });
         let node: Node = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": n.name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "status": {"capacity": cap, "allocatable": cap},
         }))?;
-        api.create(&PostParams::default(), &node).await?;
-        let cap = serde_json::json!({"cpu": n.cpu, "memory": n.memory, "pods": n.pods.to_string(), "ephemeral-storage": "100Gi"});
-        let status = serde_json::json!({"status": {"capacity": cap, "allocatable": cap}});
-        api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&status))
-            .await?;
+        let created = api.create(&PostParams::default(), &node).await?;
+        let kept = created
+            .status
+            .and_then(|s| s.allocatable)
+            .is_some_and(|a| a.get("cpu").map(|q| q.0.as_str()) == Some(n.cpu.as_str()));
+        if !kept {
+            let status = serde_json::json!({"status": {"capacity": cap, "allocatable": cap}});
+            api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&status))
+                .await?;
+        }
     }
     Ok(())
+}
+
+/// Whether the node reports the capacity it was created with (kwok did not replace it).
+pub fn node_has_capacity(n: &Node, spec: &NodeSpec) -> bool {
+    n.status
+        .as_ref()
+        .and_then(|s| s.allocatable.as_ref())
+        .is_some_and(|a| {
+            a.get("cpu").map(|q| q.0.as_str()) == Some(spec.cpu.as_str())
+                && a.get("memory").map(|q| q.0.as_str()) == Some(spec.memory.as_str())
+        })
 }
 
 /// Whether a node is Ready and carries no NoSchedule taint (kwok and the node controller are done).
