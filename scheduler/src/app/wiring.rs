@@ -98,8 +98,27 @@ async fn client_from(path: &str, qps: f32, burst: u32) -> anyhow::Result<kube::C
             .await
             .with_context(|| format!("invalid kubeconfig {path}"))?
     };
-    tracing::debug!(qps, burst, "client limits");
-    kube::Client::try_from(config).context("cannot build API client")
+    let builder =
+        kube::client::ClientBuilder::try_from(config).context("cannot build API client")?;
+    Ok(match rate_window(qps, burst) {
+        // client-go's token bucket, approximated: at most `burst` requests per burst/qps window.
+        Some((n, per)) => builder
+            .with_layer(&tower::limit::RateLimitLayer::new(n, per))
+            .build(),
+        None => builder.build(),
+    })
+}
+
+/// `clientConnection.qps`/`burst` as a request window; None when unlimited (qps <= 0).
+pub fn rate_window(qps: f32, burst: u32) -> Option<(u64, Duration)> {
+    if qps <= 0.0 || !qps.is_finite() {
+        return None;
+    }
+    let burst = u64::from(burst.max(1));
+    Some((
+        burst,
+        Duration::from_secs_f64(burst as f64 / f64::from(qps)),
+    ))
 }
 
 fn queue_for(
@@ -335,5 +354,21 @@ async fn periodic(
         metrics.set_pending(Queue::Backoff, p.backoff as i64);
         metrics.set_pending(Queue::Unschedulable, p.unschedulable as i64);
         metrics.set_pending(Queue::Gated, p.gated as i64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_limits_become_a_request_window() {
+        assert_eq!(rate_window(50.0, 100), Some((100, Duration::from_secs(2))));
+        assert_eq!(
+            rate_window(5000.0, 5000),
+            Some((5000, Duration::from_secs(1)))
+        );
+        assert_eq!(rate_window(0.0, 100), None, "qps 0 means unlimited");
+        assert_eq!(rate_window(-1.0, 100), None);
     }
 }

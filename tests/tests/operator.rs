@@ -1,0 +1,348 @@
+//! The operator on a real control plane: every child with the right content, zero writes
+//! in steady state, drift restored, deletion cleans up, invalid specs rejected at the door
+//! (CEL) or reported without touching what runs, name conflicts, `kubectl scale`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use ferrosched_crds::SchedulerProfile;
+use ferrosched_e2e::TestEnv;
+use ferrosched_e2e::fixtures::{self, MANAGER, NodeSpec};
+use ferrosched_e2e::operands::free_port;
+use ferrosched_e2e::procs::{self, Spawned};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::Resource;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+
+const NS: &str = "ferrosched-system";
+
+async fn setup(env: &TestEnv) -> anyhow::Result<(Spawned, u16)> {
+    let c = env.client.clone();
+    fixtures::install_crd(&c).await?;
+    fixtures::create_namespace(
+        &c,
+        NS,
+        &[
+            ("pod-security.kubernetes.io/enforce", "restricted"),
+            ("pod-security.kubernetes.io/warn", "restricted"),
+        ],
+    )
+    .await?;
+    let specs: Vec<NodeSpec> = (0..3)
+        .map(|i| NodeSpec::standard(&format!("node-{i}")))
+        .collect();
+    fixtures::create_nodes(&c, &specs).await?;
+    let nodes: Api<Node> = Api::all(c.clone());
+    env.wait_for("3 schedulable nodes", Duration::from_secs(90), || async {
+        let l = nodes.list(&Default::default()).await.ok()?;
+        (l.items
+            .iter()
+            .filter(|n| fixtures::node_schedulable(n))
+            .count()
+            == 3)
+            .then_some(())
+    })
+    .await?;
+    let port = free_port();
+    let op = env.spawn(
+        "operator",
+        &procs::binary("ferrosched-operator"),
+        &[
+            format!("--kubeconfig={}", env.kubeconfig.display()),
+            format!("--namespace={NS}"),
+            "--scheduler-image=ferrosched:e2e".into(),
+            format!("--metrics-bind-address=127.0.0.1:{port}"),
+            "--leader-elect=false".into(),
+        ],
+    )?;
+    Ok((op, port))
+}
+
+fn example(name: &str) -> anyhow::Result<SchedulerProfile> {
+    let text =
+        std::fs::read_to_string(format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR")))?;
+    Ok(serde_saphyr::from_str(&text)?)
+}
+
+async fn apply(c: &kube::Client, p: &SchedulerProfile) -> anyhow::Result<()> {
+    let name = p.metadata.name.clone().unwrap_or_default();
+    Api::<SchedulerProfile>::all(c.clone())
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(p),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn condition(c: &kube::Client, name: &str, type_: &str) -> Option<(String, String, String)> {
+    let p = Api::<SchedulerProfile>::all(c.clone())
+        .get(name)
+        .await
+        .ok()?;
+    p.status?
+        .conditions
+        .into_iter()
+        .find(|x| x.type_ == type_)
+        .map(|x| (x.status, x.reason, x.message))
+}
+
+async fn writes(port: u16) -> anyhow::Result<f64> {
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await?
+        .text()
+        .await?;
+    Ok(body
+        .lines()
+        .filter(|l| l.starts_with("ferrosched_operator_api_writes_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// resourceVersions of every child the operator writes (not the ones controllers update).
+async fn versions(c: &kube::Client, p: &str, cm: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let child = format!("ferrosched-{p}");
+    let cluster = format!("ferrosched:scheduler:{p}");
+    let rv = |m: &kube::api::ObjectMeta| m.resource_version.clone().unwrap_or_default();
+    let mut out = BTreeMap::new();
+    out.insert(
+        "sa".into(),
+        rv(Api::<ServiceAccount>::namespaced(c.clone(), NS)
+            .get(&child)
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "clusterrole".into(),
+        rv(Api::<ClusterRole>::all(c.clone())
+            .get(&cluster)
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "crb".into(),
+        rv(Api::<ClusterRoleBinding>::all(c.clone())
+            .get(&cluster)
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "role".into(),
+        rv(Api::<Role>::namespaced(c.clone(), NS)
+            .get(&child)
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "rb".into(),
+        rv(Api::<RoleBinding>::namespaced(c.clone(), NS)
+            .get(&child)
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "auth-reader".into(),
+        rv(Api::<RoleBinding>::namespaced(c.clone(), "kube-system")
+            .get(&format!("{child}-auth-reader"))
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "configmap".into(),
+        rv(Api::<ConfigMap>::namespaced(c.clone(), NS)
+            .get(cm)
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "service".into(),
+        rv(Api::<Service>::namespaced(c.clone(), NS)
+            .get(&child)
+            .await?
+            .meta()),
+    );
+    out.insert(
+        "lease".into(),
+        rv(Api::<Lease>::namespaced(c.clone(), NS)
+            .get(&child)
+            .await?
+            .meta()),
+    );
+    Ok(out)
+}
+
+#[tokio::test]
+#[ignore = "needs the control plane binaries (hack/build-control-plane.sh) and the workspace binaries"]
+async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Result<()> {
+    TestEnv::start().await?.run(|env| async move {
+        let c = env.client.clone();
+        let (_op, port) = setup(&env).await?;
+        let profile = example("bin-packing.yaml")?;
+        let applied = Instant::now();
+        apply(&c, &profile).await?;
+        env.wait_for("bin-packing Available", Duration::from_secs(120), || async {
+            condition(&c, "bin-packing", "Available").await.filter(|(s, _, _)| s == "True")
+        }).await?;
+        println!("figure: seconds from apply to Available: {:.1}", applied.elapsed().as_secs_f64());
+
+        // Content.
+        let p = Api::<SchedulerProfile>::all(c.clone()).get("bin-packing").await?;
+        let st = p.status.clone().unwrap_or_default();
+        let cm_name = st.config_map_name.clone().unwrap_or_default();
+        let cm = Api::<ConfigMap>::namespaced(c.clone(), NS).get(&cm_name).await?;
+        assert_eq!(cm.immutable, Some(true));
+        let text = cm.data.and_then(|d| d.get("config.yaml").cloned()).unwrap_or_default();
+        let cfg = ferrosched_scheduler::config::parse(&text).map_err(|e| anyhow::anyhow!("rendered config invalid: {e}"))?;
+        let prof = &cfg.profiles[0];
+        assert_eq!(prof.scheduler_name, "bin-packing");
+        assert_eq!(
+            prof.plugin_args.node_resources_fit.scoring_strategy.strategy,
+            ferrosched_scheduler::config::ScoringStrategyType::MostAllocated
+        );
+        assert!(!prof.plugins.is_enabled_at("NodeResourcesBalancedAllocation", ferrosched_scheduler::config::ExtensionPoint::Score));
+        assert_eq!(cfg.leader_election.resource_name, "ferrosched-bin-packing");
+        let role = Api::<ClusterRole>::all(c.clone()).get("ferrosched:scheduler:bin-packing").await?;
+        let rules = role.rules.unwrap_or_default();
+        assert!(rules.iter().any(|r| r.resources.iter().flatten().any(|x| x == "pods/binding") && r.verbs.contains(&"create".to_string())));
+        assert!(!rules.iter().any(|r| r.resources.iter().flatten().any(|x| x == "secrets" || x == "*")), "no secrets, no wildcards");
+        let lease_role = Api::<Role>::namespaced(c.clone(), NS).get("ferrosched-bin-packing").await?;
+        let lr = &lease_role.rules.unwrap_or_default()[0];
+        assert_eq!(lr.resource_names.as_deref(), Some(&["ferrosched-bin-packing".to_string()][..]));
+        assert!(!lr.verbs.contains(&"create".to_string()), "the Lease is created by the operator");
+        let deploy = Api::<Deployment>::namespaced(c.clone(), NS).get("ferrosched-bin-packing").await?;
+        assert_eq!(deploy.spec.replicas, Some(3));
+        let pod = deploy.spec.template.spec.clone().unwrap_or_default();
+        let ctr = &pod.containers[0];
+        let sc = ctr.security_context.clone().unwrap_or_default();
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(ctr.liveness_probe.as_ref().and_then(|p| p.http_get.as_ref()).and_then(|h| h.scheme.clone()).as_deref(), Some("HTTPS"));
+        let pdb = Api::<PodDisruptionBudget>::namespaced(c.clone(), NS).get("ferrosched-bin-packing").await?;
+        assert!(pdb.spec.and_then(|s| s.min_available).is_some());
+        let uid = p.metadata.uid.clone().unwrap_or_default();
+        assert!(deploy.metadata.owner_references.unwrap_or_default().iter().any(|o| o.uid == uid && o.controller == Some(true)));
+
+        // Steady state: no writes.
+        env.wait_for("all 3 replicas ready", Duration::from_secs(120), || async {
+            let st = Api::<SchedulerProfile>::all(c.clone()).get("bin-packing").await.ok()?.status?;
+            (st.ready_replicas == Some(3)).then_some(())
+        }).await?;
+        let before = versions(&c, "bin-packing", &cm_name).await?;
+        let w0 = writes(port).await?;
+        let window = Duration::from_secs(60);
+        tokio::time::sleep(window).await; // measuring a quiet period, not waiting for a condition
+        let w1 = writes(port).await?;
+        println!("figure: API writes by the operator in {}s of steady state: {}", window.as_secs(), w1 - w0);
+        assert_eq!(w1 - w0, 0.0, "steady state makes no writes");
+        assert_eq!(versions(&c, "bin-packing", &cm_name).await?, before, "no child changed");
+
+        // Drift: deleted and edited children come back.
+        Api::<ConfigMap>::namespaced(c.clone(), NS).delete(&cm_name, &DeleteParams::default()).await?;
+        Api::<ClusterRole>::all(c.clone()).delete("ferrosched:scheduler:bin-packing", &DeleteParams::default()).await?;
+        let deploys: Api<Deployment> = Api::namespaced(c.clone(), NS);
+        deploys.patch("ferrosched-bin-packing", &PatchParams::default(), &Patch::Strategic(serde_json::json!({
+            "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "image": "evil:1"}]}}}
+        }))).await?;
+        env.wait_for("drift restored", Duration::from_secs(60), || async {
+            let cm = Api::<ConfigMap>::namespaced(c.clone(), NS).get_opt(&cm_name).await.ok()??;
+            let cr = Api::<ClusterRole>::all(c.clone()).get_opt("ferrosched:scheduler:bin-packing").await.ok()??;
+            let d = deploys.get("ferrosched-bin-packing").await.ok()?;
+            let image = d.spec.template.spec?.containers.first()?.image.clone()?;
+            (cm.immutable == Some(true) && cr.rules.is_some() && image == "ferrosched:e2e").then_some(())
+        }).await?;
+
+        // Scale through the scale subresource, as kubectl scale does.
+        let kubectl = std::path::Path::new(&std::env::var("FERROSCHED_BIN_DIR").unwrap_or_else(|_| format!("{}/.cache/ferrosched/k8s-v1.37.2/bin", std::env::var("HOME").unwrap_or_default()))).join("kubectl");
+        let out = std::process::Command::new(&kubectl).args(["--kubeconfig", &env.kubeconfig.display().to_string(), "scale", "schedulerprofile", "bin-packing", "--replicas=1"]).output()?;
+        assert!(out.status.success(), "kubectl scale: {}", String::from_utf8_lossy(&out.stderr));
+        env.wait_for("deployment scaled to 1 and PDB removed", Duration::from_secs(60), || async {
+            let d = deploys.get("ferrosched-bin-packing").await.ok()?;
+            let pdb = Api::<PodDisruptionBudget>::namespaced(c.clone(), NS).get_opt("ferrosched-bin-packing").await.ok()?;
+            (d.spec.replicas == Some(1) && pdb.is_none()).then_some(())
+        }).await?;
+
+        // Pod Security restricted: the operands raise no warning.
+        let out = std::process::Command::new(&kubectl).args(["--kubeconfig", &env.kubeconfig.display().to_string(), "label", "--dry-run=server", "--overwrite", "ns", NS, "pod-security.kubernetes.io/enforce=restricted"]).output()?;
+        let warnings = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!warnings.to_lowercase().contains("warning"), "restricted warnings: {warnings}");
+
+        // Deleting the profile removes every child, cluster-scoped and kube-system ones included.
+        Api::<SchedulerProfile>::all(c.clone()).delete("bin-packing", &DeleteParams::foreground()).await?;
+        env.wait_for("every child garbage-collected", Duration::from_secs(90), || async {
+            let gone_cr = Api::<ClusterRole>::all(c.clone()).get_opt("ferrosched:scheduler:bin-packing").await.ok()?.is_none();
+            let gone_crb = Api::<ClusterRoleBinding>::all(c.clone()).get_opt("ferrosched:scheduler:bin-packing").await.ok()?.is_none();
+            let gone_rb = Api::<RoleBinding>::namespaced(c.clone(), "kube-system").get_opt("ferrosched-bin-packing-auth-reader").await.ok()?.is_none();
+            let gone_d = deploys.get_opt("ferrosched-bin-packing").await.ok()?.is_none();
+            let gone_cm = Api::<ConfigMap>::namespaced(c.clone(), NS).list(&kube::api::ListParams::default().labels("ferrosched.dev/profile=bin-packing")).await.ok()?.items.is_empty();
+            let gone_lease = Api::<Lease>::namespaced(c.clone(), NS).get_opt("ferrosched-bin-packing").await.ok()?.is_none();
+            (gone_cr && gone_crb && gone_rb && gone_d && gone_cm && gone_lease).then_some(())
+        }).await?;
+        Ok(())
+    }).await
+}
+
+#[tokio::test]
+#[ignore = "needs the control plane binaries (hack/build-control-plane.sh) and the workspace binaries"]
+async fn invalid_specs_and_conflicts_touch_nothing_that_runs() -> anyhow::Result<()> {
+    TestEnv::start().await?.run(|env| async move {
+        let c = env.client.clone();
+        let (_op, _port) = setup(&env).await?;
+        let profiles: Api<SchedulerProfile> = Api::all(c.clone());
+
+        // Rejected at the door by the schema and CEL rules.
+        let bad: &[(&str, &str)] = &[
+            ("replicas: -1", "spec.replicas"),
+            ("leaderElection: {leaseDuration: 5s, renewDeadline: 10s}", "leaseDuration must be greater than renewDeadline"),
+            ("leaderElection: {renewDeadline: 1s, retryPeriod: 2s}", "renewDeadline must be greater than retryPeriod"),
+            ("podInitialBackoffSeconds: 20\n  podMaxBackoffSeconds: 5", "podMaxBackoffSeconds must be greater than or equal to podInitialBackoffSeconds"),
+            ("plugins: {score: {enabled: [{name: NodeAffinity, weight: 101}]}}", "spec.plugins.score.enabled[0].weight"),
+        ];
+        for (spec, expect) in bad {
+            let yaml = format!("apiVersion: ferrosched.dev/v1alpha1\nkind: SchedulerProfile\nmetadata: {{name: bad}}\nspec:\n  {spec}\n");
+            let p: SchedulerProfile = serde_saphyr::from_str(&yaml)?;
+            let err = profiles.patch("bad", &PatchParams::apply(MANAGER), &Patch::Apply(&p)).await.expect_err(spec);
+            assert!(err.to_string().contains(expect), "{spec}: {err}");
+        }
+
+        // A good profile runs; an invalid edit is reported and changes nothing that runs.
+        apply(&c, &example("second-scheduler.yaml")?).await?;
+        env.wait_for("ferrosched Available", Duration::from_secs(120), || async {
+            condition(&c, "ferrosched", "Available").await.filter(|(s, _, _)| s == "True")
+        }).await?;
+        let deploys: Api<Deployment> = Api::namespaced(c.clone(), NS);
+        let rv = deploys.get("ferrosched-ferrosched").await?.metadata.resource_version;
+        let cm_before = profiles.get("ferrosched").await?.status.and_then(|s| s.config_map_name);
+        let edit = serde_json::json!({"apiVersion": "ferrosched.dev/v1alpha1", "kind": "SchedulerProfile", "metadata": {"name": "ferrosched"},
+            "spec": {"plugins": {"score": {"enabled": [{"name": "Foo"}]}}}});
+        profiles.patch("ferrosched", &PatchParams::apply(MANAGER).force(), &Patch::Apply(&edit)).await?;
+        let (_, reason, message) = env.wait_for("Degraded=InvalidConfig", Duration::from_secs(30), || async {
+            condition(&c, "ferrosched", "Degraded").await.filter(|(s, r, _)| s == "True" && r == "InvalidConfig")
+        }).await?;
+        assert_eq!(reason, "InvalidConfig");
+        assert!(message.contains("plugins.score.enabled[0].name: unknown plugin \"Foo\""), "{message}");
+        assert_eq!(deploys.get("ferrosched-ferrosched").await?.metadata.resource_version, rv, "running Deployment untouched");
+        assert_eq!(profiles.get("ferrosched").await?.status.and_then(|s| s.config_map_name), cm_before, "config kept");
+
+        // The schedulerName is immutable.
+        let rename = serde_json::json!({"apiVersion": "ferrosched.dev/v1alpha1", "kind": "SchedulerProfile", "metadata": {"name": "ferrosched"},
+            "spec": {"schedulerName": "other"}});
+        let err = profiles.patch("ferrosched", &PatchParams::apply(MANAGER).force(), &Patch::Apply(&rename)).await.expect_err("immutable");
+        assert!(err.to_string().contains("schedulerName is immutable"), "{err}");
+
+        // A second profile claiming the name gets Conflict and nothing is deployed for it.
+        let twin = serde_json::json!({"apiVersion": "ferrosched.dev/v1alpha1", "kind": "SchedulerProfile", "metadata": {"name": "twin"},
+            "spec": {"schedulerName": "ferrosched"}});
+        profiles.patch("twin", &PatchParams::apply(MANAGER), &Patch::Apply(&twin)).await?;
+        let (_, _, msg) = env.wait_for("twin Conflict", Duration::from_secs(30), || async {
+            condition(&c, "twin", "Degraded").await.filter(|(s, r, _)| s == "True" && r == "Conflict")
+        }).await?;
+        assert!(msg.contains("ferrosched"), "{msg}");
+        assert!(deploys.get_opt("ferrosched-twin").await?.is_none(), "nothing deployed for the newer claim");
+        Ok(())
+    }).await
+}
