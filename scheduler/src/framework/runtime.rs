@@ -171,6 +171,36 @@ impl Framework {
 }
 
 impl Framework {
+    /// The Filter plugins that run for this pod (those whose PreFilter did not say Skip),
+    /// resolved once per cycle so the per-node loop compares nothing.
+    pub fn active_filters(
+        &self,
+        state: &super::CycleState,
+    ) -> Vec<(&'static str, &dyn super::FilterPlugin)> {
+        self.plugins(ExtensionPoint::Filter)
+            .iter()
+            .filter(|p| !state.skip_filter_plugins.contains(&p.name()))
+            .filter_map(|p| p.as_filter().map(|f| (p.name(), f)))
+            .collect()
+    }
+
+    /// Runs `filters` (from [`Framework::active_filters`]) on `node`, stopping at the first
+    /// rejection.
+    pub fn run_active_filters(
+        filters: &[(&'static str, &dyn super::FilterPlugin)],
+        state: &super::CycleState,
+        pod: &crate::model::PodInfo,
+        node: &crate::cache::NodeInfo,
+    ) -> super::Status {
+        for (name, f) in filters {
+            let status = f.filter(state, pod, node);
+            if !status.is_success() {
+                return status.with_plugin(name);
+            }
+        }
+        super::Status::success()
+    }
+
     /// Runs every Filter plugin on `node`, stopping at the first rejection (upstream's
     /// `RunFilterPlugins`); skipped plugins (PreFilter said Skip) do not run.
     pub fn run_filter_plugins(

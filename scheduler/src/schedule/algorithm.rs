@@ -175,9 +175,13 @@ impl Algorithm {
         let want = num_feasible_nodes_to_find(percentage, total);
         let start = self.next_start_node_index % total;
         let state_ref: &CycleState = state;
+        let filters = fw.active_filters(state_ref);
         let check = |i: usize| {
             let node = nodes[(start + i) % total];
-            (i, fw.run_filter_plugins(state_ref, pod, node))
+            (
+                i,
+                Framework::run_active_filters(&filters, state_ref, pod, node),
+            )
         };
         let mut results: Vec<(usize, Status)> = if total < PARALLEL_THRESHOLD {
             let mut out = Vec::with_capacity(want.min(total));

@@ -1,0 +1,153 @@
+//! In-process benchmark of the scheduling cycle (not a test):
+//! `cargo run --release -p ferrosched-scheduler --example inprocess_bench -- [nodes] [pods]`.
+//!
+//! Upstream scheduler_perf's SchedulingBasic shape: nodes 4 CPU / 32Gi / 110 pods, pods
+//! 100m / 500Mi, the default plugins, a no-op binder, one filter/score thread. Prints pods/s,
+//! per-pod p50/p99 of the scheduling cycle and peak RSS.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferrosched_scheduler::cache::Cache;
+use ferrosched_scheduler::config::ExtensionPoint;
+use ferrosched_scheduler::framework::{BindContext, Framework, Handle, QueuedPodView};
+use ferrosched_scheduler::model::PodInfo;
+use ferrosched_scheduler::queue::{QueueOptions, SchedulingQueue, SystemClock};
+use ferrosched_scheduler::schedule::{
+    NoOutcomes, NoopBinder, OutcomeSink, Scheduler, SchedulerParts,
+};
+use ferrosched_scheduler::serving::SchedulerMetrics;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use rustc_hash::FxHashMap;
+
+fn node(i: usize) -> Node {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("node-{i}"), "labels": {"kubernetes.io/hostname": format!("node-{i}")}},
+        "status": {"allocatable": {"cpu": "4", "memory": "32Gi", "pods": "110"}, "capacity": {"cpu": "4", "memory": "32Gi", "pods": "110"}},
+    }))
+    .expect("node json")
+}
+
+fn pod(i: usize) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("pod-{i}"), "namespace": "bench", "uid": format!("uid-{i}")},
+        "spec": {"containers": [{"name": "c", "image": "pause", "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}}}]},
+    }))
+    .expect("pod json")
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (n_nodes, n_pods) = (
+        args.first().copied().unwrap_or(5000),
+        args.get(1).copied().unwrap_or(10_000),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let cfg = ferrosched_scheduler::config::parse(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+    )?;
+    let registry = ferrosched_scheduler::app::registry_with_guards();
+    let fw = Arc::new(Framework::new(
+        &cfg.profiles[0],
+        &registry,
+        &Handle::offline(),
+    )?);
+    let sorter = fw.plugins(ExtensionPoint::QueueSort)[0].clone();
+    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
+        sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
+    });
+    let queue = Arc::new(SchedulingQueue::new(
+        less,
+        FxHashMap::default(),
+        Arc::new(SystemClock),
+        QueueOptions::default(),
+    ));
+    let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
+    {
+        let mut c = cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        for i in 0..n_nodes {
+            c.upsert_node(Arc::new(node(i)));
+        }
+    }
+    let mut frameworks = FxHashMap::default();
+    frameworks.insert(fw.scheduler_name.clone(), fw.clone());
+    let mut outcomes: FxHashMap<String, Arc<dyn OutcomeSink>> = FxHashMap::default();
+    outcomes.insert(fw.scheduler_name.clone(), Arc::new(NoOutcomes));
+    let parts = SchedulerParts {
+        frameworks,
+        cache: cache.clone(),
+        queue: queue.clone(),
+        bind: BindContext {
+            binder: Arc::new(NoopBinder),
+            client: None,
+        },
+        outcomes,
+        metrics: Arc::new(SchedulerMetrics::new()),
+        percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score,
+        parallelism: 1,
+    };
+    let mut scheduler = Scheduler::new(parts, rt.handle().clone())?;
+    for i in 0..n_pods {
+        queue.add(Arc::new(PodInfo::new(Arc::new(pod(i)))));
+    }
+    let mut lat = Vec::with_capacity(n_pods);
+    let start = Instant::now();
+    for _ in 0..n_pods {
+        let Some((qp, cycle)) = rt.block_on(queue.pop()) else {
+            break;
+        };
+        let t = Instant::now();
+        scheduler.schedule_one(qp, cycle);
+        lat.push(t.elapsed());
+    }
+    rt.block_on(scheduler.in_flight.wait_idle());
+    let total = start.elapsed();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let mut per_node: BTreeMap<usize, usize> = BTreeMap::new();
+    {
+        let c = cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        for i in 0..n_nodes {
+            let n = c.node(&format!("node-{i}")).map_or(0, |n| n.pods.len());
+            *per_node.entry(n).or_default() += 1;
+        }
+    }
+    let placed: usize = per_node.iter().map(|(k, v)| k * v).sum();
+    println!(
+        "in-process: {n_pods} pods onto {n_nodes} nodes (4 CPU / 32Gi / 110 pods; pods 100m / 500Mi), default plugins, no-op binder, 1 filter thread"
+    );
+    println!("placed: {placed}");
+    println!(
+        "throughput: {:.0} pods/s ({:.2} s)",
+        n_pods as f64 / total.as_secs_f64(),
+        total.as_secs_f64()
+    );
+    println!(
+        "scheduling cycle per pod: p50 {:.1} us, p99 {:.1} us",
+        pct(0.50).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6
+    );
+    println!("peak RSS: {:.1} MiB", peak_rss_mib());
+    println!("pods per node -> nodes: {per_node:?}");
+    Ok(())
+}
