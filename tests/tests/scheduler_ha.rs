@@ -362,3 +362,131 @@ async fn check_serving(env: &TestEnv, port: u16) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+async fn leader_gauge(port: u16, token: &str) -> Option<bool> {
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let body = http
+        .get(format!("https://127.0.0.1:{port}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("leader_election_master_status{"))?;
+    Some(line.ends_with(" 1"))
+}
+
+#[tokio::test]
+#[ignore = "needs the control plane binaries (hack/build-control-plane.sh) and the workspace binaries"]
+async fn a_frozen_api_server_leaves_exactly_one_leader() -> anyhow::Result<()> {
+    TestEnv::start()
+        .await?
+        .run(|env| async move {
+            let c = env.client.clone();
+            fixtures::create_namespace(&c, NS, &[]).await?;
+            fixtures::create_namespace(&c, "work", &[]).await?;
+            let lease: Lease = serde_json::from_value(
+                serde_json::json!({"metadata": {"name": "ha", "namespace": NS}, "spec": {}}),
+            )?;
+            let leases: Api<Lease> = Api::namespaced(c.clone(), NS);
+            leases.create(&PostParams::default(), &lease).await?;
+            let specs: Vec<NodeSpec> = (0..10)
+                .map(|i| NodeSpec::standard(&format!("n-{i:02}")))
+                .collect();
+            fixtures::create_nodes(&c, &specs).await?;
+            let nodes: Api<Node> = Api::all(c.clone());
+            env.wait_for("10 schedulable nodes", Duration::from_secs(90), || async {
+                let l = nodes.list(&Default::default()).await.ok()?;
+                (l.items
+                    .iter()
+                    .filter(|n| fixtures::node_schedulable(n))
+                    .count()
+                    == 10)
+                    .then_some(())
+            })
+            .await?;
+            let cfg = env.dir.join("ha.yaml");
+            std::fs::write(&cfg, config(&env.kubeconfig))?;
+            let mut replicas = Vec::new();
+            for i in 0..3 {
+                let port = free_port();
+                let args = vec![
+                    format!("--config={}", cfg.display()),
+                    format!("--secure-port={port}"),
+                    "--bind-address=127.0.0.1".into(),
+                    "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics".into(),
+                    format!(
+                        "--cert-dir={}",
+                        env.dir.join(format!("freeze-certs-{i}")).display()
+                    ),
+                ];
+                replicas.push(Replica {
+                    proc: env.spawn(
+                        &format!("freeze-{i}"),
+                        &procs::binary("ferrosched-scheduler"),
+                        &args,
+                    )?,
+                    port,
+                });
+            }
+            env.wait_for("a leader", Duration::from_secs(30), || holder(&leases))
+                .await?;
+            let pods: Api<Pod> = Api::namespaced(c.clone(), "work");
+            create_pods(&pods, 0..100).await?;
+
+            // Freeze the API server for 30 s while pods are pending.
+            let apiserver = env
+                .pid_of("kube-apiserver")
+                .await
+                .ok_or_else(|| anyhow::anyhow!("no apiserver"))?;
+            std::process::Command::new("kill")
+                .args(["-STOP", &apiserver.to_string()])
+                .status()?;
+            tokio::time::sleep(Duration::from_secs(30)).await; // the fault lasts 30 s by design
+            std::process::Command::new("kill")
+                .args(["-CONT", &apiserver.to_string()])
+                .status()?;
+
+            env.wait_for(
+                "100 pods bound after the freeze",
+                Duration::from_secs(120),
+                || async { bound_count(&pods).await.filter(|n| *n == 100) },
+            )
+            .await?;
+            let leader = env
+                .wait_for("a leader after the freeze", Duration::from_secs(30), || {
+                    holder(&leases)
+                })
+                .await?;
+            // Exactly one live replica says it leads (a leader that could not renew has exited).
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let states = loop {
+                env.check_alive().await?;
+                let mut out = Vec::new();
+                for r in replicas.iter_mut() {
+                    if r.proc.running() {
+                        out.push(leader_gauge(r.port, "").await.unwrap_or(false));
+                    }
+                }
+                if out.iter().filter(|l| **l).count() == 1 {
+                    break out;
+                }
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "not exactly one leader after the freeze: {out:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+            println!("after the freeze: leader {leader}, live replicas' leader gauges {states:?}");
+            Ok(())
+        })
+        .await
+}
