@@ -27,3 +27,15 @@ ensure_toolchain() {
   rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
   cargo --version; go version
 }
+
+# Runs a cargo test command, keeping its output (also shown) for the final summary.
+run_tests() {
+  local out="$1"; shift
+  "$@" 2>&1 | tee -a "$out"
+}
+
+# The closing line: totals over every `test result:` line cargo printed.
+summarize_tests() {
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) s += $(i-1) } }
+       END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$1"
+}

@@ -10,7 +10,10 @@ phase "control plane build (cached after the first run)" bash hack/build-control
 phase "cargo fmt --check" cargo fmt --all -- --check
 phase "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "build binaries" cargo build --workspace --bins --locked
-phase "unit tests" cargo test --workspace --locked
+RESULTS="$(mktemp)"
+trap 'rm -f "$RESULTS"' EXIT
+phase "unit tests" run_tests "$RESULTS" cargo test --workspace --exclude ferrosched-e2e --locked
 # One control plane per end-to-end test, one test at a time: 2 cores hold one well.
-phase "end-to-end tests" cargo test -p ferrosched-e2e --locked -- --include-ignored --test-threads=1
+phase "end-to-end tests" run_tests "$RESULTS" cargo test -p ferrosched-e2e --locked -- --include-ignored --test-threads=1
 print_phases
+summarize_tests "$RESULTS"
