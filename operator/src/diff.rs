@@ -43,13 +43,36 @@ pub fn contains(have: &Value, want: &Value) -> bool {
     difference(have, want).is_none()
 }
 
+/// Maps the operator owns whole: a key someone else added is drift too (a Service selector
+/// with an extra key selects no scheduler pod).
+pub const EXACT_MAPS: &[&str] = &["spec.selector", "spec.selector.matchLabels"];
+
 /// The path of the first field of `want` that `have` lacks or holds differently.
 pub fn difference(have: &Value, want: &Value) -> Option<String> {
+    difference_at(have, want, "")
+}
+
+fn difference_at(have: &Value, want: &Value, path: &str) -> Option<String> {
     match (want, have) {
-        (Value::Object(w), Value::Object(h)) => w.iter().find_map(|(k, wv)| match h.get(k) {
-            Some(hv) => difference(hv, wv).map(|p| join(k, &p)),
-            None => (!is_empty(wv)).then(|| k.clone()),
-        }),
+        (Value::Object(w), Value::Object(h)) => {
+            let found = w.iter().find_map(|(k, wv)| {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match h.get(k) {
+                    Some(hv) => difference_at(hv, wv, &here).map(|p| join(k, &p)),
+                    None => (!is_empty(wv)).then(|| k.clone()),
+                }
+            });
+            found.or_else(|| {
+                EXACT_MAPS
+                    .contains(&path)
+                    .then(|| h.keys().find(|k| !w.contains_key(*k)).cloned())
+                    .flatten()
+            })
+        }
         (Value::Array(w), Value::Array(h)) if w.len() == h.len() => w
             .iter()
             .zip(h)
@@ -62,6 +85,27 @@ pub fn difference(have: &Value, want: &Value) -> Option<String> {
         (Value::Bool(w), Value::Bool(h)) if w == h => None,
         _ => Some(String::new()),
     }
+}
+
+/// A JSON merge patch that makes `have` equal `want`: `want` itself, plus `null` for keys
+/// of the [`EXACT_MAPS`] that `have` holds and `want` does not.
+pub fn merge_patch(want: &Value, have: &Value) -> Value {
+    let mut patch = want.clone();
+    for path in EXACT_MAPS {
+        let pointer = format!("/{}", path.replace('.', "/"));
+        let (Some(Value::Object(h)), Some(Value::Object(w))) =
+            (have.pointer(&pointer), want.pointer(&pointer))
+        else {
+            continue;
+        };
+        let extra: Vec<String> = h.keys().filter(|k| !w.contains_key(*k)).cloned().collect();
+        if let Some(Value::Object(target)) = patch.pointer_mut(&pointer) {
+            for k in extra {
+                target.insert(k, Value::Null);
+            }
+        }
+    }
+    patch
 }
 
 fn join(head: &str, tail: &str) -> String {
@@ -98,6 +142,28 @@ mod tests {
         let have = json!({"metadata": {"name": "a", "labels": {"x": "1", "y": "2"}, "uid": "u"},
                           "spec": {"ports": [{"port": 1, "protocol": "TCP"}], "clusterIP": "10.0.0.1"}, "status": {}});
         assert!(contains(&have, &want));
+    }
+
+    #[test]
+    fn extra_selector_keys_are_drift_and_patched_away() {
+        let want = json!({"spec": {"selector": {"app": "s"}, "ports": [{"port": 1}]}});
+        let have = json!({"spec": {"selector": {"app": "s", "other": "x"}, "ports": [{"port": 1}], "clusterIP": "10.0.0.9"}});
+        assert_eq!(
+            difference(&have, &want).as_deref(),
+            Some("spec.selector.other")
+        );
+        let patch = super::merge_patch(&want, &have);
+        assert_eq!(
+            patch.pointer("/spec/selector/other"),
+            Some(&serde_json::Value::Null)
+        );
+        assert_eq!(patch.pointer("/spec/selector/app"), Some(&json!("s")));
+        // Extra keys elsewhere (defaults, other managers' labels) are not drift.
+        let labelled = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
+        assert_eq!(
+            difference(&labelled, &json!({"metadata": {"labels": {"a": "1"}}})),
+            None
+        );
     }
 
     #[test]

@@ -86,7 +86,22 @@ where
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
-    api.patch(&name, &params, &Patch::Merge(obj))
+    let have = match &applied {
+        Some(a) => serde_json::to_value(a).ok(),
+        None => api
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|o| serde_json::to_value(o).ok()),
+    };
+    // Desired fields, plus nulls removing keys others added to maps we own whole.
+    let patch = match (serde_json::to_value(obj), have) {
+        (Ok(want), Some(have)) => diff::merge_patch(&want, &have),
+        (Ok(want), None) => want,
+        (Err(_), _) => serde_json::Value::Object(Default::default()),
+    };
+    api.patch(&name, &params, &Patch::Merge(&patch))
         .await
         .map_err(err)?;
     info!(kind, %name, "applied, then replaced fields other managers held");

@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
     let cfg = ferrosched_scheduler::config::parse(
         "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
     )?;
-    let registry = ferrosched_scheduler::app::registry_with_guards();
+    let registry = ferrosched_scheduler::plugins::registry();
     let fw = Arc::new(Framework::new(
         &cfg.profiles[0],
         &registry,

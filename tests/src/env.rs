@@ -125,21 +125,28 @@ impl TestEnv {
         Ok(())
     }
 
-    /// Runs `body`; on error prints every spawned process's log, then stops everything.
+    /// Runs `body`; on an error or a panic prints every spawned process's log, then stops
+    /// everything (a panic is resumed after the clean-up).
     pub async fn run<F, Fut>(self, body: F) -> anyhow::Result<()>
     where
         F: FnOnce(std::sync::Arc<TestEnv>) -> Fut,
         Fut: Future<Output = anyhow::Result<()>>,
     {
+        use futures::FutureExt;
         let env = std::sync::Arc::new(self);
-        let result = body(env.clone()).await;
-        if result.is_err() {
+        let outcome = std::panic::AssertUnwindSafe(body(env.clone()))
+            .catch_unwind()
+            .await;
+        if !matches!(outcome, Ok(Ok(()))) {
             env.dump_logs();
         }
         match std::sync::Arc::try_unwrap(env) {
             Ok(env) => env.stop().await?,
             Err(_) => anyhow::bail!("test kept a reference to its environment"),
         }
-        result
+        match outcome {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 }

@@ -104,9 +104,12 @@ impl Spawned {
 impl Drop for Spawned {
     fn drop(&mut self) {
         if let Some(pid) = self.child.id() {
+            // The whole process group; `--` so kill(1) reads `-PID` as a group, not an option
+            // (without it procps-ng 4.0.2 kill turned `-KILL -PID` into kill(-1): every process).
             let _ = std::process::Command::new("kill")
-                .arg("-KILL")
-                .arg(format!("-{pid}"))
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
                 .status();
         }
         let _ = self.child.start_kill();

@@ -346,3 +346,143 @@ async fn invalid_specs_and_conflicts_touch_nothing_that_runs() -> anyhow::Result
         Ok(())
     }).await
 }
+
+/// A comparable fingerprint of every child of profile `p` (the fields the operator owns).
+async fn fingerprint(
+    c: &kube::Client,
+    p: &str,
+) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
+    let child = format!("ferrosched-{p}");
+    let cluster = format!("ferrosched:scheduler:{p}");
+    let mut out = BTreeMap::new();
+    let sa = Api::<ServiceAccount>::namespaced(c.clone(), NS)
+        .get(&child)
+        .await?;
+    out.insert("sa".into(), serde_json::to_value(sa.metadata.labels)?);
+    let cr = Api::<ClusterRole>::all(c.clone()).get(&cluster).await?;
+    out.insert("clusterrole".into(), serde_json::to_value(cr.rules)?);
+    let crb = Api::<ClusterRoleBinding>::all(c.clone())
+        .get(&cluster)
+        .await?;
+    out.insert(
+        "crb".into(),
+        serde_json::to_value((crb.role_ref, crb.subjects))?,
+    );
+    let role = Api::<Role>::namespaced(c.clone(), NS).get(&child).await?;
+    out.insert("role".into(), serde_json::to_value(role.rules)?);
+    let rb = Api::<RoleBinding>::namespaced(c.clone(), NS)
+        .get(&child)
+        .await?;
+    out.insert(
+        "rb".into(),
+        serde_json::to_value((rb.role_ref, rb.subjects))?,
+    );
+    let auth = Api::<RoleBinding>::namespaced(c.clone(), "kube-system")
+        .get(&format!("{child}-auth-reader"))
+        .await?;
+    out.insert(
+        "auth-reader".into(),
+        serde_json::to_value((auth.role_ref, auth.subjects))?,
+    );
+    let lease = Api::<Lease>::namespaced(c.clone(), NS).get(&child).await?;
+    out.insert(
+        "lease".into(),
+        serde_json::to_value(lease.metadata.owner_references)?,
+    );
+    let svc = Api::<Service>::namespaced(c.clone(), NS)
+        .get(&child)
+        .await?;
+    out.insert(
+        "service".into(),
+        serde_json::to_value(svc.spec.map(|s| (s.ports, s.selector)))?,
+    );
+    let pdb = Api::<PodDisruptionBudget>::namespaced(c.clone(), NS)
+        .get(&child)
+        .await?;
+    out.insert("pdb".into(), serde_json::to_value(pdb.spec)?);
+    let d = Api::<Deployment>::namespaced(c.clone(), NS)
+        .get(&child)
+        .await?;
+    out.insert(
+        "deployment".into(),
+        serde_json::to_value(
+            d.spec
+                .template
+                .spec
+                .map(|s| (s.containers, s.volumes, s.security_context)),
+        )?,
+    );
+    Ok(out)
+}
+
+#[tokio::test]
+#[ignore = "needs the control plane binaries (hack/build-control-plane.sh) and the workspace binaries"]
+async fn every_example_deploys_and_every_child_is_restored() -> anyhow::Result<()> {
+    TestEnv::start().await?.run(|env| async move {
+        let c = env.client.clone();
+        let (_op, _port) = setup(&env).await?;
+        let examples = ["second-scheduler.yaml", "bin-packing.yaml", "pod-capacity.yaml", "replace-default.yaml"];
+        let mut names = Vec::new();
+        for e in examples {
+            let p = example(e)?;
+            names.push(p.metadata.name.clone().unwrap_or_default());
+            apply(&c, &p).await?;
+        }
+        for name in &names {
+            env.wait_for(&format!("{name} Available"), Duration::from_secs(180), || async {
+                condition(&c, name, "Available").await.filter(|(s, _, _)| s == "True")
+            }).await?;
+            let st = Api::<SchedulerProfile>::all(c.clone()).get(name).await?.status.unwrap_or_default();
+            let cm = Api::<ConfigMap>::namespaced(c.clone(), NS).get(st.config_map_name.as_deref().unwrap_or_default()).await?;
+            let text = cm.data.and_then(|d| d.get("config.yaml").cloned()).unwrap_or_default();
+            let cfg = ferrosched_scheduler::config::parse(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            assert_eq!(Some(cfg.profiles[0].scheduler_name.clone()), st.scheduler_name, "{name}");
+            fingerprint(&c, name).await?; // every child exists
+        }
+        // Example specifics.
+        let pc = Api::<SchedulerProfile>::all(c.clone()).get("pod-capacity").await?.status.unwrap_or_default();
+        let cm = Api::<ConfigMap>::namespaced(c.clone(), NS).get(pc.config_map_name.as_deref().unwrap_or_default()).await?;
+        let cfg = ferrosched_scheduler::config::parse(&cm.data.and_then(|d| d.get("config.yaml").cloned()).unwrap_or_default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        assert_eq!(cfg.profiles[0].plugins.score_weight("PodCapacityOfNode"), Some(5));
+        let rd = Api::<Deployment>::namespaced(c.clone(), NS).get("ferrosched-default-scheduler").await?;
+        let rd_pod = rd.spec.template.spec.unwrap_or_default();
+        assert_eq!(rd_pod.priority_class_name.as_deref(), Some("system-cluster-critical"));
+        assert!(rd_pod.tolerations.unwrap_or_default().iter().any(|t| t.key.as_deref() == Some("node-role.kubernetes.io/control-plane")));
+
+        // Delete or edit every child of one profile; all come back as they were.
+        let p = "pod-capacity";
+        let child = format!("ferrosched-{p}");
+        let cluster = format!("ferrosched:scheduler:{p}");
+        let want = fingerprint(&c, p).await?;
+        let dp = DeleteParams::default();
+        Api::<ServiceAccount>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
+        Api::<ClusterRoleBinding>::all(c.clone()).delete(&cluster, &dp).await?;
+        Api::<Role>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
+        Api::<RoleBinding>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
+        Api::<RoleBinding>::namespaced(c.clone(), "kube-system").delete(&format!("{child}-auth-reader"), &dp).await?;
+        Api::<Lease>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
+        Api::<PodDisruptionBudget>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
+        let merge = |v: serde_json::Value| Patch::Merge(v);
+        Api::<ClusterRole>::all(c.clone()).patch(&cluster, &PatchParams::default(), &merge(serde_json::json!({"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}))).await?;
+        Api::<Service>::namespaced(c.clone(), NS).patch(&child, &PatchParams::default(), &merge(serde_json::json!({"spec": {"selector": {"app": "elsewhere"}}}))).await?;
+        Api::<Deployment>::namespaced(c.clone(), NS).patch(&child, &PatchParams::default(), &Patch::Strategic(serde_json::json!({
+            "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "args": ["--config=/tmp/other.yaml"]}]}}}
+        }))).await?;
+        let restored = env
+            .wait_for("every child restored", Duration::from_secs(90), || async {
+                let now = fingerprint(&c, p).await.ok()?;
+                (now == want).then_some(())
+            })
+            .await;
+        if let Err(e) = restored {
+            let now = fingerprint(&c, p).await?;
+            let differ: Vec<String> = want
+                .iter()
+                .filter(|(k, v)| now.get(*k) != Some(*v))
+                .map(|(k, v)| format!("{k}: want {v} got {:?}", now.get(k)))
+                .collect();
+            anyhow::bail!("{e}; still different: {differ:#?}");
+        }
+        Ok(())
+    }).await
+}

@@ -1,9 +1,7 @@
 //! The `ferrosched-scheduler` process: flags, wiring, leader election, shutdown.
 
 pub mod cli;
-mod guards;
 mod wiring;
 
 pub use cli::Args;
-pub use guards::registry_with_guards;
 pub use wiring::{apply_flag_overrides, build_frameworks, load_config, run};

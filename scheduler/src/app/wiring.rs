@@ -77,7 +77,7 @@ pub fn build_frameworks(
     cfg: &SchedulerConfig,
     handle: &Handle,
 ) -> anyhow::Result<FxHashMap<String, Arc<Framework>>> {
-    let registry = super::guards::registry_with_guards();
+    let registry = crate::plugins::registry();
     let mut out = FxHashMap::default();
     for p in &cfg.profiles {
         let fw = Framework::new(p, &registry, handle).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -198,14 +198,19 @@ fn hint_pod_deleted(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
         EventObjects::Pod {
             old: Some(deleted), ..
         } => {
-            // Deleting a pod that was never bound frees nothing.
+            // Deleting a pod that was neither bound nor nominated frees nothing.
             let bound = deleted
                 .spec
                 .as_ref()
                 .and_then(|s| s.node_name.as_deref())
                 .is_some_and(|n| !n.is_empty());
+            let nominated = deleted
+                .status
+                .as_ref()
+                .and_then(|s| s.nominated_node_name.as_deref())
+                .is_some_and(|n| !n.is_empty());
             let _ = pod;
-            if bound {
+            if bound || nominated {
                 QueueingHint::Queue
             } else {
                 QueueingHint::Skip

@@ -486,3 +486,47 @@ fn prefilter_keeps_all_nodes() {
         2
     );
 }
+
+#[test]
+fn queueing_hints() {
+    use crate::framework::events::{EventObjects, QueueingHint};
+    use crate::plugins::helpers::testutil::{node, pod};
+    let p = pinfo(&req_pod("p", "", &[&[("cpu", "2")]]));
+    let small = node("metadata: {name: n}\nstatus: {allocatable: {cpu: '1', pods: '10'}}");
+    let big = node("metadata: {name: n}\nstatus: {allocatable: {cpu: '4', pods: '10'}}");
+    let h = |old, new| {
+        hint_node(
+            &p,
+            EventObjects::Node {
+                old,
+                new: Some(new),
+            },
+        )
+    };
+    assert_eq!(h(None, &small), QueueingHint::Skip);
+    assert_eq!(h(None, &big), QueueingHint::Queue);
+    assert_eq!(h(Some(&small), &big), QueueingHint::Queue);
+    assert_eq!(h(Some(&big), &big), QueueingHint::Skip);
+    let bound = pod(&req_pod("d", "n", &[&[("cpu", "1")]]));
+    let pending = pod(&req_pod("d", "", &[&[("cpu", "1")]]));
+    assert_eq!(
+        hint_pod_deleted(
+            &p,
+            EventObjects::Pod {
+                old: Some(&bound),
+                new: None
+            }
+        ),
+        QueueingHint::Queue
+    );
+    assert_eq!(
+        hint_pod_deleted(
+            &p,
+            EventObjects::Pod {
+                old: Some(&pending),
+                new: None
+            }
+        ),
+        QueueingHint::Skip
+    );
+}

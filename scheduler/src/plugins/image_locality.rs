@@ -81,21 +81,41 @@ pub fn new(_: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
 
 /// Appends `:latest` when the image has no tag (upstream's normalization; no registry prefix).
 pub fn normalized_image_name(name: &str) -> std::borrow::Cow<'_, str> {
-    let colon = name.rfind(':').map(|i| i as isize).unwrap_or(-1);
-    let slash = name.rfind('/').map(|i| i as isize).unwrap_or(-1);
-    if colon <= slash {
+    if untagged(name) {
         format!("{name}:latest").into()
     } else {
         name.into()
     }
 }
 
-fn image_size_on(node: &Node, image: &str) -> Option<i64> {
+/// Whether `image` needs `:latest` appended to be normalized.
+fn untagged(image: &str) -> bool {
+    let colon = image.rfind(':').map(|i| i as isize).unwrap_or(-1);
+    let slash = image.rfind('/').map(|i| i as isize).unwrap_or(-1);
+    colon <= slash
+}
+
+/// The size of `image` on the node and the node's name for it (the normalized image name),
+/// without building the normalized string.
+fn image_on<'a>(node: &'a Node, image: &str) -> Option<(i64, &'a str)> {
+    let add_latest = untagged(image);
+    let same = |n: &str| {
+        if add_latest {
+            n.strip_suffix(":latest") == Some(image)
+        } else {
+            n == image
+        }
+    };
     node.status
         .iter()
         .flat_map(|s| s.images.iter().flatten())
-        .find(|i| i.names.iter().flatten().any(|n| n == image))
-        .map(|i| i.size_bytes.unwrap_or(0))
+        .find_map(|i| {
+            i.names
+                .iter()
+                .flatten()
+                .find(|n| same(n))
+                .map(|n| (i.size_bytes.unwrap_or(0), n.as_str()))
+        })
 }
 
 /// Upstream's `calculatePriority`.
@@ -123,10 +143,8 @@ pub fn score_with(
     let mut sum = 0i64;
     let mut count = 0usize;
     let mut add = |image: &str| {
-        let name = normalized_image_name(image);
-        if let Some(size) = image_size_on(n, &name) {
-            let spread =
-                f64::from(counts.get(name.as_ref()).copied().unwrap_or(1)) / total.max(1) as f64;
+        if let Some((size, name)) = image_on(n, image) {
+            let spread = f64::from(counts.get(name).copied().unwrap_or(1)) / total.max(1) as f64;
             sum += (size as f64 * spread) as i64;
         }
     };

@@ -500,3 +500,72 @@ fn score_table() {
         None
     );
 }
+
+#[test]
+fn score_table_upstream_combinations() {
+    // More of upstream's TestPreferredAffinity.
+    let pl = plugin();
+    let nodes = [
+        ("node1", "region: China"),
+        ("node2", "region: India"),
+        ("node3", "az: az1"),
+    ];
+    let affinity3 = "{podAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [\
+        {weight: 8, podAffinityTerm: {labelSelector: {matchExpressions: [{key: security, operator: NotIn, values: [S1]}, {key: security, operator: In, values: [S2]}]}, topologyKey: region}},\
+        {weight: 2, podAffinityTerm: {labelSelector: {matchExpressions: [{key: security, operator: Exists}, {key: wrongkey, operator: DoesNotExist}]}, topologyKey: region}}]}}";
+    let pods = [
+        pod("a", "default", "security: S1", "node1", ""),
+        pod("b", "default", "security: S2", "node2", ""),
+        pod("c", "default", "security: S1", "node3", ""),
+    ];
+    assert_eq!(
+        scores(
+            &pl,
+            &pod("p", "default", "security: S1", "", affinity3),
+            &cluster(&nodes, &pods)
+        ),
+        Some(vec![20, 100, 0])
+    );
+
+    // Symmetry of existing pods' required affinity (hardPodAffinityWeight).
+    let hard = "{podAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [\
+        {labelSelector: {matchExpressions: [{key: security, operator: In, values: [S1, value2]}]}, topologyKey: region},\
+        {labelSelector: {matchExpressions: [{key: security, operator: Exists}, {key: wrongkey, operator: DoesNotExist}]}, topologyKey: region}]}}";
+    let pods = [
+        pod("a", "default", "security: S1", "node1", hard),
+        pod("b", "default", "security: S2", "node2", hard),
+    ];
+    assert_eq!(
+        scores(
+            &pl,
+            &pod("p", "default", "security: S1", "", ""),
+            &cluster(&nodes, &pods)
+        ),
+        Some(vec![100, 100, 0])
+    );
+
+    // Affinity, anti-affinity and both symmetries together.
+    let stay_away = "{podAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 8, podAffinityTerm: {labelSelector: {matchExpressions: [{key: security, operator: In, values: [S1]}]}, topologyKey: region}}]},\
+        podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 5, podAffinityTerm: {labelSelector: {matchExpressions: [{key: security, operator: In, values: [S2]}]}, topologyKey: az}}]}}";
+    let away_s1 = "{podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 5, podAffinityTerm: {labelSelector: {matchExpressions: [{key: security, operator: In, values: [S1]}]}, topologyKey: az}}]}}";
+    let nodes4 = [
+        ("node1", "region: China"),
+        ("node2", "az: az1"),
+        ("node3", "region: India"),
+        ("node4", "az: az2"),
+    ];
+    let pods = [
+        pod("a", "default", "security: S1", "node1", ""),
+        pod("b", "default", "security: S2", "node2", ""),
+        pod("c", "default", "", "node3", stay_away),
+        pod("d", "default", "", "node4", away_s1),
+    ];
+    assert_eq!(
+        scores(
+            &pl,
+            &pod("p", "default", "security: S1", "", stay_away),
+            &cluster(&nodes4, &pods)
+        ),
+        Some(vec![100, 0, 100, 0])
+    );
+}

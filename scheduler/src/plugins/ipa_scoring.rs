@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::cache::NodeInfo;
@@ -21,25 +22,27 @@ type ScoreMap = FxHashMap<String, FxHashMap<String, i64>>;
 #[derive(Debug, Clone)]
 pub struct PreScoreState(Arc<ScoreMap>);
 
-/// Adds `weight` to the node's domain when the term selects `pod`; returns whether it did.
-fn process_term(
-    m: &mut ScoreMap,
+/// One node's contributions: (topology key, value, weight), borrowed from the node's labels.
+type Contributions<'a> = Vec<(&'a str, &'a str, i64)>;
+
+/// Adds `weight` to the node's domain of the term's key when the term selects `pod`.
+fn process_term<'a>(
+    out: &mut Contributions<'a>,
     t: &AffinityTerm,
     weight: i64,
     pod: &Pod,
     ns: Option<&BTreeMap<String, String>>,
-    node: &NodeInfo,
-) -> bool {
+    node: &'a NodeInfo,
+) {
     if t.matches(pod, ns)
-        && let Some(v) = node_labels(node).get(&t.topology_key)
+        && let Some((k, v)) = node_labels(node).get_key_value(&t.topology_key)
     {
-        *m.entry(t.topology_key.clone())
-            .or_default()
-            .entry(v.clone())
-            .or_insert(0) += weight;
-        return true;
+        // A node has one value per key, so a linear search over a handful of keys dedupes.
+        match out.iter_mut().find(|(ek, _, _)| *ek == k.as_str()) {
+            Some(e) => e.2 += weight,
+            None => out.push((k, v, weight)),
+        }
     }
-    false
 }
 
 impl PreScorePlugin for InterPodAffinity {
@@ -63,47 +66,61 @@ impl PreScorePlugin for InterPodAffinity {
             t.merge_namespaces(self.lister.as_ref());
         }
         let ns_labels = self.ns_labels(pod);
-        let mut m = ScoreMap::default();
-        let mut any = false;
-        for node in all
-            .iter()
-            .filter(|n| has_constraints || n.pods_with_affinity > 0)
-        {
-            if node_labels(node).is_empty() {
-                continue;
-            }
-            for existing in node
-                .pods
-                .iter()
-                .filter(|p| has_constraints || p.has_affinity)
-            {
-                let e = &existing.pod;
-                for (w, t) in &pref {
-                    any |= process_term(&mut m, t, *w, e, None, node);
-                }
-                for (w, t) in &pref_anti {
-                    any |= process_term(&mut m, t, -*w, e, None, node);
-                }
-                if !existing.has_affinity {
-                    continue;
-                }
-                if self.hard_pod_affinity_weight > 0 {
-                    for t in required_affinity(e) {
-                        any |= process_term(
-                            &mut m,
-                            &t,
-                            self.hard_pod_affinity_weight,
-                            &pod.pod,
-                            Some(&ns_labels),
-                            node,
-                        );
+        let hard_weight = self.hard_pod_affinity_weight;
+        let per_node: Vec<Contributions<'_>> = all
+            .par_iter()
+            .filter(|n| (has_constraints || n.pods_with_affinity > 0) && !node_labels(n).is_empty())
+            .map(|node| {
+                let mut out: Contributions<'_> = Vec::new();
+                for existing in node
+                    .pods
+                    .iter()
+                    .filter(|p| has_constraints || p.has_affinity)
+                {
+                    let e = &existing.pod;
+                    for (w, t) in &pref {
+                        process_term(&mut out, t, *w, e, None, node);
+                    }
+                    for (w, t) in &pref_anti {
+                        process_term(&mut out, t, -*w, e, None, node);
+                    }
+                    if !existing.has_affinity {
+                        continue;
+                    }
+                    if hard_weight > 0 {
+                        for t in required_affinity(e) {
+                            process_term(
+                                &mut out,
+                                &t,
+                                hard_weight,
+                                &pod.pod,
+                                Some(&ns_labels),
+                                node,
+                            );
+                        }
+                    }
+                    for (w, t) in preferred_affinity(e) {
+                        process_term(&mut out, &t, w, &pod.pod, Some(&ns_labels), node);
+                    }
+                    for (w, t) in preferred_anti_affinity(e) {
+                        process_term(&mut out, &t, -w, &pod.pod, Some(&ns_labels), node);
                     }
                 }
-                for (w, t) in preferred_affinity(e) {
-                    any |= process_term(&mut m, &t, w, &pod.pod, Some(&ns_labels), node);
-                }
-                for (w, t) in preferred_anti_affinity(e) {
-                    any |= process_term(&mut m, &t, -w, &pod.pod, Some(&ns_labels), node);
+                out
+            })
+            .filter(|c| !c.is_empty())
+            .collect();
+        let any = !per_node.is_empty();
+        let mut m = ScoreMap::default();
+        for (k, v, w) in per_node.into_iter().flatten() {
+            let values = match m.get_mut(k) {
+                Some(values) => values,
+                None => m.entry(k.to_string()).or_default(),
+            };
+            match values.get_mut(v) {
+                Some(e) => *e += w,
+                None => {
+                    values.insert(v.to_string(), w);
                 }
             }
         }

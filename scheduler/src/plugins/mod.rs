@@ -16,9 +16,12 @@ pub mod node_declared_features;
 pub mod node_name;
 pub mod node_ports;
 pub mod node_unschedulable;
+#[cfg(test)]
+mod perf_tests;
 pub mod pod_capacity;
 pub mod pod_topology_spread;
 pub mod preemption;
+mod pts_filtering;
 mod pts_scoring;
 pub mod queue_sort;
 pub mod resource_scoring;
@@ -71,6 +74,7 @@ mod tests {
     use crate::framework::{Framework, Handle};
 
     /// The default profile of a configuration that says nothing.
+    /// The default profile, instantiated from this registry.
     pub(crate) fn default_framework() -> Framework {
         let cfg = crate::config::parse(
             "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",

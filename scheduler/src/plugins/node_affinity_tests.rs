@@ -216,3 +216,25 @@ fn score_table() {
             .is_skip()
     );
 }
+
+#[test]
+fn queueing_hint_on_node_change() {
+    use crate::framework::events::{EventObjects, QueueingHint};
+    use crate::plugins::helpers::testutil::node as n;
+    let p = pod("  nodeSelector: {foo: bar}\n");
+    let matching = n("metadata: {name: a, labels: {foo: bar}}");
+    let other = n("metadata: {name: a, labels: {foo: baz}}");
+    let h = |old, new| {
+        hint_node(
+            &p,
+            EventObjects::Node {
+                old,
+                new: Some(new),
+            },
+        )
+    };
+    assert_eq!(h(None, &matching), QueueingHint::Queue);
+    assert_eq!(h(None, &other), QueueingHint::Skip);
+    assert_eq!(h(Some(&other), &matching), QueueingHint::Queue);
+    assert_eq!(h(Some(&matching), &matching), QueueingHint::Skip);
+}

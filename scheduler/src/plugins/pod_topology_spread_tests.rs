@@ -1,4 +1,6 @@
 use super::*;
+use crate::cache::Snapshot;
+use crate::framework::CycleState;
 use crate::framework::{Code, PreScorePlugin, ScorePlugin};
 use crate::plugins::helpers::testutil::{ninfo, pinfo};
 

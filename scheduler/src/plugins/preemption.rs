@@ -18,6 +18,7 @@ use rand::Rng;
 
 use crate::cache::NodeInfo;
 use crate::config::PluginArgsSet;
+use crate::framework::events::{ClusterEventWithHint, EventResource, action};
 use crate::framework::{
     ClusterLister, Code, CycleState, Framework, Handle, Plugin, PostFilterContext,
     PostFilterPlugin, PostFilterResult, PreEnqueuePlugin, Status,
@@ -310,7 +311,9 @@ impl DefaultPreemption {
         Ok(())
     }
 
-    /// Evaluates preemption for `pod`: the best candidate, or the status upstream returns.
+    /// Evaluates preemption for `pod`: the best candidate, or the status upstream's evaluator
+    /// returns (PostFilter prefixes its message with `preemption: `). `Some(result)` without a
+    /// node means "clear the pod's nomination"; `None` means "leave it as it is".
     pub fn evaluate(
         &self,
         state: &CycleState,
@@ -367,10 +370,9 @@ impl DefaultPreemption {
             if failed.len() < all.len() {
                 *reasons.entry(NOT_HELPFUL.to_string()).or_insert(0) += all.len() - failed.len();
             }
-            let msg = fit_error_message(all.len(), &reasons);
             return (
                 Some(PostFilterResult::default()),
-                Status::unschedulable(format!("preemption: {msg}")),
+                Status::unschedulable(fit_error_message(all.len(), &reasons)),
             );
         }
         // Non-violating candidates come first, as upstream concatenates its two lists.
@@ -378,11 +380,11 @@ impl DefaultPreemption {
         let Some(best) = pick_one(&candidates) else {
             return (
                 None,
-                Status::unschedulable("preemption: no candidate node for preemption"),
+                Status::unschedulable("no candidate node for preemption"),
             );
         };
         let msg = format!(
-            "preemption: found a potential placement for pod on node {}, preempting {} victims",
+            "found a potential placement for pod on node {}, preempting {} victims",
             best.node,
             best.victims.len()
         );
@@ -397,6 +399,13 @@ impl DefaultPreemption {
 impl Plugin for DefaultPreemption {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
+        // With asynchronous preemption (on by default), a pod waits for its victims to go.
+        vec![ClusterEventWithHint::new(
+            EventResource::AssignedPod,
+            action::DELETE,
+        )]
     }
     fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
         Some(self)
@@ -421,7 +430,15 @@ impl PostFilterPlugin for DefaultPreemption {
         pod: &PodInfo,
         ctx: &PostFilterContext<'_>,
     ) -> (Option<PostFilterResult>, Status) {
-        self.evaluate(state, pod, ctx)
+        let (result, status) = self.evaluate(state, pod, ctx);
+        let msg = status.message();
+        if msg.is_empty() {
+            return (result, status);
+        }
+        (
+            result,
+            Status::new(status.code(), format!("preemption: {msg}")),
+        )
     }
 }
 

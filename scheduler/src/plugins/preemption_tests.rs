@@ -115,7 +115,6 @@ fn picks_node_with_lowest_priority_victims_and_reprieves() {
 }
 
 #[test]
-#[ignore = "DefaultPreemption is unfinished this session; see docs/status.md"]
 fn never_policy_and_unhelpful_nodes() {
     let n1 = node("n1", "2", &[prio_pod("p1", "n1", "2", 1, "", 1, "")]);
     let never = prio_pod("hi", "", "1", 10, "", 0, "  preemptionPolicy: Never\n");

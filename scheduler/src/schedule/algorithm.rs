@@ -57,6 +57,9 @@ pub enum ScheduleError {
 #[derive(Debug, Default)]
 pub struct Algorithm {
     next_start_node_index: usize,
+    /// (extension point, status code label, seconds) of the last cycle, for
+    /// `scheduler_framework_extension_point_duration_seconds`.
+    pub timings: Vec<(&'static str, &'static str, f64)>,
     /// Global percentageOfNodesToScore (a profile's own value wins).
     pub percentage_of_nodes_to_score: Option<u32>,
 }
@@ -69,6 +72,7 @@ impl Algorithm {
     pub fn new(percentage_of_nodes_to_score: Option<u32>) -> Self {
         Algorithm {
             next_start_node_index: 0,
+            timings: Vec::with_capacity(4),
             percentage_of_nodes_to_score,
         }
     }
@@ -81,6 +85,7 @@ impl Algorithm {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> Result<ScheduleResult, ScheduleError> {
+        self.timings.clear();
         let n = snapshot.len();
         if n == 0 {
             return Err(ScheduleError::Fit(FitError {
@@ -105,7 +110,7 @@ impl Algorithm {
                 feasible_nodes: 1,
             });
         }
-        let scores = prioritize(fw, state, pod, &feasible)?;
+        let scores = prioritize(fw, state, pod, &feasible, &mut self.timings)?;
         let host = select_host(&feasible, &scores);
         Ok(ScheduleResult {
             suggested_host: host,
@@ -123,6 +128,7 @@ impl Algorithm {
     ) -> Result<(Vec<Arc<NodeInfo>>, Diagnosis, usize), ScheduleError> {
         let mut diagnosis = Diagnosis::default();
         let mut allowed: Option<rustc_hash::FxHashSet<String>> = None;
+        let started = std::time::Instant::now();
         for p in fw.plugins(ExtensionPoint::PreFilter) {
             let Some(pf) = p.as_pre_filter() else {
                 continue;
@@ -143,6 +149,11 @@ impl Algorithm {
                             .node_statuses
                             .insert(node.name.clone(), status.clone());
                     }
+                    self.timings.push((
+                        "PreFilter",
+                        status.code_label(),
+                        started.elapsed().as_secs_f64(),
+                    ));
                     return Ok((Vec::new(), diagnosis, 0));
                 }
                 _ => return Err(ScheduleError::Internal(status.with_plugin(p.name()))),
@@ -154,6 +165,9 @@ impl Algorithm {
                 });
             }
         }
+        self.timings
+            .push(("PreFilter", "Success", started.elapsed().as_secs_f64()));
+        let started = std::time::Instant::now();
         let nodes: Vec<&Arc<NodeInfo>> = match &allowed {
             None => snapshot.nodes().iter().collect(),
             Some(names) => {
@@ -231,6 +245,13 @@ impl Algorithm {
             }
         }
         self.next_start_node_index = (start + processed) % total;
+        let outcome = if feasible.is_empty() {
+            "Unschedulable"
+        } else {
+            "Success"
+        };
+        self.timings
+            .push(("Filter", outcome, started.elapsed().as_secs_f64()));
         Ok((feasible, diagnosis, processed))
     }
 }
@@ -240,7 +261,9 @@ fn prioritize(
     state: &mut CycleState,
     pod: &PodInfo,
     nodes: &[Arc<NodeInfo>],
+    timings: &mut Vec<(&'static str, &'static str, f64)>,
 ) -> Result<Vec<i64>, ScheduleError> {
+    let started = std::time::Instant::now();
     for p in fw.plugins(ExtensionPoint::PreScore) {
         let Some(ps) = p.as_pre_score() else { continue };
         let status = ps.pre_score(state, pod, nodes);
@@ -250,6 +273,8 @@ fn prioritize(
             _ => return Err(ScheduleError::Internal(status.with_plugin(p.name()))),
         }
     }
+    timings.push(("PreScore", "Success", started.elapsed().as_secs_f64()));
+    let started = std::time::Instant::now();
     let mut total = vec![0i64; nodes.len()];
     let state_ref: &CycleState = state;
     for sp in fw.score_plugins() {
@@ -283,6 +308,7 @@ fn prioritize(
             *t += s * sp.weight;
         }
     }
+    timings.push(("Score", "Success", started.elapsed().as_secs_f64()));
     Ok(total)
 }
 

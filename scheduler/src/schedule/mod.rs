@@ -5,6 +5,8 @@ mod binder;
 mod fit_error;
 mod outcome;
 mod scheduler;
+#[cfg(test)]
+mod tests;
 
 pub use algorithm::{Algorithm, ScheduleError, ScheduleResult, num_feasible_nodes_to_find};
 pub use binder::{ApiBinder, NoopBinder, RecordingBinder};

@@ -166,6 +166,10 @@ impl Scheduler {
         parts
             .metrics
             .observe_algorithm_duration(start.elapsed().as_secs_f64());
+        let profile_metrics = parts.metrics.profile(&fw.scheduler_name);
+        for (point, status, secs) in &self.algorithm.timings {
+            profile_metrics.observe_extension_point(point, status, *secs);
+        }
         match result {
             Ok(r) => self.assume_and_bind(fw, state, qp, cycle, r.suggested_host, start),
             Err(ScheduleError::Fit(mut fit)) => {
@@ -230,27 +234,29 @@ impl Scheduler {
             statuses: &fit.diagnosis.node_statuses,
         };
         let mut messages = Vec::new();
+        let mut nominated = None;
         for p in plugins {
             let Some(pf) = p.as_post_filter() else {
                 continue;
             };
             let (result, status) = pf.post_filter(state, &qp.info, &ctx);
+            // Upstream appends every PostFilter message, successful preemption included.
+            if status.code() != Code::Skip && !status.message().is_empty() {
+                messages.push(status.message());
+            }
             if status.is_success() {
                 if let Some(r) = result {
                     self.parts.metrics.observe_preemption(r.victims.len());
                     self.delete_victims(&r.victims, &qp.info);
-                    return r.nominated_node_name;
+                    nominated = r.nominated_node_name;
                 }
-                return None;
-            }
-            if status.code() != Code::Skip && !status.message().is_empty() {
-                messages.push(status.message());
+                break;
             }
         }
         if !messages.is_empty() {
             fit.diagnosis.post_filter_msg = Some(messages.join(" "));
         }
-        None
+        nominated
     }
 
     fn delete_victims(

@@ -1,0 +1,168 @@
+//! A whole scheduling cycle against an in-memory cache, with a recording binder and a
+//! recording outcome sink: placements, assume, unschedulable messages, requeue.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use rustc_hash::FxHashMap;
+
+use super::*;
+use crate::cache::Cache;
+use crate::config::ExtensionPoint;
+use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
+use crate::model::PodInfo;
+use crate::queue::{QueueOptions, SchedulingQueue, SystemClock};
+use crate::serving::SchedulerMetrics;
+
+#[derive(Default)]
+struct RecordingOutcomes {
+    failed: Mutex<Vec<(String, String, String)>>,
+    scheduled: Mutex<Vec<(String, String)>>,
+}
+
+impl OutcomeSink for RecordingOutcomes {
+    fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.scheduled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((pod.key.clone(), node.into()))
+        })
+    }
+    fn failed<'a>(
+        &'a self,
+        pod: &'a PodInfo,
+        reason: &'a str,
+        message: &'a str,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.failed.lock().unwrap_or_else(|e| e.into_inner()).push((
+                pod.key.clone(),
+                reason.into(),
+                message.into(),
+            ))
+        })
+    }
+}
+
+fn node(yaml: &str) -> Arc<Node> {
+    Arc::new(serde_saphyr::from_str(yaml).expect("node yaml"))
+}
+
+fn pod(name: &str, cpu: &str) -> Arc<PodInfo> {
+    let yaml = format!(
+        "metadata: {{name: {name}, namespace: t, uid: {name}}}\nspec:\n  containers: [{{name: c, image: x, resources: {{requests: {{cpu: \"{cpu}\", memory: 100Mi}}}}}}]\n"
+    );
+    let p: Pod = serde_saphyr::from_str(&yaml).expect("pod yaml");
+    Arc::new(PodInfo::new(Arc::new(p)))
+}
+
+const STATUS: &str = "status: {allocatable: {cpu: \"2\", memory: 4Gi, pods: \"10\"}}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cycle_places_assumes_binds_and_explains() {
+    let cfg = crate::config::parse(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+    )
+    .expect("defaults");
+    let fw = Arc::new(
+        Framework::new(
+            &cfg.profiles[0],
+            &crate::plugins::registry(),
+            &Handle::offline(),
+        )
+        .expect("framework"),
+    );
+    let sorter = fw.plugins(ExtensionPoint::QueueSort)[0].clone();
+    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
+        sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
+    });
+    let queue = Arc::new(SchedulingQueue::new(
+        less,
+        FxHashMap::default(),
+        Arc::new(SystemClock),
+        QueueOptions::default(),
+    ));
+    let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
+    {
+        let mut c = cache.lock().expect("cache");
+        c.upsert_node(node(&format!("metadata: {{name: a}}\n{STATUS}")));
+        c.upsert_node(node(&format!("metadata: {{name: b}}\n{STATUS}")));
+        c.upsert_node(node(&format!("metadata: {{name: tainted}}\nspec: {{taints: [{{key: k, value: v, effect: NoSchedule}}]}}\n{STATUS}")));
+    }
+    let binder = Arc::new(RecordingBinder::default());
+    let outcomes = Arc::new(RecordingOutcomes::default());
+    let mut sinks: FxHashMap<String, Arc<dyn OutcomeSink>> = FxHashMap::default();
+    sinks.insert("default-scheduler".into(), outcomes.clone());
+    let mut frameworks = FxHashMap::default();
+    frameworks.insert("default-scheduler".to_string(), fw);
+    let parts = SchedulerParts {
+        frameworks,
+        cache: cache.clone(),
+        queue: queue.clone(),
+        bind: BindContext {
+            binder: binder.clone(),
+            client: None,
+        },
+        outcomes: sinks,
+        metrics: Arc::new(SchedulerMetrics::new()),
+        percentage_of_nodes_to_score: None,
+        parallelism: 1,
+    };
+    let mut scheduler =
+        Scheduler::new(parts, tokio::runtime::Handle::current()).expect("scheduler");
+    for (name, cpu) in [("p1", "1500m"), ("p2", "1500m"), ("big", "3")] {
+        queue.add(pod(name, cpu));
+    }
+    let scheduler = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Handle::current();
+        for _ in 0..3 {
+            let (qp, cycle) = rt.block_on(queue.pop()).expect("a pod");
+            scheduler.schedule_one(qp, cycle);
+        }
+        (scheduler, queue)
+    })
+    .await
+    .expect("cycles ran");
+    let (scheduler, queue) = scheduler;
+    scheduler.in_flight.wait_idle().await;
+
+    // p1 and p2 each need 1.5 of 2 CPUs: the assumed first one pushes the second elsewhere.
+    let mut binds = binder.binds.lock().expect("binds").clone();
+    binds.sort();
+    assert_eq!(binds.len(), 2, "{binds:?}");
+    assert_ne!(
+        binds[0].1, binds[1].1,
+        "the assumed pod is accounted for: {binds:?}"
+    );
+    assert!(binds.iter().all(|(_, n)| n != "tainted"));
+    assert_eq!(
+        cache.lock().expect("cache").node("a").map(|n| n.pods.len()),
+        Some(1)
+    );
+    // The pod that fits nowhere gets upstream's explanation (reported asynchronously), and
+    // waits for an event.
+    let reported = async {
+        while outcomes.failed.lock().expect("failed").is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), reported)
+        .await
+        .expect("failure reported");
+    let failed = outcomes.failed.lock().expect("failed").clone();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, "t/big");
+    assert_eq!(failed[0].1, "Unschedulable");
+    assert!(
+        failed[0].2.starts_with(
+            "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 Insufficient cpu."
+        ),
+        "{}",
+        failed[0].2
+    );
+    assert_eq!(queue.pending().unschedulable, 1, "{:?}", queue.pending());
+}
