@@ -449,6 +449,24 @@ async fn every_example_deploys_and_every_child_is_restored() -> anyhow::Result<(
         assert_eq!(rd_pod.priority_class_name.as_deref(), Some("system-cluster-critical"));
         assert!(rd_pod.tolerations.unwrap_or_default().iter().any(|t| t.key.as_deref() == Some("node-role.kubernetes.io/control-plane")));
 
+        // A spec change rolls out: a new hashed ConfigMap, a new pod template, and the old
+        // ConfigMap deleted once the new ReplicaSet is available.
+        let profiles: Api<SchedulerProfile> = Api::all(c.clone());
+        let old_cm = profiles.get("pod-capacity").await?.status.and_then(|s| s.config_map_name).unwrap_or_default();
+        let edit = serde_json::json!({"apiVersion": "ferrosched.dev/v1alpha1", "kind": "SchedulerProfile", "metadata": {"name": "pod-capacity"},
+            "spec": {"schedulerName": "pod-capacity", "plugins": {"score": {"enabled": [{"name": "PodCapacityOfNode", "weight": 7}]}}}});
+        profiles.patch("pod-capacity", &PatchParams::apply(MANAGER).force(), &Patch::Apply(&edit)).await?;
+        let new_cm = env.wait_for("rolled out to a new ConfigMap, old one deleted", Duration::from_secs(120), || async {
+            let st = profiles.get("pod-capacity").await.ok()?.status?;
+            let cm = st.config_map_name.clone()?;
+            let old_gone = Api::<ConfigMap>::namespaced(c.clone(), NS).get_opt(&old_cm).await.ok()?.is_none();
+            let available = st.conditions.iter().any(|x| x.type_ == "Available" && x.status == "True");
+            (cm != old_cm && old_gone && available).then_some(cm)
+        }).await?;
+        let d = Api::<Deployment>::namespaced(c.clone(), NS).get("ferrosched-pod-capacity").await?;
+        let volumes = serde_json::to_string(&d.spec.template.spec.and_then(|s| s.volumes))?;
+        assert!(volumes.contains(&new_cm), "the pod template mounts {new_cm}: {volumes}");
+
         // Delete or edit every child of one profile; all come back as they were.
         let p = "pod-capacity";
         let child = format!("ferrosched-{p}");
@@ -485,4 +503,43 @@ async fn every_example_deploys_and_every_child_is_restored() -> anyhow::Result<(
         }
         Ok(())
     }).await
+}
+
+#[tokio::test]
+#[ignore = "needs the control plane binaries (hack/build-control-plane.sh) and the workspace binaries"]
+async fn operator_exits_clearly_without_crd_or_api() -> anyhow::Result<()> {
+    TestEnv::start()
+        .await?
+        .run(|env| async move {
+            let bin = procs::binary("ferrosched-operator");
+            let common = |kc: &std::path::Path| {
+                vec![
+                    format!("--kubeconfig={}", kc.display()),
+                    format!("--metrics-bind-address=127.0.0.1:{}", free_port()),
+                    "--leader-elect=false".to_string(),
+                ]
+            };
+            // No CRD installed.
+            let mut p = env.spawn("operator-no-crd", &bin, &common(&env.kubeconfig))?;
+            let code = p.wait(Duration::from_secs(30)).await?;
+            assert_ne!(code, Some(0), "non-zero exit without the CRD");
+            assert!(
+                p.log().contains(
+                    "the SchedulerProfile CRD (schedulerprofiles.ferrosched.dev) is not installed"
+                ),
+                "{}",
+                p.log()
+            );
+            // API unreachable: the admin kubeconfig pointed at a closed port.
+            let text = std::fs::read_to_string(&env.kubeconfig)?;
+            let closed = format!("https://127.0.0.1:{}", free_port());
+            let dead = env.dir.join("dead.kubeconfig");
+            std::fs::write(&dead, text.replace(&env.server, &closed))?;
+            let mut p = env.spawn("operator-no-api", &bin, &common(&dead))?;
+            let code = p.wait(Duration::from_secs(60)).await?;
+            assert_ne!(code, Some(0), "non-zero exit without an API server");
+            assert!(p.log().contains("unreachable"), "{}", p.log());
+            Ok(())
+        })
+        .await
 }

@@ -237,6 +237,30 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
                 )
                 .await?;
             assert_eq!(failed.note.as_deref(), Some(message.as_str()));
+            // The cluster's upstream kube-scheduler explains the same pod in the same words.
+            pods.create(
+                &PostParams::default(),
+                &fixtures::pod(ns, "too-big-upstream", "default-scheduler", "64", "1Gi"),
+            )
+            .await?;
+            let upstream = env
+                .wait_for(
+                    "kube-scheduler's verdict",
+                    Duration::from_secs(30),
+                    || async {
+                        let p = pods.get("too-big-upstream").await.ok()?;
+                        p.status?
+                            .conditions?
+                            .into_iter()
+                            .find(|c| c.type_ == "PodScheduled" && c.status == "False")?
+                            .message
+                    },
+                )
+                .await?;
+            assert_eq!(
+                message, upstream,
+                "same FailedScheduling message as kube-scheduler"
+            );
             assert_eq!(failed.type_.as_deref(), Some("Warning"));
             drop(schedulers);
             Ok(())
