@@ -357,6 +357,15 @@ async fn check_serving(env: &TestEnv, port: u16) -> anyhow::Result<()> {
         "attempts counted"
     );
     assert!(
+        body.contains("scheduler_queue_incoming_pods_total{queue=\"active\",event=\"PodAdd\"}"),
+        "incoming pods counted"
+    );
+    assert!(
+        body.contains("scheduler_framework_extension_point_duration_seconds_bucket")
+            && body.contains("extension_point=\"Filter\""),
+        "extension points timed"
+    );
+    assert!(
         body.contains("leader_election_master_status{name=\"ha-system/ha\"} 1"),
         "leader gauge exported"
     );

@@ -124,6 +124,7 @@ pub fn rate_window(qps: f32, burst: u32) -> Option<(u64, Duration)> {
 fn queue_for(
     cfg: &SchedulerConfig,
     frameworks: &FxHashMap<String, Arc<Framework>>,
+    metrics: Arc<SchedulerMetrics>,
 ) -> anyhow::Result<SchedulingQueue> {
     let first = cfg
         .profiles
@@ -155,12 +156,19 @@ fn queue_for(
         max_backoff: cfg.pod_max_backoff,
         ..Default::default()
     };
-    Ok(SchedulingQueue::new(
-        less,
-        hooks,
-        Arc::new(QueueClock),
-        opts,
-    ))
+    Ok(
+        SchedulingQueue::new(less, hooks, Arc::new(QueueClock), opts).with_incoming_observer(
+            Arc::new(move |queue, event, n| {
+                let q = match queue {
+                    "active" => Queue::Active,
+                    "backoff" => Queue::Backoff,
+                    "unschedulable" => Queue::Unschedulable,
+                    _ => Queue::Gated,
+                };
+                metrics.inc_queue_incoming(q, event, n);
+            }),
+        ),
+    )
 }
 
 /// Runs the scheduler until SIGTERM/SIGINT (exit 0 after releasing the Lease) or until
@@ -176,7 +184,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let frameworks = build_frameworks(&cfg, &handle)?;
     let metrics = Arc::new(SchedulerMetrics::new());
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
-    let queue = Arc::new(queue_for(&cfg, &frameworks)?);
+    let queue = Arc::new(queue_for(&cfg, &frameworks, metrics.clone())?);
     let names: FxHashSet<String> = frameworks.keys().cloned().collect();
     let sinks = Sinks {
         cache: cache.clone(),

@@ -3,6 +3,8 @@
 mod node_info;
 mod snapshot;
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use node_info::NodeInfo;
 pub use snapshot::Snapshot;

@@ -91,6 +91,29 @@ impl ClusterEvent {
         resource_ok && (registered.action & self.action) != 0
     }
 
+    /// Static label for `scheduler_queue_incoming_pods_total{event}`, upstream's names.
+    pub fn metric_label(&self) -> &'static str {
+        use EventResource as R;
+        match (self.resource, self.action) {
+            (R::Node, action::ADD) => "NodeAdd",
+            (R::Node, action::DELETE) => "NodeDelete",
+            (R::Node, a) if a & action::UPDATE_NODE_ALLOCATABLE != 0 => "NodeAllocatableChange",
+            (R::Node, a) if a & action::UPDATE_NODE_LABEL != 0 => "NodeLabelChange",
+            (R::Node, a) if a & action::UPDATE_NODE_TAINT != 0 => "NodeTaintChange",
+            (R::Node, a) if a & action::UPDATE_NODE_CONDITION != 0 => "NodeConditionChange",
+            (R::Node, _) => "NodeUpdate",
+            (R::AssignedPod, action::ADD) => "AssignedPodAdd",
+            (R::AssignedPod, action::DELETE) => "AssignedPodDelete",
+            (R::AssignedPod, _) => "AssignedPodUpdate",
+            (R::UnscheduledPod, _) => "UnscheduledPodUpdate",
+            (R::PersistentVolume, _) => "PvChange",
+            (R::PersistentVolumeClaim, _) => "PvcChange",
+            (R::StorageClass, _) => "StorageClassChange",
+            (R::Namespace, _) => "NamespaceChange",
+            (R::WildCard, _) => "WildCardEvent",
+        }
+    }
+
     /// Label for `scheduler_queue_incoming_pods_total{event}` (upstream style, e.g. `NodeAdd`).
     pub fn label(&self) -> String {
         let r = match self.resource {

@@ -20,6 +20,15 @@ pub enum BindError {
     Other(String),
 }
 
+impl BindError {
+    /// Whether a bind failure, as carried in a Status message, means retrying cannot help:
+    /// the pod is bound already (409) or gone (404). The informer brings the truth.
+    pub fn is_final_message(message: &str) -> bool {
+        message.starts_with("pod is already bound or was replaced")
+            || message.starts_with("pod not found")
+    }
+}
+
 /// Makes the `pods/binding` call (the API in production, a recorder in tests and benchmarks).
 pub trait PodBinder: Send + Sync {
     /// Binds `namespace/name` (with `uid`) to `node`.
@@ -80,5 +89,23 @@ impl Handle {
             client: None,
             lister: Arc::new(EmptyLister),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BindError;
+
+    #[test]
+    fn conflicts_and_missing_pods_are_final() {
+        assert!(BindError::is_final_message(
+            &BindError::Conflict("x".into()).to_string()
+        ));
+        assert!(BindError::is_final_message(
+            &BindError::NotFound("x".into()).to_string()
+        ));
+        assert!(!BindError::is_final_message(
+            &BindError::Other("timeout".into()).to_string()
+        ));
     }
 }

@@ -8,4 +8,6 @@ mod tests;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use heap::KeyedHeap;
-pub use scheduling_queue::{PendingCounts, ProfileHooks, QueueOptions, QueuedPod, SchedulingQueue};
+pub use scheduling_queue::{
+    IncomingObserver, PendingCounts, ProfileHooks, QueueOptions, QueuedPod, SchedulingQueue,
+};

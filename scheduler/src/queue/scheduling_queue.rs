@@ -104,6 +104,10 @@ pub struct ProfileHooks {
 /// The QueueSort plugin's order: whether the first pod goes before the second.
 pub type QueueLess = Arc<dyn Fn(&QueuedPodView<'_>, &QueuedPodView<'_>) -> bool + Send + Sync>;
 
+/// Told of every pod entering a sub-queue: (queue, event, count), for
+/// `scheduler_queue_incoming_pods_total`. Queues: `active`, `backoff`, `unschedulable`, `gated`.
+pub type IncomingObserver = Arc<dyn Fn(&'static str, &'static str, u64) + Send + Sync>;
+
 /// The scheduling queue, shared by the informers (producers) and the scheduling loop.
 pub struct SchedulingQueue {
     inner: Mutex<Inner>,
@@ -111,6 +115,7 @@ pub struct SchedulingQueue {
     clock: Arc<dyn Clock>,
     opts: QueueOptions,
     hooks: FxHashMap<String, ProfileHooks>,
+    incoming: Option<IncomingObserver>,
 }
 
 impl std::fmt::Debug for SchedulingQueue {
@@ -160,6 +165,22 @@ impl SchedulingQueue {
             clock,
             opts,
             hooks,
+            incoming: None,
+        }
+    }
+
+    /// Reports pods entering sub-queues to `observer` (metrics).
+    #[must_use]
+    pub fn with_incoming_observer(mut self, observer: IncomingObserver) -> Self {
+        self.incoming = Some(observer);
+        self
+    }
+
+    fn incoming(&self, queue: &'static str, event: &'static str, n: u64) {
+        if let Some(f) = &self.incoming
+            && n > 0
+        {
+            f(queue, event, n);
         }
     }
 
@@ -199,9 +220,12 @@ impl SchedulingQueue {
         qp.gated_by = self.gate(&qp.info);
         if qp.gated_by.is_some() {
             inner.gated.insert(uid, qp);
+            drop(inner);
+            self.incoming("gated", "PodAdd", 1);
         } else {
             inner.active.push(uid, qp);
             drop(inner);
+            self.incoming("active", "PodAdd", 1);
             self.notify.notify_one();
         }
     }
@@ -307,8 +331,12 @@ impl SchedulingQueue {
         qp.timestamp = now;
         if error || moved_meanwhile || qp.unschedulable_plugins.is_empty() {
             inner.backoff.push(uid, qp);
+            drop(inner);
+            self.incoming("backoff", "ScheduleAttemptFailure", 1);
         } else {
             inner.unschedulable.insert(uid, (qp, now));
+            drop(inner);
+            self.incoming("unschedulable", "ScheduleAttemptFailure", 1);
         }
     }
 
@@ -362,14 +390,21 @@ impl SchedulingQueue {
             .filter(|(_, (qp, _))| self.event_helps(qp, &event, objects))
             .map(|(k, _)| k.clone())
             .collect();
-        let mut woke = false;
+        let (mut to_active, mut to_backoff) = (0, 0);
         for uid in &movable {
             if let Some((qp, _)) = inner.unschedulable.remove(uid) {
-                woke |= self.requeue_locked(&mut inner, qp, now);
+                if self.requeue_locked(&mut inner, qp, now) {
+                    to_active += 1;
+                } else {
+                    to_backoff += 1;
+                }
             }
         }
         drop(inner);
-        if woke {
+        let label = event.metric_label();
+        self.incoming("active", label, to_active);
+        self.incoming("backoff", label, to_backoff);
+        if to_active > 0 {
             self.notify.notify_one();
         }
         movable.len()
@@ -391,6 +426,7 @@ impl SchedulingQueue {
             }
         }
         drop(inner);
+        self.incoming("active", "BackoffComplete", n as u64);
         if n > 0 {
             self.notify.notify_one();
         }
@@ -408,14 +444,20 @@ impl SchedulingQueue {
             .filter(|(_, (_, since))| now.duration_since(*since) >= max)
             .map(|(k, _)| k.clone())
             .collect();
-        let mut woke = false;
+        let (mut to_active, mut to_backoff) = (0, 0);
         for uid in &old {
             if let Some((qp, _)) = inner.unschedulable.remove(uid) {
-                woke |= self.requeue_locked(&mut inner, qp, now);
+                if self.requeue_locked(&mut inner, qp, now) {
+                    to_active += 1;
+                } else {
+                    to_backoff += 1;
+                }
             }
         }
         drop(inner);
-        if woke {
+        self.incoming("active", "UnschedulableTimeout", to_active);
+        self.incoming("backoff", "UnschedulableTimeout", to_backoff);
+        if to_active > 0 {
             self.notify.notify_one();
         }
         old.len()

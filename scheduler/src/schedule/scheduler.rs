@@ -468,9 +468,7 @@ async fn binding_cycle(
         EventObjects::None,
     );
     let message = status.message();
-    if message.contains(&BindError::Conflict(String::new()).to_string()[..20])
-        || message.contains("not found")
-    {
+    if BindError::is_final_message(&message) {
         // Bound by someone else or gone: the informer brings the truth; do not retry.
         tracing::info!(pod = %pod.key, %message, "bind not retried");
         return;

@@ -1,0 +1,135 @@
+//! Cache accounting, assume / forget / expiry, and incremental snapshots.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use super::*;
+use crate::model::PodInfo;
+
+fn node(name: &str) -> Arc<Node> {
+    let yaml = format!(
+        "metadata: {{name: {name}}}\nstatus: {{allocatable: {{cpu: \"4\", memory: 8Gi, pods: \"110\"}}}}\n"
+    );
+    Arc::new(serde_saphyr::from_str(&yaml).expect("node"))
+}
+
+fn pod(name: &str, node: Option<&str>, cpu: &str, host_port: Option<i32>) -> Arc<PodInfo> {
+    let node_line = node
+        .map(|n| format!("  nodeName: {n}\n"))
+        .unwrap_or_default();
+    let ports = host_port
+        .map(|p| format!(", ports: [{{containerPort: 80, hostPort: {p}}}]"))
+        .unwrap_or_default();
+    let yaml = format!(
+        "metadata: {{name: {name}, namespace: ns, uid: {name}}}\nspec:\n{node_line}  containers: [{{name: c, image: x, resources: {{requests: {{cpu: {cpu}, memory: 1Gi}}}}{ports}}}]\n"
+    );
+    let p: Pod = serde_saphyr::from_str(&yaml).expect("pod");
+    Arc::new(PodInfo::new(Arc::new(p)))
+}
+
+#[test]
+fn bound_pods_are_accounted_on_their_node() {
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_node(node("a"));
+    c.upsert_bound_pod(pod("p1", Some("a"), "500m", Some(8080)));
+    c.upsert_bound_pod(pod("p2", Some("a"), "250m", None));
+    let a = c.node("a").expect("node a");
+    assert_eq!(a.requested.milli_cpu, 750);
+    assert_eq!(a.requested.memory, 2 * 1024 * 1024 * 1024);
+    assert_eq!(a.pods.len(), 2);
+    assert_eq!(a.used_ports.len(), 1);
+    // An update replaces, never double-counts.
+    c.upsert_bound_pod(pod("p2", Some("a"), "100m", None));
+    assert_eq!(c.node("a").map(|n| n.requested.milli_cpu), Some(600));
+    assert!(c.remove_pod("p1"));
+    let a = c.node("a").expect("node a");
+    assert_eq!(
+        (a.requested.milli_cpu, a.pods.len(), a.used_ports.len()),
+        (100, 1, 0)
+    );
+}
+
+#[test]
+fn assume_forget_and_confirm() {
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_node(node("a"));
+    let p = pod("p", None, "1", None);
+    c.assume(p.clone(), "a").expect("assume");
+    assert!(c.is_assumed("p"));
+    assert_eq!(c.node("a").map(|n| n.requested.milli_cpu), Some(1000));
+    assert_eq!(
+        c.assume(p.clone(), "a"),
+        Err(CacheError::AlreadyPresent("ns/p".into()))
+    );
+    c.forget("p").expect("forget");
+    assert_eq!(c.node("a").map(|n| n.requested.milli_cpu), Some(0));
+    assert_eq!(c.forget("p"), Err(CacheError::NotAssumed("p".into())));
+    // Assumed, then the informer shows it bound: confirmed, counted once.
+    c.assume(p, "a").expect("assume again");
+    c.upsert_bound_pod(pod("p", Some("a"), "1", None));
+    assert!(!c.is_assumed("p"));
+    assert_eq!(
+        c.node("a").map(|n| (n.requested.milli_cpu, n.pods.len())),
+        Some((1000, 1))
+    );
+}
+
+#[test]
+fn assumed_pods_expire_only_after_their_bind_and_the_ttl() {
+    let mut c = Cache::new(Duration::from_secs(30));
+    c.upsert_node(node("a"));
+    c.assume(pod("p", None, "1", None), "a").expect("assume");
+    let t0 = Instant::now();
+    assert!(
+        c.cleanup_expired(t0 + Duration::from_secs(3600)).is_empty(),
+        "no expiry before the bind finished"
+    );
+    c.finish_binding("p", t0);
+    assert!(c.cleanup_expired(t0 + Duration::from_secs(29)).is_empty());
+    assert_eq!(
+        c.cleanup_expired(t0 + Duration::from_secs(30)),
+        vec!["ns/p".to_string()]
+    );
+    assert_eq!(c.node("a").map(|n| n.pods.len()), Some(0));
+}
+
+#[test]
+fn snapshots_copy_only_what_changed() {
+    let mut c = Cache::new(Duration::ZERO);
+    for n in ["a", "b", "c"] {
+        c.upsert_node(node(n));
+    }
+    let mut snap = Snapshot::default();
+    c.update_snapshot(&mut snap);
+    assert_eq!(snap.len(), 3);
+    let before: Vec<_> = snap.nodes().to_vec();
+    c.assume(pod("p", None, "1", None), "b").expect("assume");
+    c.update_snapshot(&mut snap);
+    assert!(Arc::ptr_eq(&before[0], &snap.nodes()[0]), "a untouched");
+    assert!(!Arc::ptr_eq(&before[1], &snap.nodes()[1]), "b copied");
+    assert!(Arc::ptr_eq(&before[2], &snap.nodes()[2]), "c untouched");
+    assert_eq!(snap.get("b").map(|n| n.pods.len()), Some(1));
+    assert_eq!(
+        before[1].pods.len(),
+        0,
+        "the old snapshot's view is unchanged"
+    );
+    c.remove_node("c");
+    c.update_snapshot(&mut snap);
+    assert_eq!(snap.len(), 2);
+    assert!(snap.get("c").is_none());
+}
+
+#[test]
+fn pods_on_unknown_nodes_wait_for_the_node() {
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_bound_pod(pod("p", Some("late"), "1", None));
+    let mut snap = Snapshot::default();
+    c.update_snapshot(&mut snap);
+    assert_eq!(snap.len(), 0, "no Node object yet");
+    c.upsert_node(node("late"));
+    c.update_snapshot(&mut snap);
+    assert_eq!(snap.get("late").map(|n| n.requested.milli_cpu), Some(1000));
+}
