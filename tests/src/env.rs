@@ -88,6 +88,36 @@ impl TestEnv {
         }
     }
 
+    /// Creates `specs` as kwok nodes and waits until each is Ready, untainted and reports
+    /// the capacity it was created with.
+    pub async fn ready_nodes(&self, specs: &[crate::fixtures::NodeSpec]) -> anyhow::Result<()> {
+        use k8s_openapi::api::core::v1::Node;
+        crate::fixtures::create_nodes(&self.client, specs).await?;
+        let api: kube::Api<Node> = kube::Api::all(self.client.clone());
+        let want = specs.len();
+        self.wait_for(
+            &format!("{want} schedulable nodes"),
+            Duration::from_secs(120),
+            || async {
+                let l = api.list(&Default::default()).await.ok()?;
+                let ready = l
+                    .items
+                    .iter()
+                    .filter(|n| {
+                        let name = n.metadata.name.as_deref().unwrap_or_default();
+                        specs.iter().any(|s| {
+                            s.name == name
+                                && crate::fixtures::node_schedulable(n)
+                                && crate::fixtures::node_has_capacity(n, s)
+                        })
+                    })
+                    .count();
+                (ready == want).then_some(())
+            },
+        )
+        .await
+    }
+
     /// Spawns a process whose log is reported if the test fails.
     pub fn spawn(
         &self,

@@ -12,7 +12,7 @@ use ferrosched_e2e::operands::free_port;
 use ferrosched_e2e::procs::{self, Spawned};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::Resource;
@@ -35,18 +35,7 @@ async fn setup(env: &TestEnv) -> anyhow::Result<(Spawned, u16)> {
     let specs: Vec<NodeSpec> = (0..3)
         .map(|i| NodeSpec::standard(&format!("node-{i}")))
         .collect();
-    fixtures::create_nodes(&c, &specs).await?;
-    let nodes: Api<Node> = Api::all(c.clone());
-    env.wait_for("3 schedulable nodes", Duration::from_secs(90), || async {
-        let l = nodes.list(&Default::default()).await.ok()?;
-        (l.items
-            .iter()
-            .filter(|n| fixtures::node_schedulable(n))
-            .count()
-            == 3)
-            .then_some(())
-    })
-    .await?;
+    env.ready_nodes(&specs).await?;
     let port = free_port();
     let op = env.spawn(
         "operator",

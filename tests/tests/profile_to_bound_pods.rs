@@ -9,7 +9,7 @@ use ferrosched_crds::SchedulerProfile;
 use ferrosched_e2e::fixtures::{self, MANAGER, NodeSpec};
 use ferrosched_e2e::{TestEnv, operands, procs};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
@@ -36,20 +36,7 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
             let nodes: Vec<NodeSpec> = (0..4)
                 .map(|i| NodeSpec::standard(&format!("node-{i}")))
                 .collect();
-            fixtures::create_nodes(&c, &nodes).await?;
-            let node_api: Api<Node> = Api::all(c.clone());
-            env.wait_for("4 schedulable nodes", Duration::from_secs(90), || async {
-                let l = node_api.list(&Default::default()).await.ok()?;
-                (l.items
-                    .iter()
-                    .filter(|n| {
-                        fixtures::node_schedulable(n) && fixtures::node_has_capacity(n, &nodes[0])
-                    })
-                    .count()
-                    == 4)
-                    .then_some(())
-            })
-            .await?;
+            env.ready_nodes(&nodes).await?;
 
             let kubeconfig = env.kubeconfig.display().to_string();
             let _operator = env.spawn(

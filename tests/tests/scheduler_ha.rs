@@ -10,7 +10,7 @@ use ferrosched_e2e::fixtures::{self, NodeSpec};
 use ferrosched_e2e::operands::free_port;
 use ferrosched_e2e::procs::{self, Spawned};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, PostParams};
@@ -104,20 +104,7 @@ async fn leader_fails_over_and_every_pod_is_bound_once() -> anyhow::Result<()> {
             let specs: Vec<NodeSpec> = (0..50)
                 .map(|i| NodeSpec::standard(&format!("n-{i:02}")))
                 .collect();
-            fixtures::create_nodes(&c, &specs).await?;
-            let nodes: Api<Node> = Api::all(c.clone());
-            env.wait_for("50 schedulable nodes", Duration::from_secs(120), || async {
-                let l = nodes.list(&Default::default()).await.ok()?;
-                (l.items
-                    .iter()
-                    .filter(|n| {
-                        fixtures::node_schedulable(n) && fixtures::node_has_capacity(n, &specs[0])
-                    })
-                    .count()
-                    == 50)
-                    .then_some(())
-            })
-            .await?;
+            env.ready_nodes(&specs).await?;
 
             let cfg = env.dir.join("ha.yaml");
             std::fs::write(&cfg, config(&env.kubeconfig))?;
@@ -410,18 +397,7 @@ async fn a_frozen_api_server_leaves_exactly_one_leader() -> anyhow::Result<()> {
             let specs: Vec<NodeSpec> = (0..10)
                 .map(|i| NodeSpec::standard(&format!("n-{i:02}")))
                 .collect();
-            fixtures::create_nodes(&c, &specs).await?;
-            let nodes: Api<Node> = Api::all(c.clone());
-            env.wait_for("10 schedulable nodes", Duration::from_secs(90), || async {
-                let l = nodes.list(&Default::default()).await.ok()?;
-                (l.items
-                    .iter()
-                    .filter(|n| fixtures::node_schedulable(n))
-                    .count()
-                    == 10)
-                    .then_some(())
-            })
-            .await?;
+            env.ready_nodes(&specs).await?;
             let cfg = env.dir.join("ha.yaml");
             std::fs::write(&cfg, config(&env.kubeconfig))?;
             let mut replicas = Vec::new();
