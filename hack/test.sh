@@ -14,6 +14,6 @@ RESULTS="$(mktemp)"
 trap 'rm -f "$RESULTS"' EXIT
 phase "unit tests" run_tests "$RESULTS" cargo test --workspace --exclude ferrosched-e2e --locked
 # One control plane per end-to-end test, one test at a time: 2 cores hold one well.
-phase "end-to-end tests" run_tests "$RESULTS" cargo test -p ferrosched-e2e --locked -- --include-ignored --test-threads=1
+phase "end-to-end tests" run_tests "$RESULTS" cargo test -p ferrosched-e2e --locked -- --include-ignored --test-threads=1 --show-output
 print_phases
 summarize_tests "$RESULTS"
