@@ -40,6 +40,24 @@ pub async fn install_crd(client: &Client) -> anyhow::Result<()> {
     anyhow::bail!("CRD {name} not established in 10s")
 }
 
+/// Installs the CRD and creates the operands' namespace, Pod Security `restricted`
+/// enforced and warned.
+pub async fn install_with_restricted_namespace(
+    client: &Client,
+    namespace: &str,
+) -> anyhow::Result<()> {
+    install_crd(client).await?;
+    create_namespace(
+        client,
+        namespace,
+        &[
+            ("pod-security.kubernetes.io/enforce", "restricted"),
+            ("pod-security.kubernetes.io/warn", "restricted"),
+        ],
+    )
+    .await
+}
+
 /// Creates a namespace with labels (e.g. Pod Security `restricted`).
 pub async fn create_namespace(
     client: &Client,

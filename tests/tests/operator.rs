@@ -22,16 +22,7 @@ const NS: &str = "ferrosched-system";
 
 async fn setup(env: &TestEnv) -> anyhow::Result<(Spawned, u16)> {
     let c = env.client.clone();
-    fixtures::install_crd(&c).await?;
-    fixtures::create_namespace(
-        &c,
-        NS,
-        &[
-            ("pod-security.kubernetes.io/enforce", "restricted"),
-            ("pod-security.kubernetes.io/warn", "restricted"),
-        ],
-    )
-    .await?;
+    fixtures::install_with_restricted_namespace(&c, NS).await?;
     let specs: Vec<NodeSpec> = (0..3)
         .map(|i| NodeSpec::standard(&format!("node-{i}")))
         .collect();

@@ -23,16 +23,7 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
         .await?
         .run(|env| async move {
             let c = env.client.clone();
-            fixtures::install_crd(&c).await?;
-            fixtures::create_namespace(
-                &c,
-                NS,
-                &[
-                    ("pod-security.kubernetes.io/enforce", "restricted"),
-                    ("pod-security.kubernetes.io/warn", "restricted"),
-                ],
-            )
-            .await?;
+            fixtures::install_with_restricted_namespace(&c, NS).await?;
             let nodes: Vec<NodeSpec> = (0..4)
                 .map(|i| NodeSpec::standard(&format!("node-{i}")))
                 .collect();

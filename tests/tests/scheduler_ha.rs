@@ -87,6 +87,51 @@ async fn bound_count(pods: &Api<Pod>) -> Option<usize> {
     )
 }
 
+/// Namespaces, the (empty) Lease, `nodes` ready nodes, and three scheduler replicas named
+/// `<prefix>-<i>` with `extra` flags.
+async fn ha_cluster(
+    env: &TestEnv,
+    nodes: usize,
+    prefix: &str,
+    extra: &[&str],
+) -> anyhow::Result<(Api<Lease>, Vec<Replica>)> {
+    let c = env.client.clone();
+    fixtures::create_namespace(&c, NS, &[]).await?;
+    fixtures::create_namespace(&c, "work", &[]).await?;
+    let lease: Lease = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "ha", "namespace": NS}, "spec": {}}),
+    )?;
+    let leases: Api<Lease> = Api::namespaced(c.clone(), NS);
+    leases.create(&PostParams::default(), &lease).await?;
+    let specs: Vec<NodeSpec> = (0..nodes)
+        .map(|i| NodeSpec::standard(&format!("n-{i:02}")))
+        .collect();
+    env.ready_nodes(&specs).await?;
+    let cfg = env.dir.join(format!("{prefix}.yaml"));
+    std::fs::write(&cfg, config(&env.kubeconfig))?;
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        let port = free_port();
+        let mut args = vec![
+            format!("--config={}", cfg.display()),
+            format!("--secure-port={port}"),
+            "--bind-address=127.0.0.1".into(),
+            format!(
+                "--cert-dir={}",
+                env.dir.join(format!("{prefix}-certs-{i}")).display()
+            ),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let proc = env.spawn(
+            &format!("{prefix}-{i}"),
+            &procs::binary("ferrosched-scheduler"),
+            &args,
+        )?;
+        replicas.push(Replica { proc, port });
+    }
+    Ok((leases, replicas))
+}
+
 #[tokio::test]
 #[ignore = "needs the control plane binaries (hack/build-control-plane.sh) and the workspace binaries"]
 async fn leader_fails_over_and_every_pod_is_bound_once() -> anyhow::Result<()> {
@@ -94,41 +139,7 @@ async fn leader_fails_over_and_every_pod_is_bound_once() -> anyhow::Result<()> {
         .await?
         .run(|env| async move {
             let c = env.client.clone();
-            fixtures::create_namespace(&c, NS, &[]).await?;
-            fixtures::create_namespace(&c, "work", &[]).await?;
-            let lease: Lease = serde_json::from_value(
-                serde_json::json!({"metadata": {"name": "ha", "namespace": NS}, "spec": {}}),
-            )?;
-            let leases: Api<Lease> = Api::namespaced(c.clone(), NS);
-            leases.create(&PostParams::default(), &lease).await?;
-            let specs: Vec<NodeSpec> = (0..50)
-                .map(|i| NodeSpec::standard(&format!("n-{i:02}")))
-                .collect();
-            env.ready_nodes(&specs).await?;
-
-            let cfg = env.dir.join("ha.yaml");
-            std::fs::write(&cfg, config(&env.kubeconfig))?;
-            let mut replicas = Vec::new();
-            for i in 0..3 {
-                let port = free_port();
-                let args = vec![
-                    format!("--config={}", cfg.display()),
-                    format!("--secure-port={port}"),
-                    "--bind-address=127.0.0.1".into(),
-                    format!(
-                        "--cert-dir={}",
-                        env.dir.join(format!("ha-certs-{i}")).display()
-                    ),
-                ];
-                replicas.push(Replica {
-                    proc: env.spawn(
-                        &format!("ha-{i}"),
-                        &procs::binary("ferrosched-scheduler"),
-                        &args,
-                    )?,
-                    port,
-                });
-            }
+            let (leases, mut replicas) = ha_cluster(&env, 50, "ha", &[]).await?;
             let first = env
                 .wait_for("a leader", Duration::from_secs(30), || holder(&leases))
                 .await?;
@@ -387,41 +398,13 @@ async fn a_frozen_api_server_leaves_exactly_one_leader() -> anyhow::Result<()> {
         .await?
         .run(|env| async move {
             let c = env.client.clone();
-            fixtures::create_namespace(&c, NS, &[]).await?;
-            fixtures::create_namespace(&c, "work", &[]).await?;
-            let lease: Lease = serde_json::from_value(
-                serde_json::json!({"metadata": {"name": "ha", "namespace": NS}, "spec": {}}),
-            )?;
-            let leases: Api<Lease> = Api::namespaced(c.clone(), NS);
-            leases.create(&PostParams::default(), &lease).await?;
-            let specs: Vec<NodeSpec> = (0..10)
-                .map(|i| NodeSpec::standard(&format!("n-{i:02}")))
-                .collect();
-            env.ready_nodes(&specs).await?;
-            let cfg = env.dir.join("ha.yaml");
-            std::fs::write(&cfg, config(&env.kubeconfig))?;
-            let mut replicas = Vec::new();
-            for i in 0..3 {
-                let port = free_port();
-                let args = vec![
-                    format!("--config={}", cfg.display()),
-                    format!("--secure-port={port}"),
-                    "--bind-address=127.0.0.1".into(),
-                    "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics".into(),
-                    format!(
-                        "--cert-dir={}",
-                        env.dir.join(format!("freeze-certs-{i}")).display()
-                    ),
-                ];
-                replicas.push(Replica {
-                    proc: env.spawn(
-                        &format!("freeze-{i}"),
-                        &procs::binary("ferrosched-scheduler"),
-                        &args,
-                    )?,
-                    port,
-                });
-            }
+            let (leases, mut replicas) = ha_cluster(
+                &env,
+                10,
+                "freeze",
+                &["--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics"],
+            )
+            .await?;
             env.wait_for("a leader", Duration::from_secs(30), || holder(&leases))
                 .await?;
             let pods: Api<Pod> = Api::namespaced(c.clone(), "work");
