@@ -1,11 +1,15 @@
 //! Command-line arguments, each with an environment variable fallback.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, ValueEnum};
+use ferrosched_scheduler::serving::ServingOptions;
 
 use crate::names::DEFAULT_NAMESPACE;
+
+/// Default `--secure-port` of the operator.
+pub const DEFAULT_SECURE_PORT: u16 = 8443;
 
 /// Scheduler image used when neither the profile nor `--scheduler-image` names one: the
 /// image this operator ships in (both binaries are in one image).
@@ -36,13 +40,39 @@ pub struct Args {
     #[arg(long, env = "FERROSCHED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Address of the plain-HTTP health and metrics endpoint (/healthz, /readyz, /metrics).
+    /// Address the secure (HTTPS) health and metrics endpoint listens on.
+    #[arg(long, env = "FERROSCHED_BIND_ADDRESS", default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+
+    /// HTTPS port of `/healthz`, `/livez`, `/readyz` (open) and `/metrics` (delegated
+    /// authentication and authorization).
+    #[arg(long, env = "FERROSCHED_SECURE_PORT", default_value_t = DEFAULT_SECURE_PORT)]
+    pub secure_port: u16,
+
+    /// Serving certificate (PEM); unset: a self-signed certificate generated in memory.
     #[arg(
         long,
-        env = "FERROSCHED_METRICS_BIND_ADDRESS",
-        default_value = "0.0.0.0:8080"
+        env = "FERROSCHED_TLS_CERT_FILE",
+        requires = "tls_private_key_file"
     )]
-    pub metrics_bind_address: SocketAddr,
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// Private key (PEM) of `--tls-cert-file`.
+    #[arg(
+        long,
+        env = "FERROSCHED_TLS_PRIVATE_KEY_FILE",
+        requires = "tls_cert_file"
+    )]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// Paths served without authentication or authorization.
+    #[arg(
+        long,
+        env = "FERROSCHED_AUTHORIZATION_ALWAYS_ALLOW_PATHS",
+        value_delimiter = ',',
+        default_value = "/healthz,/readyz,/livez"
+    )]
+    pub authorization_always_allow_paths: Vec<String>,
 
     /// Elect a leader among operator replicas on the Lease `ferrosched-operator` in `--namespace`.
     #[arg(
@@ -67,4 +97,45 @@ pub struct Args {
         default_value_t = 0
     )]
     pub verbosity: u8,
+}
+
+impl Args {
+    /// The secure endpoint's options.
+    pub fn serving(&self) -> ServingOptions {
+        ServingOptions {
+            bind_address: self.bind_address,
+            secure_port: self.secure_port,
+            cert_dir: None,
+            tls_cert_file: self.tls_cert_file.clone(),
+            tls_private_key_file: self.tls_private_key_file.clone(),
+            always_allow_paths: self.authorization_always_allow_paths.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_flags_parse_and_tls_files_come_in_pairs() {
+        let a = Args::try_parse_from([
+            "ferrosched-operator",
+            "--bind-address=127.0.0.1",
+            "--secure-port=9443",
+            "--tls-cert-file=/c.crt",
+            "--tls-private-key-file=/c.key",
+        ])
+        .expect("flags parse");
+        let s = a.serving();
+        assert_eq!(
+            (s.bind_address.to_string(), s.secure_port),
+            ("127.0.0.1".into(), 9443)
+        );
+        assert_eq!(s.always_allow_paths, ["/healthz", "/readyz", "/livez"]);
+        let half = Args::try_parse_from(["ferrosched-operator", "--tls-cert-file=/c.crt"]);
+        assert!(half.is_err(), "a certificate without its key is rejected");
+        let d = Args::try_parse_from(["ferrosched-operator"]).expect("defaults");
+        assert_eq!(d.secure_port, 8443);
+    }
 }

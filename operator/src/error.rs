@@ -81,15 +81,9 @@ pub enum StartError {
     /// The API server answered with an error other than "not found".
     #[error("failed to list SchedulerProfiles: {0}")]
     Api(#[source] kube::Error),
-    /// The health/metrics listener could not be bound or failed.
-    #[error("failed to serve health and metrics on {addr}: {source}")]
-    Serve {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The secure health/metrics endpoint could not be set up (certificate, listener) or failed.
+    #[error("failed to serve health and metrics: {0}")]
+    Serve(#[source] ferrosched_scheduler::serving::ServingError),
     /// Leader election could not start or leadership was lost.
     #[error(transparent)]
     Leader(#[from] ferrosched_scheduler::leader::LeaderError),

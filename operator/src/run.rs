@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use ferrosched_crds::SchedulerProfile;
 use ferrosched_scheduler::leader::{LeaderElectionConfig, LeaderElector, SystemClock, api_store};
+use ferrosched_scheduler::serving::DelegatedAuth;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::events::{Recorder, Reporter};
@@ -93,9 +94,12 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         ready: false.into(),
         metrics: metrics.clone(),
     });
-    let server = http::bind(args.metrics_bind_address, health.clone(), shutdown.clone()).await?;
-    let mut server = Some(tokio::spawn(server));
-    info!(addr = %args.metrics_bind_address, namespace = %args.namespace, "ferrosched-operator started");
+    // Delegated authn/authz of /metrics through the operator's own connection.
+    let auth = DelegatedAuth::from_clients(Some(client.clone()), Some(client.clone()));
+    let (addr, server) =
+        http::serve(&args.serving(), health.clone(), auth, shutdown.clone()).await?;
+    let mut server = Some(server);
+    info!(%addr, namespace = %args.namespace, "ferrosched-operator started; serving health and metrics over HTTPS");
     health.ready.store(true, Ordering::Relaxed);
     {
         let shutdown = shutdown.clone();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt};
@@ -190,6 +191,25 @@ pub async fn service_account_kubeconfig(
     sa: &str,
     dir: &Path,
 ) -> anyhow::Result<PathBuf> {
+    let token = service_account_token(client, namespace, sa).await?;
+    std::fs::create_dir_all(dir)?;
+    let ca = dir.join("ca.crt");
+    std::fs::write(&ca, ca_pem)?;
+    let path = dir.join(format!("{namespace}-{sa}.kubeconfig"));
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {}\nusers:\n- name: {sa}\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: {sa}\ncurrent-context: c\n",
+        ca.display()
+    );
+    std::fs::write(&path, yaml)?;
+    Ok(path)
+}
+
+/// A bound token (TokenRequest, one hour) of the ServiceAccount `namespace/sa`.
+pub async fn service_account_token(
+    client: &Client,
+    namespace: &str,
+    sa: &str,
+) -> anyhow::Result<String> {
     let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let req = TokenRequest {
         spec: Some(TokenRequestSpec {
@@ -205,16 +225,45 @@ pub async fn service_account_kubeconfig(
         .status
         .and_then(|s| s.token)
         .ok_or_else(|| anyhow::anyhow!("TokenRequest for {namespace}/{sa} returned no token"))?;
-    std::fs::create_dir_all(dir)?;
-    let ca = dir.join("ca.crt");
-    std::fs::write(&ca, ca_pem)?;
-    let path = dir.join(format!("{namespace}-{sa}.kubeconfig"));
-    let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {}\nusers:\n- name: {sa}\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: {sa}\ncurrent-context: c\n",
-        ca.display()
-    );
-    std::fs::write(&path, yaml)?;
-    Ok(path)
+    Ok(token)
+}
+
+/// Creates the ServiceAccount `namespace/name` and binds it to the ClusterRole `role`;
+/// returns its token (e.g. a Prometheus allowed to `get /metrics`).
+pub async fn bound_service_account_token(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    role: &str,
+) -> anyhow::Result<String> {
+    let sa: ServiceAccount = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": name, "namespace": namespace}}),
+    )?;
+    Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &sa)
+        .await?;
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("{namespace}-{name}")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+    }))?;
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&PostParams::default(), &binding)
+        .await?;
+    service_account_token(client, namespace, name).await
+}
+
+/// A ServiceAccount allowed to `get /metrics` (ClusterRole `metrics-reader`, created
+/// here); returns its token.
+pub async fn metrics_reader_token(client: &Client, namespace: &str) -> anyhow::Result<String> {
+    let role: ClusterRole = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "metrics-reader"},
+        "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+    }))?;
+    Api::<ClusterRole>::all(client.clone())
+        .create(&PostParams::default(), &role)
+        .await?;
+    bound_service_account_token(client, namespace, "metrics-reader", "metrics-reader").await
 }
 
 /// Pods of a namespace.

@@ -20,7 +20,13 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 const NS: &str = "ferrosched-system";
 
-async fn setup(env: &TestEnv) -> anyhow::Result<(Spawned, u16)> {
+/// Where and how to read the operator's metrics (HTTPS, a token allowed `get /metrics`).
+struct Scrape {
+    port: u16,
+    token: String,
+}
+
+async fn setup(env: &TestEnv) -> anyhow::Result<(Spawned, Scrape)> {
     let c = env.client.clone();
     fixtures::install_with_restricted_namespace(&c, NS).await?;
     let specs: Vec<NodeSpec> = (0..3)
@@ -35,11 +41,13 @@ async fn setup(env: &TestEnv) -> anyhow::Result<(Spawned, u16)> {
             format!("--kubeconfig={}", env.kubeconfig.display()),
             format!("--namespace={NS}"),
             "--scheduler-image=ferrosched:e2e".into(),
-            format!("--metrics-bind-address=127.0.0.1:{port}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={port}"),
             "--leader-elect=false".into(),
         ],
     )?;
-    Ok((op, port))
+    let token = fixtures::metrics_reader_token(&c, NS).await?;
+    Ok((op, Scrape { port, token }))
 }
 
 fn example(name: &str) -> anyhow::Result<SchedulerProfile> {
@@ -72,11 +80,21 @@ async fn condition(c: &kube::Client, name: &str, type_: &str) -> Option<(String,
         .map(|x| (x.status, x.reason, x.message))
 }
 
-async fn writes(port: u16) -> anyhow::Result<f64> {
-    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await?
-        .text()
+async fn writes(scrape: &Scrape) -> anyhow::Result<f64> {
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()?;
+    let response = http
+        .get(format!("https://127.0.0.1:{}/metrics", scrape.port))
+        .bearer_auth(&scrape.token)
+        .send()
         .await?;
+    anyhow::ensure!(
+        response.status() == 200,
+        "operator /metrics answered {}",
+        response.status()
+    );
+    let body = response.text().await?;
     Ok(body
         .lines()
         .filter(|l| l.starts_with("ferrosched_operator_api_writes_total"))
@@ -161,7 +179,7 @@ async fn versions(c: &kube::Client, p: &str, cm: &str) -> anyhow::Result<BTreeMa
 async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Result<()> {
     TestEnv::start().await?.run(|env| async move {
         let c = env.client.clone();
-        let (_op, port) = setup(&env).await?;
+        let (_op, scrape) = setup(&env).await?;
         let profile = example("bin-packing.yaml")?;
         let applied = Instant::now();
         apply(&c, &profile).await?;
@@ -213,10 +231,10 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
             (st.ready_replicas == Some(3)).then_some(())
         }).await?;
         let before = versions(&c, "bin-packing", &cm_name).await?;
-        let w0 = writes(port).await?;
+        let w0 = writes(&scrape).await?;
         let window = Duration::from_secs(60);
         tokio::time::sleep(window).await; // measuring a quiet period, not waiting for a condition
-        let w1 = writes(port).await?;
+        let w1 = writes(&scrape).await?;
         println!("figure: API writes by the operator in {}s of steady state: {}", window.as_secs(), w1 - w0);
         assert_eq!(w1 - w0, 0.0, "steady state makes no writes");
         assert_eq!(versions(&c, "bin-packing", &cm_name).await?, before, "no child changed");
@@ -271,7 +289,7 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
 async fn invalid_specs_and_conflicts_touch_nothing_that_runs() -> anyhow::Result<()> {
     TestEnv::start().await?.run(|env| async move {
         let c = env.client.clone();
-        let (_op, _port) = setup(&env).await?;
+        let (_op, _scrape) = setup(&env).await?;
         let profiles: Api<SchedulerProfile> = Api::all(c.clone());
 
         // Rejected at the door by the schema and CEL rules.
@@ -400,7 +418,7 @@ async fn fingerprint(
 async fn every_example_deploys_and_every_child_is_restored() -> anyhow::Result<()> {
     TestEnv::start().await?.run(|env| async move {
         let c = env.client.clone();
-        let (_op, _port) = setup(&env).await?;
+        let (_op, _scrape) = setup(&env).await?;
         let examples = ["second-scheduler.yaml", "bin-packing.yaml", "pod-capacity.yaml", "replace-default.yaml"];
         let mut names = Vec::new();
         for e in examples {
@@ -495,7 +513,8 @@ async fn operator_exits_clearly_without_crd_or_api() -> anyhow::Result<()> {
             let common = |kc: &std::path::Path| {
                 vec![
                     format!("--kubeconfig={}", kc.display()),
-                    format!("--metrics-bind-address=127.0.0.1:{}", free_port()),
+                    "--bind-address=127.0.0.1".to_string(),
+                    format!("--secure-port={}", free_port()),
                     "--leader-elect=false".to_string(),
                 ]
             };

@@ -37,7 +37,8 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
                     format!("--kubeconfig={kubeconfig}"),
                     format!("--namespace={NS}"),
                     "--scheduler-image=ferrosched:e2e".into(),
-                    "--metrics-bind-address=127.0.0.1:0".into(),
+                    "--bind-address=127.0.0.1".into(),
+                    "--secure-port=0".into(),
                     "--leader-elect=false".into(),
                 ],
             )?;
