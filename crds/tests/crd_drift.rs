@@ -5,9 +5,20 @@ fn committed_crd_matches_the_types() {
     let committed = include_str!("../schedulerprofiles.yaml");
     assert!(
         committed == ferrosched_crds::crd_yaml(),
-        "crds/schedulerprofiles.yaml is stale: run `cargo run -p ferrosched-crds --bin crdgen -- crds/schedulerprofiles.yaml`"
+        "crds/schedulerprofiles.yaml is stale: run `{REGENERATE}`"
     );
 }
+
+#[test]
+fn chart_crd_matches_the_types() {
+    let committed = include_str!("../../charts/ferrosched/crds/schedulerprofiles.yaml");
+    assert!(
+        committed == ferrosched_crds::crd_yaml(),
+        "charts/ferrosched/crds/schedulerprofiles.yaml is stale: run `{REGENERATE}`"
+    );
+}
+
+const REGENERATE: &str = "cargo run -p ferrosched-crds --bin crdgen -- crds/schedulerprofiles.yaml charts/ferrosched/crds/schedulerprofiles.yaml";
 
 #[test]
 fn crd_is_cluster_scoped_with_scale_and_printer_columns() {
