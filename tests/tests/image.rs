@@ -1,0 +1,131 @@
+//! The Dockerfile, checked by parsing it (no container engine on the build machine): a
+//! multi-stage build whose build step is the one CI runs, and a minimal final stage —
+//! distroless, no shell, non-root numeric user, both binaries where the operator's
+//! scheduler Deployments expect them, the operator as entrypoint.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use ferrosched_crds::SchedulerProfile;
+
+/// The build step of the Dockerfile, run as is by `hack/test.sh` (CI).
+const BUILD: &str =
+    "cargo build --release --locked --bin ferrosched-operator --bin ferrosched-scheduler";
+
+fn read(path: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Instructions (upper-cased keyword, arguments), continuation lines joined, comments
+/// and parser directives dropped.
+fn instructions(dockerfile: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in dockerfile.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(head) => {
+                current.push_str(head);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(trimmed);
+                let (keyword, args) = current.split_once(' ').unwrap_or((&current, ""));
+                out.push((keyword.to_ascii_uppercase(), args.trim().to_string()));
+                current.clear();
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn dockerfile_builds_both_binaries_into_a_minimal_non_root_image() {
+    let all = instructions(&read("Dockerfile"));
+    let stages: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, (k, _))| k == "FROM")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(stages.len() >= 2, "multi-stage");
+    let (build, last) = (&all[stages[0]..stages[1]], &all[stages[stages.len() - 1]..]);
+
+    // Build stage: the release build CI runs too.
+    assert!(build[0].1.ends_with(" AS build"), "{:?}", build[0]);
+    assert!(
+        build.iter().any(|(k, a)| k == "RUN" && a.contains(BUILD)),
+        "build stage runs `{BUILD}`"
+    );
+    assert!(
+        read("hack/test.sh").contains(BUILD),
+        "CI (hack/test.sh) runs the Dockerfile's build step `{BUILD}`"
+    );
+
+    // Final stage: distroless (no shell, so no RUN), not the :debug variant.
+    let base = &last[0].1;
+    assert!(
+        base.starts_with("gcr.io/distroless/") && !base.contains("debug"),
+        "{base}"
+    );
+    assert!(
+        !last.iter().any(|(k, _)| k == "RUN"),
+        "nothing runs in the final stage"
+    );
+
+    // A numeric non-root user: the one the chart and the operator's scheduler pods use
+    // (runAsNonRoot needs a numeric UID to verify).
+    let users: Vec<&String> = last
+        .iter()
+        .filter(|(k, _)| k == "USER")
+        .map(|(_, a)| a)
+        .collect();
+    let run_as = ferrosched_operator::build::RUN_AS;
+    assert_eq!(users, [&format!("{run_as}:{run_as}")]);
+    assert!(
+        read("charts/ferrosched/templates/deployment.yaml")
+            .contains(&format!("runAsUser: {run_as}")),
+        "the chart runs the operator as {run_as}"
+    );
+
+    // Files: exactly the two binaries, from the build stage, into /usr/local/bin (on the
+    // image's PATH, where the operator's `command: [ferrosched-scheduler]` finds it).
+    let mut files = BTreeSet::new();
+    for (k, a) in last.iter().filter(|(k, _)| k == "COPY" || k == "ADD") {
+        assert_eq!(k, "COPY", "no ADD");
+        let parts: Vec<&str> = a.split_whitespace().collect();
+        assert_eq!(parts[0], "--from=build", "{a}");
+        assert_eq!(parts[parts.len() - 1], "/usr/local/bin/", "{a}");
+        for src in &parts[1..parts.len() - 1] {
+            files.insert(src.rsplit('/').next().unwrap_or_default().to_string());
+        }
+    }
+    assert_eq!(
+        files,
+        BTreeSet::from(["ferrosched-operator".into(), "ferrosched-scheduler".into()])
+    );
+    let profile = SchedulerProfile::new("p", Default::default());
+    let (command, _) = ferrosched_operator::build::command(&profile);
+    assert_eq!(command, ["ferrosched-scheduler"]);
+    assert!(files.contains(&command[0]));
+
+    // The operator is the entrypoint, in exec form (signals reach it).
+    let entrypoints: Vec<&String> = last
+        .iter()
+        .filter(|(k, _)| k == "ENTRYPOINT")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(entrypoints, [r#"["/usr/local/bin/ferrosched-operator"]"#]);
+
+    let ignore = read(".dockerignore");
+    for path in ["target", ".git"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == path),
+            ".dockerignore: {path}"
+        );
+    }
+}
