@@ -11,6 +11,9 @@ use super::node_info::NodeInfo;
 pub struct Snapshot {
     nodes: Vec<Arc<NodeInfo>>,
     index: FxHashMap<String, usize>,
+    image_nodes: Arc<FxHashMap<String, u32>>,
+    nodes_with_affinity: usize,
+    nodes_with_required_anti_affinity: usize,
     /// Cache generation this snapshot reflects.
     pub generation: u64,
 }
@@ -19,6 +22,13 @@ impl Snapshot {
     /// A snapshot holding `nodes` (tests and benchmarks build snapshots directly).
     pub fn from_nodes(nodes: Vec<NodeInfo>) -> Self {
         let mut s = Snapshot::default();
+        let mut images: FxHashMap<String, u32> = FxHashMap::default();
+        for n in &nodes {
+            for name in n.image_names() {
+                *images.entry(name.to_string()).or_insert(0) += 1;
+            }
+        }
+        s.image_nodes = Arc::new(images);
         s.rebuild(nodes.into_iter().map(Arc::new).collect());
         s
     }
@@ -29,13 +39,41 @@ impl Snapshot {
             .enumerate()
             .map(|(i, n)| (n.name.clone(), i))
             .collect();
+        self.nodes_with_affinity = nodes.iter().filter(|n| n.pods_with_affinity > 0).count();
+        self.nodes_with_required_anti_affinity = nodes
+            .iter()
+            .filter(|n| n.pods_with_required_anti_affinity > 0)
+            .count();
         self.nodes = nodes;
     }
 
     pub(super) fn replace(&mut self, info: Arc<NodeInfo>) {
         if let Some(&i) = self.index.get(&info.name) {
+            let old = &self.nodes[i];
+            let flag = |n: &NodeInfo| {
+                (
+                    n.pods_with_affinity > 0,
+                    n.pods_with_required_anti_affinity > 0,
+                )
+            };
+            let (was_aff, was_anti) = flag(old);
+            let (is_aff, is_anti) = flag(&info);
+            self.nodes_with_affinity =
+                self.nodes_with_affinity + usize::from(is_aff) - usize::from(was_aff);
+            self.nodes_with_required_anti_affinity = self.nodes_with_required_anti_affinity
+                + usize::from(is_anti)
+                - usize::from(was_anti);
             self.nodes[i] = info;
         }
+    }
+
+    pub(super) fn set_image_nodes(&mut self, counts: Arc<FxHashMap<String, u32>>) {
+        self.image_nodes = counts;
+    }
+
+    /// How many nodes report the image `name` (one of its names, exactly as the node lists it).
+    pub fn image_node_count(&self, name: &str) -> u32 {
+        self.image_nodes.get(name).copied().unwrap_or(0)
     }
 
     /// Every node with a Node object, in a stable order.
@@ -60,13 +98,29 @@ impl Snapshot {
 
     /// Nodes that hold at least one pod with pod (anti-)affinity terms.
     pub fn with_pod_affinity(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
-        self.nodes.iter().filter(|n| n.pods_with_affinity > 0)
+        let none = self.nodes_with_affinity == 0;
+        self.nodes
+            .iter()
+            .take(if none { 0 } else { usize::MAX })
+            .filter(|n| n.pods_with_affinity > 0)
+    }
+
+    /// Whether any node holds a pod with pod (anti-)affinity terms.
+    pub fn has_pods_with_affinity(&self) -> bool {
+        self.nodes_with_affinity > 0
+    }
+
+    /// Whether any node holds a pod with required anti-affinity terms.
+    pub fn has_pods_with_required_anti_affinity(&self) -> bool {
+        self.nodes_with_required_anti_affinity > 0
     }
 
     /// Nodes that hold at least one pod with required anti-affinity terms.
     pub fn with_required_anti_affinity(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
+        let none = self.nodes_with_required_anti_affinity == 0;
         self.nodes
             .iter()
+            .take(if none { 0 } else { usize::MAX })
             .filter(|n| n.pods_with_required_anti_affinity > 0)
     }
 }

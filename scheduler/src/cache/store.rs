@@ -38,6 +38,8 @@ pub struct Cache {
     generation: u64,
     dirty: FxHashSet<String>,
     structure_changed: bool,
+    /// How many nodes report each image name (upstream's cache `imageStates`, as counts).
+    image_nodes: Arc<FxHashMap<String, u32>>,
     /// How long an assumed pod whose bind finished may wait for the informer (zero: forever).
     assumed_ttl: Duration,
 }
@@ -77,18 +79,45 @@ impl Cache {
         if !had_node {
             self.structure_changed = true;
         }
-        self.touch(&name).set_node(node);
+        let info = self.touch(&name);
+        let old_images = info.images.clone();
+        info.set_node(node);
+        let new_images = info.images.clone();
+        if !Arc::ptr_eq(&old_images, &new_images) {
+            self.count_images(&old_images, &new_images);
+        }
+    }
+
+    /// Moves the per-image node counts from a node's `old` image set to its `new` one.
+    fn count_images(&mut self, old: &FxHashMap<String, i64>, new: &FxHashMap<String, i64>) {
+        let counts = Arc::make_mut(&mut self.image_nodes);
+        for name in old.keys().filter(|n| !new.contains_key(*n)) {
+            if let Some(c) = counts.get_mut(name) {
+                *c -= 1;
+                if *c == 0 {
+                    counts.remove(name);
+                }
+            }
+        }
+        for name in new.keys().filter(|n| !old.contains_key(*n)) {
+            *counts.entry(name.clone()).or_insert(0) += 1;
+        }
     }
 
     /// Removes a Node; pods still referencing it keep a placeholder until they go.
     pub fn remove_node(&mut self, name: &str) {
         self.structure_changed = true;
+        if let Some(images) = self.nodes.get(name).map(|n| n.images.clone()) {
+            self.count_images(&images, &FxHashMap::default());
+        }
         let empty = self.nodes.get(name).is_some_and(|n| n.pods.is_empty());
         if empty {
             self.nodes.remove(name);
             self.dirty.insert(name.to_string());
         } else if self.nodes.contains_key(name) {
-            self.touch(name).node = None;
+            let info = self.touch(name);
+            info.node = None;
+            info.images = Arc::default();
         }
     }
 
@@ -227,6 +256,7 @@ impl Cache {
                 }
             }
         }
+        snapshot.set_image_nodes(self.image_nodes.clone());
         self.structure_changed = false;
         self.dirty.clear();
         snapshot.generation = self.generation;

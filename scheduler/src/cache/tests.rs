@@ -133,3 +133,75 @@ fn pods_on_unknown_nodes_wait_for_the_node() {
     c.update_snapshot(&mut snap);
     assert_eq!(snap.get("late").map(|n| n.requested.milli_cpu), Some(1000));
 }
+
+fn node_with_images(name: &str, images: &[&str]) -> Arc<Node> {
+    let list: Vec<String> = images
+        .iter()
+        .map(|i| format!("{{names: [{i}, {i}@sha256:0], sizeBytes: 100}}"))
+        .collect();
+    let yaml = format!(
+        "metadata: {{name: {name}}}\nstatus: {{allocatable: {{pods: \"110\"}}, images: [{}]}}\n",
+        list.join(", ")
+    );
+    Arc::new(serde_saphyr::from_str(&yaml).expect("node"))
+}
+
+#[test]
+fn image_node_counts_follow_node_adds_updates_and_removals() {
+    let mut c = Cache::new(Duration::ZERO);
+    let mut snap = Snapshot::default();
+    c.upsert_node(node_with_images("a", &["nginx:1", "redis:7"]));
+    c.upsert_node(node_with_images("b", &["nginx:1"]));
+    c.update_snapshot(&mut snap);
+    assert_eq!(snap.image_node_count("nginx:1"), 2);
+    assert_eq!(
+        snap.image_node_count("nginx:1@sha256:0"),
+        2,
+        "every name counts"
+    );
+    assert_eq!(snap.image_node_count("redis:7"), 1);
+    assert_eq!(
+        snap.get("a").map(|n| n.images.get("redis:7").copied()),
+        Some(Some(100))
+    );
+    // b pulls redis and drops nginx.
+    c.upsert_node(node_with_images("b", &["redis:7"]));
+    c.update_snapshot(&mut snap);
+    assert_eq!(snap.image_node_count("nginx:1"), 1);
+    assert_eq!(snap.image_node_count("redis:7"), 2);
+    // a status update that keeps the images changes no count.
+    c.upsert_node(node_with_images("b", &["redis:7"]));
+    c.remove_node("a");
+    c.update_snapshot(&mut snap);
+    assert_eq!(snap.image_node_count("nginx:1"), 0);
+    assert_eq!(snap.image_node_count("redis:7"), 1);
+}
+
+#[test]
+fn snapshot_tracks_nodes_with_affinity_pods() {
+    let affinity_pod = |name: &str, node: &str| {
+        let yaml = format!(
+            "metadata: {{name: {name}, namespace: ns, uid: {name}}}\nspec:\n  nodeName: {node}\n  containers: [{{name: c, image: x}}]\n  affinity: {{podAntiAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: [{{topologyKey: kubernetes.io/hostname, labelSelector: {{matchLabels: {{app: x}}}}}}]}}}}\n"
+        );
+        let p: Pod = serde_saphyr::from_str(&yaml).expect("pod");
+        Arc::new(PodInfo::new(Arc::new(p)))
+    };
+    let mut c = Cache::new(Duration::ZERO);
+    let mut snap = Snapshot::default();
+    for n in ["a", "b"] {
+        c.upsert_node(node(n));
+    }
+    c.update_snapshot(&mut snap);
+    assert!(!snap.has_pods_with_affinity());
+    assert_eq!(snap.with_required_anti_affinity().count(), 0);
+    c.upsert_bound_pod(affinity_pod("x1", "b"));
+    c.update_snapshot(&mut snap);
+    assert!(snap.has_pods_with_affinity());
+    assert!(snap.has_pods_with_required_anti_affinity());
+    let names: Vec<&str> = snap.with_pod_affinity().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["b"]);
+    c.remove_pod("x1");
+    c.update_snapshot(&mut snap);
+    assert!(!snap.has_pods_with_affinity());
+    assert!(!snap.has_pods_with_required_anti_affinity());
+}

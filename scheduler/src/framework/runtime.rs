@@ -136,6 +136,17 @@ impl Framework {
                 points[point.index()].push(plugin);
             }
         }
+        // A score plugin whose PreScore only precomputes what its Score needs gets that
+        // PreScore even when the config enables it at `score` alone (upstream's Score then
+        // computes the same thing per node).
+        for sp in &score {
+            let pre = &mut points[ExtensionPoint::PreScore.index()];
+            if sp.plugin.as_pre_score().is_some()
+                && !pre.iter().any(|p| p.name() == sp.plugin.name())
+            {
+                pre.push(sp.plugin.clone());
+            }
+        }
         let mut names: Vec<&String> = instances.keys().collect();
         names.sort();
         let mut events = Vec::new();

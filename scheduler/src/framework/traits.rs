@@ -177,8 +177,15 @@ pub trait PostFilterPlugin: Plugin {
 
 /// Runs once per pod before scoring, over the feasible nodes.
 pub trait PreScorePlugin: Plugin {
-    /// Computes per-pod scoring state; Skip disables this plugin's Score for the pod.
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, nodes: &[Arc<NodeInfo>]) -> Status;
+    /// Computes per-pod scoring state from the cycle's snapshot and the feasible `nodes`;
+    /// Skip disables this plugin's Score for the pod.
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        nodes: &[&NodeInfo],
+    ) -> Status;
 }
 
 /// Ranks feasible nodes.
@@ -190,7 +197,7 @@ pub trait ScorePlugin: Plugin {
         &self,
         _state: &CycleState,
         _pod: &PodInfo,
-        _nodes: &[Arc<NodeInfo>],
+        _nodes: &[&NodeInfo],
         _scores: &mut [i64],
     ) -> Status {
         Status::success()

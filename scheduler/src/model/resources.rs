@@ -15,6 +15,7 @@ pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
 /// An amount of each resource: cpu in millicores, memory and ephemeral storage in bytes,
 /// pods as a count, extended/hugepage resources by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Resource {
     /// CPU in thousandths of a core.
     pub milli_cpu: i64,

@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use crate::cache::NodeInfo;
+use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
 use crate::framework::{CycleState, Handle, Plugin, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
 use crate::plugins::helpers::MAX_NODE_SCORE;
-use crate::plugins::resource_scoring::{balanced_score, pod_request, resource_triplet};
+use crate::plugins::resource_scoring::{
+    ResourceName, balanced_score, pod_request, resource_triplet,
+};
 
 /// Registered name.
 pub const NAME: &str = "NodeResourcesBalancedAllocation";
@@ -17,7 +19,7 @@ pub const NAME: &str = "NodeResourcesBalancedAllocation";
 /// Upstream's `NodeResourcesBalancedAllocation`.
 #[derive(Debug)]
 pub struct BalancedAllocation {
-    resources: Vec<String>,
+    resources: Vec<ResourceName>,
 }
 
 /// Factory.
@@ -33,7 +35,7 @@ impl BalancedAllocation {
                 .node_resources_balanced_allocation
                 .resources
                 .iter()
-                .map(|r| r.name.clone())
+                .map(|r| ResourceName::parse(&r.name))
                 .collect(),
         }
     }
@@ -94,7 +96,13 @@ impl Plugin for BalancedAllocation {
 }
 
 impl PreScorePlugin for BalancedAllocation {
-    fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+        _: &[&NodeInfo],
+    ) -> Status {
         if self.best_effort(pod) {
             Status::skip()
         } else {
@@ -165,6 +173,7 @@ mod tests {
             pl.pre_score(
                 &mut CycleState::default(),
                 &pinfo(&req_pod("p", "", &[])),
+                &Snapshot::default(),
                 &[]
             )
             .is_skip()

@@ -16,8 +16,7 @@ use crate::framework::{
 };
 use crate::model::PodInfo;
 use crate::model::resources::node_allocatable;
-use crate::plugins::helpers::ensure_all_nodes;
-use crate::plugins::resource_scoring::{Strategy, is_extended_resource};
+use crate::plugins::resource_scoring::{ResourceName, Strategy, is_extended_resource};
 
 /// Registered name.
 pub const NAME: &str = "NodeResourcesFit";
@@ -28,7 +27,7 @@ pub struct Fit {
     ignored_resources: Vec<String>,
     ignored_groups: Vec<String>,
     strategy: Strategy,
-    resources: Vec<(String, i64)>,
+    resources: Vec<(ResourceName, i64)>,
 }
 
 /// Factory.
@@ -48,7 +47,7 @@ impl Fit {
                 .scoring_strategy
                 .resources
                 .iter()
-                .map(|r| (r.name.clone(), i64::from(r.weight)))
+                .map(|r| (ResourceName::parse(&r.name), i64::from(r.weight)))
                 .collect(),
         }
     }
@@ -257,13 +256,11 @@ impl Plugin for Fit {
 impl PreFilterPlugin for Fit {
     fn pre_filter(
         &self,
-        state: &mut CycleState,
+        _: &mut CycleState,
         _: &PodInfo,
-        snapshot: &Snapshot,
+        _: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        // The pod's requests are already on its PodInfo; keep the cluster view for the
-        // scorers that need every node.
-        ensure_all_nodes(state, snapshot);
+        // The pod's requests are already on its PodInfo.
         (None, Status::success())
     }
 }
@@ -284,7 +281,7 @@ impl FilterPlugin for Fit {
 }
 
 impl PreScorePlugin for Fit {
-    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &Snapshot, _: &[&NodeInfo]) -> Status {
         Status::success()
     }
 }

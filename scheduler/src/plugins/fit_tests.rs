@@ -472,22 +472,6 @@ fn requested_to_capacity_ratio_table() {
 }
 
 #[test]
-fn prefilter_keeps_all_nodes() {
-    let fit = fit_with(ScoringStrategyType::LeastAllocated, &[("cpu", 1)]);
-    let snap = Snapshot::from_nodes(vec![cap_node("a", &[], &[]), cap_node("b", &[], &[])]);
-    let mut st = CycleState::default();
-    let (_, s) = fit.pre_filter(&mut st, &pinfo(&req_pod("p", "", &[])), &snap);
-    assert!(s.is_success());
-    assert_eq!(
-        st.get::<crate::plugins::helpers::AllNodes>()
-            .unwrap()
-            .nodes
-            .len(),
-        2
-    );
-}
-
-#[test]
 fn queueing_hints() {
     use crate::framework::events::{EventObjects, QueueingHint};
     use crate::plugins::helpers::testutil::{node, pod};

@@ -1,16 +1,14 @@
 //! Matching primitives shared by the plugins: label selectors, node selectors, taints and
-//! tolerations, score normalization, and the all-nodes view kept in the cycle state.
+//! tolerations, score normalization.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
     Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use crate::cache::{NodeInfo, Snapshot};
-use crate::framework::CycleState;
+use crate::cache::NodeInfo;
 
 /// Upstream's `MaxNodeScore`.
 pub const MAX_NODE_SCORE: i64 = 100;
@@ -368,26 +366,6 @@ pub fn default_normalize(scores: &mut [i64], reverse: bool) {
     for s in scores.iter_mut() {
         let v = MAX_NODE_SCORE * *s / max;
         *s = if reverse { MAX_NODE_SCORE - v } else { v };
-    }
-}
-
-/// Every node of the cycle's snapshot, kept for PreScore/Score plugins that need the
-/// whole cluster (the framework passes them only the feasible nodes).
-#[derive(Clone)]
-pub struct AllNodes {
-    /// The snapshot's nodes.
-    pub nodes: Arc<Vec<Arc<NodeInfo>>>,
-    /// Per-cycle image index (ImageLocality), computed on first use.
-    pub images: Arc<std::sync::OnceLock<Arc<rustc_hash::FxHashMap<String, u32>>>>,
-}
-
-/// Stores the snapshot's nodes in the cycle state unless a plugin already did this cycle.
-pub fn ensure_all_nodes(state: &mut CycleState, snapshot: &Snapshot) {
-    if state.get::<AllNodes>().is_none() {
-        state.insert(AllNodes {
-            nodes: Arc::new(snapshot.nodes().to_vec()),
-            images: Default::default(),
-        });
     }
 }
 

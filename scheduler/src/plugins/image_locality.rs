@@ -1,16 +1,13 @@
 //! ImageLocality: favour nodes that already have the pod's images, scaled by how widely
 //! each image is spread (so one node holding a rare image does not attract everything).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Node;
-use rustc_hash::FxHashMap;
-
-use crate::cache::NodeInfo;
+use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
-use crate::framework::{CycleState, Handle, Plugin, ScorePlugin, Status};
+use crate::framework::{CycleState, Handle, Plugin, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
-use crate::plugins::helpers::{AllNodes, MAX_NODE_SCORE};
+use crate::plugins::helpers::MAX_NODE_SCORE;
 
 /// Registered name.
 pub const NAME: &str = "ImageLocality";
@@ -19,64 +16,23 @@ const MB: i64 = 1024 * 1024;
 const MIN_THRESHOLD: i64 = 23 * MB;
 const MAX_CONTAINER_THRESHOLD: i64 = 1000 * MB;
 
-/// How many nodes list each image name, maintained incrementally across cycles by
-/// comparing the Node objects (until the cache keeps image states itself).
-#[derive(Default)]
-struct ImageIndex {
-    nodes: FxHashMap<String, Arc<Node>>,
-    counts: Arc<FxHashMap<String, u32>>,
-}
+/// Upstream's `ImageLocality`. Its PreScore (ours; upstream's Score does the same work per
+/// node) resolves the pod's images against the snapshot's per-image node counts once, so
+/// Score is a hash lookup per image, and the plugin skips pods whose images no node has.
+#[derive(Debug, Default)]
+pub struct ImageLocality;
 
-fn names_of(node: &Node) -> impl Iterator<Item = &str> {
-    node.status
-        .iter()
-        .flat_map(|s| s.images.iter().flatten())
-        .flat_map(|i| i.names.iter().flatten())
-        .map(String::as_str)
-}
-
-impl ImageIndex {
-    fn refresh(&mut self, all: &[Arc<NodeInfo>]) -> Arc<FxHashMap<String, u32>> {
-        let changed = all.len() != self.nodes.len()
-            || all
-                .iter()
-                .any(|ni| match (&ni.node, self.nodes.get(&ni.name)) {
-                    (Some(n), Some(old)) => !Arc::ptr_eq(n, old),
-                    (None, None) => false,
-                    _ => true,
-                });
-        if !changed {
-            return self.counts.clone();
-        }
-        let mut counts = FxHashMap::default();
-        let mut nodes = FxHashMap::default();
-        for ni in all {
-            if let Some(n) = &ni.node {
-                let mut seen: Vec<&str> = Vec::new();
-                for name in names_of(n) {
-                    if !seen.contains(&name) {
-                        seen.push(name);
-                        *counts.entry(name.to_string()).or_insert(0) += 1;
-                    }
-                }
-                nodes.insert(ni.name.clone(), n.clone());
-            }
-        }
-        self.nodes = nodes;
-        self.counts = Arc::new(counts);
-        self.counts.clone()
-    }
-}
-
-/// Upstream's `ImageLocality`.
-#[derive(Default)]
-pub struct ImageLocality {
-    index: Mutex<ImageIndex>,
+/// The pod's images that some node has, each with its spread (nodes having it / all nodes),
+/// and the pod's image count (the denominator of upstream's threshold).
+#[derive(Debug, Clone)]
+struct PodImages {
+    present: Vec<(String, f64)>,
+    count: usize,
 }
 
 /// Factory.
 pub fn new(_: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
-    Ok(Arc::new(ImageLocality::default()))
+    Ok(Arc::new(ImageLocality))
 }
 
 /// Appends `:latest` when the image has no tag (upstream's normalization; no registry prefix).
@@ -95,29 +51,6 @@ fn untagged(image: &str) -> bool {
     colon <= slash
 }
 
-/// The size of `image` on the node and the node's name for it (the normalized image name),
-/// without building the normalized string.
-fn image_on<'a>(node: &'a Node, image: &str) -> Option<(i64, &'a str)> {
-    let add_latest = untagged(image);
-    let same = |n: &str| {
-        if add_latest {
-            n.strip_suffix(":latest") == Some(image)
-        } else {
-            n == image
-        }
-    };
-    node.status
-        .iter()
-        .flat_map(|s| s.images.iter().flatten())
-        .find_map(|i| {
-            i.names
-                .iter()
-                .flatten()
-                .find(|n| same(n))
-                .map(|n| (i.size_bytes.unwrap_or(0), n.as_str()))
-        })
-}
-
 /// Upstream's `calculatePriority`.
 pub fn calculate_priority(sum: i64, image_count: usize) -> i64 {
     let max_threshold = MAX_CONTAINER_THRESHOLD * image_count as i64;
@@ -129,75 +62,95 @@ pub fn calculate_priority(sum: i64, image_count: usize) -> i64 {
     MAX_NODE_SCORE * (sum - MIN_THRESHOLD) / (max_threshold - MIN_THRESHOLD)
 }
 
-/// The node's score given the cluster's per-image node counts and node total.
-pub fn score_with(
-    pod: &PodInfo,
-    node: &NodeInfo,
-    counts: &FxHashMap<String, u32>,
-    total: usize,
-) -> i64 {
-    let Some(n) = &node.node else { return 0 };
+/// The pod's image references in upstream's order: init containers, containers, then
+/// image volumes.
+fn pod_images(pod: &PodInfo) -> Vec<&str> {
     let Some(spec) = pod.pod.spec.as_ref() else {
-        return 0;
+        return Vec::new();
     };
-    let mut sum = 0i64;
-    let mut count = 0usize;
-    let mut add = |image: &str| {
-        if let Some((size, name)) = image_on(n, image) {
-            let spread = f64::from(counts.get(name).copied().unwrap_or(1)) / total.max(1) as f64;
-            sum += (size as f64 * spread) as i64;
-        }
-    };
-    for c in spec
+    let containers = spec
         .init_containers
         .iter()
         .flatten()
         .chain(spec.containers.iter())
-    {
-        add(c.image.as_deref().unwrap_or(""));
-        count += 1;
-    }
-    for v in spec.volumes.iter().flatten() {
-        if let Some(img) = &v.image {
-            add(img.reference.as_deref().unwrap_or(""));
-            count += 1;
-        }
-    }
-    if count == 0 {
-        return 0;
-    }
-    calculate_priority(sum, count)
+        .map(|c| c.image.as_deref().unwrap_or(""));
+    let volumes = spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| v.image.as_ref())
+        .map(|i| i.reference.as_deref().unwrap_or(""));
+    containers.chain(volumes).collect()
+}
+
+/// The node's score for `images` (upstream's `sumImageScores` then `calculatePriority`).
+fn score_node(images: &PodImages, node: &NodeInfo) -> i64 {
+    let sum: i64 = images
+        .present
+        .iter()
+        .filter_map(|(name, spread)| {
+            node.images
+                .get(name)
+                .map(|&size| (size as f64 * spread) as i64)
+        })
+        .sum();
+    calculate_priority(sum, images.count)
 }
 
 impl Plugin for ImageLocality {
     fn name(&self) -> &'static str {
         NAME
     }
+    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
+        Some(self)
+    }
     fn as_score(&self) -> Option<&dyn ScorePlugin> {
         Some(self)
     }
 }
 
-impl ScorePlugin for ImageLocality {
-    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let Some(all) = state.get::<AllNodes>() else {
-            // No PreFilter of ours ran (NodeResourcesFit disabled): spread unknown, count the
-            // image as present on this node only.
-            return Ok(score_with(pod, node, &FxHashMap::default(), 1));
-        };
-        let counts = all.images.get_or_init(|| {
-            let mut idx = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            idx.refresh(&all.nodes)
+impl PreScorePlugin for ImageLocality {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        _: &[&NodeInfo],
+    ) -> Status {
+        let images = pod_images(pod);
+        let total = snapshot.len().max(1) as f64;
+        let present: Vec<(String, f64)> = images
+            .iter()
+            .map(|i| normalized_image_name(i))
+            .filter_map(|name| {
+                let n = snapshot.image_node_count(&name);
+                (n > 0).then(|| (name.into_owned(), f64::from(n) / total))
+            })
+            .collect();
+        if present.is_empty() {
+            // No node has any of the pod's images: every node scores 0.
+            return Status::skip();
+        }
+        state.insert(PodImages {
+            present,
+            count: images.len(),
         });
-        Ok(score_with(pod, node, counts, all.nodes.len()))
+        Status::success()
+    }
+}
+
+impl ScorePlugin for ImageLocality {
+    fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        state
+            .get::<PodImages>()
+            .map(|images| score_node(images, node))
+            .ok_or_else(|| Status::error("failed to read PreScore ImageLocality from cycleState"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::Snapshot;
-    use crate::plugins::helpers::ensure_all_nodes;
     use crate::plugins::helpers::testutil::{ninfo, pinfo};
 
     fn node(name: &str, images: &[(&[&str], i64)]) -> NodeInfo {
@@ -229,8 +182,18 @@ mod tests {
     fn run(pod: &PodInfo, nodes: Vec<NodeInfo>) -> Vec<i64> {
         let snap = Snapshot::from_nodes(nodes);
         let mut st = CycleState::default();
-        ensure_all_nodes(&mut st, &snap);
-        let pl = ImageLocality::default();
+        let pl = ImageLocality;
+        if pl
+            .pre_score(
+                &mut st,
+                pod,
+                &snap,
+                &crate::plugins::helpers::testutil::refs(snap.nodes()),
+            )
+            .is_skip()
+        {
+            return vec![0; snap.len()];
+        }
         snap.nodes()
             .iter()
             .map(|n| pl.score(&st, pod, n).unwrap())

@@ -16,7 +16,7 @@ use crate::framework::{
     Status,
 };
 use crate::model::PodInfo;
-use crate::plugins::helpers::{Selector, ensure_all_nodes, node_labels, pod_labels};
+use crate::plugins::helpers::{Selector, node_labels, pod_labels};
 
 /// Registered name.
 pub const NAME: &str = "InterPodAffinity";
@@ -302,7 +302,6 @@ impl PreFilterPlugin for InterPodAffinity {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        ensure_all_nodes(state, snapshot);
         let mut affinity = required_affinity(&pod.pod);
         let mut anti_affinity = required_anti_affinity(&pod.pod);
         for t in affinity.iter_mut().chain(anti_affinity.iter_mut()) {

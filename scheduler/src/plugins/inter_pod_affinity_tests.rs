@@ -362,16 +362,28 @@ fn add_remove_pod_updates_state() {
 fn scores(pl: &InterPodAffinity, incoming: &str, snap: &Snapshot) -> Option<Vec<i64>> {
     let p = pinfo(incoming);
     let mut st = CycleState::default();
-    crate::plugins::helpers::ensure_all_nodes(&mut st, snap);
     let nodes = snap.nodes().to_vec();
-    if pl.pre_score(&mut st, &p, &nodes).is_skip() {
+    if pl
+        .pre_score(
+            &mut st,
+            &p,
+            snap,
+            &crate::plugins::helpers::testutil::refs(&nodes),
+        )
+        .is_skip()
+    {
         return None;
     }
     let mut s: Vec<i64> = nodes
         .iter()
         .map(|n| pl.score(&st, &p, n).unwrap())
         .collect();
-    pl.normalize_scores(&st, &p, &nodes, &mut s);
+    pl.normalize_scores(
+        &st,
+        &p,
+        &crate::plugins::helpers::testutil::refs(&nodes),
+        &mut s,
+    );
     Some(s)
 }
 

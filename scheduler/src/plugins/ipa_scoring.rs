@@ -8,10 +8,10 @@ use k8s_openapi::api::core::v1::Pod;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::cache::NodeInfo;
+use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{CycleState, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
-use crate::plugins::helpers::{AllNodes, MAX_NODE_SCORE, node_labels};
+use crate::plugins::helpers::{MAX_NODE_SCORE, node_labels};
 use crate::plugins::inter_pod_affinity::{
     AffinityTerm, InterPodAffinity, preferred_affinity, preferred_anti_affinity, required_affinity,
 };
@@ -50,7 +50,8 @@ impl PreScorePlugin for InterPodAffinity {
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
-        filtered: &[Arc<NodeInfo>],
+        snapshot: &Snapshot,
+        _: &[&NodeInfo],
     ) -> Status {
         let mut pref = preferred_affinity(&pod.pod);
         let mut pref_anti = preferred_anti_affinity(&pod.pod);
@@ -58,10 +59,10 @@ impl PreScorePlugin for InterPodAffinity {
         if self.ignore_preferred_terms_of_existing_pods && !has_constraints {
             return Status::skip();
         }
-        let all: Arc<Vec<Arc<NodeInfo>>> = match state.get::<AllNodes>() {
-            Some(a) => a.nodes.clone(),
-            None => Arc::new(filtered.to_vec()),
-        };
+        if !has_constraints && !snapshot.has_pods_with_affinity() {
+            return Status::skip();
+        }
+        let all = snapshot.nodes();
         for (_, t) in pref.iter_mut().chain(pref_anti.iter_mut()) {
             t.merge_namespaces(self.lister.as_ref());
         }
@@ -150,7 +151,7 @@ impl ScorePlugin for InterPodAffinity {
         &self,
         state: &CycleState,
         _: &PodInfo,
-        _: &[Arc<NodeInfo>],
+        _: &[&NodeInfo],
         scores: &mut [i64],
     ) -> Status {
         let Some(s) = state.get::<PreScoreState>() else {

@@ -110,7 +110,16 @@ mod tests {
                     ExtensionPoint::Bind => p.as_bind().is_some(),
                     ExtensionPoint::PostBind => p.as_post_bind().is_some(),
                 };
-                assert_eq!(has, info.implements(point), "{} at {point}", info.name);
+                // ImageLocality's PreScore is ours (a per-pod precomputation the framework
+                // runs for it); upstream's config does not list it at preScore.
+                let internal =
+                    point == ExtensionPoint::PreScore && info.name == image_locality::NAME;
+                assert_eq!(
+                    has,
+                    info.implements(point) || internal,
+                    "{} at {point}",
+                    info.name
+                );
             }
         }
     }
@@ -119,5 +128,12 @@ mod tests {
     fn default_profile_instantiates() {
         let fw = default_framework();
         assert!(!fw.registered_events().is_empty());
+        // ImageLocality is enabled at score only, yet its PreScore runs.
+        let pre_score: Vec<&str> = fw
+            .plugins(ExtensionPoint::PreScore)
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        assert!(pre_score.contains(&image_locality::NAME), "{pre_score:?}");
     }
 }

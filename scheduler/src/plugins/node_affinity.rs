@@ -217,7 +217,13 @@ fn pod_preferred(pod: &PodInfo) -> Option<Vec<(i64, NodeTerm)>> {
 }
 
 impl PreScorePlugin for NodeAffinity {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+        _: &[&NodeInfo],
+    ) -> Status {
         let terms = pod_preferred(pod);
         if terms.is_none() && self.added_preferred.is_empty() {
             return Status::skip();
@@ -244,7 +250,7 @@ impl ScorePlugin for NodeAffinity {
         &self,
         _: &CycleState,
         _: &PodInfo,
-        _: &[Arc<NodeInfo>],
+        _: &[&NodeInfo],
         scores: &mut [i64],
     ) -> Status {
         default_normalize(scores, false);

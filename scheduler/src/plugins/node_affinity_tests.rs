@@ -180,7 +180,10 @@ fn added_affinity() {
     assert!(f.filter(&st, &p, &node("n", "zone: foo")).is_success());
     let sc = pl.as_score().unwrap();
     let ps = pl.as_pre_score().unwrap();
-    assert!(ps.pre_score(&mut st, &p, &[]).is_success());
+    assert!(
+        ps.pre_score(&mut st, &p, &Snapshot::default(), &[])
+            .is_success()
+    );
     assert_eq!(sc.score(&st, &p, &node("n", "x: y")).unwrap(), 5);
     assert_eq!(sc.score(&st, &p, &node("n", "")).unwrap(), 0);
 }
@@ -202,18 +205,36 @@ fn score_table() {
     ];
     let pl = NodeAffinity::default();
     let mut st = CycleState::default();
-    assert!(pl.pre_score(&mut st, &p, &nodes).is_success());
+    assert!(
+        pl.pre_score(
+            &mut st,
+            &p,
+            &Snapshot::default(),
+            &crate::plugins::helpers::testutil::refs(&nodes)
+        )
+        .is_success()
+    );
     let mut scores: Vec<i64> = nodes
         .iter()
         .map(|n| pl.score(&st, &p, n).unwrap())
         .collect();
     assert_eq!(scores, vec![2, 11, 4]);
-    pl.normalize_scores(&st, &p, &nodes, &mut scores);
+    pl.normalize_scores(
+        &st,
+        &p,
+        &crate::plugins::helpers::testutil::refs(&nodes),
+        &mut scores,
+    );
     assert_eq!(scores, vec![18, 100, 36]);
     // No preferences at all: PreScore skips.
     assert!(
-        pl.pre_score(&mut CycleState::default(), &pod(""), &nodes)
-            .is_skip()
+        pl.pre_score(
+            &mut CycleState::default(),
+            &pod(""),
+            &Snapshot::default(),
+            &crate::plugins::helpers::testutil::refs(&nodes)
+        )
+        .is_skip()
     );
 }
 

@@ -60,10 +60,12 @@ fn one_cycle_over_5000_nodes() {
         let t2 = Instant::now();
         for pl in fw.plugins(ExtensionPoint::PreScore) {
             let t = Instant::now();
-            let s = pl
-                .as_pre_score()
-                .unwrap()
-                .pre_score(&mut state, &incoming, &feasible);
+            let s = pl.as_pre_score().unwrap().pre_score(
+                &mut state,
+                &incoming,
+                &snap,
+                &crate::plugins::helpers::testutil::refs(&feasible),
+            );
             println!("  prescore {}: {:?}", pl.name(), t.elapsed());
             if s.is_skip() {
                 state.skip_score_plugins.push(pl.name());
@@ -80,7 +82,12 @@ fn one_cycle_over_5000_nodes() {
                 .iter()
                 .map(|n| s.score(&state, &incoming, n).unwrap())
                 .collect();
-            s.normalize_scores(&state, &incoming, &feasible, &mut scores);
+            s.normalize_scores(
+                &state,
+                &incoming,
+                &crate::plugins::helpers::testutil::refs(&feasible),
+                &mut scores,
+            );
             for (t, v) in total.iter_mut().zip(scores) {
                 *t += v * sp.weight;
             }

@@ -300,12 +300,25 @@ fn scores(pod: &PodInfo, candidates: &[N], failed: &[N], pods: &[P]) -> Vec<i64>
         .iter()
         .map(|n| snap.get(n.0).unwrap().clone())
         .collect();
-    assert!(pl.pre_score(&mut st, pod, &feasible).is_success());
+    assert!(
+        pl.pre_score(
+            &mut st,
+            pod,
+            &snap,
+            &crate::plugins::helpers::testutil::refs(&feasible)
+        )
+        .is_success()
+    );
     let mut s: Vec<i64> = feasible
         .iter()
         .map(|n| pl.score(&st, pod, n).unwrap())
         .collect();
-    pl.normalize_scores(&st, pod, &feasible, &mut s);
+    pl.normalize_scores(
+        &st,
+        pod,
+        &crate::plugins::helpers::testutil::refs(&feasible),
+        &mut s,
+    );
     s
 }
 

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 use crate::model::PodInfo;
-use crate::plugins::helpers::{RequiredNodeAffinity, ensure_all_nodes, node_labels, pod_labels};
+use crate::plugins::helpers::{RequiredNodeAffinity, node_labels, pod_labels};
 use crate::plugins::pod_topology_spread::{
     Constraint, ERR_REASON_CONSTRAINTS_NOT_MATCH, ERR_REASON_NODE_LABEL_NOT_MATCH,
     PodTopologySpread, count_matching, node_has_keys,
@@ -106,7 +106,6 @@ impl PreFilterPlugin for PodTopologySpread {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        ensure_all_nodes(state, snapshot);
         let constraints = self.constraints(&pod.pod, "DoNotSchedule");
         if constraints.is_empty() {
             return (None, Status::skip());

@@ -4,12 +4,10 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::cache::NodeInfo;
+use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{CycleState, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
-use crate::plugins::helpers::{
-    AllNodes, LABEL_HOSTNAME, MAX_NODE_SCORE, RequiredNodeAffinity, node_labels,
-};
+use crate::plugins::helpers::{LABEL_HOSTNAME, MAX_NODE_SCORE, RequiredNodeAffinity, node_labels};
 use crate::plugins::pod_topology_spread::{
     Constraint, PodTopologySpread, count_matching, node_has_keys,
 };
@@ -28,12 +26,10 @@ impl PreScorePlugin for PodTopologySpread {
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
-        filtered: &[Arc<NodeInfo>],
+        snapshot: &Snapshot,
+        filtered: &[&NodeInfo],
     ) -> Status {
-        let all: Arc<Vec<Arc<NodeInfo>>> = match state.get::<AllNodes>() {
-            Some(a) => a.nodes.clone(),
-            None => Arc::new(filtered.to_vec()),
-        };
+        let all = snapshot.nodes();
         if all.is_empty() {
             return Status::skip();
         }
@@ -136,7 +132,7 @@ impl ScorePlugin for PodTopologySpread {
         &self,
         state: &CycleState,
         _: &PodInfo,
-        nodes: &[Arc<NodeInfo>],
+        nodes: &[&NodeInfo],
         scores: &mut [i64],
     ) -> Status {
         let Some(s) = state.get::<PreScoreState>() else {

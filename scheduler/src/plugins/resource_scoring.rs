@@ -6,36 +6,64 @@ use crate::config::{ScoringStrategyType, ShapePoint};
 use crate::model::PodInfo;
 use crate::plugins::helpers::MAX_NODE_SCORE;
 
-/// Whether upstream treats `name` as a scalar resource (extended, hugepages, prefixed native).
-pub fn is_scalar_resource(name: &str) -> bool {
-    !matches!(name, "cpu" | "memory" | "ephemeral-storage" | "pods")
-}
-
 /// Whether `name` is an extended resource (`example.com/gpu`), the only kind
 /// `ignoredResources` / `ignoredResourceGroups` apply to.
 pub fn is_extended_resource(name: &str) -> bool {
     name.contains('/') && !name.contains("kubernetes.io/") && !name.starts_with("requests.")
 }
 
+/// A resource named in scoring args, resolved once so the per-node loop compares no strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceName {
+    /// `cpu` (millicores).
+    Cpu,
+    /// `memory` (bytes).
+    Memory,
+    /// `ephemeral-storage` (bytes).
+    EphemeralStorage,
+    /// `pods` (never scored).
+    Pods,
+    /// Any other (extended, hugepages, prefixed native) resource.
+    Scalar(String),
+}
+
+impl ResourceName {
+    /// Resolves a resource name from the config.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "cpu" => ResourceName::Cpu,
+            "memory" => ResourceName::Memory,
+            "ephemeral-storage" => ResourceName::EphemeralStorage,
+            "pods" => ResourceName::Pods,
+            other => ResourceName::Scalar(other.to_string()),
+        }
+    }
+
+    /// Whether upstream treats it as a scalar resource.
+    pub fn is_scalar(&self) -> bool {
+        matches!(self, ResourceName::Scalar(_))
+    }
+}
+
 /// The pod's request of `name` for scoring; `non_zero` uses upstream's defaults for
 /// containers without cpu/memory requests.
-pub fn pod_request(pod: &PodInfo, name: &str, non_zero: bool) -> i64 {
+pub fn pod_request(pod: &PodInfo, name: &ResourceName, non_zero: bool) -> i64 {
     match name {
-        "cpu" if non_zero => pod.non_zero_cpu,
-        "memory" if non_zero => pod.non_zero_memory,
-        "cpu" => pod.requests.milli_cpu,
-        "memory" => pod.requests.memory,
-        "ephemeral-storage" => pod.requests.ephemeral_storage,
-        "pods" => 0,
-        other => pod.requests.scalar.get(other).copied().unwrap_or(0),
+        ResourceName::Cpu if non_zero => pod.non_zero_cpu,
+        ResourceName::Memory if non_zero => pod.non_zero_memory,
+        ResourceName::Cpu => pod.requests.milli_cpu,
+        ResourceName::Memory => pod.requests.memory,
+        ResourceName::EphemeralStorage => pod.requests.ephemeral_storage,
+        ResourceName::Pods => 0,
+        ResourceName::Scalar(other) => pod.requests.scalar.get(other).copied().unwrap_or(0),
     }
 }
 
 /// (allocatable, already allocated) of `name` on the node; (0, 0) when the node does not
 /// offer it (the resource is then left out of the score).
-pub fn node_alloc(node: &NodeInfo, name: &str, non_zero: bool) -> (i64, i64) {
+pub fn node_alloc(node: &NodeInfo, name: &ResourceName, non_zero: bool) -> (i64, i64) {
     match name {
-        "cpu" => (
+        ResourceName::Cpu => (
             node.allocatable.milli_cpu,
             if non_zero {
                 node.non_zero_cpu
@@ -43,7 +71,7 @@ pub fn node_alloc(node: &NodeInfo, name: &str, non_zero: bool) -> (i64, i64) {
                 node.requested.milli_cpu
             },
         ),
-        "memory" => (
+        ResourceName::Memory => (
             node.allocatable.memory,
             if non_zero {
                 node.non_zero_memory
@@ -51,12 +79,12 @@ pub fn node_alloc(node: &NodeInfo, name: &str, non_zero: bool) -> (i64, i64) {
                 node.requested.memory
             },
         ),
-        "ephemeral-storage" => (
+        ResourceName::EphemeralStorage => (
             node.allocatable.ephemeral_storage,
             node.requested.ephemeral_storage,
         ),
-        "pods" => (0, 0),
-        other => match node.allocatable.scalar.get(other) {
+        ResourceName::Pods => (0, 0),
+        ResourceName::Scalar(other) => match node.allocatable.scalar.get(other) {
             Some(&a) => (a, node.requested.scalar.get(other).copied().unwrap_or(0)),
             None => (0, 0),
         },
@@ -68,10 +96,10 @@ pub fn node_alloc(node: &NodeInfo, name: &str, non_zero: bool) -> (i64, i64) {
 pub fn resource_triplet(
     pod_req: i64,
     node: &NodeInfo,
-    name: &str,
+    name: &ResourceName,
     non_zero: bool,
 ) -> Option<(i64, i64, i64)> {
-    if pod_req == 0 && is_scalar_resource(name) {
+    if pod_req == 0 && name.is_scalar() {
         return None;
     }
     let (allocatable, allocated) = node_alloc(node, name, non_zero);
@@ -146,7 +174,7 @@ impl Strategy {
     }
 
     /// The node's score over `resources` (name, weight) for `pod`.
-    pub fn score(&self, pod: &PodInfo, node: &NodeInfo, resources: &[(String, i64)]) -> i64 {
+    pub fn score(&self, pod: &PodInfo, node: &NodeInfo, resources: &[(ResourceName, i64)]) -> i64 {
         let (mut total, mut weights) = (0i64, 0i64);
         for (name, weight) in resources {
             let req = pod_request(pod, name, true);

@@ -111,7 +111,13 @@ impl FilterPlugin for TaintToleration {
 }
 
 impl PreScorePlugin for TaintToleration {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+        _: &[&NodeInfo],
+    ) -> Status {
         let prefer_no_schedule = pod_tolerations(&pod.pod)
             .iter()
             .filter(|t| {
@@ -134,7 +140,7 @@ impl ScorePlugin for TaintToleration {
             Some(s) => &s.prefer_no_schedule,
             None => {
                 let mut st = CycleState::default();
-                self.pre_score(&mut st, pod, &[]);
+                self.pre_score(&mut st, pod, &Snapshot::default(), &[]);
                 computed = st
                     .get::<PreScoreState>()
                     .map(|s| s.prefer_no_schedule.clone())
@@ -153,7 +159,7 @@ impl ScorePlugin for TaintToleration {
         &self,
         _: &CycleState,
         _: &PodInfo,
-        _: &[Arc<NodeInfo>],
+        _: &[&NodeInfo],
         scores: &mut [i64],
     ) -> Status {
         default_normalize(scores, true);
@@ -286,12 +292,26 @@ mod tests {
                 .map(|(i, t)| Arc::new(node(&format!("n{i}"), t)))
                 .collect();
             let mut st = CycleState::default();
-            assert!(TaintToleration.pre_score(&mut st, &p, &nodes).is_success());
+            assert!(
+                TaintToleration
+                    .pre_score(
+                        &mut st,
+                        &p,
+                        &Snapshot::default(),
+                        &crate::plugins::helpers::testutil::refs(&nodes)
+                    )
+                    .is_success()
+            );
             let mut scores: Vec<i64> = nodes
                 .iter()
                 .map(|n| TaintToleration.score(&st, &p, n).unwrap())
                 .collect();
-            TaintToleration.normalize_scores(&st, &p, &nodes, &mut scores);
+            TaintToleration.normalize_scores(
+                &st,
+                &p,
+                &crate::plugins::helpers::testutil::refs(&nodes),
+                &mut scores,
+            );
             assert_eq!(&scores, want, "{tols}");
         }
     }

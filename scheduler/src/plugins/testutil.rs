@@ -44,3 +44,9 @@ pub fn simple_pod(name: &str, labels: &str, node: &str) -> String {
         "metadata: {{name: {name}, namespace: default, uid: {name}, labels: {{{labels}}}}}\nspec:\n  containers: [{{name: c, image: i}}]{node}\n"
     )
 }
+
+/// Borrowed views of `nodes`, as the framework passes feasible nodes to PreScore and
+/// NormalizeScore.
+pub fn refs(nodes: &[Arc<NodeInfo>]) -> Vec<&NodeInfo> {
+    nodes.iter().map(|n| &**n).collect()
+}

@@ -286,7 +286,7 @@ impl PreFilterPlugin for VolumeZone {
 }
 
 impl PreScorePlugin for VolumeBinding {
-    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(&self, _: &mut CycleState, _: &PodInfo, _: &Snapshot, _: &[&NodeInfo]) -> Status {
         Status::skip()
     }
 }

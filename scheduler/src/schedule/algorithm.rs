@@ -2,7 +2,6 @@
 //! share of nodes, rotating start) → PreScore → Score → NormalizeScore → weighted sum →
 //! best node, random among ties. Pure: no I/O, so it is unit-tested and benchmarked as is.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::Rng;
@@ -67,6 +66,12 @@ pub struct Algorithm {
 /// Nodes below which filtering runs on the calling thread (fan-out costs more than it saves).
 const PARALLEL_THRESHOLD: usize = 256;
 
+/// Whether to fan `n` items out over the current rayon pool: only when it has more than one
+/// thread and the work is large enough to pay for the hand-off.
+fn fan_out(n: usize) -> bool {
+    n >= PARALLEL_THRESHOLD && rayon::current_num_threads() > 1
+}
+
 impl Algorithm {
     /// An algorithm with a global percentage.
     pub fn new(percentage_of_nodes_to_score: Option<u32>) -> Self {
@@ -110,7 +115,7 @@ impl Algorithm {
                 feasible_nodes: 1,
             });
         }
-        let scores = prioritize(fw, state, pod, &feasible, &mut self.timings)?;
+        let scores = prioritize(fw, state, pod, snapshot, &feasible, &mut self.timings)?;
         let host = select_host(&feasible, &scores);
         Ok(ScheduleResult {
             suggested_host: host,
@@ -119,13 +124,13 @@ impl Algorithm {
         })
     }
 
-    fn find_feasible(
+    fn find_feasible<'s>(
         &mut self,
         fw: &Framework,
         state: &mut CycleState,
         pod: &PodInfo,
-        snapshot: &Snapshot,
-    ) -> Result<(Vec<Arc<NodeInfo>>, Diagnosis, usize), ScheduleError> {
+        snapshot: &'s Snapshot,
+    ) -> Result<(Vec<&'s NodeInfo>, Diagnosis, usize), ScheduleError> {
         let mut diagnosis = Diagnosis::default();
         let mut allowed: Option<rustc_hash::FxHashSet<String>> = None;
         let started = std::time::Instant::now();
@@ -168,21 +173,29 @@ impl Algorithm {
         self.timings
             .push(("PreFilter", "Success", started.elapsed().as_secs_f64()));
         let started = std::time::Instant::now();
-        let nodes: Vec<&Arc<NodeInfo>> = match &allowed {
-            None => snapshot.nodes().iter().collect(),
-            Some(names) => {
-                let mut v: Vec<&Arc<NodeInfo>> =
-                    names.iter().filter_map(|n| snapshot.get(n)).collect();
-                v.sort_by(|a, b| a.name.cmp(&b.name));
-                v
+        // The candidates: every node, or the PreFilter's intersection in name order.
+        let restricted: Option<Vec<&'s NodeInfo>> = allowed.as_ref().map(|names| {
+            let mut v: Vec<&'s NodeInfo> = names
+                .iter()
+                .filter_map(|n| snapshot.get(n))
+                .map(|n| &**n)
+                .collect();
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+            v
+        });
+        let all = snapshot.nodes();
+        let node_at = |i: usize| -> &'s NodeInfo {
+            match &restricted {
+                None => &all[i],
+                Some(v) => v[i],
             }
         };
-        if nodes.is_empty() {
+        let total = restricted.as_ref().map_or(all.len(), Vec::len);
+        if total == 0 {
             let status = Status::unresolvable("node(s) didn't satisfy plugin(s) [PreFilter]");
             diagnosis.pre_filter_msg = Some(status.message());
             return Ok((Vec::new(), diagnosis, 0));
         }
-        let total = nodes.len();
         let percentage = fw
             .percentage_of_nodes_to_score
             .or(self.percentage_of_nodes_to_score);
@@ -191,57 +204,66 @@ impl Algorithm {
         let state_ref: &CycleState = state;
         let filters = fw.active_filters(state_ref);
         let check = |i: usize| {
-            let node = nodes[(start + i) % total];
+            let node = node_at((start + i) % total);
             (
-                i,
+                node,
                 Framework::run_active_filters(&filters, state_ref, pod, node),
             )
         };
-        let mut results: Vec<(usize, Status)> = if total < PARALLEL_THRESHOLD {
-            let mut out = Vec::with_capacity(want.min(total));
-            let mut found = 0;
+        let mut feasible = Vec::with_capacity(want);
+        let mut note = |node: &NodeInfo, status: Status| -> Result<(), ScheduleError> {
+            if status.code() == Code::Error {
+                return Err(ScheduleError::Internal(status));
+            }
+            FitError::note_plugin(&mut diagnosis, &status);
+            diagnosis.node_statuses.insert(node.name.clone(), status);
+            Ok(())
+        };
+        let mut processed = 0;
+        if !fan_out(total) {
             for i in 0..total {
-                let r = check(i);
-                found += usize::from(r.1.is_success());
-                out.push(r);
-                if found >= want {
-                    break;
+                let (node, status) = check(i);
+                processed = i + 1;
+                if status.is_success() {
+                    feasible.push(node);
+                    if feasible.len() >= want {
+                        break;
+                    }
+                } else {
+                    note(node, status)?;
                 }
             }
-            out
         } else {
+            // Upstream's parallel search: stop handing out nodes once enough fit; then keep
+            // the first `want` feasible nodes in rotation order.
             let found = AtomicUsize::new(0);
-            (0..total)
+            let mut results: Vec<(usize, Option<Status>)> = (0..total)
                 .into_par_iter()
                 .with_min_len(32)
                 .filter_map(|i| {
                     if found.load(Ordering::Relaxed) >= want {
                         return None;
                     }
-                    let r = check(i);
-                    if r.1.is_success() {
+                    let (_, status) = check(i);
+                    if status.is_success() {
                         found.fetch_add(1, Ordering::Relaxed);
+                        Some((i, None))
+                    } else {
+                        Some((i, Some(status)))
                     }
-                    Some(r)
                 })
-                .collect()
-        };
-        results.sort_unstable_by_key(|(i, _)| *i);
-        let mut feasible = Vec::with_capacity(want);
-        let mut processed = 0;
-        for (i, status) in results {
-            if feasible.len() >= want {
-                break;
-            }
-            processed = i + 1;
-            let node = nodes[(start + i) % total];
-            if status.is_success() {
-                feasible.push(node.clone());
-            } else if status.code() == Code::Error {
-                return Err(ScheduleError::Internal(status));
-            } else {
-                FitError::note_plugin(&mut diagnosis, &status);
-                diagnosis.node_statuses.insert(node.name.clone(), status);
+                .collect();
+            results.sort_unstable_by_key(|(i, _)| *i);
+            for (i, status) in results {
+                if feasible.len() >= want {
+                    break;
+                }
+                processed = i + 1;
+                let node = node_at((start + i) % total);
+                match status {
+                    None => feasible.push(node),
+                    Some(status) => note(node, status)?,
+                }
             }
         }
         self.next_start_node_index = (start + processed) % total;
@@ -260,13 +282,14 @@ fn prioritize(
     fw: &Framework,
     state: &mut CycleState,
     pod: &PodInfo,
-    nodes: &[Arc<NodeInfo>],
+    snapshot: &Snapshot,
+    nodes: &[&NodeInfo],
     timings: &mut Vec<(&'static str, &'static str, f64)>,
 ) -> Result<Vec<i64>, ScheduleError> {
     let started = std::time::Instant::now();
     for p in fw.plugins(ExtensionPoint::PreScore) {
         let Some(ps) = p.as_pre_score() else { continue };
-        let status = ps.pre_score(state, pod, nodes);
+        let status = ps.pre_score(state, pod, snapshot, nodes);
         match status.code() {
             Code::Success => {}
             Code::Skip => state.skip_score_plugins.push(p.name()),
@@ -284,7 +307,7 @@ fn prioritize(
         let Some(scorer) = sp.plugin.as_score() else {
             continue;
         };
-        let raw: Result<Vec<i64>, Status> = if nodes.len() < PARALLEL_THRESHOLD {
+        let raw: Result<Vec<i64>, Status> = if !fan_out(nodes.len()) {
             nodes
                 .iter()
                 .map(|n| scorer.score(state_ref, pod, n))
@@ -313,7 +336,7 @@ fn prioritize(
 }
 
 /// The highest-scoring node; ties broken uniformly at random (reservoir sampling, as upstream).
-fn select_host(nodes: &[Arc<NodeInfo>], scores: &[i64]) -> String {
+fn select_host(nodes: &[&NodeInfo], scores: &[i64]) -> String {
     let mut rng = rand::rng();
     let mut best = 0;
     let mut ties = 1u32;

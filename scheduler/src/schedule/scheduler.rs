@@ -73,7 +73,7 @@ pub struct Scheduler {
     parts: Arc<SchedulerParts>,
     algorithm: Algorithm,
     snapshot: Snapshot,
-    pool: rayon::ThreadPool,
+    pool: Arc<rayon::ThreadPool>,
     runtime: tokio::runtime::Handle,
     /// Binding tasks in flight.
     pub in_flight: Arc<InFlight>,
@@ -93,14 +93,27 @@ impl Scheduler {
             algorithm: Algorithm::new(parts.percentage_of_nodes_to_score),
             parts: Arc::new(parts),
             snapshot: Snapshot::default(),
-            pool,
+            pool: Arc::new(pool),
             runtime,
             in_flight: Arc::new(InFlight::default()),
         })
     }
 
+    /// The filter/score thread pool. The loop runs on one of its threads (see
+    /// [`Scheduler::run`]), so cycles need no hand-off; callers driving
+    /// [`Scheduler::schedule_one`] themselves do the same with `pool().install(..)`.
+    pub fn pool(&self) -> Arc<rayon::ThreadPool> {
+        self.pool.clone()
+    }
+
     /// Schedules while `leading` is true and until `stop` is set; returns when stopped.
-    pub fn run(
+    /// The loop occupies one thread of the filter pool; the others join in for fan-outs.
+    pub fn run(self, leading: watch::Receiver<bool>, stop: watch::Receiver<bool>) -> Arc<InFlight> {
+        let pool = self.pool.clone();
+        pool.install(move || self.run_loop(leading, stop))
+    }
+
+    fn run_loop(
         mut self,
         mut leading: watch::Receiver<bool>,
         stop: watch::Receiver<bool>,
@@ -160,9 +173,12 @@ impl Scheduler {
         let mut state = CycleState::default();
         let algorithm = &mut self.algorithm;
         let snapshot = &self.snapshot;
-        let result = self
-            .pool
-            .install(|| algorithm.schedule(&fw, &mut state, &pod, snapshot));
+        let result = if self.pool.current_thread_index().is_some() {
+            algorithm.schedule(&fw, &mut state, &pod, snapshot)
+        } else {
+            self.pool
+                .install(|| algorithm.schedule(&fw, &mut state, &pod, snapshot))
+        };
         parts
             .metrics
             .observe_algorithm_duration(start.elapsed().as_secs_f64());
