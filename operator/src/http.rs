@@ -132,16 +132,15 @@ pub async fn serve(
         .map_err(bind_err)?
         .handle(handle.clone());
     let app = router(health, auth, opts.always_allow_paths.clone());
+    let failed = |e| StartError::Serve(ServingError::Serve(e));
     let task = tokio::spawn(async move {
         let serving = server.serve(app.into_make_service());
         tokio::pin!(serving);
         tokio::select! {
-            result = &mut serving => return result.map_err(|e| StartError::Serve(ServingError::Serve(e))),
+            result = &mut serving => return result.map_err(failed),
             () = shutdown.cancelled() => handle.graceful_shutdown(Some(SHUTDOWN_GRACE)),
         }
-        serving
-            .await
-            .map_err(|e| StartError::Serve(ServingError::Serve(e)))
+        serving.await.map_err(failed)
     });
     Ok((local, task))
 }

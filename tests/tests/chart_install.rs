@@ -187,6 +187,18 @@ async fn helm_install_runs_profiles_as_the_charts_account_and_uninstall_leaves_n
                 );
             }
 
+            // The chart's pods pass Pod Security "restricted" admission (kwok runs them).
+            let deployments = Api::<Deployment>::namespaced(c.clone(), NAMESPACE);
+            env.wait_for(
+                "the operator Deployment available",
+                Duration::from_secs(60),
+                || async {
+                    let d = deployments.get(RELEASE).await.ok()?;
+                    (d.status?.available_replicas? == 1).then_some(())
+                },
+            )
+            .await?;
+
             // The operator as the chart's ServiceAccount, with the chart's arguments.
             let sa_dir = env.dir.join("sa");
             let kubeconfig = fixtures::service_account_kubeconfig(
