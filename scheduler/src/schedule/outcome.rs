@@ -25,6 +25,14 @@ pub trait OutcomeSink: Send + Sync {
         message: &'a str,
         nominated_node: Option<&'a str>,
     ) -> BoxFuture<'a, ()>;
+    /// Preempts `victim` so `preemptor` fits on `node`, as upstream does: the victim gets the
+    /// `DisruptionTarget` condition, is deleted, and gets a `Preempted` event.
+    fn preempt<'a>(
+        &'a self,
+        victim: &'a PodInfo,
+        preemptor: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, ()>;
 }
 
 /// Reports nothing (benchmarks).
@@ -42,6 +50,9 @@ impl OutcomeSink for NoOutcomes {
         _: &'a str,
         _: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn preempt<'a>(&'a self, _: &'a PodInfo, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
 }
@@ -85,6 +96,19 @@ impl ApiOutcomes {
     }
 
     async fn event(&self, pod: &PodInfo, type_: &str, reason: &str, action: &str, note: &str) {
+        self.event_related(pod, None, type_, reason, action, note)
+            .await;
+    }
+
+    async fn event_related(
+        &self,
+        pod: &PodInfo,
+        related: Option<&PodInfo>,
+        type_: &str,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) {
         let ns = pod.namespace().to_string();
         let now = jiff::Timestamp::now();
         let ev = Event {
@@ -101,15 +125,8 @@ impl ApiOutcomes {
             reason: Some(reason.into()),
             note: Some(note.chars().take(1024).collect()),
             type_: Some(type_.into()),
-            regarding: Some(ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("Pod".into()),
-                name: Some(pod.name().into()),
-                namespace: Some(ns.clone()),
-                uid: pod.pod.metadata.uid.clone(),
-                resource_version: pod.pod.metadata.resource_version.clone(),
-                ..Default::default()
-            }),
+            regarding: Some(pod_reference(pod)),
+            related: related.map(pod_reference),
             ..Default::default()
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
@@ -169,6 +186,71 @@ impl OutcomeSink for ApiOutcomes {
                 tracing::debug!(pod = %pod.key, error = %e, "could not update pod condition");
             }
         })
+    }
+    fn preempt<'a>(
+        &'a self,
+        victim: &'a PodInfo,
+        preemptor: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), victim.namespace());
+            let patch = serde_json::json!({ "status": { "conditions": [{
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": format!("{}: preempting to accommodate a higher priority pod", preemptor.scheduler_name()),
+                "lastTransitionTime": jiff::Timestamp::now().to_string(),
+            }]}});
+            let gone = |e: &kube::Error| matches!(e, kube::Error::Api(s) if s.code == 404);
+            match api
+                .patch_status(
+                    victim.name(),
+                    &PatchParams::default(),
+                    &Patch::Strategic(&patch),
+                )
+                .await
+            {
+                Err(e) if gone(&e) => return,
+                Err(e) => {
+                    tracing::warn!(victim = %victim.key, error = %e, "could not add the DisruptionTarget condition");
+                    return;
+                }
+                Ok(_) => {}
+            }
+            tracing::info!(victim = %victim.key, preemptor = %preemptor.key, %node, "preempting");
+            match api.delete(victim.name(), &Default::default()).await {
+                Err(e) if gone(&e) => return,
+                Err(e) => {
+                    tracing::warn!(victim = %victim.key, error = %e, "could not delete preemption victim");
+                    return;
+                }
+                Ok(_) => {}
+            }
+            let note = format!("Preempted by pod {} on node {node}", preemptor.uid);
+            self.event_related(
+                victim,
+                Some(preemptor),
+                "Normal",
+                "Preempted",
+                "Preempting",
+                &note,
+            )
+            .await;
+        })
+    }
+}
+
+/// A reference to `pod` for an event.
+fn pod_reference(pod: &PodInfo) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: Some(pod.name().into()),
+        namespace: Some(pod.namespace().into()),
+        uid: pod.pod.metadata.uid.clone(),
+        resource_version: pod.pod.metadata.resource_version.clone(),
+        ..Default::default()
     }
 }
 

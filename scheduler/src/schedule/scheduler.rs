@@ -263,7 +263,9 @@ impl Scheduler {
             if status.is_success() {
                 if let Some(r) = result {
                     self.parts.metrics.observe_preemption(r.victims.len());
-                    self.delete_victims(&r.victims, &qp.info);
+                    if let Some(node) = &r.nominated_node_name {
+                        self.delete_victims(&r.victims, &qp.info, node);
+                    }
                     nominated = r.nominated_node_name;
                 }
                 break;
@@ -275,23 +277,21 @@ impl Scheduler {
         nominated
     }
 
+    /// Preempts each victim for `preemptor` on `node` through the profile's outcome sink.
     fn delete_victims(
         &self,
         victims: &[Arc<crate::model::PodInfo>],
-        preemptor: &crate::model::PodInfo,
+        preemptor: &Arc<crate::model::PodInfo>,
+        node: &str,
     ) {
-        let Some(client) = self.parts.bind.client.clone() else {
+        let Some(sink) = self.parts.outcomes.get(preemptor.scheduler_name()).cloned() else {
             return;
         };
         for v in victims {
-            let (client, v, by) = (client.clone(), v.clone(), preemptor.key.clone());
-            self.runtime.spawn(async move {
-                let api: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, v.namespace());
-                tracing::info!(victim = %v.key, preemptor = %by, "preempting");
-                if let Err(e) = api.delete(v.name(), &Default::default()).await {
-                    tracing::warn!(victim = %v.key, error = %e, "could not delete preemption victim");
-                }
-            });
+            let (sink, v, by, node) =
+                (sink.clone(), v.clone(), preemptor.clone(), node.to_string());
+            self.runtime
+                .spawn(async move { sink.preempt(&v, &by, &node).await });
         }
     }
 

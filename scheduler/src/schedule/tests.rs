@@ -46,6 +46,9 @@ impl OutcomeSink for RecordingOutcomes {
             ))
         })
     }
+    fn preempt<'a>(&'a self, _: &'a PodInfo, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 fn node(yaml: &str) -> Arc<Node> {
