@@ -1,5 +1,6 @@
 //! Ferrosched's end-to-end harness: a local control plane and helpers for tests.
 
+pub mod bench;
 pub mod chart;
 pub mod controlplane;
 pub mod demo;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Benchmark (issue #7; not a test): Ferrosched's scheduler, upstream kube-scheduler and a
+# no-logic binder (the limit) on the same local control plane, a fresh one per run, with
+# upstream scheduler_perf's workloads. Writes docs/benchmarks/results.{md,json} and
+# throughput.svg (with --quick: docs/benchmarks/quick/; with filters: the cache dir).
+#
+#   hack/bench.sh                      # full set: 5,000 nodes (well under 45 min on 2 cores)
+#   hack/bench.sh --quick              # the 500-node variants (a few minutes)
+#   hack/bench.sh --workload SchedulingBasic --contestant ferrosched --timeout 300
+#
+# Extra arguments go to `ferrosched-bench run` (see --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib.sh
+phase "toolchain" ensure_toolchain
+phase "control plane build (cached)" bash hack/build-control-plane.sh
+phase "release build" cargo build --release --locked -p ferrosched-scheduler -p ferrosched-e2e \
+  --bin ferrosched-scheduler --bin ferrosched-bench
+export FERROSCHED_BENCH_COMMAND="hack/bench.sh${*:+ $*}"
+phase "benchmark" "$CARGO_TARGET_DIR/release/ferrosched-bench" run "$@"
+print_phases

@@ -1,0 +1,147 @@
+//! The limit: a binder with no logic. It binds every pending pod of its scheduler name
+//! to the next node round-robin through `pods/binding`, a bounded number in flight, so
+//! its throughput is the rate at which this control plane accepts bindings.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::{Mutex, mpsc};
+
+use super::ratelimit::TokenBucket;
+
+/// How the binder runs.
+#[derive(Debug, Clone)]
+pub struct BinderOptions {
+    /// Kubeconfig of its client.
+    pub kubeconfig: PathBuf,
+    /// Pods with this `spec.schedulerName` are bound.
+    pub scheduler_name: String,
+    /// Client qps (token bucket refill).
+    pub qps: f64,
+    /// Client burst.
+    pub burst: u32,
+    /// Binds in flight.
+    pub concurrency: usize,
+    /// Written once nodes and pending pods are listed.
+    pub ready_file: Option<PathBuf>,
+}
+
+async fn client(path: &PathBuf) -> anyhow::Result<Client> {
+    let kc = kube::config::Kubeconfig::read_from(path)?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    Ok(Client::try_from(cfg)?)
+}
+
+/// Runs until killed.
+pub async fn run(opts: BinderOptions) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = client(&opts.kubeconfig).await?;
+    let limiter = Arc::new(TokenBucket::new(opts.qps, opts.burst));
+    limiter.acquire().await;
+    let mut nodes: Vec<String> = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    nodes.sort();
+    if nodes.is_empty() {
+        anyhow::bail!("no nodes to bind to");
+    }
+    let nodes = Arc::new(nodes);
+    let next = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::unbounded_channel::<(String, String)>();
+    let rx = Arc::new(Mutex::new(rx));
+    for _ in 0..opts.concurrency.max(1) {
+        let (client, rx, nodes, next, limiter) = (
+            client.clone(),
+            rx.clone(),
+            nodes.clone(),
+            next.clone(),
+            limiter.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let Some((ns, name)) = rx.lock().await.recv().await else {
+                    return;
+                };
+                let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
+                bind(&client, &limiter, &ns, &name, node).await;
+            }
+        });
+    }
+    let fields = format!("spec.schedulerName={},spec.nodeName=", opts.scheduler_name);
+    let api: Api<Pod> = Api::all(client.clone());
+    let mut events = watcher(api, watcher::Config::default().fields(&fields))
+        .default_backoff()
+        .boxed();
+    let mut dispatched: HashSet<(String, String)> = HashSet::new();
+    while let Some(ev) = events.next().await {
+        let pod = match ev {
+            Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => p,
+            Ok(watcher::Event::InitDone) => {
+                if let Some(f) = &opts.ready_file {
+                    std::fs::write(f, "ready\n")?;
+                }
+                continue;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "watching pending pods");
+                continue;
+            }
+        };
+        let bound = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .is_some();
+        let key = (
+            pod.metadata.namespace.unwrap_or_default(),
+            pod.metadata.name.unwrap_or_default(),
+        );
+        if !bound && dispatched.insert(key.clone()) {
+            tx.send(key)?;
+        }
+    }
+    Ok(())
+}
+
+/// `POST pods/<name>/binding`, retried a few times on transient errors.
+async fn bind(client: &Client, limiter: &TokenBucket, ns: &str, name: &str, node: &str) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let body = serde_json::json!({
+        "apiVersion": "v1", "kind": "Binding",
+        "metadata": {"name": name, "namespace": ns},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+    });
+    for attempt in 0..5u32 {
+        limiter.acquire().await;
+        match api
+            .create_subresource::<_, serde_json::Value>(
+                "binding",
+                name,
+                &PostParams::default(),
+                &body,
+            )
+            .await
+        {
+            Ok(_) => return,
+            // Already bound (e.g. a retry after a lost reply): nothing left to do.
+            Err(kube::Error::Api(s)) if s.code == 409 => return,
+            Err(e) => {
+                tracing::warn!(pod = name, attempt, error = %e, "bind failed");
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+        }
+    }
+}

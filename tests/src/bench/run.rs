@@ -1,0 +1,225 @@
+//! One run: a fresh control plane (etcd + kube-apiserver only, as scheduler_perf), the
+//! workload's nodes and bound initial pods, one contestant, the measured pods, and the
+//! measurement until every measured pod is bound or the timeout passes.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::controlplane::{ControlPlane, ControlPlaneOptions};
+use crate::fixtures;
+use crate::operands::free_port;
+use crate::procs::Spawned;
+
+use super::contestant::{self, Binaries, Contestant};
+use super::metrics;
+use super::populate;
+use super::procstat;
+use super::result::{Outcome, RunResult};
+use super::stats;
+use super::watch::BindRecorder;
+use super::workload::{NAMESPACE, Workload};
+
+/// Settings shared by every run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Control-plane binaries.
+    pub bin_dir: PathBuf,
+    /// Each run gets `<work_root>/<workload>-<contestant>/`.
+    pub work_root: PathBuf,
+    /// How long the measured pods may take to be bound.
+    pub timeout: Duration,
+    /// The contestants' executables.
+    pub bins: Binaries,
+}
+
+/// How long a contestant may take to report ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `w` with `c`; failures end up in the result's outcome, never as a panic.
+pub async fn run(w: &Workload, c: Contestant, opts: &RunOptions) -> RunResult {
+    let mut result = RunResult::new(w, c, procstat::load_average());
+    let dir = opts
+        .work_root
+        .join(format!("{}-{}-{}", w.name, w.size, c.name()));
+    let cp_opts = ControlPlaneOptions {
+        bin_dir: opts.bin_dir.clone(),
+        work_dir: dir.join("cp"),
+        with_controller_manager: false,
+        with_kwok: false,
+        with_default_scheduler: false,
+    };
+    let started = Instant::now();
+    let mut cp = match ControlPlane::start(cp_opts).await {
+        Ok(cp) => cp,
+        Err(e) => {
+            result.outcome = Outcome::Failed(format!("control plane: {e}"));
+            return result;
+        }
+    };
+    if let Err(e) = measure(&mut cp, w, c, opts, &dir, started, &mut result).await {
+        tracing::error!(workload = %w.id(), contestant = c.name(), "run failed: {e:#}");
+        result.outcome = Outcome::Failed(format!("{e:#}"));
+    }
+    if let Err(e) = cp.stop().await {
+        tracing::warn!("stopping the control plane: {e}");
+    }
+    result
+}
+
+async fn measure(
+    cp: &mut ControlPlane,
+    w: &Workload,
+    c: Contestant,
+    opts: &RunOptions,
+    dir: &Path,
+    started: Instant,
+    result: &mut RunResult,
+) -> anyhow::Result<()> {
+    let client = cp.try_client()?;
+    tracing::info!(workload = %w.id(), contestant = c.name(), "creating {} nodes and {} bound pods", w.nodes, w.initial);
+    populate::create_nodes(&client, w).await?;
+    populate::create_pods(&client, (0..w.initial).map(|i| w.initial_pod(i)).collect()).await?;
+    let token = match c.is_scheduler() {
+        true => Some(fixtures::metrics_reader_token(&client, NAMESPACE).await?),
+        false => None,
+    };
+    let scheduler_name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let port = free_port();
+    let launch = contestant::launch(
+        c,
+        &opts.bins,
+        cp.kubeconfig_path(),
+        &scheduler_name,
+        port,
+        &dir.join("contestant"),
+    )?;
+    let mut proc = Spawned::start(c.name(), &launch.bin, &launch.args, dir, &[])?;
+    let pid = proc
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("{} has no pid", c.name()))?;
+    let http = metrics::http()?;
+    wait_ready(&mut proc, c, port, &launch.ready_file, &http).await?;
+    result.setup_secs = started.elapsed().as_secs_f64();
+
+    let recorder = BindRecorder::start(&client).await?;
+    let (api_pid, etcd_pid) = (cp.pid_of("kube-apiserver"), cp.pid_of("etcd"));
+    let cpu = |pid: Option<u32>| pid.and_then(procstat::cpu_secs);
+    let (api_cpu0, etcd_cpu0) = (cpu(api_pid), cpu(etcd_pid));
+    tracing::info!(
+        contestant = c.name(),
+        "creating {} measured pods",
+        w.measured
+    );
+    let t0 = Instant::now();
+    let pods = (0..w.measured)
+        .map(|i| w.measured_pod(i, &scheduler_name))
+        .collect();
+    let creator = client.clone();
+    let mut creating = Some(tokio::spawn(async move {
+        populate::create_pods(&creator, pods)
+            .await
+            .map(|()| t0.elapsed())
+    }));
+    let deadline = t0 + opts.timeout;
+    let mut last_log = Instant::now();
+    result.outcome = loop {
+        if recorder.bound() >= w.measured {
+            break Outcome::Completed;
+        }
+        if Instant::now() >= deadline {
+            break Outcome::Timeout;
+        }
+        if !proc.running() {
+            anyhow::bail!("{} exited; log tail:\n{}", c.name(), tail(&proc.log(), 20));
+        }
+        cp.check_alive()?;
+        if creating.as_ref().is_some_and(|h| h.is_finished())
+            && let Some(h) = creating.take()
+        {
+            result.create_secs = h.await??.as_secs_f64();
+        }
+        if last_log.elapsed() >= Duration::from_secs(10) {
+            tracing::info!(
+                contestant = c.name(),
+                bound = recorder.bound(),
+                of = w.measured,
+                "waiting"
+            );
+            last_log = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    if let Some(h) = creating.take() {
+        if result.outcome == Outcome::Completed {
+            result.create_secs = h.await??.as_secs_f64();
+        } else {
+            h.abort();
+        }
+    }
+    let binds = recorder.bind_secs(t0);
+    result.bound = binds.len();
+    result.last_bind_secs = binds.iter().copied().fold(0.0, f64::max);
+    result.throughput = stats::throughput(&binds);
+    result.per_second = stats::per_second(&binds);
+    result.apiserver_cpu_secs = cpu(api_pid).zip(api_cpu0).map(|(a, b)| a - b);
+    result.etcd_cpu_secs = cpu(etcd_pid).zip(etcd_cpu0).map(|(a, b)| a - b);
+    if let Some(token) = &token {
+        match metrics::get(&http, port, "/metrics", Some(token)).await {
+            Ok((200, body)) => metrics::record(&body, result),
+            Ok((status, body)) => tracing::warn!(status, "metrics refused: {}", tail(&body, 3)),
+            Err(e) => tracing::warn!("metrics: {e}"),
+        }
+    }
+    result.usage = Some(procstat::usage(pid)?);
+    proc.signal("TERM");
+    if proc.wait(Duration::from_secs(10)).await.is_err() {
+        tracing::warn!(contestant = c.name(), "did not stop on SIGTERM; killing it");
+    }
+    drop(proc);
+    Ok(())
+}
+
+/// Waits for `/readyz` (schedulers) or the ready file (binder).
+async fn wait_ready(
+    proc: &mut Spawned,
+    c: Contestant,
+    port: u16,
+    ready_file: &Path,
+    http: &reqwest::Client,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let ready = if c.is_scheduler() {
+            matches!(
+                metrics::get(http, port, "/readyz", None).await,
+                Ok((200, _))
+            )
+        } else {
+            ready_file.is_file()
+        };
+        if ready {
+            return Ok(());
+        }
+        if !proc.running() {
+            anyhow::bail!(
+                "{} exited before ready; log tail:\n{}",
+                c.name(),
+                tail(&proc.log(), 20)
+            );
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "{} not ready within {READY_TIMEOUT:?}; log tail:\n{}",
+                c.name(),
+                tail(&proc.log(), 20)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

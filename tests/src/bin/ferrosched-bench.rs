@@ -1,0 +1,161 @@
+//! `ferrosched-bench`: Ferrosched's scheduler against upstream kube-scheduler and a
+//! no-logic binder on the same local control plane (see `hack/bench.sh`, issue #7).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use ferrosched_e2e::bench::binder::{self, BinderOptions};
+use ferrosched_e2e::bench::contestant::Contestant;
+use ferrosched_e2e::bench::suite::{self, SuiteOptions};
+use ferrosched_e2e::controlplane::ControlPlaneOptions;
+
+/// Scheduler benchmark modelled on upstream's scheduler_perf.
+#[derive(Debug, Parser)]
+#[command(name = "ferrosched-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run workloads × contestants, each on a fresh control plane, and write the results.
+    Run {
+        /// The small (500-node) variants.
+        #[arg(long)]
+        quick: bool,
+        /// Only this workload (SchedulingBasic, SchedulingPodAntiAffinity,
+        /// TopologySpreading); repeatable.
+        #[arg(long = "workload")]
+        workloads: Vec<String>,
+        /// Only this contestant (ferrosched, kube-scheduler, limit); repeatable.
+        #[arg(long = "contestant", value_parser = parse_contestant)]
+        contestants: Vec<Contestant>,
+        /// Seconds the measured pods of one run may take to be bound.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Output directory (default: docs/benchmarks for the full set, docs/benchmarks/quick
+        /// for --quick, $FERROSCHED_CACHE/bench/partial when filtered).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Control planes and logs of the runs.
+        #[arg(long, default_value = "/tmp/ferrosched-bench")]
+        work_dir: PathBuf,
+        /// Directory with the control-plane binaries.
+        #[arg(long, env = "FERROSCHED_BIN_DIR")]
+        bin_dir: Option<PathBuf>,
+        /// Command line recorded in the results.
+        #[arg(long, env = "FERROSCHED_BENCH_COMMAND")]
+        command: Option<String>,
+    },
+    /// Re-render results.md and throughput.svg from a directory's results.json.
+    Report {
+        /// Directory holding results.json.
+        #[arg(default_value = "docs/benchmarks")]
+        dir: PathBuf,
+    },
+    /// The limit: bind pending pods of a scheduler name round-robin, no logic (runs until killed).
+    Binder {
+        /// Kubeconfig of the client.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Pods with this spec.schedulerName are bound.
+        #[arg(long)]
+        scheduler_name: String,
+        /// Client qps.
+        #[arg(long, default_value_t = 5000.0)]
+        qps: f64,
+        /// Client burst.
+        #[arg(long, default_value_t = 5000)]
+        burst: u32,
+        /// Binds in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Written once the initial lists are done.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
+}
+
+fn parse_contestant(s: &str) -> Result<Contestant, String> {
+    Contestant::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Contestant::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown contestant {s:?}; one of {}", names.join(", "))
+    })
+}
+
+fn default_out(quick: bool, filtered: bool) -> PathBuf {
+    if filtered {
+        let cache = std::env::var_os("FERROSCHED_CACHE").map_or_else(
+            || PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/ferrosched"),
+            PathBuf::from,
+        );
+        cache.join("bench/partial")
+    } else if quick {
+        PathBuf::from("docs/benchmarks/quick")
+    } else {
+        PathBuf::from("docs/benchmarks")
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube_client=warn,kube_runtime=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Run {
+            quick,
+            workloads,
+            contestants,
+            timeout,
+            out,
+            work_dir,
+            bin_dir,
+            command,
+        } => {
+            let filtered = !workloads.is_empty() || !contestants.is_empty();
+            let out_dir = out.unwrap_or_else(|| default_out(quick, filtered));
+            let opts = SuiteOptions {
+                quick,
+                workloads,
+                contestants,
+                timeout: Duration::from_secs(timeout),
+                out_dir: out_dir.clone(),
+                work_root: work_dir,
+                bin_dir: bin_dir.unwrap_or_else(ControlPlaneOptions::default_bin_dir),
+                command: command.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+            };
+            suite::run_suite(&opts).await?;
+            println!("results: {}", out_dir.join("results.md").display());
+        }
+        Command::Report { dir } => {
+            suite::rerender(&dir)?;
+            println!("results: {}", dir.join("results.md").display());
+        }
+        Command::Binder {
+            kubeconfig,
+            scheduler_name,
+            qps,
+            burst,
+            concurrency,
+            ready_file,
+        } => {
+            binder::run(BinderOptions {
+                kubeconfig,
+                scheduler_name,
+                qps,
+                burst,
+                concurrency,
+                ready_file,
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
