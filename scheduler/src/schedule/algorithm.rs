@@ -90,6 +90,39 @@ impl Algorithm {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> Result<ScheduleResult, ScheduleError> {
+        let (feasible, scores, evaluated) = self.filter_and_score(fw, state, pod, snapshot)?;
+        Ok(ScheduleResult {
+            suggested_host: select_host(&feasible, &scores),
+            evaluated_nodes: evaluated,
+            feasible_nodes: feasible.len(),
+        })
+    }
+
+    /// Every feasible node with its weighted total score, in evaluation order (what
+    /// [`Algorithm::schedule`] chooses among; for diagnostics and differential tests).
+    pub fn evaluate(
+        &mut self,
+        fw: &Framework,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> Result<Vec<(String, i64)>, ScheduleError> {
+        let (feasible, scores, _) = self.filter_and_score(fw, state, pod, snapshot)?;
+        Ok(feasible
+            .iter()
+            .map(|n| n.name.clone())
+            .zip(scores)
+            .collect())
+    }
+
+    /// Feasible nodes and their totals (all zero when only one node fits: nothing to rank).
+    fn filter_and_score<'s>(
+        &mut self,
+        fw: &Framework,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &'s Snapshot,
+    ) -> Result<(Vec<&'s NodeInfo>, Vec<i64>, usize), ScheduleError> {
         self.timings.clear();
         let n = snapshot.len();
         if n == 0 {
@@ -109,19 +142,10 @@ impl Algorithm {
             }));
         }
         if feasible.len() == 1 {
-            return Ok(ScheduleResult {
-                suggested_host: feasible[0].name.clone(),
-                evaluated_nodes: evaluated,
-                feasible_nodes: 1,
-            });
+            return Ok((feasible, vec![0], evaluated));
         }
         let scores = prioritize(fw, state, pod, snapshot, &feasible, &mut self.timings)?;
-        let host = select_host(&feasible, &scores);
-        Ok(ScheduleResult {
-            suggested_host: host,
-            evaluated_nodes: evaluated,
-            feasible_nodes: feasible.len(),
-        })
+        Ok((feasible, scores, evaluated))
     }
 
     fn find_feasible<'s>(

@@ -12,4 +12,4 @@ pub use algorithm::{Algorithm, ScheduleError, ScheduleResult, num_feasible_nodes
 pub use binder::{ApiBinder, NoopBinder, RecordingBinder};
 pub use fit_error::{Diagnosis, FitError};
 pub use outcome::{ApiOutcomes, NoOutcomes, OutcomeSink};
-pub use scheduler::{InFlight, Scheduler, SchedulerParts};
+pub use scheduler::{InFlight, Scheduler, SchedulerParts, run_post_filter};

@@ -15,10 +15,48 @@ use crate::cache::{Cache, Snapshot};
 use crate::config::ExtensionPoint;
 use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
 use crate::framework::{
-    BindContext, BindError, Code, CycleState, Framework, PostFilterContext, Status,
+    BindContext, BindError, Code, CycleState, Framework, PostFilterContext, PostFilterResult,
+    Status,
 };
 use crate::queue::{QueuedPod, SchedulingQueue};
 use crate::serving::{AttemptResult, SchedulerMetrics};
+
+/// Runs the PostFilter plugins (preemption) after a failed filter pass, as upstream does:
+/// the first plugin that succeeds decides; every non-empty message is appended to the
+/// fit error. Pure: victims are returned, not deleted.
+pub fn run_post_filter(
+    fw: &Framework,
+    state: &CycleState,
+    pod: &crate::model::PodInfo,
+    snapshot: &Snapshot,
+    fit: &mut FitError,
+) -> Option<PostFilterResult> {
+    let ctx = PostFilterContext {
+        framework: fw,
+        snapshot,
+        statuses: &fit.diagnosis.node_statuses,
+    };
+    let mut messages = Vec::new();
+    let mut outcome = None;
+    for p in fw.plugins(ExtensionPoint::PostFilter) {
+        let Some(pf) = p.as_post_filter() else {
+            continue;
+        };
+        let (result, status) = pf.post_filter(state, pod, &ctx);
+        // Upstream appends every PostFilter message, successful preemption included.
+        if status.code() != Code::Skip && !status.message().is_empty() {
+            messages.push(status.message());
+        }
+        if status.is_success() {
+            outcome = result;
+            break;
+        }
+    }
+    if !messages.is_empty() {
+        fit.diagnosis.post_filter_msg = Some(messages.join(" "));
+    }
+    outcome
+}
 
 /// Everything the loop shares with the informers and binding tasks.
 pub struct SchedulerParts {
@@ -240,41 +278,12 @@ impl Scheduler {
         qp: &QueuedPod,
         fit: &mut FitError,
     ) -> Option<String> {
-        let plugins = fw.plugins(ExtensionPoint::PostFilter);
-        if plugins.is_empty() {
-            return None;
+        let result = run_post_filter(fw, state, &qp.info, &self.snapshot, fit)?;
+        self.parts.metrics.observe_preemption(result.victims.len());
+        if let Some(node) = &result.nominated_node_name {
+            self.delete_victims(&result.victims, &qp.info, node);
         }
-        let ctx = PostFilterContext {
-            framework: fw,
-            snapshot: &self.snapshot,
-            statuses: &fit.diagnosis.node_statuses,
-        };
-        let mut messages = Vec::new();
-        let mut nominated = None;
-        for p in plugins {
-            let Some(pf) = p.as_post_filter() else {
-                continue;
-            };
-            let (result, status) = pf.post_filter(state, &qp.info, &ctx);
-            // Upstream appends every PostFilter message, successful preemption included.
-            if status.code() != Code::Skip && !status.message().is_empty() {
-                messages.push(status.message());
-            }
-            if status.is_success() {
-                if let Some(r) = result {
-                    self.parts.metrics.observe_preemption(r.victims.len());
-                    if let Some(node) = &r.nominated_node_name {
-                        self.delete_victims(&r.victims, &qp.info, node);
-                    }
-                    nominated = r.nominated_node_name;
-                }
-                break;
-            }
-        }
-        if !messages.is_empty() {
-            fit.diagnosis.post_filter_msg = Some(messages.join(" "));
-        }
-        nominated
+        result.nominated_node_name
     }
 
     /// Preempts each victim for `preemptor` on `node` through the profile's outcome sink.

@@ -1,0 +1,274 @@
+//! Seeded generator of small cluster states for the differential test: nodes with varied
+//! capacity, zones, labels, taints and cordons; bound pods with labels, requests,
+//! priorities, host ports and (anti-)affinities; and one pod to schedule with any mix of
+//! requests, selectors, node and pod (anti-)affinity, spread constraints, tolerations,
+//! host ports and priority.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+/// Label every generated node carries (cleanup selects on it).
+pub const NODE_LABEL: &str = "ferrosched.dev/differential";
+/// Zone label.
+pub const ZONE: &str = "topology.kubernetes.io/zone";
+/// Hostname label.
+pub const HOSTNAME: &str = "kubernetes.io/hostname";
+const APPS: [&str; 3] = ["web", "db", "cache"];
+
+/// One cluster state: Node objects, bound Pod objects, and the pod to schedule.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Node objects (with status), as JSON.
+    pub nodes: Vec<Value>,
+    /// Pods already bound (`spec.nodeName` set), as JSON.
+    pub existing: Vec<Value>,
+    /// The pod under test (no nodeName), as JSON.
+    pub incoming: Value,
+}
+
+impl State {
+    /// The names of the nodes.
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+/// Generates states from a seed; the same seed gives the same sequence.
+pub struct Generator {
+    rng: StdRng,
+}
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+impl Generator {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Generator {
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// State number `index` (names are unique per index).
+    pub fn state(&mut self, index: usize, scheduler: &str) -> State {
+        let n_nodes = self.rng.random_range(2..=7);
+        let mut nodes = Vec::new();
+        let mut capacity = Vec::new();
+        for i in 0..n_nodes {
+            let name = format!("d{index}-n{i}");
+            let pods = *pick(&mut self.rng, &[4u32, 110]);
+            capacity.push((name.clone(), pods));
+            nodes.push(self.node(&name));
+        }
+        let mut existing = Vec::new();
+        let mut per_node = vec![0u32; n_nodes];
+        for j in 0..self.rng.random_range(0..=8) {
+            let slot = self.rng.random_range(0..n_nodes);
+            // Leave one pod slot free on every node for the harness's probe pod.
+            if per_node[slot] + 2 > capacity[slot].1 {
+                continue;
+            }
+            per_node[slot] += 1;
+            existing.push(self.existing_pod(index, j, &capacity[slot].0));
+        }
+        for (node, (_, pods)) in nodes.iter_mut().zip(&capacity) {
+            for key in ["capacity", "allocatable"] {
+                node["status"][key]["pods"] = json!(pods.to_string());
+            }
+        }
+        let incoming = self.incoming_pod(index, scheduler);
+        State {
+            nodes,
+            existing,
+            incoming,
+        }
+    }
+
+    fn node(&mut self, name: &str) -> Value {
+        let cpu = *pick(&mut self.rng, &["1", "2", "4"]);
+        let memory = *pick(&mut self.rng, &["2Gi", "4Gi", "8Gi"]);
+        let zone = format!("z{}", self.rng.random_range(0..3));
+        let mut labels = json!({NODE_LABEL: "true", HOSTNAME: name, ZONE: zone});
+        if self.rng.random_bool(0.5) {
+            labels["disk"] = json!(*pick(&mut self.rng, &["ssd", "hdd"]));
+        }
+        let mut spec = json!({});
+        if self.rng.random_bool(0.25) {
+            let effect = *pick(&mut self.rng, &["NoSchedule", "PreferNoSchedule"]);
+            let value = *pick(&mut self.rng, &["a", "b"]);
+            spec["taints"] = json!([{"key": "dedicated", "value": value, "effect": effect}]);
+        }
+        if self.rng.random_bool(0.1) {
+            spec["unschedulable"] = json!(true);
+        }
+        let cap = json!({"cpu": cpu, "memory": memory, "ephemeral-storage": "100Gi"});
+        json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": labels},
+            "spec": spec,
+            "status": {
+                "capacity": cap, "allocatable": cap,
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ready"}],
+            },
+        })
+    }
+
+    fn requests(&mut self, cpus: &[&str], mems: &[&str]) -> Value {
+        let mut r = json!({});
+        let cpu = *pick(&mut self.rng, cpus);
+        let mem = *pick(&mut self.rng, mems);
+        if cpu != "0" {
+            r["cpu"] = json!(cpu);
+        }
+        if mem != "0" {
+            r["memory"] = json!(mem);
+        }
+        r
+    }
+
+    fn term(&mut self, keys: &[&str]) -> Value {
+        let app = *pick(&mut self.rng, &APPS);
+        let key = *pick(&mut self.rng, keys);
+        json!({"labelSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [app]}]}, "topologyKey": key})
+    }
+
+    fn existing_pod(&mut self, index: usize, j: usize, node: &str) -> Value {
+        let app = *pick(&mut self.rng, &APPS);
+        let mut spec = json!({
+            "nodeName": node,
+            "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
+                "resources": {"requests": self.requests(&["0", "100m", "250m", "500m", "900m"], &["0", "128Mi", "512Mi", "1Gi"])}}],
+        });
+        if self.rng.random_bool(0.15) {
+            spec["containers"][0]["ports"] = json!([{"containerPort": 80, "hostPort": 8080}]);
+        }
+        if self.rng.random_bool(0.2) {
+            let t = self.term(&[HOSTNAME, ZONE]);
+            spec["affinity"] =
+                json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [t]}});
+        } else if self.rng.random_bool(0.2) {
+            let t = self.term(&[HOSTNAME, ZONE]);
+            let w = self.rng.random_range(1..=100);
+            let kind = *pick(&mut self.rng, &["podAffinity", "podAntiAffinity"]);
+            spec["affinity"] = json!({kind: {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": w, "podAffinityTerm": t}]}});
+        }
+        if self.rng.random_bool(0.5) {
+            spec["priorityClassName"] = json!(*pick(&mut self.rng, &["diff-low", "diff-high"]));
+        }
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("d{index}-e{j}"), "labels": {"app": app}},
+            "spec": spec,
+        })
+    }
+
+    fn incoming_pod(&mut self, index: usize, scheduler: &str) -> Value {
+        let app = *pick(&mut self.rng, &APPS);
+        let mut spec = json!({
+            "schedulerName": scheduler,
+            "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
+                "resources": {"requests": self.requests(&["0", "100m", "500m", "1", "1500m", "3"], &["0", "256Mi", "1Gi", "3Gi"])}}],
+        });
+        let r = &mut self.rng;
+        if r.random_bool(0.1) {
+            spec["containers"][0]["ports"] = json!([{"containerPort": 80, "hostPort": 8080}]);
+        }
+        if r.random_bool(0.2) {
+            spec["nodeSelector"] = json!({"disk": "ssd"});
+        }
+        let mut affinity = json!({});
+        if self.rng.random_bool(0.15) {
+            affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = json!({
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["z0", "z1"]}]}]
+            });
+        }
+        if self.rng.random_bool(0.3) {
+            let w = self.rng.random_range(1..=100);
+            let zone = format!("z{}", self.rng.random_range(0..3));
+            affinity["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"] = json!([
+                {"weight": w, "preference": {"matchExpressions": [{"key": ZONE, "operator": "In", "values": [zone]}]}}
+            ]);
+        }
+        for kind in ["podAffinity", "podAntiAffinity"] {
+            let p_required = if kind == "podAffinity" { 0.1 } else { 0.2 };
+            if self.rng.random_bool(p_required) {
+                let t = self.term(&[HOSTNAME, ZONE]);
+                affinity[kind]["requiredDuringSchedulingIgnoredDuringExecution"] = json!([t]);
+            }
+            if self.rng.random_bool(0.2) {
+                let t = self.term(&[HOSTNAME, ZONE]);
+                let w = self.rng.random_range(1..=100);
+                affinity[kind]["preferredDuringSchedulingIgnoredDuringExecution"] =
+                    json!([{"weight": w, "podAffinityTerm": t}]);
+            }
+        }
+        if affinity.as_object().is_some_and(|o| !o.is_empty()) {
+            spec["affinity"] = affinity;
+        }
+        if self.rng.random_bool(0.3) {
+            let key = *pick(&mut self.rng, &[ZONE, HOSTNAME]);
+            let when = *pick(&mut self.rng, &["DoNotSchedule", "ScheduleAnyway"]);
+            let skew = self.rng.random_range(1..=2);
+            spec["topologySpreadConstraints"] = json!([{
+                "maxSkew": skew, "topologyKey": key, "whenUnsatisfiable": when,
+                "labelSelector": {"matchLabels": {"app": app}},
+            }]);
+        }
+        if self.rng.random_bool(0.3) {
+            spec["tolerations"] = json!([{"key": "dedicated", "operator": "Equal", "value": "a", "effect": "NoSchedule"}]);
+        } else if self.rng.random_bool(0.1) {
+            spec["tolerations"] = json!([{"key": "dedicated", "operator": "Exists"}]);
+        }
+        if self.rng.random_bool(0.3) {
+            spec["priorityClassName"] = json!("diff-high");
+        }
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("d{index}-incoming"), "labels": {"app": app}},
+            "spec": spec,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_states() {
+        let run = |seed| {
+            let mut g = Generator::new(seed);
+            (0..20)
+                .map(|i| format!("{:?}", g.state(i, "s")))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn every_node_keeps_a_pod_slot_free() {
+        let mut g = Generator::new(11);
+        for i in 0..200 {
+            let s = g.state(i, "s");
+            for n in &s.nodes {
+                let name = n["metadata"]["name"].as_str().unwrap_or_default();
+                let cap: u32 = n["status"]["allocatable"]["pods"]
+                    .as_str()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                let used = s
+                    .existing
+                    .iter()
+                    .filter(|p| p["spec"]["nodeName"] == name)
+                    .count() as u32;
+                assert!(used < cap, "state {i} node {name}: {used}/{cap}");
+            }
+        }
+    }
+}
