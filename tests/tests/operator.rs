@@ -102,6 +102,25 @@ async fn writes(scrape: &Scrape) -> anyhow::Result<f64> {
         .sum())
 }
 
+/// Waits until profile `name` is Available and rolled out (Progressing=False): only then is
+/// its configuration recorded as the last good one in `status.configMapName`.
+async fn wait_rolled_out(env: &TestEnv, c: &kube::Client, name: &str) -> anyhow::Result<()> {
+    env.wait_for(
+        &format!("{name} Available and rolled out"),
+        Duration::from_secs(180),
+        || async {
+            condition(c, name, "Available")
+                .await
+                .filter(|(s, _, _)| s == "True")?;
+            condition(c, name, "Progressing")
+                .await
+                .filter(|(s, _, _)| s == "False")
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
 /// resourceVersions of every child the operator writes (not the ones controllers update).
 async fn versions(c: &kube::Client, p: &str, cm: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let child = format!("ferrosched-{p}");
@@ -187,6 +206,7 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
             condition(&c, "bin-packing", "Available").await.filter(|(s, _, _)| s == "True")
         }).await?;
         println!("figure: seconds from apply to Available: {:.1}", applied.elapsed().as_secs_f64());
+        wait_rolled_out(&env, &c, "bin-packing").await?;
 
         // Content.
         let p = Api::<SchedulerProfile>::all(c.clone()).get("bin-packing").await?;
@@ -312,6 +332,7 @@ async fn invalid_specs_and_conflicts_touch_nothing_that_runs() -> anyhow::Result
         env.wait_for("ferrosched Available", Duration::from_secs(120), || async {
             condition(&c, "ferrosched", "Available").await.filter(|(s, _, _)| s == "True")
         }).await?;
+        wait_rolled_out(&env, &c, "ferrosched").await?;
         let deploys: Api<Deployment> = Api::namespaced(c.clone(), NS);
         let rv = deploys.get("ferrosched-ferrosched").await?.metadata.resource_version;
         let cm_before = profiles.get("ferrosched").await?.status.and_then(|s| s.config_map_name);
@@ -427,9 +448,7 @@ async fn every_example_deploys_and_every_child_is_restored() -> anyhow::Result<(
             apply(&c, &p).await?;
         }
         for name in &names {
-            env.wait_for(&format!("{name} Available"), Duration::from_secs(180), || async {
-                condition(&c, name, "Available").await.filter(|(s, _, _)| s == "True")
-            }).await?;
+            wait_rolled_out(&env, &c, name).await?;
             let st = Api::<SchedulerProfile>::all(c.clone()).get(name).await?.status.unwrap_or_default();
             let cm = Api::<ConfigMap>::namespaced(c.clone(), NS).get(st.config_map_name.as_deref().unwrap_or_default()).await?;
             let text = cm.data.and_then(|d| d.get("config.yaml").cloned()).unwrap_or_default();

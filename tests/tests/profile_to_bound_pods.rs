@@ -77,7 +77,8 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
                     Duration::from_secs(120),
                     || async {
                         let st = profiles.get("ferrosched").await.ok()?.status?;
-                        (st.ready_replicas == Some(2)).then_some(st)
+                        // Both ready and the rollout recorded (configMapName set once complete).
+                        (st.ready_replicas == Some(2) && st.config_map_name.is_some()).then_some(st)
                     },
                 )
                 .await?;
