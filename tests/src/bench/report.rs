@@ -114,7 +114,7 @@ pub fn markdown(res: &Results) -> String {
         if m.quick {
             "the small (500-node) variants (`--quick`)"
         } else {
-            "upstream's performance sizes (5,000 nodes)"
+            "upstream's performance sizes (5,000 nodes), none scaled down"
         },
         m.timeout_secs,
         m.total_minutes
@@ -289,6 +289,14 @@ fn ratios_table(s: &mut String, res: &Results) -> (Vec<String>, usize, usize) {
     (lines, met, total)
 }
 
+/// Share of the measured span the scheduling algorithm ran (one pod at a time in both
+/// schedulers): near 100 % means the scheduling cycle, not the API server, set the pace.
+pub fn busy(r: &RunResult) -> Option<f64> {
+    r.algorithm_secs
+        .filter(|_| r.last_bind_secs > 0.0)
+        .map(|a| a / r.last_bind_secs)
+}
+
 /// Runs whose binds kept up with the creation of the measured pods.
 fn creation_bound(s: &mut String, res: &Results) {
     let kept_up: Vec<String> = res
@@ -315,16 +323,18 @@ fn time_split(s: &mut String, res: &Results) {
         "CPU seconds of the contestant (whole life), of kube-apiserver and etcd (from the start of \
          creation to the end of the run), and each scheduler's own time split from its metrics: \
          mean attempt and mean algorithm time per scheduled pod (the difference is mostly the \
-         bind request and its wait for the API server), and sums of \
+         bind request and its wait for the API server), *algorithm busy* = algorithm seconds ÷ \
+         seconds to the last bind (the algorithm runs one pod at a time, so near 100 % the \
+         scheduling cycle sets the pace), and sums of \
          `scheduler_framework_extension_point_duration_seconds` by extension point (binds run \
          concurrently, so Bind can exceed the wall time; the two schedulers do not time exactly \
          the same spans, so compare within a column with care).\n"
     );
     let _ = writeln!(
         s,
-        "| workload | contestant | contestant CPU s | apiserver CPU s | etcd CPU s | mean attempt ms | mean algorithm ms | largest extension points (s) |"
+        "| workload | contestant | contestant CPU s | apiserver CPU s | etcd CPU s | mean attempt ms | mean algorithm ms | algorithm busy | largest extension points (s) |"
     );
-    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|---|");
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|---|");
     for w in workloads(res) {
         for c in Contestant::ALL {
             let Some(r) = find(res, &w, c) else { continue };
@@ -341,13 +351,14 @@ fn time_split(s: &mut String, res: &Results) {
             };
             let _ = writeln!(
                 s,
-                "| {w} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {w} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.name(),
                 opt(r.usage.map(|u| u.cpu_secs), 1),
                 opt(r.apiserver_cpu_secs, 1),
                 opt(r.etcd_cpu_secs, 1),
                 opt(per_attempt(r.attempt_sum_secs), 1),
                 opt(per_attempt(r.algorithm_secs), 2),
+                busy(r).map_or("–".into(), |b| format!("{:.0} %", b * 100.0)),
                 if eps.is_empty() {
                     "–".into()
                 } else {

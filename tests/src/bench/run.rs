@@ -47,6 +47,7 @@ pub async fn run(w: &Workload, c: Contestant, opts: &RunOptions) -> RunResult {
         with_controller_manager: false,
         with_kwok: false,
         with_default_scheduler: false,
+        ..ControlPlaneOptions::default()
     };
     let started = Instant::now();
     let mut cp = match ControlPlane::start(cp_opts).await {
