@@ -10,6 +10,7 @@ pub mod config;
 pub mod framework;
 pub mod informers;
 pub mod leader;
+pub mod listers;
 pub mod logging;
 pub mod model;
 pub mod plugins;

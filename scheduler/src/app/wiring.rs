@@ -16,6 +16,7 @@ use crate::informers::{self, Sinks};
 use crate::leader::{
     LeaderElectionConfig, LeaderElector, SystemClock, api_store, default_identity,
 };
+use crate::listers::{ApiLister, Needs};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
 use crate::schedule::{ApiBinder, ApiOutcomes, OutcomeSink, Scheduler, SchedulerParts};
 use crate::serving::{self, DelegatedAuth, Queue, SchedulerMetrics, ServingOptions, ServingState};
@@ -177,9 +178,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(&args)?;
     let cc = &cfg.client_connection;
     let client = client_from(&cc.kubeconfig, cc.qps, cc.burst).await?;
+    let needs = Needs::of(cfg.profiles.iter().flat_map(|p| {
+        ExtensionPoint::ALL
+            .iter()
+            .flat_map(move |&point| p.plugins.at(point).iter().map(|r| r.name.as_str()))
+    }));
+    let lister = Arc::new(ApiLister::start(&client, needs));
     let handle = Handle {
         client: Some(client.clone()),
-        lister: Arc::new(crate::framework::EmptyLister),
+        lister: lister.clone(),
     };
     let frameworks = build_frameworks(&cfg, &handle)?;
     let metrics = Arc::new(SchedulerMetrics::new());
@@ -191,8 +198,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         queue: queue.clone(),
         scheduler_names: Arc::new(names),
     };
+    // Synced once the node and pod informers and every lister the plugins use have listed.
+    let (informers_tx, mut informers_rx) = watch::channel(false);
     let (synced_tx, synced_rx) = watch::channel(false);
-    let informers = tokio::spawn(informers::run(client.clone(), sinks, synced_tx));
+    let informers = tokio::spawn(informers::run(client.clone(), sinks, informers_tx));
+    {
+        let lister = lister.clone();
+        tokio::spawn(async move {
+            if informers_rx.wait_for(|s| *s).await.is_ok() {
+                lister.wait_ready().await;
+                let _ = synced_tx.send(true);
+            }
+        });
+    }
 
     let stop_serving = CancellationToken::new();
     let authn = match &args.authentication_kubeconfig {

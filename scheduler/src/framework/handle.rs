@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{ReplicationController, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 /// Why a bind call failed.
@@ -64,6 +66,26 @@ pub trait ClusterLister: Send + Sync {
     /// All PodDisruptionBudgets.
     fn pod_disruption_budgets(&self) -> Vec<Arc<PodDisruptionBudget>> {
         Vec::new()
+    }
+    /// Services of a namespace.
+    fn services(&self, _namespace: &str) -> Vec<Arc<Service>> {
+        Vec::new()
+    }
+    /// A ReplicationController.
+    fn replication_controller(
+        &self,
+        _namespace: &str,
+        _name: &str,
+    ) -> Option<Arc<ReplicationController>> {
+        None
+    }
+    /// A ReplicaSet.
+    fn replica_set(&self, _namespace: &str, _name: &str) -> Option<Arc<ReplicaSet>> {
+        None
+    }
+    /// A StatefulSet.
+    fn stateful_set(&self, _namespace: &str, _name: &str) -> Option<Arc<StatefulSet>> {
+        None
     }
 }
 

@@ -1,16 +1,18 @@
 //! PodTopologySpread: hard (`DoNotSchedule`) constraints filter, soft (`ScheduleAnyway`)
 //! constraints score; default constraints from the plugin args.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, TopologySpreadConstraint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::cache::NodeInfo;
 use crate::config::{DefaultingType, PluginArgsSet};
 use crate::framework::events::{
     ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
 };
-use crate::framework::{FilterPlugin, Handle, Plugin, PreFilterPlugin};
+use crate::framework::{ClusterLister, EmptyLister, FilterPlugin, Handle, Plugin, PreFilterPlugin};
 use crate::model::PodInfo;
 use crate::plugins::helpers::{
     RequiredNodeAffinity, Selector, node_labels, pod_labels, pod_tolerations, untolerated_taint,
@@ -115,24 +117,42 @@ pub fn count_matching(node: &NodeInfo, selector: &Selector, namespace: &str) -> 
 }
 
 /// Upstream's `PodTopologySpread`.
-#[derive(Debug)]
 pub struct PodTopologySpread {
     pub(crate) default_constraints: Vec<TopologySpreadConstraint>,
     pub(crate) system_defaulted: bool,
+    lister: Arc<dyn ClusterLister>,
+}
+
+impl std::fmt::Debug for PodTopologySpread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodTopologySpread")
+            .field("default_constraints", &self.default_constraints)
+            .field("system_defaulted", &self.system_defaulted)
+            .finish()
+    }
 }
 
 /// Factory.
-pub fn new(args: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
-    Ok(Arc::new(PodTopologySpread::from_args(args)))
+pub fn new(args: &PluginArgsSet, handle: &Handle) -> Result<Arc<dyn Plugin>, String> {
+    Ok(Arc::new(PodTopologySpread::with_lister(
+        args,
+        handle.lister.clone(),
+    )))
 }
 
 impl PodTopologySpread {
-    /// Built from the profile's args.
+    /// Built from the profile's args, without workloads to derive default selectors from.
     pub fn from_args(args: &PluginArgsSet) -> Self {
+        Self::with_lister(args, Arc::new(EmptyLister))
+    }
+
+    /// Built from the profile's args, reading Services and workloads from `lister`.
+    pub fn with_lister(args: &PluginArgsSet, lister: Arc<dyn ClusterLister>) -> Self {
         let a = &args.pod_topology_spread;
         PodTopologySpread {
             default_constraints: a.effective_default_constraints(),
             system_defaulted: a.defaulting_type == DefaultingType::System,
+            lister,
         }
     }
 
@@ -150,7 +170,7 @@ impl PodTopologySpread {
         if cs.is_empty() {
             return cs;
         }
-        let selector = default_selector(pod);
+        let selector = default_selector(pod, self.lister.as_ref());
         if selector.is_empty() {
             return Vec::new();
         }
@@ -161,12 +181,61 @@ impl PodTopologySpread {
     }
 }
 
-/// The selector default constraints use: the labels of the services, replication
-/// controllers, replica sets and stateful sets that select the pod. The handle does not
-/// list those kinds yet, so this is always empty and default constraints never apply
-/// (as upstream behaves for a pod no workload or service selects).
-pub fn default_selector(_pod: &Pod) -> Selector {
-    Selector::everything()
+/// The selector default constraints use (upstream's `DefaultSelector`): the selectors of
+/// the Services selecting the pod, merged, plus the selector of its controlling
+/// ReplicationController, ReplicaSet or StatefulSet. Empty when nothing selects the pod,
+/// and then default constraints do not apply.
+pub fn default_selector(pod: &Pod, lister: &dyn ClusterLister) -> Selector {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let labels = pod_labels(pod);
+    let mut set: BTreeMap<String, String> = BTreeMap::new();
+    for svc in lister.services(ns) {
+        // A Service without a selector selects nothing (not everything).
+        let Some(sel) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()) else {
+            continue;
+        };
+        if sel.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            set.extend(sel.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true));
+    let mut extra = Selector::everything();
+    if let Some(o) = owner {
+        match (o.api_version.as_str(), o.kind.as_str()) {
+            ("v1", "ReplicationController") => {
+                if let Some(sel) = lister
+                    .replication_controller(ns, &o.name)
+                    .and_then(|rc| rc.spec.as_ref().and_then(|s| s.selector.clone()))
+                {
+                    set.extend(sel);
+                }
+            }
+            ("apps/v1", "ReplicaSet") => {
+                if let Some(rs) = lister.replica_set(ns, &o.name) {
+                    extra = Selector::from_label_selector(Some(&rs.spec.selector));
+                }
+            }
+            ("apps/v1", "StatefulSet") => {
+                if let Some(ss) = lister.stateful_set(ns, &o.name) {
+                    extra = Selector::from_label_selector(Some(&ss.spec.selector));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut selector = Selector::from_label_selector(Some(&LabelSelector {
+        match_labels: Some(set),
+        match_expressions: None,
+    }));
+    if !extra.nothing {
+        selector.reqs.extend(extra.reqs);
+    }
+    selector
 }
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {

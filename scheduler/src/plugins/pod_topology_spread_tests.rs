@@ -502,3 +502,85 @@ fn score_table() {
         [66, 100, 100]
     );
 }
+
+/// Services and a ReplicaSet, as the scheduler's listers would hold them.
+struct Workloads;
+
+impl ClusterLister for Workloads {
+    fn services(&self, namespace: &str) -> Vec<Arc<k8s_openapi::api::core::v1::Service>> {
+        let svc = |name: &str, sel: &str| {
+            Arc::new(
+                serde_saphyr::from_str(&format!(
+                    "metadata: {{name: {name}, namespace: {namespace}}}\nspec: {{selector: {{{sel}}}}}"
+                ))
+                .expect("service"),
+            )
+        };
+        vec![
+            svc("web", "app: web"),
+            svc("other", "app: db"),
+            Arc::new(
+                serde_saphyr::from_str(&format!(
+                    "metadata: {{name: headless, namespace: {namespace}}}\nspec: {{}}"
+                ))
+                .expect("service"),
+            ),
+        ]
+    }
+    fn replica_set(
+        &self,
+        _: &str,
+        name: &str,
+    ) -> Option<Arc<k8s_openapi::api::apps::v1::ReplicaSet>> {
+        (name == "web-7d4").then(|| {
+            Arc::new(
+                serde_saphyr::from_str(
+                    "metadata: {name: web-7d4, namespace: default}\nspec: {selector: {matchLabels: {app: web, pod-template-hash: 7d4}}}",
+                )
+                .expect("replicaset"),
+            )
+        })
+    }
+}
+
+#[test]
+fn system_default_constraints_use_services_and_the_owning_replica_set() {
+    let owned = pinfo(
+        "metadata: {name: p, namespace: default, labels: {app: web, pod-template-hash: 7d4}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d4, uid: u, controller: true}]}\nspec: {containers: []}",
+    );
+    let sel = default_selector(&owned.pod, &Workloads);
+    let labels = |l: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        l.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert!(sel.matches(&labels(&[("app", "web"), ("pod-template-hash", "7d4")])));
+    assert!(
+        !sel.matches(&labels(&[("app", "web"), ("pod-template-hash", "other")])),
+        "the ReplicaSet's selector counts"
+    );
+    assert!(
+        !sel.matches(&labels(&[("app", "db"), ("pod-template-hash", "7d4")])),
+        "the Service's selector counts"
+    );
+    // Under System defaulting the pod gets upstream's two soft constraints.
+    let pl = PodTopologySpread::with_lister(&PluginArgsSet::default(), Arc::new(Workloads));
+    let keys: Vec<(String, i64)> = pl
+        .constraints(&owned.pod, "ScheduleAnyway")
+        .iter()
+        .map(|c| (c.topology_key.clone(), c.max_skew))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (HOST.to_string(), 3),
+            ("topology.kubernetes.io/zone".to_string(), 5)
+        ]
+    );
+    // A bare pod nothing selects keeps no default constraints.
+    let bare = pinfo(
+        "metadata: {name: b, namespace: default, labels: {app: cache}}\nspec: {containers: []}",
+    );
+    assert!(default_selector(&bare.pod, &Workloads).is_empty());
+    assert!(pl.constraints(&bare.pod, "ScheduleAnyway").is_empty());
+}
