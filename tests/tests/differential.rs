@@ -12,7 +12,17 @@ use std::time::Instant;
 
 use ferrosched_e2e::controlplane::{ControlPlane, ControlPlaneOptions};
 use ferrosched_e2e::diff::generate::Generator;
-use ferrosched_e2e::diff::{Outcome, Runner, disagreement, install_priority_classes};
+use ferrosched_e2e::diff::generate::State;
+use ferrosched_e2e::diff::{
+    Outcome, Runner, disagreement, install_priority_classes, kube_scores, score_disagreement,
+};
+
+fn pod_name(state: &State) -> String {
+    state.incoming["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
 
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -24,6 +34,7 @@ async fn compare(cp: &ControlPlane, seed: u64, states: usize) -> anyhow::Result<
     let runner = Runner::new(client, "default-scheduler")?;
     let mut generator = Generator::new(seed);
     let (mut bound, mut failed, mut ranked, mut problems) = (0, 0, 0, Vec::new());
+    let mut compared_totals = 0;
     let started = Instant::now();
     for i in 0..states {
         let state = generator.state(i, "default-scheduler");
@@ -40,7 +51,19 @@ async fn compare(cp: &ControlPlane, seed: u64, states: usize) -> anyhow::Result<
             // States where the scores single out fewer nodes than fit (ranking mattered).
             ranked += usize::from(ferro.best().len() < scores.len());
         }
-        if let Some(why) = disagreement(&kube, &ferro) {
+        let log = cp
+            .log_path("kube-scheduler")
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .unwrap_or_default();
+        let key = format!("{}/{}", ferrosched_e2e::diff::NAMESPACE, pod_name(&state));
+        let kube_totals = kube_scores(&log, &key);
+        compared_totals += usize::from(!kube_totals.is_empty());
+        let why = disagreement(&kube, &ferro).or_else(|| {
+            matches!(kube, Outcome::Bound(_))
+                .then(|| score_disagreement(&kube_totals, &ferro))
+                .flatten()
+        });
+        if let Some(why) = why {
             problems.push(format!(
                 "state {i} (seed {seed}): {why}\n  nodes: {}\n  bound pods: {}\n  incoming: {}",
                 serde_json::to_string(&state.nodes)?,
@@ -50,7 +73,7 @@ async fn compare(cp: &ControlPlane, seed: u64, states: usize) -> anyhow::Result<
         }
     }
     println!(
-        "figure: differential states {states} (kube-scheduler bound {bound}, {ranked} of them decided by scores; unschedulable {failed}), disagreements {}, {:.0} s",
+        "figure: differential states {states} (kube-scheduler bound {bound}, {ranked} of them decided by scores, {compared_totals} with every node's total score compared; unschedulable {failed}), disagreements {}, {:.0} s",
         problems.len(),
         started.elapsed().as_secs_f64()
     );
@@ -72,6 +95,8 @@ async fn ferrosched_agrees_with_kube_scheduler_on_generated_states() -> anyhow::
     let cp = ControlPlane::start(ControlPlaneOptions {
         with_controller_manager: false,
         with_kwok: false,
+        // Log every node's final score, to compare totals exactly.
+        default_scheduler_args: vec!["--vmodule=schedule_one=10".into()],
         ..Default::default()
     })
     .await?;

@@ -180,7 +180,8 @@ impl ControlPlane {
                     flags::kube_scheduler_config(&kubeconfig_for_scheduler),
                 )
                 .map_err(|e| Error::io("writing kube-scheduler config", e))?;
-                let args = flags::kube_scheduler(&cfg, scheduler);
+                let mut args = flags::kube_scheduler(&cfg, scheduler);
+                args.extend(opts.default_scheduler_args.iter().cloned());
                 cp.components.push(Component::spawn(
                     "kube-scheduler",
                     sched_bin,

@@ -18,6 +18,8 @@ pub struct ControlPlaneOptions {
     /// Run the upstream kube-scheduler as the cluster's `default-scheduler` (default true),
     /// so workloads such as the scheduler Deployment's own pods get placed.
     pub with_default_scheduler: bool,
+    /// Extra flags for that kube-scheduler (e.g. `--vmodule=schedule_one=10` to log scores).
+    pub default_scheduler_args: Vec<String>,
 }
 
 impl ControlPlaneOptions {
@@ -40,6 +42,7 @@ impl Default for ControlPlaneOptions {
             with_controller_manager: true,
             with_kwok: true,
             with_default_scheduler: true,
+            default_scheduler_args: Vec::new(),
         }
     }
 }

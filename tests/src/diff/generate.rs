@@ -25,6 +25,20 @@ pub struct State {
     pub existing: Vec<Value>,
     /// The pod under test (no nodeName), as JSON.
     pub incoming: Value,
+    /// A Service and/or ReplicaSet selecting one app's pods (their pods then get
+    /// PodTopologySpread's system default constraints).
+    pub workload: Option<Workload>,
+}
+
+/// Objects that select the pods of one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// The `app` label value selected.
+    pub app: String,
+    /// A Service selects `app=<app>`.
+    pub service: bool,
+    /// A ReplicaSet selecting `app=<app>` controls those pods.
+    pub replica_set: bool,
 }
 
 impl State {
@@ -82,10 +96,19 @@ impl Generator {
             }
         }
         let incoming = self.incoming_pod(index, scheduler);
+        let workload = self.rng.random_bool(0.35).then(|| {
+            let service = self.rng.random_bool(0.6);
+            Workload {
+                app: pick(&mut self.rng, &APPS).to_string(),
+                service,
+                replica_set: !service || self.rng.random_bool(0.5),
+            }
+        });
         State {
             nodes,
             existing,
             incoming,
+            workload,
         }
     }
 

@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrosched_scheduler::cache::{Cache, Snapshot};
-use ferrosched_scheduler::framework::{CycleState, Framework, Handle};
+use ferrosched_scheduler::framework::{ClusterLister, CycleState, Framework, Handle};
 use ferrosched_scheduler::model::PodInfo;
 use ferrosched_scheduler::schedule::{Algorithm, ScheduleError, run_post_filter};
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
-use generate::{HOSTNAME, NODE_LABEL, State};
+use generate::{HOSTNAME, NODE_LABEL, State, Workload};
 
 /// Namespace the generated pods live in (its `default` ServiceAccount exists).
 pub const NAMESPACE: &str = "default";
@@ -50,6 +51,49 @@ impl Verdict {
             .map(|(n, _)| n.as_str())
             .collect()
     }
+}
+
+/// kube-scheduler's final score per node for `pod_key` (`namespace/name`), from its log at
+/// `--vmodule=schedule_one=10` ("Calculated node's final score for pod"); empty when it did
+/// not score (a single feasible node). The first scoring of the pod is taken.
+pub fn kube_scores(log: &str, pod_key: &str) -> Vec<(String, i64)> {
+    let pod = format!("pod=\"{pod_key}\"");
+    let mut out: Vec<(String, i64)> = Vec::new();
+    for line in log.lines() {
+        if !line.contains("Calculated node's final score for pod") || !line.contains(&pod) {
+            continue;
+        }
+        let field = |key: &str| {
+            let i = line.find(key)? + key.len();
+            let rest = &line[i..];
+            let end = rest.find(' ').unwrap_or(rest.len());
+            Some(rest[..end].trim_matches('"').to_string())
+        };
+        let (Some(node), Some(score)) = (field(" node="), field(" score=")) else {
+            continue;
+        };
+        if out.iter().any(|(n, _)| *n == node) {
+            break; // a later attempt
+        }
+        out.push((node, score.parse().unwrap_or(i64::MIN)));
+    }
+    out
+}
+
+/// Whether kube-scheduler's totals (when it logged them) equal Ferrosched's for every node.
+pub fn score_disagreement(kube: &[(String, i64)], ferro: &Verdict) -> Option<String> {
+    let Verdict::Scores(scores) = ferro else {
+        return None;
+    };
+    if kube.is_empty() || scores.len() < 2 {
+        return None;
+    }
+    let mut a: Vec<(String, i64)> = kube.to_vec();
+    let mut b: Vec<(String, i64)> = scores.clone();
+    a.sort();
+    b.sort();
+    (a != b)
+        .then(|| format!("total scores differ:\n  kube-scheduler: {a:?}\n  ferrosched:     {b:?}"))
 }
 
 /// Why the two disagree, or None.
@@ -111,6 +155,35 @@ pub struct Runner {
     client: kube::Client,
     scheduler: String,
     framework: Framework,
+    lister: Arc<Listed>,
+    /// The current state's ReplicaSet: (app, name, uid).
+    owner: std::sync::Mutex<Option<(String, String, String)>>,
+}
+
+/// Services and ReplicaSets as listed at snapshot time, for Ferrosched's plugins.
+#[derive(Default)]
+struct Listed {
+    services: std::sync::Mutex<Vec<Arc<Service>>>,
+    replica_sets: std::sync::Mutex<Vec<Arc<ReplicaSet>>>,
+}
+
+impl ClusterLister for Listed {
+    fn services(&self, namespace: &str) -> Vec<Arc<Service>> {
+        let all = self.services.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter()
+            .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
+            .cloned()
+            .collect()
+    }
+    fn replica_set(&self, namespace: &str, name: &str) -> Option<Arc<ReplicaSet>> {
+        let all = self.replica_sets.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter()
+            .find(|r| {
+                r.metadata.namespace.as_deref() == Some(namespace)
+                    && r.metadata.name.as_deref() == Some(name)
+            })
+            .cloned()
+    }
 }
 
 impl Runner {
@@ -120,15 +193,22 @@ impl Runner {
         let cfg = ferrosched_scheduler::config::parse(
             "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\npercentageOfNodesToScore: 100\n",
         )?;
+        let lister = Arc::new(Listed::default());
+        let handle = Handle {
+            client: None,
+            lister: lister.clone(),
+        };
         let framework = Framework::new(
             &cfg.profiles[0],
             &ferrosched_scheduler::plugins::registry(),
-            &Handle::offline(),
+            &handle,
         )?;
         Ok(Runner {
             client,
             scheduler: scheduler.into(),
             framework,
+            lister,
+            owner: std::sync::Mutex::new(None),
         })
     }
 
@@ -149,6 +229,14 @@ impl Runner {
         nodes
             .delete_collection(&now, &ListParams::default().labels(NODE_LABEL))
             .await?;
+        let generated = ListParams::default().labels(NODE_LABEL);
+        Api::<Service>::namespaced(self.client.clone(), NAMESPACE)
+            .delete_collection(&now, &generated)
+            .await?;
+        Api::<ReplicaSet>::namespaced(self.client.clone(), NAMESPACE)
+            .delete_collection(&now, &generated)
+            .await?;
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let (pods, nodes) = (self.pods(), nodes.clone());
         poll(
             "the previous state to be gone",
@@ -169,6 +257,11 @@ impl Runner {
     /// exactly them: a probe pod created after everything else must land on the newest node
     /// (its informers deliver each kind in order), and is deleted again.
     pub async fn apply(&self, index: usize, state: &State) -> anyhow::Result<()> {
+        // Services and ReplicaSets first: their informers are not ordered with the pods'
+        // watch, so they get the whole node and pod set-up time to arrive.
+        if let Some(w) = &state.workload {
+            self.create_workload(index, w).await?;
+        }
         let nodes: Api<Node> = Api::all(self.client.clone());
         for n in &state.nodes {
             nodes
@@ -191,7 +284,7 @@ impl Runner {
         }
         for p in &state.existing {
             self.pods()
-                .create(&PostParams::default(), &serde_json::from_value(p.clone())?)
+                .create(&PostParams::default(), &self.owned(p.clone())?)
                 .await?;
         }
         let last = state.node_names().pop().unwrap_or_default();
@@ -235,8 +328,70 @@ impl Runner {
         .await
     }
 
+    async fn create_workload(&self, index: usize, w: &Workload) -> anyhow::Result<()> {
+        let labels = serde_json::json!({NODE_LABEL: "true"});
+        if w.service {
+            let svc: Service = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("d{index}-svc"), "labels": labels},
+                "spec": {"selector": {"app": w.app}, "ports": [{"port": 80}]},
+            }))?;
+            Api::<Service>::namespaced(self.client.clone(), NAMESPACE)
+                .create(&PostParams::default(), &svc)
+                .await?;
+        }
+        if w.replica_set {
+            let name = format!("d{index}-rs");
+            let rs: ReplicaSet = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "labels": labels},
+                "spec": {
+                    "replicas": 0,
+                    "selector": {"matchLabels": {"app": w.app}},
+                    "template": {"metadata": {"labels": {"app": w.app}},
+                        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}},
+                },
+            }))?;
+            let created = Api::<ReplicaSet>::namespaced(self.client.clone(), NAMESPACE)
+                .create(&PostParams::default(), &rs)
+                .await?;
+            let uid = created.metadata.uid.unwrap_or_default();
+            *self.owner.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((w.app.clone(), name, uid));
+        }
+        Ok(())
+    }
+
+    /// `pod` as a Pod, controlled by the state's ReplicaSet when it has the selected app.
+    fn owned(&self, mut pod: serde_json::Value) -> anyhow::Result<Pod> {
+        let owner = self.owner.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((app, name, uid)) = owner
+            && pod["metadata"]["labels"]["app"] == app.as_str()
+        {
+            pod["metadata"]["ownerReferences"] = serde_json::json!([{
+                "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": uid, "controller": true,
+            }]);
+        }
+        Ok(serde_json::from_value(pod)?)
+    }
+
     /// The cluster as a scheduler cache sees it now.
     pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        let services = Api::<Service>::namespaced(self.client.clone(), NAMESPACE)
+            .list(&ListParams::default())
+            .await?;
+        *self
+            .lister
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) =
+            services.items.into_iter().map(Arc::new).collect();
+        let sets = Api::<ReplicaSet>::namespaced(self.client.clone(), NAMESPACE)
+            .list(&ListParams::default())
+            .await?;
+        *self
+            .lister
+            .replica_sets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = sets.items.into_iter().map(Arc::new).collect();
         let mut cache = Cache::new(Duration::ZERO);
         let nodes: Api<Node> = Api::all(self.client.clone());
         for n in nodes.list(&ListParams::default()).await?.items {
@@ -257,10 +412,7 @@ impl Runner {
     pub async fn kube_outcome(&self, state: &State) -> anyhow::Result<(Pod, Outcome)> {
         let pods = self.pods();
         let created = pods
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(state.incoming.clone())?,
-            )
+            .create(&PostParams::default(), &self.owned(state.incoming.clone())?)
             .await?;
         let name = created.metadata.name.clone().unwrap_or_default();
         let events: Api<Event> = Api::namespaced(self.client.clone(), NAMESPACE);
@@ -303,5 +455,27 @@ impl Runner {
                 anyhow::bail!("plugin {} failed: {}", s.plugin(), s.message())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_scores_are_read_from_the_log() {
+        let log = r#"I1123 18:30:01.1 1 schedule_one.go:1052] "Calculated node's final score for pod" pod="default/d3-incoming" node="d3-n0" score=312
+I1123 18:30:01.1 1 schedule_one.go:1052] "Calculated node's final score for pod" pod="default/d2-incoming" node="d2-n0" score=1
+I1123 18:30:01.1 1 schedule_one.go:1052] "Calculated node's final score for pod" pod="default/d3-incoming" node="d3-n1" score=290
+I1123 18:30:02.1 1 schedule_one.go:1052] "Calculated node's final score for pod" pod="default/d3-incoming" node="d3-n0" score=7
+"#;
+        assert_eq!(
+            kube_scores(log, "default/d3-incoming"),
+            [("d3-n0".to_string(), 312), ("d3-n1".to_string(), 290)]
+        );
+        let same = Verdict::Scores(vec![("d3-n1".into(), 290), ("d3-n0".into(), 312)]);
+        assert!(score_disagreement(&kube_scores(log, "default/d3-incoming"), &same).is_none());
+        let other = Verdict::Scores(vec![("d3-n1".into(), 291), ("d3-n0".into(), 312)]);
+        assert!(score_disagreement(&kube_scores(log, "default/d3-incoming"), &other).is_some());
     }
 }
