@@ -117,7 +117,8 @@ impl Sinks {
         if info.node_name().is_some() {
             let known = self.lock().contains_pod(&info.uid);
             self.queue.delete(&info.uid);
-            self.lock().upsert_bound_pod(info.clone());
+            // The cache keeps a slimmed copy; cluster-event hints below see the whole pod.
+            self.lock().upsert_bound_pod(Arc::new(info.slimmed()));
             let act = if known {
                 action::UPDATE_POD_LABEL | action::UPDATE_OTHER
             } else {

@@ -93,6 +93,28 @@ impl PodInfo {
         }
     }
 
+    /// The same facts over a copy of the pod without what no plugin reads of a pod already
+    /// on a node: its containers (requests and host ports are derived above) and the
+    /// container statuses. A container is over 2 KiB in memory, so bound pods held by the
+    /// cache shrink by half or more.
+    pub fn slimmed(&self) -> Self {
+        let mut pod = (*self.pod).clone();
+        if let Some(spec) = pod.spec.as_mut() {
+            spec.containers = Vec::new();
+            spec.init_containers = None;
+            spec.ephemeral_containers = None;
+        }
+        if let Some(status) = pod.status.as_mut() {
+            status.container_statuses = None;
+            status.init_container_statuses = None;
+            status.ephemeral_container_statuses = None;
+        }
+        PodInfo {
+            pod: Arc::new(pod),
+            ..self.clone()
+        }
+    }
+
     /// `metadata.namespace`.
     pub fn namespace(&self) -> &str {
         self.pod.metadata.namespace.as_deref().unwrap_or("")
@@ -119,5 +141,40 @@ impl PodInfo {
             .as_ref()
             .and_then(|s| s.scheduler_name.as_deref())
             .unwrap_or("default-scheduler")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slimmed_pods_keep_every_derived_fact() {
+        let pod: Pod = serde_saphyr::from_str(
+            "metadata: {name: p, namespace: ns, uid: u, labels: {app: a}}\nspec:\n  nodeName: n1\n  priority: 7\n  affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: k, labelSelector: {matchLabels: {app: a}}}]}}\n  containers: [{name: c, image: x, ports: [{containerPort: 80, hostPort: 8080}], resources: {requests: {cpu: 250m, memory: 1Gi}}}]\nstatus: {startTime: '2026-01-01T00:00:00Z', containerStatuses: [{name: c, image: x, imageID: i, ready: true, restartCount: 0}]}\n",
+        )
+        .expect("pod");
+        let full = PodInfo::new(Arc::new(pod));
+        let slim = full.slimmed();
+        assert!(
+            slim.pod
+                .spec
+                .as_ref()
+                .is_some_and(|s| s.containers.is_empty())
+        );
+        assert!(
+            slim.pod
+                .status
+                .as_ref()
+                .is_some_and(|s| s.container_statuses.is_none() && s.start_time.is_some())
+        );
+        assert_eq!(slim.requests, full.requests);
+        assert_eq!(slim.host_ports, full.host_ports);
+        assert_eq!((slim.priority, slim.has_required_anti_affinity), (7, true));
+        assert_eq!(
+            (slim.key.as_str(), slim.uid.as_str(), slim.node_name()),
+            ("ns/p", "u", Some("n1"))
+        );
+        assert_eq!(slim.pod.metadata.labels, full.pod.metadata.labels);
     }
 }

@@ -123,8 +123,11 @@ impl Scheduler {
         parts: SchedulerParts,
         runtime: tokio::runtime::Handle,
     ) -> Result<Self, rayon::ThreadPoolBuildError> {
+        // `parallelism` bounds upstream's goroutines; threads beyond the machine's cores only
+        // cost memory and switches, so the pool is capped at the available parallelism.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(parts.parallelism.max(1))
+            .num_threads(parts.parallelism.clamp(1, cores))
             .thread_name(|i| format!("filter-{i}"))
             .build()?;
         Ok(Scheduler {
