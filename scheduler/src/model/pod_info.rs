@@ -5,6 +5,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::resources::{Resource, pod_non_zero_requests, pod_requests};
+use crate::plugins::inter_pod_affinity::AffinityTerms;
 
 /// A host port a container asks for: (ip, protocol, port). An empty ip means every address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,6 +41,8 @@ pub struct PodInfo {
     pub has_affinity: bool,
     /// The pod has required pod anti-affinity terms.
     pub has_required_anti_affinity: bool,
+    /// Its pod (anti-)affinity terms, parsed once (None: it has none).
+    affinity_terms: Option<Arc<AffinityTerms>>,
 }
 
 impl PodInfo {
@@ -79,6 +82,7 @@ impl PodInfo {
                     .as_ref()
             })
             .is_some_and(|t| !t.is_empty());
+        let affinity_terms = has_affinity.then(|| Arc::new(AffinityTerms::of(&pod)));
         PodInfo {
             priority: spec.and_then(|s| s.priority).unwrap_or(0),
             pod,
@@ -90,7 +94,15 @@ impl PodInfo {
             host_ports,
             has_affinity,
             has_required_anti_affinity,
+            affinity_terms,
         }
+    }
+
+    /// Its pod (anti-)affinity terms, parsed when the PodInfo was built.
+    pub fn affinity_terms(&self) -> &AffinityTerms {
+        static NONE: std::sync::LazyLock<AffinityTerms> =
+            std::sync::LazyLock::new(AffinityTerms::default);
+        self.affinity_terms.as_deref().unwrap_or(&NONE)
     }
 
     /// The same facts over a copy of the pod without what no plugin reads of a pod already

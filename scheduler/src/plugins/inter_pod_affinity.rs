@@ -30,6 +30,32 @@ pub const ERR_REASON_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affini
 
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
+/// A pod's (anti-)affinity terms, parsed once when its PodInfo is built (upstream keeps
+/// them on its PodInfo too): existing pods' terms are matched every cycle.
+#[derive(Debug, Clone, Default)]
+pub struct AffinityTerms {
+    /// Required affinity terms.
+    pub required_affinity: Vec<AffinityTerm>,
+    /// Required anti-affinity terms.
+    pub required_anti_affinity: Vec<AffinityTerm>,
+    /// Weighted preferred affinity terms.
+    pub preferred_affinity: Vec<(i64, AffinityTerm)>,
+    /// Weighted preferred anti-affinity terms.
+    pub preferred_anti_affinity: Vec<(i64, AffinityTerm)>,
+}
+
+impl AffinityTerms {
+    /// Parses every term of `pod`.
+    pub fn of(pod: &Pod) -> Self {
+        AffinityTerms {
+            required_affinity: required_affinity(pod),
+            required_anti_affinity: required_anti_affinity(pod),
+            preferred_affinity: preferred_affinity(pod),
+            preferred_anti_affinity: preferred_anti_affinity(pod),
+        }
+    }
+}
+
 /// A parsed pod affinity term.
 #[derive(Debug, Clone)]
 pub struct AffinityTerm {
@@ -218,7 +244,7 @@ pub struct PreFilterState {
 
 impl PreFilterState {
     fn update_with_pod(&mut self, other: &PodInfo, node: &NodeInfo, delta: i64, incoming: &Pod) {
-        for t in required_anti_affinity(&other.pod) {
+        for t in other.affinity_terms().required_anti_affinity.iter() {
             if t.matches(incoming, Some(&self.ns_labels)) {
                 self.existing_anti.add(node, &t.topology_key, delta);
             }
@@ -313,7 +339,7 @@ impl PreFilterPlugin for InterPodAffinity {
             .map(|node| {
                 let mut c = TopologyCounts::default();
                 for p in node.pods.iter().filter(|p| p.has_required_anti_affinity) {
-                    for t in required_anti_affinity(&p.pod) {
+                    for t in p.affinity_terms().required_anti_affinity.iter() {
                         if t.matches(&pod.pod, Some(&ns_labels)) {
                             c.add(node, &t.topology_key, 1);
                         }

@@ -13,7 +13,7 @@ use crate::framework::{CycleState, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
 use crate::plugins::helpers::{MAX_NODE_SCORE, node_labels};
 use crate::plugins::inter_pod_affinity::{
-    AffinityTerm, InterPodAffinity, preferred_affinity, preferred_anti_affinity, required_affinity,
+    AffinityTerm, InterPodAffinity, preferred_affinity, preferred_anti_affinity,
 };
 
 type ScoreMap = FxHashMap<String, FxHashMap<String, i64>>;
@@ -88,11 +88,12 @@ impl PreScorePlugin for InterPodAffinity {
                     if !existing.has_affinity {
                         continue;
                     }
+                    let terms = existing.affinity_terms();
                     if hard_weight > 0 {
-                        for t in required_affinity(e) {
+                        for t in &terms.required_affinity {
                             process_term(
                                 &mut out,
-                                &t,
+                                t,
                                 hard_weight,
                                 &pod.pod,
                                 Some(&ns_labels),
@@ -100,11 +101,11 @@ impl PreScorePlugin for InterPodAffinity {
                             );
                         }
                     }
-                    for (w, t) in preferred_affinity(e) {
-                        process_term(&mut out, &t, w, &pod.pod, Some(&ns_labels), node);
+                    for (w, t) in &terms.preferred_affinity {
+                        process_term(&mut out, t, *w, &pod.pod, Some(&ns_labels), node);
                     }
-                    for (w, t) in preferred_anti_affinity(e) {
-                        process_term(&mut out, &t, -w, &pod.pod, Some(&ns_labels), node);
+                    for (w, t) in &terms.preferred_anti_affinity {
+                        process_term(&mut out, t, -*w, &pod.pod, Some(&ns_labels), node);
                     }
                 }
                 out

@@ -63,8 +63,10 @@ pub struct Algorithm {
     pub percentage_of_nodes_to_score: Option<u32>,
 }
 
-/// Nodes below which filtering runs on the calling thread (fan-out costs more than it saves).
-const PARALLEL_THRESHOLD: usize = 256;
+/// Nodes to evaluate below which a pass runs on the calling thread: a node costs well under
+/// a microsecond, less than waking other threads (which, on a machine shared with the API
+/// server, may not even be scheduled promptly).
+const PARALLEL_THRESHOLD: usize = 1024;
 
 /// Whether to fan `n` items out over the current rayon pool: only when it has more than one
 /// thread and the work is large enough to pay for the hand-off.
@@ -244,7 +246,9 @@ impl Algorithm {
             Ok(())
         };
         let mut processed = 0;
-        if !fan_out(total) {
+        // The sequential pass stops after `want` feasible nodes: that, not the node count,
+        // is the work to split.
+        if !fan_out(want.min(total)) {
             for i in 0..total {
                 let (node, status) = check(i);
                 processed = i + 1;
