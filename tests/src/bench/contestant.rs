@@ -130,6 +130,11 @@ pub fn launch(
 ) -> anyhow::Result<Launch> {
     std::fs::create_dir_all(dir)?;
     let ready_file = dir.join("binder.ready");
+    // A file left by an earlier run in the same directory would read as ready at once.
+    match std::fs::remove_file(&ready_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
     let config = dir.join("scheduler-config.yaml");
     std::fs::write(&config, scheduler_config(kubeconfig, scheduler_name))?;
     let kc = kubeconfig.display();
@@ -178,5 +183,21 @@ mod tests {
         for c in Contestant::ALL {
             assert_eq!(Contestant::parse(c.name()), Some(c));
         }
+    }
+
+    #[test]
+    fn a_stale_ready_file_is_removed() {
+        let dir = std::env::temp_dir().join(format!("bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("binder.ready"), "ready\n").expect("stale file");
+        let bins = Binaries {
+            ferrosched: "/x".into(),
+            kube_scheduler: "/y".into(),
+            bench: "/z".into(),
+        };
+        let l = launch(Contestant::Limit, &bins, Path::new("/k"), "s", 1, &dir).expect("launch");
+        assert!(!l.ready_file.exists());
+        assert_eq!(l.args[0], "binder");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
