@@ -1,5 +1,5 @@
 //! In-process benchmark of the scheduling cycle (not a test):
-//! `cargo run --release -p ferrosched-scheduler --example inprocess_bench -- [nodes] [pods]`.
+//! `cargo run --release -p ferrosched-scheduler --example inprocess_bench -- [nodes] [pods] [anti-affinity]`.
 //!
 //! Upstream scheduler_perf's SchedulingBasic shape: nodes 4 CPU / 32Gi / 110 pods, pods
 //! 100m / 500Mi, the default plugins, a no-op binder, one filter/score thread. Prints pods/s,
@@ -29,10 +29,17 @@ fn node(i: usize) -> Node {
     .expect("node json")
 }
 
-fn pod(i: usize) -> Pod {
+/// A measured pod; with `anti_affinity`, upstream's SchedulingPodAntiAffinity shape
+/// (required anti-affinity to its own label on `kubernetes.io/hostname`).
+fn pod(i: usize, anti_affinity: bool) -> Pod {
+    let mut spec = serde_json::json!({"containers": [{"name": "c", "image": "pause", "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}}}]});
+    if anti_affinity {
+        spec["affinity"] = serde_json::json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"color": "green"}}, "topologyKey": "kubernetes.io/hostname"}]}});
+    }
     serde_json::from_value(serde_json::json!({
-        "metadata": {"name": format!("pod-{i}"), "namespace": "bench", "uid": format!("uid-{i}")},
-        "spec": {"containers": [{"name": "c", "image": "pause", "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}}}]},
+        "metadata": {"name": format!("pod-{i}"), "namespace": "bench", "uid": format!("uid-{i}"), "labels": {"color": "green"}},
+        "spec": spec,
     }))
     .expect("pod json")
 }
@@ -55,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         args.first().copied().unwrap_or(5000),
         args.get(1).copied().unwrap_or(10_000),
     );
+    let anti_affinity = std::env::args().any(|a| a == "anti-affinity");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -104,7 +112,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut scheduler = Scheduler::new(parts, rt.handle().clone())?;
     for i in 0..n_pods {
-        queue.add(Arc::new(PodInfo::new(Arc::new(pod(i)))));
+        queue.add(Arc::new(PodInfo::new(Arc::new(pod(i, anti_affinity)))));
     }
     let mut lat = Vec::with_capacity(n_pods);
     let start = Instant::now();
@@ -136,8 +144,13 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let placed: usize = per_node.iter().map(|(k, v)| k * v).sum();
+    let shape = if anti_affinity {
+        ", required anti-affinity on kubernetes.io/hostname"
+    } else {
+        ""
+    };
     println!(
-        "in-process: {n_pods} pods onto {n_nodes} nodes (4 CPU / 32Gi / 110 pods; pods 100m / 500Mi), default plugins, no-op binder, 1 filter thread"
+        "in-process: {n_pods} pods onto {n_nodes} nodes (4 CPU / 32Gi / 110 pods; pods 100m / 500Mi{shape}), default plugins, no-op binder, 1 filter thread"
     );
     println!("placed: {placed}");
     println!(

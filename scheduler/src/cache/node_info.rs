@@ -32,6 +32,9 @@ pub struct NodeInfo {
     /// Every name of every image the node reports (`status.images[].names`), with its size:
     /// upstream's per-node image states, looked up by ImageLocality.
     pub images: Arc<FxHashMap<String, i64>>,
+    /// The node's labels as shared strings, sorted by key: per-topology counters clone
+    /// these instead of allocating (see [`NodeInfo::label_atom`]).
+    pub label_atoms: Arc<[(Arc<str>, Arc<str>)]>,
     /// Host ports in use.
     pub used_ports: Vec<HostPort>,
     /// How many of its pods have pod (anti-)affinity terms.
@@ -63,6 +66,7 @@ impl NodeInfo {
             taints: Vec::new(),
             unschedulable: false,
             images: Arc::default(),
+            label_atoms: Arc::new([]),
             generation: 0,
         }
     }
@@ -79,7 +83,28 @@ impl NodeInfo {
         if !same_images {
             self.images = Arc::new(image_sizes(&node));
         }
+        let same_labels = self
+            .node
+            .as_ref()
+            .is_some_and(|old| old.metadata.labels == node.metadata.labels);
+        if !same_labels {
+            self.label_atoms = node
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str())))
+                .collect();
+        }
         self.node = Some(node);
+    }
+
+    /// The label `key` and its value as shared strings, if the node has it.
+    pub fn label_atom(&self, key: &str) -> Option<&(Arc<str>, Arc<str>)> {
+        self.label_atoms
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| &self.label_atoms[i])
     }
 
     /// The image names this node reports.

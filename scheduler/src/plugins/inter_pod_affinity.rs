@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::cache::{NodeInfo, Snapshot};
@@ -190,28 +189,21 @@ pub fn preferred_anti_affinity(pod: &Pod) -> Vec<(i64, AffinityTerm)> {
 
 /// Counts per topology key, then value.
 #[derive(Debug, Clone, Default)]
-pub struct TopologyCounts(FxHashMap<String, FxHashMap<String, i64>>);
+pub struct TopologyCounts(FxHashMap<Arc<str>, FxHashMap<Arc<str>, i64>>);
 
 impl TopologyCounts {
+    /// Counts `delta` for the node's value of `key` (shared strings: no allocation per add).
     fn add(&mut self, node: &NodeInfo, key: &str, delta: i64) {
-        let Some(v) = node_labels(node).get(key) else {
+        let Some((k, v)) = node.label_atom(key) else {
             return;
         };
-        let values = self.0.entry(key.to_string()).or_default();
+        let values = self.0.entry(k.clone()).or_default();
         let e = values.entry(v.clone()).or_insert(0);
         *e += delta;
         if *e == 0 {
             values.remove(v);
             if values.is_empty() {
                 self.0.remove(key);
-            }
-        }
-    }
-    fn merge(&mut self, other: TopologyCounts) {
-        for (k, vs) in other.0 {
-            let values = self.0.entry(k).or_default();
-            for (v, n) in vs {
-                *values.entry(v).or_insert(0) += n;
             }
         }
     }
@@ -334,49 +326,33 @@ impl PreFilterPlugin for InterPodAffinity {
             t.merge_namespaces(self.lister.as_ref());
         }
         let ns_labels = self.ns_labels(pod);
-        let existing_anti = snapshot
-            .with_required_anti_affinity()
-            .map(|node| {
-                let mut c = TopologyCounts::default();
-                for p in node.pods.iter().filter(|p| p.has_required_anti_affinity) {
-                    for t in p.affinity_terms().required_anti_affinity.iter() {
-                        if t.matches(&pod.pod, Some(&ns_labels)) {
-                            c.add(node, &t.topology_key, 1);
-                        }
+        // One pass each, straight into the counters (a node costs a few label lookups).
+        let mut existing_anti = TopologyCounts::default();
+        for node in snapshot.with_required_anti_affinity() {
+            for p in node.pods.iter().filter(|p| p.has_required_anti_affinity) {
+                for t in p.affinity_terms().required_anti_affinity.iter() {
+                    if t.matches(&pod.pod, Some(&ns_labels)) {
+                        existing_anti.add(node, &t.topology_key, 1);
                     }
                 }
-                c
-            })
-            .fold(TopologyCounts::default(), |mut acc, c| {
-                acc.merge(c);
-                acc
-            });
+            }
+        }
         let (mut affinity_counts, mut anti_counts) =
             (TopologyCounts::default(), TopologyCounts::default());
         if !affinity.is_empty() || !anti_affinity.is_empty() {
-            let per_node: Vec<(TopologyCounts, TopologyCounts)> = snapshot
-                .nodes()
-                .par_iter()
-                .map(|node| {
-                    let (mut a, mut anti) = (TopologyCounts::default(), TopologyCounts::default());
-                    for p in &node.pods {
-                        if matches_all(&affinity, &p.pod) {
-                            for t in &affinity {
-                                a.add(node, &t.topology_key, 1);
-                            }
-                        }
-                        for t in &anti_affinity {
-                            if t.matches(&p.pod, None) {
-                                anti.add(node, &t.topology_key, 1);
-                            }
+            for node in snapshot.nodes() {
+                for p in &node.pods {
+                    if matches_all(&affinity, &p.pod) {
+                        for t in &affinity {
+                            affinity_counts.add(node, &t.topology_key, 1);
                         }
                     }
-                    (a, anti)
-                })
-                .collect();
-            for (a, anti) in per_node {
-                affinity_counts.merge(a);
-                anti_counts.merge(anti);
+                    for t in &anti_affinity {
+                        if t.matches(&p.pod, None) {
+                            anti_counts.add(node, &t.topology_key, 1);
+                        }
+                    }
+                }
             }
         }
         if existing_anti.is_empty() && affinity.is_empty() && anti_affinity.is_empty() {
