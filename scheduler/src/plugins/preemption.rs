@@ -214,31 +214,30 @@ fn earliest_start_of_top(victims: &[Arc<PodInfo>]) -> i128 {
         .unwrap_or(i128::MIN)
 }
 
-/// Upstream's `pickOneNodeForPreemption`: fewest PDB violations, lowest highest-priority
-/// victim, smallest priority sum, fewest victims, latest start; then the first.
+/// How good a candidate is under upstream's `pickOneNodeForPreemption` criteria, compared
+/// lexicographically (higher is better): fewest PDB violations, lowest highest-priority
+/// victim, smallest priority sum, fewest victims, latest start of the top victims.
+pub fn rank(c: &Candidate) -> [i128; 5] {
+    [
+        -(c.pdb_violations as i128),
+        // A node needing no victim wins outright, as upstream returns it at once.
+        c.victims
+            .first()
+            .map_or(i128::MAX, |v| -i128::from(v.priority)),
+        -c.victims
+            .iter()
+            .map(|v| i128::from(v.priority) + i128::from(i32::MAX) + 1)
+            .sum::<i128>(),
+        -(c.victims.len() as i128),
+        earliest_start_of_top(&c.victims),
+    ]
+}
+
+/// Upstream's `pickOneNodeForPreemption`: the best-ranked candidate; among equals the
+/// first (the search starts at a random node, as upstream's does).
 pub fn pick_one(candidates: &[Candidate]) -> Option<&Candidate> {
-    type Score = fn(&Candidate) -> i128;
-    let scores: [Score; 5] = [
-        |c| -(c.pdb_violations as i128),
-        |c| -i128::from(c.victims[0].priority),
-        |c| {
-            -c.victims
-                .iter()
-                .map(|v| i128::from(v.priority) + i128::from(i32::MAX) + 1)
-                .sum::<i128>()
-        },
-        |c| -(c.victims.len() as i128),
-        |c| earliest_start_of_top(&c.victims),
-    ];
-    let mut left: Vec<&Candidate> = candidates.iter().collect();
-    for f in scores {
-        if left.len() <= 1 {
-            break;
-        }
-        let best = left.iter().map(|c| f(c)).max()?;
-        left.retain(|c| f(c) == best);
-    }
-    left.first().copied()
+    let best = candidates.iter().map(rank).max()?;
+    candidates.iter().find(|c| rank(c) == best)
 }
 
 /// `0/N nodes are available: <sorted histogram>.` as upstream's FitError writes it.

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrosched_scheduler::cache::{Cache, Snapshot};
+use ferrosched_scheduler::framework::Code;
 use ferrosched_scheduler::framework::{ClusterLister, CycleState, Framework, Handle};
 use ferrosched_scheduler::model::PodInfo;
-use ferrosched_scheduler::schedule::{Algorithm, ScheduleError, run_post_filter};
+use ferrosched_scheduler::plugins::preemption::{Candidate, rank, select_victims_on_node};
+use ferrosched_scheduler::schedule::{Algorithm, FitError, ScheduleError, run_post_filter};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
@@ -35,8 +37,22 @@ pub enum Outcome {
 pub enum Verdict {
     /// Feasible nodes and scores.
     Scores(Vec<(String, i64)>),
-    /// The `FailedScheduling` message (preemption's part included).
-    Failed(String),
+    /// The `FailedScheduling` message (preemption's part included), and when preemption
+    /// found a placement, every node tied best under upstream's criteria (upstream picks
+    /// among them by a random search offset).
+    Failed(String, Vec<String>),
+}
+
+const PLACEMENT: &str = "preemption: found a potential placement for pod on node ";
+
+/// The message with the nominated node masked, and that node.
+fn split_placement(message: &str) -> Option<(String, &str)> {
+    let i = message.find(PLACEMENT)? + PLACEMENT.len();
+    let end = message[i..].find(',')? + i;
+    Some((
+        format!("{}<node>{}", &message[..i], &message[end..]),
+        &message[i..end],
+    ))
 }
 
 impl Verdict {
@@ -105,9 +121,17 @@ pub fn disagreement(kube: &Outcome, ferro: &Verdict) -> Option<String> {
                 format!("kube-scheduler chose {node}; Ferrosched's best are {best:?} (scores {scores:?})")
             })
         }
-        (Outcome::Failed(a), Verdict::Failed(b)) => (a != b)
-            .then(|| format!("messages differ:\n  kube-scheduler: {a}\n  ferrosched:     {b}")),
-        (Outcome::Bound(node), Verdict::Failed(m)) => Some(format!(
+        (Outcome::Failed(a), Verdict::Failed(b, ties)) => {
+            // Preemption nominating another node tied on every criterion is the same decision.
+            let tied = match (split_placement(a), split_placement(b)) {
+                (Some((ma, node)), Some((mb, _))) => ma == mb && ties.iter().any(|t| t == node),
+                _ => false,
+            };
+            (a != b && !tied).then(|| {
+                format!("messages differ:\n  kube-scheduler: {a}\n  ferrosched:     {b} (tied: {ties:?})")
+            })
+        }
+        (Outcome::Bound(node), Verdict::Failed(m, _)) => Some(format!(
             "kube-scheduler bound to {node}; Ferrosched finds it unschedulable: {m}"
         )),
         (Outcome::Failed(m), Verdict::Scores(s)) => Some(format!(
@@ -440,6 +464,37 @@ impl Runner {
         Ok((created, outcome))
     }
 
+    /// Every node whose preemption candidate ranks best (no PDBs in these states).
+    fn preemption_ties(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        fit: &FitError,
+    ) -> Vec<String> {
+        let candidates: Vec<Candidate> = snapshot
+            .nodes()
+            .iter()
+            .filter(|n| {
+                fit.diagnosis
+                    .node_statuses
+                    .get(&n.name)
+                    .is_some_and(|s| s.code() == Code::Unschedulable)
+            })
+            .filter_map(|n| {
+                select_victims_on_node(&self.framework, &mut state.clone(), pod, n, &[]).ok()
+            })
+            .collect();
+        let Some(best) = candidates.iter().map(rank).max() else {
+            return Vec::new();
+        };
+        candidates
+            .iter()
+            .filter(|c| rank(c) == best)
+            .map(|c| c.node.clone())
+            .collect()
+    }
+
     /// Ferrosched's verdict for `pod` on `snapshot`, PostFilter (preemption) included.
     pub fn ferrosched_verdict(&self, pod: Pod, snapshot: &Snapshot) -> anyhow::Result<Verdict> {
         let info = PodInfo::new(Arc::new(pod));
@@ -448,8 +503,13 @@ impl Runner {
         match algorithm.evaluate(&self.framework, &mut state, &info, snapshot) {
             Ok(scores) => Ok(Verdict::Scores(scores)),
             Err(ScheduleError::Fit(mut fit)) => {
-                run_post_filter(&self.framework, &state, &info, snapshot, &mut fit);
-                Ok(Verdict::Failed(fit.message()))
+                let nominated = run_post_filter(&self.framework, &state, &info, snapshot, &mut fit)
+                    .and_then(|r| r.nominated_node_name);
+                let ties = match nominated {
+                    Some(_) => self.preemption_ties(&state, &info, snapshot, &fit),
+                    None => Vec::new(),
+                };
+                Ok(Verdict::Failed(fit.message(), ties))
             }
             Err(ScheduleError::Internal(s)) => {
                 anyhow::bail!("plugin {} failed: {}", s.plugin(), s.message())
@@ -461,6 +521,27 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preemption_to_a_tied_node_is_the_same_decision() {
+        let kube = Outcome::Failed("0/2 nodes are available: 2 Insufficient cpu. preemption: found a potential placement for pod on node a, preempting 1 victims".into());
+        let ferro = |ties: &[&str]| {
+            Verdict::Failed(
+                "0/2 nodes are available: 2 Insufficient cpu. preemption: found a potential placement for pod on node b, preempting 1 victims".into(),
+                ties.iter().map(|t| t.to_string()).collect(),
+            )
+        };
+        assert!(disagreement(&kube, &ferro(&["a", "b"])).is_none());
+        assert!(
+            disagreement(&kube, &ferro(&["b"])).is_some(),
+            "a is not tied"
+        );
+        let more = Verdict::Failed(
+            "0/2 nodes are available: 2 Insufficient cpu. preemption: found a potential placement for pod on node b, preempting 2 victims".into(),
+            vec!["a".into(), "b".into()],
+        );
+        assert!(disagreement(&kube, &more).is_some(), "victim counts differ");
+    }
 
     #[test]
     fn final_scores_are_read_from_the_log() {
