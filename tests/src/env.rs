@@ -118,6 +118,28 @@ impl TestEnv {
         .await
     }
 
+    /// Runs `ferrosched-scheduler` as `name` with `config`, serving on 127.0.0.1:`port`
+    /// with its own cert dir, plus `extra` flags.
+    pub fn spawn_scheduler(
+        &self,
+        name: &str,
+        config: &std::path::Path,
+        port: u16,
+        extra: &[&str],
+    ) -> anyhow::Result<Spawned> {
+        let mut args = vec![
+            format!("--config={}", config.display()),
+            format!("--secure-port={port}"),
+            "--bind-address=127.0.0.1".into(),
+            format!(
+                "--cert-dir={}",
+                self.dir.join(format!("{name}-certs")).display()
+            ),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        self.spawn(name, &crate::procs::binary("ferrosched-scheduler"), &args)
+    }
+
     /// Spawns a process whose log is reported if the test fails.
     pub fn spawn(
         &self,

@@ -9,7 +9,6 @@ use std::time::Duration;
 use ferrosched_e2e::TestEnv;
 use ferrosched_e2e::fixtures::{self, NodeSpec};
 use ferrosched_e2e::operands::free_port;
-use ferrosched_e2e::procs;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
@@ -97,16 +96,7 @@ async fn high_priority_pod_preempts_the_fewest_lower_priority_pods() -> anyhow::
 
             let cfg = env.dir.join("preemption.yaml");
             std::fs::write(&cfg, config(&env.kubeconfig))?;
-            let _scheduler = env.spawn(
-                "scheduler",
-                &procs::binary("ferrosched-scheduler"),
-                &[
-                    format!("--config={}", cfg.display()),
-                    format!("--secure-port={}", free_port()),
-                    "--bind-address=127.0.0.1".into(),
-                    format!("--cert-dir={}", env.dir.join("certs").display()),
-                ],
-            )?;
+            let _scheduler = env.spawn_scheduler("scheduler", &cfg, free_port(), &[])?;
 
             // Two low-priority pods fill the node's 2 CPUs.
             for name in ["low-a", "low-b"] {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ferrosched_e2e::TestEnv;
 use ferrosched_e2e::fixtures::{self, NodeSpec};
 use ferrosched_e2e::operands::free_port;
-use ferrosched_e2e::procs::{self, Spawned};
+use ferrosched_e2e::procs::Spawned;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
@@ -112,21 +112,7 @@ async fn ha_cluster(
     let mut replicas = Vec::new();
     for i in 0..3 {
         let port = free_port();
-        let mut args = vec![
-            format!("--config={}", cfg.display()),
-            format!("--secure-port={port}"),
-            "--bind-address=127.0.0.1".into(),
-            format!(
-                "--cert-dir={}",
-                env.dir.join(format!("{prefix}-certs-{i}")).display()
-            ),
-        ];
-        args.extend(extra.iter().map(|a| a.to_string()));
-        let proc = env.spawn(
-            &format!("{prefix}-{i}"),
-            &procs::binary("ferrosched-scheduler"),
-            &args,
-        )?;
+        let proc = env.spawn_scheduler(&format!("{prefix}-{i}"), &cfg, port, extra)?;
         replicas.push(Replica { proc, port });
     }
     Ok((leases, replicas))
