@@ -192,6 +192,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let metrics = Arc::new(SchedulerMetrics::new());
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
     let queue = Arc::new(queue_for(&cfg, &frameworks, metrics.clone())?);
+    {
+        let queue = queue.clone();
+        lister.set_event_sink(Arc::new(move |event, objects| {
+            queue.on_event(event, objects);
+        }));
+    }
     let names: FxHashSet<String> = frameworks.keys().cloned().collect();
     let sinks = Sinks {
         cache: cache.clone(),

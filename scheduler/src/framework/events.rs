@@ -1,6 +1,6 @@
 //! Cluster events a plugin registers: the changes that can make a pod it rejected fit.
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 
 use crate::model::PodInfo;
 
@@ -21,6 +21,14 @@ pub enum EventResource {
     StorageClass,
     /// A Namespace.
     Namespace,
+    /// A CSINode.
+    CsiNode,
+    /// A CSIDriver.
+    CsiDriver,
+    /// A CSIStorageCapacity.
+    CsiStorageCapacity,
+    /// A VolumeAttachment.
+    VolumeAttachment,
     /// Anything (used by the periodic flush and unknown changes).
     WildCard,
 }
@@ -106,9 +114,27 @@ impl ClusterEvent {
             (R::AssignedPod, action::DELETE) => "AssignedPodDelete",
             (R::AssignedPod, _) => "AssignedPodUpdate",
             (R::UnscheduledPod, _) => "UnscheduledPodUpdate",
-            (R::PersistentVolume, _) => "PvChange",
-            (R::PersistentVolumeClaim, _) => "PvcChange",
-            (R::StorageClass, _) => "StorageClassChange",
+            (R::PersistentVolume, action::ADD) => "PersistentVolumeAdd",
+            (R::PersistentVolume, action::DELETE) => "PersistentVolumeDelete",
+            (R::PersistentVolume, _) => "PersistentVolumeUpdate",
+            (R::PersistentVolumeClaim, action::ADD) => "PersistentVolumeClaimAdd",
+            (R::PersistentVolumeClaim, action::DELETE) => "PersistentVolumeClaimDelete",
+            (R::PersistentVolumeClaim, _) => "PersistentVolumeClaimUpdate",
+            (R::StorageClass, action::ADD) => "storage.k8s.io/StorageClassAdd",
+            (R::StorageClass, action::DELETE) => "storage.k8s.io/StorageClassDelete",
+            (R::StorageClass, _) => "storage.k8s.io/StorageClassUpdate",
+            (R::CsiNode, action::ADD) => "storage.k8s.io/CSINodeAdd",
+            (R::CsiNode, action::DELETE) => "storage.k8s.io/CSINodeDelete",
+            (R::CsiNode, _) => "storage.k8s.io/CSINodeUpdate",
+            (R::CsiDriver, action::ADD) => "storage.k8s.io/CSIDriverAdd",
+            (R::CsiDriver, action::DELETE) => "storage.k8s.io/CSIDriverDelete",
+            (R::CsiDriver, _) => "storage.k8s.io/CSIDriverUpdate",
+            (R::CsiStorageCapacity, action::ADD) => "storage.k8s.io/CSIStorageCapacityAdd",
+            (R::CsiStorageCapacity, action::DELETE) => "storage.k8s.io/CSIStorageCapacityDelete",
+            (R::CsiStorageCapacity, _) => "storage.k8s.io/CSIStorageCapacityUpdate",
+            (R::VolumeAttachment, action::ADD) => "storage.k8s.io/VolumeAttachmentAdd",
+            (R::VolumeAttachment, action::DELETE) => "storage.k8s.io/VolumeAttachmentDelete",
+            (R::VolumeAttachment, _) => "storage.k8s.io/VolumeAttachmentUpdate",
             (R::Namespace, _) => "NamespaceChange",
             (R::WildCard, _) => "WildCardEvent",
         }
@@ -122,8 +148,12 @@ impl ClusterEvent {
             EventResource::Node => "Node",
             EventResource::PersistentVolume => "PersistentVolume",
             EventResource::PersistentVolumeClaim => "PersistentVolumeClaim",
-            EventResource::StorageClass => "StorageClass",
+            EventResource::StorageClass => "storage.k8s.io/StorageClass",
             EventResource::Namespace => "Namespace",
+            EventResource::CsiNode => "storage.k8s.io/CSINode",
+            EventResource::CsiDriver => "storage.k8s.io/CSIDriver",
+            EventResource::CsiStorageCapacity => "storage.k8s.io/CSIStorageCapacity",
+            EventResource::VolumeAttachment => "storage.k8s.io/VolumeAttachment",
             EventResource::WildCard => "WildCard",
         };
         let a = match self.action {
@@ -148,6 +178,11 @@ pub enum EventObjects<'a> {
     Pod {
         old: Option<&'a Pod>,
         new: Option<&'a Pod>,
+    },
+    /// A PersistentVolumeClaim changed.
+    Claim {
+        old: Option<&'a PersistentVolumeClaim>,
+        new: Option<&'a PersistentVolumeClaim>,
     },
     /// No objects (periodic flush, other kinds).
     None,

@@ -5,8 +5,13 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::{
+    CSIDriver, CSINode, CSIStorageCapacity, StorageClass, VolumeAttachment,
+};
 
 /// Why a bind call failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -86,6 +91,42 @@ pub trait ClusterLister: Send + Sync {
     /// A StatefulSet.
     fn stateful_set(&self, _namespace: &str, _name: &str) -> Option<Arc<StatefulSet>> {
         None
+    }
+    /// A PersistentVolumeClaim.
+    fn persistent_volume_claim(
+        &self,
+        _namespace: &str,
+        _name: &str,
+    ) -> Option<Arc<PersistentVolumeClaim>> {
+        None
+    }
+    /// A PersistentVolume.
+    fn persistent_volume(&self, _name: &str) -> Option<Arc<PersistentVolume>> {
+        None
+    }
+    /// Every PersistentVolume.
+    fn persistent_volumes(&self) -> Vec<Arc<PersistentVolume>> {
+        Vec::new()
+    }
+    /// A StorageClass.
+    fn storage_class(&self, _name: &str) -> Option<Arc<StorageClass>> {
+        None
+    }
+    /// The CSINode of a node.
+    fn csi_node(&self, _name: &str) -> Option<Arc<CSINode>> {
+        None
+    }
+    /// A CSIDriver.
+    fn csi_driver(&self, _name: &str) -> Option<Arc<CSIDriver>> {
+        None
+    }
+    /// Every CSIStorageCapacity.
+    fn csi_storage_capacities(&self) -> Vec<Arc<CSIStorageCapacity>> {
+        Vec::new()
+    }
+    /// The VolumeAttachments of a node.
+    fn volume_attachments(&self, _node: &str) -> Vec<Arc<VolumeAttachment>> {
+        Vec::new()
     }
 }
 

@@ -16,6 +16,7 @@ pub mod node_declared_features;
 pub mod node_name;
 pub mod node_ports;
 pub mod node_unschedulable;
+pub mod node_volume_limits;
 #[cfg(test)]
 mod perf_tests;
 pub mod pod_capacity;
@@ -26,8 +27,14 @@ mod pts_scoring;
 pub mod queue_sort;
 pub mod resource_scoring;
 pub mod scheduling_gates;
+#[cfg(test)]
+mod storage_testutil;
 pub mod taint_toleration;
-pub mod volumes;
+mod volume_binder;
+pub mod volume_binding;
+pub mod volume_restrictions;
+pub mod volume_util;
+pub mod volume_zone;
 
 use crate::framework::Registry;
 
@@ -48,19 +55,10 @@ pub fn registry() -> Registry {
         .register(default_binder::NAME, default_binder::new)
         .register(pod_topology_spread::NAME, pod_topology_spread::new)
         .register(inter_pod_affinity::NAME, inter_pod_affinity::new)
-        .register(
-            volumes::VolumeRestrictions::NAME,
-            volumes::VolumeRestrictions::factory,
-        )
-        .register(
-            volumes::NodeVolumeLimits::NAME,
-            volumes::NodeVolumeLimits::factory,
-        )
-        .register(
-            volumes::VolumeBinding::NAME,
-            volumes::VolumeBinding::factory,
-        )
-        .register(volumes::VolumeZone::NAME, volumes::VolumeZone::factory)
+        .register(volume_restrictions::NAME, volume_restrictions::new)
+        .register(node_volume_limits::NAME, node_volume_limits::new)
+        .register(volume_binding::NAME, volume_binding::new)
+        .register(volume_zone::NAME, volume_zone::new)
         .register(dynamic_resources::NAME, dynamic_resources::new)
         .register(node_declared_features::NAME, node_declared_features::new)
         .register(preemption::NAME, preemption::new);
