@@ -76,13 +76,18 @@ impl PreEnqueuePlugin for DynamicResources {
     }
 }
 
+/// Written by PreFilter, as upstream writes its (empty) state before anything else.
+#[derive(Debug, Clone, Copy)]
+struct PreFilterRan;
+
 impl PreFilterPlugin for DynamicResources {
     fn pre_filter(
         &self,
-        _: &mut CycleState,
+        state: &mut CycleState,
         pod: &PodInfo,
         _: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
+        state.insert(PreFilterRan);
         if uses_claims(pod) {
             (None, Status::unresolvable(ERR_UNSUPPORTED))
         } else {
@@ -100,12 +105,19 @@ impl FilterPlugin for DynamicResources {
 impl PostFilterPlugin for DynamicResources {
     /// Nothing to deallocate: Unschedulable without a reason, as upstream answers for a pod
     /// without claims (so it adds nothing to the FailedScheduling message).
+    ///
+    /// When an earlier PreFilter plugin rejected the pod, PreFilter never ran and upstream
+    /// fails reading its state with `not found`, which ends the PostFilter phase (so the
+    /// FailedScheduling message ends with ` not found` and preemption is not tried).
     fn post_filter(
         &self,
-        _: &CycleState,
+        state: &CycleState,
         _: &PodInfo,
         _: &PostFilterContext<'_>,
     ) -> (Option<PostFilterResult>, Status) {
+        if state.get::<PreFilterRan>().is_none() {
+            return (None, Status::error("not found"));
+        }
         (None, Status::with_reasons(Code::Unschedulable, Vec::new()))
     }
 }

@@ -36,24 +36,33 @@ pub fn run_post_filter(
         snapshot,
         statuses: &fit.diagnosis.node_statuses,
     };
-    let mut messages = Vec::new();
+    // Upstream's RunPostFilterPlugins: the first success, unresolvable or error ends the
+    // phase with its message; otherwise the Unschedulable reasons are joined.
+    let mut reasons: Vec<String> = Vec::new();
+    let mut msg = None;
     let mut outcome = None;
     for p in fw.plugins(ExtensionPoint::PostFilter) {
         let Some(pf) = p.as_post_filter() else {
             continue;
         };
         let (result, status) = pf.post_filter(state, pod, &ctx);
-        // Upstream appends every PostFilter message, successful preemption included.
-        if status.code() != Code::Skip && !status.message().is_empty() {
-            messages.push(status.message());
-        }
-        if status.is_success() {
-            outcome = result;
-            break;
+        match status.code() {
+            Code::Skip => continue,
+            Code::Unschedulable => reasons.extend(status.reasons().iter().cloned()),
+            Code::Success | Code::UnschedulableAndUnresolvable => {
+                outcome = result;
+                msg = Some(status.message());
+                break;
+            }
+            _ => {
+                msg = Some(status.message());
+                break;
+            }
         }
     }
-    if !messages.is_empty() {
-        fit.diagnosis.post_filter_msg = Some(messages.join(" "));
+    let msg = msg.unwrap_or_else(|| reasons.join(", "));
+    if !msg.is_empty() {
+        fit.diagnosis.post_filter_msg = Some(msg);
     }
     outcome
 }

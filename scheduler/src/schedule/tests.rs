@@ -169,3 +169,59 @@ async fn cycle_places_assumes_binds_and_explains() {
     );
     assert_eq!(queue.pending().unschedulable, 1, "{:?}", queue.pending());
 }
+
+/// Upstream's PostFilter phase: DynamicResources fails reading its state when an earlier
+/// PreFilter rejected the pod, which ends the phase before preemption (` not found`);
+/// after PreFilter ran, DynamicResources adds nothing and preemption explains.
+#[test]
+fn post_filter_ends_at_the_first_error() {
+    let cfg = crate::config::parse(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+    )
+    .expect("defaults");
+    let fw = Framework::new(
+        &cfg.profiles[0],
+        &crate::plugins::registry(),
+        &Handle::offline(),
+    )
+    .expect("framework");
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_node(node(&format!("metadata: {{name: a}}\n{STATUS}")));
+    let mut snapshot = crate::cache::Snapshot::default();
+    c.update_snapshot(&mut snapshot);
+    let p = pod("p", "3");
+    let fit = |msg: Option<&str>| crate::schedule::fit_error::FitError {
+        num_all_nodes: 1,
+        diagnosis: crate::schedule::fit_error::Diagnosis {
+            pre_filter_msg: msg.map(String::from),
+            node_statuses: [(
+                "a".to_string(),
+                crate::framework::Status::unschedulable("Insufficient cpu"),
+            )]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        },
+    };
+    let mut rejected_early = fit(Some("persistentvolumeclaim \"c\" not found"));
+    let state = crate::framework::CycleState::default();
+    assert!(run_post_filter(&fw, &state, &p, &snapshot, &mut rejected_early).is_none());
+    assert_eq!(
+        rejected_early.message(),
+        "0/1 nodes are available: persistentvolumeclaim \"c\" not found. not found"
+    );
+
+    let mut state = crate::framework::CycleState::default();
+    for pf in fw.plugins(ExtensionPoint::PreFilter) {
+        if let Some(pf) = pf.as_pre_filter() {
+            let (_, s) = pf.pre_filter(&mut state, &p, &snapshot);
+            assert!(s.is_success() || s.is_skip(), "{s:?}");
+        }
+    }
+    let mut filtered = fit(None);
+    assert!(run_post_filter(&fw, &state, &p, &snapshot, &mut filtered).is_none());
+    assert_eq!(
+        filtered.message(),
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+    );
+}
