@@ -2,6 +2,7 @@
 
 mod algorithm;
 mod binder;
+mod event_writer;
 mod fit_error;
 mod outcome;
 mod scheduler;

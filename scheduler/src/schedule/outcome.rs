@@ -8,10 +8,11 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use rustc_hash::FxHashMap;
 
 use crate::model::PodInfo;
+use crate::schedule::event_writer::EventWriter;
 
 /// Where scheduling outcomes are reported.
 pub trait OutcomeSink: Send + Sync {
@@ -60,9 +61,10 @@ impl OutcomeSink for NoOutcomes {
 /// Same pod, same reason, same message within this window: one event.
 const EVENT_DEDUP_WINDOW: Duration = Duration::from_secs(60);
 
-/// Writes events (events.k8s.io/v1) and pod status through the API.
+/// Writes events (events.k8s.io/v1, through [`EventWriter`]) and pod status through the API.
 pub struct ApiOutcomes {
     client: kube::Client,
+    events: EventWriter,
     scheduler_name: String,
     instance: String,
     recent: Mutex<FxHashMap<(String, String), (String, Instant)>>,
@@ -72,6 +74,7 @@ impl ApiOutcomes {
     /// Reports as `scheduler_name` (the event's reportingController) from `instance`.
     pub fn new(client: kube::Client, scheduler_name: &str, instance: &str) -> Self {
         ApiOutcomes {
+            events: EventWriter::start(client.clone()),
             client,
             scheduler_name: scheduler_name.into(),
             instance: instance.into(),
@@ -95,12 +98,11 @@ impl ApiOutcomes {
         }
     }
 
-    async fn event(&self, pod: &PodInfo, type_: &str, reason: &str, action: &str, note: &str) {
-        self.event_related(pod, None, type_, reason, action, note)
-            .await;
+    fn event(&self, pod: &PodInfo, type_: &str, reason: &str, action: &str, note: &str) {
+        self.event_related(pod, None, type_, reason, action, note);
     }
 
-    async fn event_related(
+    fn event_related(
         &self,
         pod: &PodInfo,
         related: Option<&PodInfo>,
@@ -129,10 +131,7 @@ impl ApiOutcomes {
             related: related.map(pod_reference),
             ..Default::default()
         };
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
-        if let Err(e) = api.create(&PostParams::default(), &ev).await {
-            tracing::warn!(pod = %pod.key, error = %e, "could not record event");
-        }
+        self.events.send(ev);
     }
 }
 
@@ -140,8 +139,7 @@ impl OutcomeSink for ApiOutcomes {
     fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let msg = format!("Successfully assigned {} to {}", pod.key, node);
-            self.event(pod, "Normal", "Scheduled", "Binding", &msg)
-                .await;
+            self.event(pod, "Normal", "Scheduled", "Binding", &msg);
         })
     }
 
@@ -154,8 +152,7 @@ impl OutcomeSink for ApiOutcomes {
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if self.should_emit(pod, reason, message) {
-                self.event(pod, "Warning", "FailedScheduling", "Scheduling", message)
-                    .await;
+                self.event(pod, "Warning", "FailedScheduling", "Scheduling", message);
             }
             if condition_is_current(&pod.pod, reason, message) && nominated_node.is_none() {
                 return;
@@ -235,8 +232,7 @@ impl OutcomeSink for ApiOutcomes {
                 "Preempted",
                 "Preempting",
                 &note,
-            )
-            .await;
+            );
         })
     }
 }
