@@ -32,6 +32,34 @@ fn strip(mut meta: kube::api::ObjectMeta) -> kube::api::ObjectMeta {
     meta
 }
 
+/// Drops node status no plugin reads (addresses, system info, daemon endpoints, attached
+/// volumes, runtime handlers) and keeps only each condition's type and status (what the
+/// condition-change event compares), so 5,000 kwok or kubelet nodes cost less memory.
+fn slim_status(node: &mut Node) {
+    // Heartbeats then leave the node unchanged, and are skipped.
+    node.metadata.resource_version = None;
+    let Some(st) = node.status.as_mut() else {
+        return;
+    };
+    st.addresses = None;
+    st.node_info = None;
+    st.daemon_endpoints = None;
+    st.config = None;
+    st.volumes_attached = None;
+    st.volumes_in_use = None;
+    st.runtime_handlers = None;
+    st.features = None;
+    if st.allocatable.is_some() {
+        st.capacity = None;
+    }
+    for c in st.conditions.iter_mut().flatten() {
+        c.last_heartbeat_time = None;
+        c.last_transition_time = None;
+        c.message = None;
+        c.reason = None;
+    }
+}
+
 fn is_terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
@@ -80,11 +108,15 @@ impl Sinks {
     /// A node appeared or changed.
     pub fn node_applied(&self, mut node: Node) {
         node.metadata = strip(node.metadata);
+        slim_status(&mut node);
         let node = Arc::new(node);
         let Some(name) = node.metadata.name.clone() else {
             return;
         };
         let old = self.lock().node(&name).and_then(|n| n.node.clone());
+        if old.as_deref() == Some(&*node) {
+            return;
+        }
         self.lock().upsert_node(node.clone());
         let bits = match &old {
             None => action::ADD,
@@ -262,4 +294,29 @@ pub async fn run(client: Client, sinks: Sinks, synced: watch::Sender<bool>) {
         futures::future::pending::<()>().await;
     };
     tokio::join!(nodes, pods, sync);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats_leave_a_slimmed_node_unchanged() {
+        let node = |beat: &str, ready: &str| -> Node {
+            serde_saphyr::from_str(&format!(
+                "metadata: {{name: n, resourceVersion: '{beat}', labels: {{a: b}}}}\nstatus:\n  allocatable: {{cpu: '4'}}\n  capacity: {{cpu: '4'}}\n  nodeInfo: {{machineID: m, systemUUID: s, bootID: b, kernelVersion: k, osImage: o, containerRuntimeVersion: c, kubeletVersion: v, kubeProxyVersion: v, operatingSystem: linux, architecture: amd64}}\n  addresses: [{{type: InternalIP, address: 10.0.0.1}}]\n  conditions: [{{type: Ready, status: '{ready}', reason: KubeletReady, message: ok, lastHeartbeatTime: '2026-01-01T00:00:{beat}Z'}}]\n"
+            ))
+            .expect("node")
+        };
+        let (mut a, mut b, mut c) = (node("10", "True"), node("20", "True"), node("30", "False"));
+        for n in [&mut a, &mut b, &mut c] {
+            slim_status(n);
+        }
+        assert_eq!(a, b, "a heartbeat changes nothing the scheduler keeps");
+        assert_ne!(a, c, "a condition's status change is kept");
+        assert_eq!(node_change(&a, &c), action::UPDATE_NODE_CONDITION);
+        let st = a.status.as_ref().expect("status");
+        assert!(st.node_info.is_none() && st.addresses.is_none() && st.capacity.is_none());
+        assert!(st.allocatable.is_some());
+    }
 }
