@@ -1,9 +1,14 @@
 //! In-process benchmark of the scheduling cycle (not a test):
-//! `cargo run --release -p ferrosched-scheduler --example inprocess_bench -- [nodes] [pods] [anti-affinity]`.
+//! `cargo run --release -p ferrosched-scheduler --example inprocess_bench -- [nodes] [pods] [anti-affinity|spreading]`.
 //!
 //! Upstream scheduler_perf's SchedulingBasic shape: nodes 4 CPU / 32Gi / 110 pods, pods
 //! 100m / 500Mi, the default plugins, a no-op binder, one filter/score thread. Prints pods/s,
 //! per-pod p50/p99 of the scheduling cycle and peak RSS.
+//!
+//! `spreading` is upstream's TopologySpreading shape: nodes labelled
+//! `topology.kubernetes.io/zone` in 3 zones, `[pods]` unlabelled pods already bound (2 per
+//! node round-robin, as the workload's init pods), and measured pods with one zone spread
+//! constraint (maxSkew 5, DoNotSchedule) selecting their own label.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,25 +26,58 @@ use ferrosched_scheduler::serving::SchedulerMetrics;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use rustc_hash::FxHashMap;
 
-fn node(i: usize) -> Node {
+fn node(i: usize, zoned: bool) -> Node {
+    let mut labels = serde_json::json!({"kubernetes.io/hostname": format!("node-{i}")});
+    if zoned {
+        labels["topology.kubernetes.io/zone"] = serde_json::json!(format!("moon-{}", i % 3 + 1));
+    }
     serde_json::from_value(serde_json::json!({
-        "metadata": {"name": format!("node-{i}"), "labels": {"kubernetes.io/hostname": format!("node-{i}")}},
+        "metadata": {"name": format!("node-{i}"), "labels": labels},
         "status": {"allocatable": {"cpu": "4", "memory": "32Gi", "pods": "110"}, "capacity": {"cpu": "4", "memory": "32Gi", "pods": "110"}},
     }))
     .expect("node json")
 }
 
-/// A measured pod; with `anti_affinity`, upstream's SchedulingPodAntiAffinity shape
-/// (required anti-affinity to its own label on `kubernetes.io/hostname`).
-fn pod(i: usize, anti_affinity: bool) -> Pod {
+/// Which workload shape the measured pods have.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Basic,
+    /// Upstream's SchedulingPodAntiAffinity (required anti-affinity to its own label on
+    /// `kubernetes.io/hostname`).
+    AntiAffinity,
+    /// Upstream's TopologySpreading (a zone spread constraint, maxSkew 5, DoNotSchedule,
+    /// selecting its own label).
+    Spreading,
+}
+
+/// A measured pod of `shape`.
+fn pod(i: usize, shape: Shape) -> Pod {
     let mut spec = serde_json::json!({"containers": [{"name": "c", "image": "pause", "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}}}]});
-    if anti_affinity {
-        spec["affinity"] = serde_json::json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-            {"labelSelector": {"matchLabels": {"color": "green"}}, "topologyKey": "kubernetes.io/hostname"}]}});
+    match shape {
+        Shape::Basic => {}
+        Shape::AntiAffinity => {
+            spec["affinity"] = serde_json::json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"color": "green"}}, "topologyKey": "kubernetes.io/hostname"}]}});
+        }
+        Shape::Spreading => {
+            spec["topologySpreadConstraints"] = serde_json::json!([{
+                "maxSkew": 5, "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"color": "green"}}}]);
+        }
     }
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": format!("pod-{i}"), "namespace": "bench", "uid": format!("uid-{i}"), "labels": {"color": "green"}},
         "spec": spec,
+    }))
+    .expect("pod json")
+}
+
+/// An unlabelled pod already bound to `node` (the TopologySpreading workload's init pods).
+fn bound_pod(i: usize, node: usize) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("init-{i}"), "namespace": "bench", "uid": format!("init-uid-{i}")},
+        "spec": {"nodeName": format!("node-{node}"), "containers": [{"name": "c", "image": "pause", "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}}}]},
     }))
     .expect("pod json")
 }
@@ -62,7 +100,13 @@ fn main() -> anyhow::Result<()> {
         args.first().copied().unwrap_or(5000),
         args.get(1).copied().unwrap_or(10_000),
     );
-    let anti_affinity = std::env::args().any(|a| a == "anti-affinity");
+    let shape = if std::env::args().any(|a| a == "anti-affinity") {
+        Shape::AntiAffinity
+    } else if std::env::args().any(|a| a == "spreading") {
+        Shape::Spreading
+    } else {
+        Shape::Basic
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -90,7 +134,12 @@ fn main() -> anyhow::Result<()> {
     {
         let mut c = cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         for i in 0..n_nodes {
-            c.upsert_node(Arc::new(node(i)));
+            c.upsert_node(Arc::new(node(i, shape == Shape::Spreading)));
+        }
+        if shape == Shape::Spreading && n_nodes > 0 {
+            for i in 0..n_pods {
+                c.upsert_bound_pod(Arc::new(PodInfo::new(Arc::new(bound_pod(i, i % n_nodes)))));
+            }
         }
     }
     let mut frameworks = FxHashMap::default();
@@ -112,7 +161,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut scheduler = Scheduler::new(parts, rt.handle().clone())?;
     for i in 0..n_pods {
-        queue.add(Arc::new(PodInfo::new(Arc::new(pod(i, anti_affinity)))));
+        queue.add(Arc::new(PodInfo::new(Arc::new(pod(i, shape)))));
     }
     let mut lat = Vec::with_capacity(n_pods);
     let start = Instant::now();
@@ -143,11 +192,18 @@ fn main() -> anyhow::Result<()> {
             *per_node.entry(n).or_default() += 1;
         }
     }
-    let placed: usize = per_node.iter().map(|(k, v)| k * v).sum();
-    let shape = if anti_affinity {
-        ", required anti-affinity on kubernetes.io/hostname"
+    let prebound = if shape == Shape::Spreading && n_nodes > 0 {
+        n_pods
     } else {
-        ""
+        0
+    };
+    let placed: usize = per_node.iter().map(|(k, v)| k * v).sum::<usize>() - prebound;
+    let shape = match shape {
+        Shape::Basic => "",
+        Shape::AntiAffinity => ", required anti-affinity on kubernetes.io/hostname",
+        Shape::Spreading => {
+            ", zone spread maxSkew 5 DoNotSchedule over 3 zones, as many unlabelled pods pre-bound"
+        }
     };
     println!(
         "in-process: {n_pods} pods onto {n_nodes} nodes (4 CPU / 32Gi / 110 pods; pods 100m / 500Mi{shape}), default plugins, no-op binder, 1 filter thread"

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{Pod, Toleration, TopologySpreadConstraint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::cache::NodeInfo;
@@ -15,10 +15,10 @@ use crate::framework::events::{
 use crate::framework::{ClusterLister, EmptyLister, FilterPlugin, Handle, Plugin, PreFilterPlugin};
 use crate::model::PodInfo;
 use crate::plugins::helpers::{
-    RequiredNodeAffinity, Selector, node_labels, pod_labels, pod_tolerations, untolerated_taint,
+    RequiredNodeAffinity, Selector, pod_labels, pod_tolerations, untolerated_taint,
 };
 
-pub use crate::plugins::pts_filtering::{CriticalPaths, PreFilterState};
+pub use crate::plugins::pts_filtering::{CountCache, CriticalPaths, Domain, PreFilterState};
 
 /// Registered name.
 pub const NAME: &str = "PodTopologySpread";
@@ -53,6 +53,92 @@ impl Constraint {
             return false;
         }
         !(self.honor_taints && untolerated_taint(&node.taints, pod_tolerations(pod)).is_some())
+    }
+
+    /// [`Constraint::includes`] from a node's [`NodeFacts`].
+    pub fn included(&self, facts: NodeFacts) -> bool {
+        (!self.honor_affinity || facts.affinity) && (!self.honor_taints || facts.tolerated)
+    }
+}
+
+/// Nodes to visit below which a counting pass stays on the calling thread (as the
+/// scheduler's own filter pass decides): a node costs well under a microsecond.
+const PARALLEL_THRESHOLD: usize = 1024;
+
+/// Whether to fan a pass over `n` nodes out over the current rayon pool.
+pub(crate) fn fan_out(n: usize) -> bool {
+    n >= PARALLEL_THRESHOLD && rayon::current_num_threads() > 1
+}
+
+/// A node's inclusion facts, shared by every constraint of the cycle.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeFacts {
+    /// The node matches the pod's required node affinity (or no constraint honors it).
+    pub affinity: bool,
+    /// The pod tolerates the node's taints (or no constraint honors them).
+    pub tolerated: bool,
+}
+
+/// One cycle's counting context: the constraints, which of them share a selector, and the
+/// inclusion checks any of them needs, so that a node is checked once for all constraints
+/// and its pods are matched once per distinct selector.
+pub(crate) struct Counter<'a> {
+    pub constraints: &'a [Constraint],
+    /// For each constraint, the first constraint with an equal selector.
+    first_same: Vec<usize>,
+    required: &'a RequiredNodeAffinity,
+    tolerations: &'a [Toleration],
+    check_affinity: bool,
+    check_taints: bool,
+    namespace: &'a str,
+}
+
+impl<'a> Counter<'a> {
+    pub fn new(
+        constraints: &'a [Constraint],
+        pod: &'a Pod,
+        required: &'a RequiredNodeAffinity,
+    ) -> Self {
+        let first_same = constraints
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                constraints[..i]
+                    .iter()
+                    .position(|o| o.selector == c.selector)
+                    .unwrap_or(i)
+            })
+            .collect();
+        Counter {
+            constraints,
+            first_same,
+            required,
+            tolerations: pod_tolerations(pod),
+            check_affinity: !required.is_empty() && constraints.iter().any(|c| c.honor_affinity),
+            check_taints: constraints.iter().any(|c| c.honor_taints),
+            namespace: pod.metadata.namespace.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// The node's inclusion facts (each check done only when some constraint needs it).
+    pub fn facts(&self, node: &NodeInfo) -> NodeFacts {
+        NodeFacts {
+            affinity: !self.check_affinity || self.required.matches(node),
+            tolerated: !self.check_taints
+                || untolerated_taint(&node.taints, self.tolerations).is_none(),
+        }
+    }
+
+    /// Matching pods on `node` for constraint `i`, reusing the count of an earlier
+    /// constraint with the same selector from `memo` (one slot per constraint, reset per node).
+    pub fn count(&self, node: &NodeInfo, i: usize, memo: &mut [Option<i64>]) -> i64 {
+        let j = self.first_same[i];
+        if let Some(n) = memo[j] {
+            return n;
+        }
+        let n = count_matching(node, &self.constraints[j].selector, self.namespace);
+        memo[j] = Some(n);
+        n
     }
 }
 
@@ -94,23 +180,23 @@ pub fn filter_constraints(
 
 /// Whether the node has every constraint's topology key.
 pub fn node_has_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
-    let labels = node_labels(node);
     constraints
         .iter()
-        .all(|c| labels.contains_key(&c.topology_key))
+        .all(|c| node.label_atom(&c.topology_key).is_some())
 }
 
 /// Pods on the node in `namespace` matching `selector` (an everything-selector counts none,
 /// as upstream).
 pub fn count_matching(node: &NodeInfo, selector: &Selector, namespace: &str) -> i64 {
-    if selector.is_empty() {
+    if selector.is_empty() || selector.nothing {
         return 0;
     }
     node.pods
         .iter()
         .filter(|p| {
-            p.pod.metadata.deletion_timestamp.is_none()
-                && p.namespace() == namespace
+            let meta = &p.pod.metadata;
+            meta.namespace.as_deref().unwrap_or("") == namespace
+                && meta.deletion_timestamp.is_none()
                 && selector.matches(pod_labels(&p.pod))
         })
         .count() as i64
@@ -121,6 +207,8 @@ pub struct PodTopologySpread {
     pub(crate) default_constraints: Vec<TopologySpreadConstraint>,
     pub(crate) system_defaulted: bool,
     lister: Arc<dyn ClusterLister>,
+    /// PreFilter's counts kept across cycles (see [`CountCache`]).
+    pub(crate) count_cache: std::sync::Mutex<CountCache>,
 }
 
 impl std::fmt::Debug for PodTopologySpread {
@@ -153,6 +241,7 @@ impl PodTopologySpread {
             default_constraints: a.effective_default_constraints(),
             system_defaulted: a.defaulting_type == DefaultingType::System,
             lister,
+            count_cache: std::sync::Mutex::default(),
         }
     }
 

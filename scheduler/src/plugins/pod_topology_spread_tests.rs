@@ -289,6 +289,90 @@ fn prefilter_skips_without_hard_constraints_and_extensions_update() {
     assert!(pl.filter(&st, &p, &zone1).is_success());
 }
 
+#[test]
+fn prefilter_counts_kept_across_cycles_match_a_fresh_count() {
+    use crate::cache::Cache;
+    use crate::plugins::helpers::testutil::node;
+
+    let mut cache = Cache::new(std::time::Duration::ZERO);
+    let add_node = |cache: &mut Cache, name: &str, labels: &str, spec: &str| {
+        cache.upsert_node(Arc::new(node(&format!(
+            "metadata: {{name: {name}, labels: {{{labels}}}}}\nspec: {{{spec}}}"
+        ))));
+    };
+    for (name, labels, spec) in ZONES {
+        add_node(&mut cache, name, labels, spec);
+    }
+    let bind = |cache: &mut Cache, p: P| cache.upsert_bound_pod(Arc::new(pinfo(&existing(&p))));
+    let cached = plugin();
+    let pods = [
+        incoming(
+            "foo: ''",
+            &[constraint(1, "zone", "DoNotSchedule", FOO, "")],
+            "",
+        ),
+        incoming(
+            "foo: '', bar: ''",
+            &[
+                constraint(1, "zone", "DoNotSchedule", FOO, ""),
+                constraint(2, "node", "DoNotSchedule", BAR, ""),
+                constraint(1, HOST, "DoNotSchedule", FOO, ""),
+            ],
+            "",
+        ),
+        incoming(
+            "foo: ''",
+            &[constraint(
+                1,
+                "zone",
+                "DoNotSchedule",
+                FOO,
+                ", nodeTaintsPolicy: Honor",
+            )],
+            "  nodeSelector: {zone: zone1}",
+        ),
+    ];
+    let mut snap = Snapshot::default();
+    type Step = Box<dyn Fn(&mut Cache)>;
+    let steps: Vec<Step> = vec![
+        Box::new(|_| {}),
+        Box::new(move |c| bind(c, ("p1", "node-a", "foo: ''", ""))),
+        Box::new(move |c| bind(c, ("p2", "node-x", "foo: '', bar: ''", ""))),
+        Box::new(move |c| bind(c, ("p3", "node-x", "foo: ''", "other"))),
+        Box::new(|c| {
+            c.remove_pod("p1");
+        }),
+        Box::new(move |c| {
+            add_node(
+                c,
+                "node-b",
+                "zone: zone3, node: node-b",
+                "taints: [{key: k, effect: NoSchedule}]",
+            )
+        }),
+        Box::new(move |c| add_node(c, "node-c", "zone: zone3, node: node-c", "")),
+        Box::new(move |c| bind(c, ("p4", "node-c", "foo: '', bar: ''", ""))),
+        Box::new(move |c| add_node(c, "node-y", "node: node-y", "")),
+        Box::new(|c| c.remove_node("node-a")),
+        Box::new(move |c| bind(c, ("p5", "node-b", "foo: ''", ""))),
+    ];
+    for (step, change) in steps.iter().enumerate() {
+        change(&mut cache);
+        cache.update_snapshot(&mut snap);
+        for (k, p) in pods.iter().enumerate() {
+            let (mut a, mut b) = (CycleState::default(), CycleState::default());
+            assert!(cached.pre_filter(&mut a, p, &snap).1.is_success());
+            assert!(plugin().pre_filter(&mut b, p, &snap).1.is_success());
+            let (a, b) = (
+                a.get::<PreFilterState>().unwrap(),
+                b.get::<PreFilterState>().unwrap(),
+            );
+            assert_eq!(a.domain_counts(), b.domain_counts(), "step {step}, pod {k}");
+            assert_eq!(a.path_mins(), b.path_mins(), "step {step}, pod {k}");
+        }
+    }
+}
+
 fn scores(pod: &PodInfo, candidates: &[N], failed: &[N], pods: &[P]) -> Vec<i64> {
     let mut all: Vec<N> = candidates.to_vec();
     all.extend_from_slice(failed);

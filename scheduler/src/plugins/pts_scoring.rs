@@ -7,9 +7,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{CycleState, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
-use crate::plugins::helpers::{LABEL_HOSTNAME, MAX_NODE_SCORE, RequiredNodeAffinity, node_labels};
+use crate::plugins::helpers::{LABEL_HOSTNAME, MAX_NODE_SCORE, RequiredNodeAffinity};
 use crate::plugins::pod_topology_spread::{
-    Constraint, PodTopologySpread, count_matching, node_has_keys,
+    Constraint, Counter, PodTopologySpread, count_matching, node_has_keys,
 };
 
 /// PreScore state.
@@ -17,7 +17,7 @@ use crate::plugins::pod_topology_spread::{
 pub struct PreScoreState {
     constraints: Arc<Vec<Constraint>>,
     ignored: Arc<FxHashSet<String>>,
-    counts: Arc<Vec<FxHashMap<String, i64>>>,
+    counts: Arc<Vec<FxHashMap<Arc<str>, i64>>>,
     weights: Vec<f64>,
 }
 
@@ -44,20 +44,31 @@ impl PreScorePlugin for PodTopologySpread {
             .and_then(|s| s.topology_spread_constraints.as_ref())
             .is_some_and(|v| !v.is_empty());
         let require_all = own || !self.system_defaulted;
+        // A node without a topology key counts under the empty value (when allowed).
+        let empty: Arc<str> = Arc::from("");
+        let value_of = |node: &NodeInfo, key: &str| -> Arc<str> {
+            node.label_atom(key)
+                .map_or_else(|| empty.clone(), |(_, v)| v.clone())
+        };
         let mut ignored = FxHashSet::default();
-        let mut counts: Vec<FxHashMap<String, i64>> = vec![FxHashMap::default(); constraints.len()];
+        let mut counts: Vec<FxHashMap<Arc<str>, i64>> =
+            vec![FxHashMap::default(); constraints.len()];
         for node in filtered {
             if require_all && !node_has_keys(node, &constraints) {
                 ignored.insert(node.name.clone());
                 continue;
             }
-            let labels = node_labels(node);
             for (i, c) in constraints.iter().enumerate() {
                 if c.topology_key == LABEL_HOSTNAME {
                     continue;
                 }
-                let v = labels.get(&c.topology_key).cloned().unwrap_or_default();
-                counts[i].entry(v).or_insert(0);
+                let m = &mut counts[i];
+                match node.label_atom(&c.topology_key) {
+                    Some((_, v)) if m.contains_key(&**v) => {}
+                    _ => {
+                        m.entry(value_of(node, &c.topology_key)).or_insert(0);
+                    }
+                }
             }
         }
         let weights = constraints
@@ -72,23 +83,29 @@ impl PreScorePlugin for PodTopologySpread {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        let required = RequiredNodeAffinity::of(&pod.pod);
-        let ns = pod.namespace();
-        for node in all.iter() {
-            if require_all && !node_has_keys(node, &constraints) {
-                continue;
-            }
-            let labels = node_labels(node);
-            for (i, c) in constraints.iter().enumerate() {
-                if !c.includes(&pod.pod, &required, node) {
+        // Only constraints with domains among the filtered nodes count anything (hostname
+        // ones are counted per node at Score).
+        if counts.iter().any(|m| !m.is_empty()) {
+            let required = RequiredNodeAffinity::of(&pod.pod);
+            let counter = Counter::new(&constraints, &pod.pod, &required);
+            let mut memo = vec![None; constraints.len()];
+            for node in all.iter() {
+                if require_all && !node_has_keys(node, &constraints) {
                     continue;
                 }
-                let v = labels
-                    .get(&c.topology_key)
-                    .map(String::as_str)
-                    .unwrap_or("");
-                if let Some(slot) = counts[i].get_mut(v) {
-                    *slot += count_matching(node, &c.selector, ns);
+                let facts = counter.facts(node);
+                memo.fill(None);
+                for (i, c) in constraints.iter().enumerate() {
+                    if counts[i].is_empty() || !c.included(facts) {
+                        continue;
+                    }
+                    let v = node.label_atom(&c.topology_key).map_or("", |(_, v)| &**v);
+                    if counts[i].contains_key(v) {
+                        let n = counter.count(node, i, &mut memo);
+                        if let Some(slot) = counts[i].get_mut(v) {
+                            *slot += n;
+                        }
+                    }
                 }
             }
         }
@@ -109,19 +126,18 @@ impl ScorePlugin for PodTopologySpread {
                 "reading PreScorePodTopologySpread from cycleState: not found",
             ));
         };
-        if s.ignored.contains(&node.name) {
+        if !s.ignored.is_empty() && s.ignored.contains(&node.name) {
             return Ok(0);
         }
-        let labels = node_labels(node);
         let mut score = 0f64;
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(v) = labels.get(&c.topology_key) else {
+            let Some((_, v)) = node.label_atom(&c.topology_key) else {
                 continue;
             };
             let cnt = if c.topology_key == LABEL_HOSTNAME {
                 count_matching(node, &c.selector, pod.namespace())
             } else {
-                s.counts[i].get(v).copied().unwrap_or(0)
+                s.counts[i].get(&**v).copied().unwrap_or(0)
             };
             score += cnt as f64 * s.weights[i] + (c.max_skew - 1) as f64;
         }
@@ -140,14 +156,14 @@ impl ScorePlugin for PodTopologySpread {
         };
         let (mut min, mut max) = (i64::MAX, 0i64);
         for (n, sc) in nodes.iter().zip(scores.iter()) {
-            if s.ignored.contains(&n.name) {
+            if !s.ignored.is_empty() && s.ignored.contains(&n.name) {
                 continue;
             }
             min = min.min(*sc);
             max = max.max(*sc);
         }
         for (n, sc) in nodes.iter().zip(scores.iter_mut()) {
-            if s.ignored.contains(&n.name) {
+            if !s.ignored.is_empty() && s.ignored.contains(&n.name) {
                 *sc = 0;
             } else if max == 0 {
                 *sc = MAX_NODE_SCORE;
