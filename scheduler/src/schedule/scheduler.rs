@@ -87,14 +87,40 @@ pub struct SchedulerParts {
     pub parallelism: usize,
 }
 
+/// Bindings past PreBind (the `pods/binding` calls) that may be in flight at once. The
+/// loop waits for a free slot before it takes the next pod, so under load pods wait in
+/// the queue rather than in the API server, which also serves every other client.
+/// PreBind waits (volume binding, up to minutes) do not count.
+pub const MAX_BINDS_IN_FLIGHT: usize = 64;
+
 /// Binding tasks in flight, so shutdown can wait for them.
 #[derive(Debug, Default)]
 pub struct InFlight {
     count: AtomicUsize,
     idle: Notify,
+    binding: AtomicUsize,
+    bind_done: Notify,
 }
 
 impl InFlight {
+    pub(crate) fn binding_start(&self) {
+        self.binding.fetch_add(1, Ordering::SeqCst);
+    }
+    pub(crate) fn binding_finish(&self) {
+        self.binding.fetch_sub(1, Ordering::SeqCst);
+        self.bind_done.notify_waiters();
+    }
+    /// Waits until fewer than `max` bind calls are in flight.
+    pub async fn wait_for_bind_slot(&self, max: usize) {
+        loop {
+            let notified = self.bind_done.notified();
+            if self.binding.load(Ordering::SeqCst) < max {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     fn start(&self) {
         self.count.fetch_add(1, Ordering::SeqCst);
     }
@@ -185,6 +211,7 @@ impl Scheduler {
                     break;
                 }
             }
+            rt.block_on(self.in_flight.wait_for_bind_slot(MAX_BINDS_IN_FLIGHT));
             let mut stop2 = stop.clone();
             let popped = rt.block_on(async {
                 tokio::select! {
@@ -424,21 +451,30 @@ impl Scheduler {
         let in_flight = self.in_flight.clone();
         in_flight.start();
         self.runtime.spawn(async move {
-            binding_cycle(&parts, &fw, state, qp, cycle, &node, start).await;
+            let attempt = Attempt { qp, cycle, start };
+            binding_cycle(&parts, &fw, state, attempt, &node, &in_flight).await;
             in_flight.finish();
         });
     }
+}
+
+/// A pod on its way to being bound: the queue entry, its scheduling cycle and when the
+/// attempt started.
+struct Attempt {
+    qp: QueuedPod,
+    cycle: u64,
+    start: Instant,
 }
 
 async fn binding_cycle(
     parts: &SchedulerParts,
     fw: &Framework,
     mut state: CycleState,
-    qp: QueuedPod,
-    cycle: u64,
+    attempt: Attempt,
     node: &str,
-    start: Instant,
+    in_flight: &InFlight,
 ) {
+    let Attempt { qp, cycle, start } = attempt;
     let pod = qp.info.clone();
     let mut status = Status::success();
     for p in fw.plugins(ExtensionPoint::PreBind) {
@@ -452,6 +488,7 @@ async fn binding_cycle(
     }
     if status.is_success() {
         status = Status::error("no bind plugin bound the pod");
+        in_flight.binding_start();
         for p in fw.plugins(ExtensionPoint::Bind) {
             if let Some(b) = p.as_bind() {
                 let s = b.bind(&parts.bind, &state, &pod, node).await;
@@ -461,6 +498,7 @@ async fn binding_cycle(
                 }
             }
         }
+        in_flight.binding_finish();
     }
     let profile = fw.scheduler_name.as_str();
     if status.is_success() {

@@ -225,3 +225,23 @@ fn post_filter_ends_at_the_first_error() {
         "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
     );
 }
+
+/// The loop's backpressure: with `max` bind calls in flight it waits for one to finish.
+#[tokio::test]
+async fn bind_slots_free_up_as_binds_finish() {
+    let f = Arc::new(InFlight::default());
+    f.binding_start();
+    f.binding_start();
+    let waiter = {
+        let f = f.clone();
+        tokio::spawn(async move { f.wait_for_bind_slot(2).await })
+    };
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished(), "two in flight, two allowed: waits");
+    f.binding_finish();
+    tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("a slot freed")
+        .expect("waiter ran");
+    f.wait_for_bind_slot(2).await;
+}
