@@ -88,6 +88,32 @@ impl TestEnv {
         }
     }
 
+    /// Polls `{base}/metrics` with a bearer `token` until it answers 200; returns the body.
+    pub async fn metrics_with_token(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        token: &str,
+    ) -> anyhow::Result<String> {
+        self.wait_for(
+            &format!("{base}/metrics with a token allowed to read it"),
+            Duration::from_secs(30),
+            || async {
+                let r = http
+                    .get(format!("{base}/metrics"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .ok()?;
+                if r.status() != 200 {
+                    return None;
+                }
+                r.text().await.ok()
+            },
+        )
+        .await
+    }
+
     /// Creates `specs` as kwok nodes and waits until each is Ready, untainted and reports
     /// the capacity it was created with.
     pub async fn ready_nodes(&self, specs: &[crate::fixtures::NodeSpec]) -> anyhow::Result<()> {

@@ -257,24 +257,7 @@ async fn helm_install_runs_profiles_as_the_charts_account_and_uninstall_leaves_n
                 "ferrosched-metrics-reader",
             )
             .await?;
-            let body = env
-                .wait_for(
-                    "metrics with the reader role",
-                    Duration::from_secs(30),
-                    || async {
-                        let r = http
-                            .get(format!("{base}/metrics"))
-                            .bearer_auth(&token)
-                            .send()
-                            .await
-                            .ok()?;
-                        if r.status() != 200 {
-                            return None;
-                        }
-                        r.text().await.ok()
-                    },
-                )
-                .await?;
+            let body = env.metrics_with_token(&http, &base, &token).await?;
             assert!(
                 body.contains("ferrosched_operator_reconciles_total{result=\"success\"}"),
                 "{body}"

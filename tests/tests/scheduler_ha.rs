@@ -318,24 +318,7 @@ async fn check_serving(env: &TestEnv, port: u16) -> anyhow::Result<()> {
         .find_map(|l| l.trim().strip_prefix("token: "))
         .unwrap_or_default()
         .to_string();
-    let body = env
-        .wait_for(
-            "metrics with an allowed token",
-            Duration::from_secs(30),
-            || async {
-                let r = http
-                    .get(format!("{base}/metrics"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .ok()?;
-                if r.status() != 200 {
-                    return None;
-                }
-                r.text().await.ok()
-            },
-        )
-        .await?;
+    let body = env.metrics_with_token(&http, &base, &token).await?;
     assert!(
         body.contains("scheduler_schedule_attempts_total{result=\"scheduled\",profile=\"ha\"}"),
         "attempts counted"
