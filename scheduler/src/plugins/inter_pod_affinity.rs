@@ -2,9 +2,10 @@
 //! existing pods'), and preferred terms for scoring.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::cache::{NodeInfo, Snapshot};
@@ -56,7 +57,7 @@ impl AffinityTerms {
 }
 
 /// A parsed pod affinity term.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AffinityTerm {
     namespaces: Vec<String>,
     ns_selector: Selector,
@@ -194,18 +195,32 @@ pub struct TopologyCounts(FxHashMap<Arc<str>, FxHashMap<Arc<str>, i64>>);
 impl TopologyCounts {
     /// Counts `delta` for the node's value of `key` (shared strings: no allocation per add).
     fn add(&mut self, node: &NodeInfo, key: &str, delta: i64) {
-        let Some((k, v)) = node.label_atom(key) else {
-            return;
-        };
+        if let Some((k, v)) = node.label_atom(key) {
+            self.add_atoms(k, v, delta);
+        }
+    }
+    /// Counts `delta` for value `v` of key `k`; a count reaching zero is dropped.
+    fn add_atoms(&mut self, k: &Arc<str>, v: &Arc<str>, delta: i64) {
         let values = self.0.entry(k.clone()).or_default();
         let e = values.entry(v.clone()).or_insert(0);
         *e += delta;
         if *e == 0 {
             values.remove(v);
             if values.is_empty() {
-                self.0.remove(key);
+                self.0.remove(k);
             }
         }
+    }
+    /// Per key and value, the count (for tests).
+    #[cfg(test)]
+    pub(crate) fn sorted(&self) -> BTreeMap<(String, String), i64> {
+        self.0
+            .iter()
+            .flat_map(|(k, m)| {
+                m.iter()
+                    .map(move |(v, n)| ((k.to_string(), v.to_string()), *n))
+            })
+            .collect()
     }
     fn get(&self, key: &str, value: &str) -> i64 {
         self.0
@@ -229,28 +244,220 @@ pub struct PreFilterState {
     affinity: Arc<Vec<AffinityTerm>>,
     anti_affinity: Arc<Vec<AffinityTerm>>,
     ns_labels: Arc<BTreeMap<String, String>>,
-    existing_anti: TopologyCounts,
-    affinity_counts: TopologyCounts,
-    anti_counts: TopologyCounts,
+    /// Shared with the counting cache until preemption's dry runs change them.
+    existing_anti: Arc<TopologyCounts>,
+    affinity_counts: Arc<TopologyCounts>,
+    anti_counts: Arc<TopologyCounts>,
 }
 
 impl PreFilterState {
+    /// The three counts, sorted: existing pods' anti-affinity, the pod's affinity, the
+    /// pod's anti-affinity (for tests).
+    #[cfg(test)]
+    pub(crate) fn sorted_counts(&self) -> [BTreeMap<(String, String), i64>; 3] {
+        [
+            self.existing_anti.sorted(),
+            self.affinity_counts.sorted(),
+            self.anti_counts.sorted(),
+        ]
+    }
+
     fn update_with_pod(&mut self, other: &PodInfo, node: &NodeInfo, delta: i64, incoming: &Pod) {
         for t in other.affinity_terms().required_anti_affinity.iter() {
             if t.matches(incoming, Some(&self.ns_labels)) {
-                self.existing_anti.add(node, &t.topology_key, delta);
+                Arc::make_mut(&mut self.existing_anti).add(node, &t.topology_key, delta);
             }
         }
         if matches_all(&self.affinity, &other.pod) {
             for t in self.affinity.iter() {
-                self.affinity_counts.add(node, &t.topology_key, delta);
+                Arc::make_mut(&mut self.affinity_counts).add(node, &t.topology_key, delta);
             }
         }
         for t in self.anti_affinity.iter() {
             if t.matches(&other.pod, None) {
-                self.anti_counts.add(node, &t.topology_key, delta);
+                Arc::make_mut(&mut self.anti_counts).add(node, &t.topology_key, delta);
             }
         }
+    }
+}
+
+/// Which of the three counts a [`Contribution`] entry goes to.
+const EXISTING_ANTI: u8 = 0;
+const AFFINITY: u8 = 1;
+const ANTI: u8 = 2;
+
+/// What one node adds to the counts: (count, topology key, value, pods), one entry per
+/// count and key (a node has one value per key).
+type Contribution = Vec<(u8, Arc<str>, Arc<str>, i64)>;
+
+/// Everything a node's contribution depends on besides the node itself: the incoming
+/// pod's namespace, labels and namespace labels (matched by existing pods' anti-affinity
+/// terms) and its required terms with namespace selectors resolved.
+#[derive(Debug, PartialEq)]
+struct CountKey {
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    ns_labels: BTreeMap<String, String>,
+    affinity: Vec<AffinityTerm>,
+    anti_affinity: Vec<AffinityTerm>,
+}
+
+/// Counts `n` for the node's value of `key` in count `which`.
+fn push(out: &mut Contribution, which: u8, node: &NodeInfo, key: &str, n: i64) {
+    if let Some(e) = out.iter_mut().find(|e| e.0 == which && *e.1 == *key) {
+        e.3 += n;
+    } else if let Some((k, v)) = node.label_atom(key) {
+        out.push((which, k.clone(), v.clone(), n));
+    }
+}
+
+/// The node's contribution (the same additions as a full count makes for this node).
+fn contribute(key: &CountKey, incoming: &Pod, node: &NodeInfo) -> Contribution {
+    let mut out = Contribution::new();
+    if node.pods_with_required_anti_affinity > 0 {
+        for p in node.pods.iter().filter(|p| p.has_required_anti_affinity) {
+            for t in p.affinity_terms().required_anti_affinity.iter() {
+                if t.matches(incoming, Some(&key.ns_labels)) {
+                    push(&mut out, EXISTING_ANTI, node, &t.topology_key, 1);
+                }
+            }
+        }
+    }
+    for p in &node.pods {
+        if matches_all(&key.affinity, &p.pod) {
+            for t in &key.affinity {
+                push(&mut out, AFFINITY, node, &t.topology_key, 1);
+            }
+        }
+        for t in &key.anti_affinity {
+            if t.matches(&p.pod, None) {
+                push(&mut out, ANTI, node, &t.topology_key, 1);
+            }
+        }
+    }
+    out
+}
+
+/// Adds (`sign` 1) or takes back (`sign` -1) a node's contribution.
+fn apply(counts: &mut [Arc<TopologyCounts>; 3], c: &Contribution, sign: i64) {
+    for (which, k, v, n) in c {
+        Arc::make_mut(&mut counts[usize::from(*which)]).add_atoms(k, v, sign * n);
+    }
+}
+
+/// Counts of one [`CountKey`] kept across cycles: each node's contribution, remembered with
+/// the node version it came from, so a cycle recounts only the nodes that changed.
+///
+/// A snapshot shares unchanged nodes between cycles (a change copies the node), and the
+/// weak references keep an old version's address from being reused, so an equal address
+/// means the very node the contribution was counted from.
+#[derive(Debug)]
+struct CountCacheEntry {
+    key: CountKey,
+    nodes: Vec<Weak<NodeInfo>>,
+    contributions: Vec<Contribution>,
+    counts: [Arc<TopologyCounts>; 3],
+    last_used: u64,
+}
+
+/// Cached counts for the last few distinct keys.
+#[derive(Debug, Default)]
+pub struct CountCache {
+    entries: Vec<CountCacheEntry>,
+    clock: u64,
+}
+
+/// How many keys the cache keeps.
+const CACHED_KEYS: usize = 8;
+
+impl CountCacheEntry {
+    fn build(key: CountKey, incoming: &Pod, nodes: &[Arc<NodeInfo>]) -> Self {
+        let contributions: Vec<Contribution> = if nodes.len() >= 512 {
+            nodes
+                .par_iter()
+                .with_min_len(256)
+                .map(|n| contribute(&key, incoming, n))
+                .collect()
+        } else {
+            nodes
+                .iter()
+                .map(|n| contribute(&key, incoming, n))
+                .collect()
+        };
+        let mut counts: [Arc<TopologyCounts>; 3] = Default::default();
+        for c in &contributions {
+            apply(&mut counts, c, 1);
+        }
+        CountCacheEntry {
+            key,
+            nodes: nodes.iter().map(Arc::downgrade).collect(),
+            contributions,
+            counts,
+            last_used: 0,
+        }
+    }
+
+    /// Brings the counts up to `nodes` (as many as last time), recounting only nodes that
+    /// are not the version last counted there.
+    fn refresh(&mut self, incoming: &Pod, nodes: &[Arc<NodeInfo>]) {
+        for (idx, node) in nodes.iter().enumerate() {
+            if std::ptr::eq(self.nodes[idx].as_ptr(), Arc::as_ptr(node)) {
+                continue;
+            }
+            let fresh = contribute(&self.key, incoming, node);
+            let old = std::mem::replace(&mut self.contributions[idx], fresh);
+            apply(&mut self.counts, &old, -1);
+            apply(&mut self.counts, &self.contributions[idx], 1);
+            self.nodes[idx] = Arc::downgrade(node);
+        }
+    }
+}
+
+impl CountCache {
+    /// The counts for `key` over `nodes`, from the cached entry when there is one.
+    fn counts(
+        cache: &Mutex<CountCache>,
+        key: CountKey,
+        incoming: &Pod,
+        nodes: &[Arc<NodeInfo>],
+    ) -> [Arc<TopologyCounts>; 3] {
+        // Take the entry out so the count runs without the lock.
+        let taken = {
+            let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+            c.entries
+                .iter()
+                .position(|e| e.key == key)
+                .map(|i| c.entries.swap_remove(i))
+        };
+        let mut entry = match taken {
+            Some(mut e) if e.nodes.len() == nodes.len() => {
+                e.refresh(incoming, nodes);
+                e
+            }
+            // Nodes came or went: count afresh.
+            Some(e) => CountCacheEntry::build(e.key, incoming, nodes),
+            None => CountCacheEntry::build(key, incoming, nodes),
+        };
+        let counts = entry.counts.clone();
+        let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        c.clock += 1;
+        entry.last_used = c.clock;
+        if let Some(i) = c.entries.iter().position(|e| e.key == entry.key) {
+            c.entries[i] = entry;
+        } else {
+            if c.entries.len() >= CACHED_KEYS
+                && let Some(i) = c
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.last_used)
+                    .map(|(i, _)| i)
+            {
+                c.entries.swap_remove(i);
+            }
+            c.entries.push(entry);
+        }
+        counts
     }
 }
 
@@ -259,6 +466,8 @@ pub struct InterPodAffinity {
     pub(crate) hard_pod_affinity_weight: i64,
     pub(crate) ignore_preferred_terms_of_existing_pods: bool,
     pub(crate) lister: Arc<dyn ClusterLister>,
+    /// PreFilter's counts kept across cycles, for pods with required terms.
+    count_cache: Mutex<CountCache>,
 }
 
 /// Factory.
@@ -275,6 +484,7 @@ impl InterPodAffinity {
                 .inter_pod_affinity
                 .ignore_preferred_terms_of_existing_pods,
             lister,
+            count_cache: Mutex::default(),
         }
     }
 
@@ -326,6 +536,33 @@ impl PreFilterPlugin for InterPodAffinity {
             t.merge_namespaces(self.lister.as_ref());
         }
         let ns_labels = self.ns_labels(pod);
+        if !affinity.is_empty() || !anti_affinity.is_empty() {
+            // Every node is visited anyway: keep the counts, recount only changed nodes.
+            let key = CountKey {
+                namespace: pod.namespace().to_string(),
+                labels: pod_labels(&pod.pod).clone(),
+                ns_labels,
+                affinity,
+                anti_affinity,
+            };
+            // The cache owns the key; the state needs its terms and namespace labels too.
+            let (affinity, anti_affinity, ns_labels) = (
+                Arc::new(key.affinity.clone()),
+                Arc::new(key.anti_affinity.clone()),
+                Arc::new(key.ns_labels.clone()),
+            );
+            let [existing_anti, affinity_counts, anti_counts] =
+                CountCache::counts(&self.count_cache, key, &pod.pod, snapshot.nodes());
+            state.insert(PreFilterState {
+                affinity,
+                anti_affinity,
+                ns_labels,
+                existing_anti,
+                affinity_counts,
+                anti_counts,
+            });
+            return (None, Status::success());
+        }
         // One pass each, straight into the counters (a node costs a few label lookups).
         let mut existing_anti = TopologyCounts::default();
         for node in snapshot.with_required_anti_affinity() {
@@ -337,34 +574,17 @@ impl PreFilterPlugin for InterPodAffinity {
                 }
             }
         }
-        let (mut affinity_counts, mut anti_counts) =
-            (TopologyCounts::default(), TopologyCounts::default());
-        if !affinity.is_empty() || !anti_affinity.is_empty() {
-            for node in snapshot.nodes() {
-                for p in &node.pods {
-                    if matches_all(&affinity, &p.pod) {
-                        for t in &affinity {
-                            affinity_counts.add(node, &t.topology_key, 1);
-                        }
-                    }
-                    for t in &anti_affinity {
-                        if t.matches(&p.pod, None) {
-                            anti_counts.add(node, &t.topology_key, 1);
-                        }
-                    }
-                }
-            }
-        }
-        if existing_anti.is_empty() && affinity.is_empty() && anti_affinity.is_empty() {
+        // Without terms of its own, the pod's affinity counts stay empty.
+        if existing_anti.is_empty() {
             return (None, Status::skip());
         }
         state.insert(PreFilterState {
             affinity: Arc::new(affinity),
             anti_affinity: Arc::new(anti_affinity),
             ns_labels: Arc::new(ns_labels),
-            existing_anti,
-            affinity_counts,
-            anti_counts,
+            existing_anti: Arc::new(existing_anti),
+            affinity_counts: Arc::default(),
+            anti_counts: Arc::default(),
         });
         (None, Status::success())
     }

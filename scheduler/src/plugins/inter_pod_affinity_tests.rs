@@ -581,3 +581,163 @@ fn score_table_upstream_combinations() {
         Some(vec![100, 0, 100, 0])
     );
 }
+
+/// Namespaces whose labels a test changes between cycles.
+struct MutableNamespaces(std::sync::Mutex<Vec<(String, BTreeMap<String, String>)>>);
+
+impl ClusterLister for MutableNamespaces {
+    fn namespace_labels(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        let l = self.0.lock().unwrap();
+        l.iter().find(|(n, _)| n == name).map(|(_, l)| l.clone())
+    }
+    fn namespaces(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn prefilter_counts_kept_across_cycles_match_a_fresh_count() {
+    use crate::cache::Cache;
+    use crate::plugins::helpers::testutil::node;
+
+    let team = |t: &str| -> BTreeMap<String, String> {
+        [("team".to_string(), t.to_string())].into_iter().collect()
+    };
+    let namespaces = Arc::new(MutableNamespaces(std::sync::Mutex::new(vec![
+        ("default".into(), BTreeMap::new()),
+        ("other".into(), BTreeMap::new()),
+        ("subteam1.team1".into(), team("team1")),
+        ("subteam2.team1".into(), team("team1")),
+    ])));
+    let lister: Arc<dyn ClusterLister> = namespaces.clone();
+    let mut cache = Cache::new(std::time::Duration::ZERO);
+    let add_node = |cache: &mut Cache, name: &str, labels: &str| {
+        cache.upsert_node(Arc::new(node(&format!(
+            "metadata: {{name: {name}, labels: {{kubernetes.io/hostname: {name}, {labels}}}}}"
+        ))));
+    };
+    for (name, zone) in [("n1", "z1"), ("n2", "z1"), ("n3", "z2")] {
+        add_node(&mut cache, name, &format!("zone: {zone}"));
+    }
+    let green = "{matchLabels: {color: green}}";
+    let web = "{matchLabels: {app: web}}";
+    let team1 = ", namespaceSelector: {matchLabels: {team: team1}}";
+    let host = "kubernetes.io/hostname";
+    let both = format!(
+        "{{podAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: [{{labelSelector: {web}, topologyKey: zone}}]}}, podAntiAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: [{{labelSelector: {green}, topologyKey: {host}}}]}}}}"
+    );
+    let incoming: Vec<PodInfo> = [
+        pod(
+            "i1",
+            "default",
+            "color: green",
+            "",
+            &req("podAntiAffinity", green, host, ""),
+        ),
+        pod("i2", "default", "color: green", "", &both),
+        pod(
+            "i3",
+            "subteam1.team1",
+            "color: green",
+            "",
+            &req("podAffinity", green, "zone", team1),
+        ),
+        pod(
+            "i4",
+            "other",
+            "color: green",
+            "",
+            &req("podAntiAffinity", green, "zone", ""),
+        ),
+        pod(
+            "i5",
+            "subteam2.team1",
+            "app: web",
+            "",
+            &req("podAffinity", web, "zone", ""),
+        ),
+    ]
+    .iter()
+    .map(|p| pinfo(p))
+    .collect();
+    let bind = |cache: &mut Cache, p: String| cache.upsert_bound_pod(Arc::new(pinfo(&p)));
+    let anti_green = req("podAntiAffinity", green, host, "");
+    let anti_team1 = req("podAntiAffinity", green, "zone", team1);
+    type Step = Box<dyn Fn(&mut Cache)>;
+    let ns = namespaces.clone();
+    let steps: Vec<Step> = vec![
+        Box::new(|_| {}),
+        Box::new(move |c| bind(c, pod("e1", "default", "color: green", "n1", &anti_green))),
+        Box::new(move |c| bind(c, pod("e2", "default", "app: web", "n2", ""))),
+        Box::new(move |c| bind(c, pod("e3", "other", "color: green", "n3", &anti_team1))),
+        Box::new(move |c| {
+            bind(
+                c,
+                pod("e4", "subteam1.team1", "app: web, color: green", "n1", ""),
+            )
+        }),
+        Box::new(move |c| bind(c, pod("e5", "subteam2.team1", "app: web", "n3", ""))),
+        Box::new(|c| {
+            c.remove_pod("e1");
+        }),
+        Box::new(move |c| add_node(c, "n2", "zone: z2")),
+        Box::new(move |_| {
+            ns.lock_labels("subteam1.team1", team("team2"));
+        }),
+        Box::new(move |c| add_node(c, "n4", "zone: z2")),
+        Box::new(|c| c.remove_node("n3")),
+        Box::new(move |c| {
+            bind(
+                c,
+                pod(
+                    "e6",
+                    "default",
+                    "color: green",
+                    "n4",
+                    &req("podAntiAffinity", green, host, ""),
+                ),
+            )
+        }),
+        Box::new(|c| {
+            c.remove_pod("e2");
+        }),
+    ];
+    let cached = plugin_with(lister.clone());
+    let mut snap = Snapshot::default();
+    for (step, change) in steps.iter().enumerate() {
+        change(&mut cache);
+        cache.update_snapshot(&mut snap);
+        for (k, p) in incoming.iter().enumerate() {
+            let fresh = plugin_with(lister.clone());
+            let (mut a, mut b) = (CycleState::default(), CycleState::default());
+            let (sa, sb) = (
+                cached.pre_filter(&mut a, p, &snap).1,
+                fresh.pre_filter(&mut b, p, &snap).1,
+            );
+            assert_eq!(sa.code(), sb.code(), "step {step}, pod {k}");
+            if let (Some(a), Some(b)) = (a.get::<PreFilterState>(), b.get::<PreFilterState>()) {
+                assert_eq!(a.sorted_counts(), b.sorted_counts(), "step {step}, pod {k}");
+            }
+            for n in snap.nodes() {
+                let (fa, fb) = (cached.filter(&a, p, n), fresh.filter(&b, p, n));
+                if sa.is_success() {
+                    assert_eq!(
+                        (fa.code(), fa.message()),
+                        (fb.code(), fb.message()),
+                        "step {step}, pod {k}, node {}",
+                        n.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl MutableNamespaces {
+    fn lock_labels(&self, name: &str, labels: BTreeMap<String, String>) {
+        let mut l = self.0.lock().unwrap();
+        if let Some(e) = l.iter_mut().find(|(n, _)| n == name) {
+            e.1 = labels;
+        }
+    }
+}
