@@ -2,7 +2,7 @@
 //! existing pods'), and preferred terms for scoring.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
 use rayon::prelude::*;
@@ -16,6 +16,7 @@ use crate::framework::{
     Status,
 };
 use crate::model::PodInfo;
+use crate::plugins::count_cache::{Keyed, KeyedCache};
 use crate::plugins::helpers::{Selector, node_labels, pod_labels};
 
 /// Registered name.
@@ -294,7 +295,7 @@ type Contribution = Vec<(u8, Arc<str>, Arc<str>, i64)>;
 /// pod's namespace, labels and namespace labels (matched by existing pods' anti-affinity
 /// terms) and its required terms with namespace selectors resolved.
 #[derive(Debug, PartialEq)]
-struct CountKey {
+pub(crate) struct CountKey {
     namespace: String,
     labels: BTreeMap<String, String>,
     ns_labels: BTreeMap<String, String>,
@@ -352,23 +353,22 @@ fn apply(counts: &mut [Arc<TopologyCounts>; 3], c: &Contribution, sign: i64) {
 /// weak references keep an old version's address from being reused, so an equal address
 /// means the very node the contribution was counted from.
 #[derive(Debug)]
-struct CountCacheEntry {
+pub(crate) struct CountCacheEntry {
     key: CountKey,
     nodes: Vec<Weak<NodeInfo>>,
     contributions: Vec<Contribution>,
     counts: [Arc<TopologyCounts>; 3],
-    last_used: u64,
 }
 
 /// Cached counts for the last few distinct keys.
-#[derive(Debug, Default)]
-pub struct CountCache {
-    entries: Vec<CountCacheEntry>,
-    clock: u64,
-}
+pub(crate) type CountCache = KeyedCache<CountCacheEntry>;
 
-/// How many keys the cache keeps.
-const CACHED_KEYS: usize = 8;
+impl Keyed for CountCacheEntry {
+    type Key = CountKey;
+    fn key(&self) -> &CountKey {
+        &self.key
+    }
+}
 
 impl CountCacheEntry {
     fn build(key: CountKey, incoming: &Pod, nodes: &[Arc<NodeInfo>]) -> Self {
@@ -393,7 +393,6 @@ impl CountCacheEntry {
             nodes: nodes.iter().map(Arc::downgrade).collect(),
             contributions,
             counts,
-            last_used: 0,
         }
     }
 
@@ -421,15 +420,7 @@ impl CountCache {
         incoming: &Pod,
         nodes: &[Arc<NodeInfo>],
     ) -> [Arc<TopologyCounts>; 3] {
-        // Take the entry out so the count runs without the lock.
-        let taken = {
-            let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
-            c.entries
-                .iter()
-                .position(|e| e.key == key)
-                .map(|i| c.entries.swap_remove(i))
-        };
-        let mut entry = match taken {
+        let entry = match CountCache::take(cache, &key) {
             Some(mut e) if e.nodes.len() == nodes.len() => {
                 e.refresh(incoming, nodes);
                 e
@@ -439,24 +430,7 @@ impl CountCache {
             None => CountCacheEntry::build(key, incoming, nodes),
         };
         let counts = entry.counts.clone();
-        let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
-        c.clock += 1;
-        entry.last_used = c.clock;
-        if let Some(i) = c.entries.iter().position(|e| e.key == entry.key) {
-            c.entries[i] = entry;
-        } else {
-            if c.entries.len() >= CACHED_KEYS
-                && let Some(i) = c
-                    .entries
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, e)| e.last_used)
-                    .map(|(i, _)| i)
-            {
-                c.entries.swap_remove(i);
-            }
-            c.entries.push(entry);
-        }
+        CountCache::put(cache, entry);
         counts
     }
 }

@@ -4,6 +4,7 @@
 //! [`registry`] maps the names to the factories.
 
 pub mod balanced_allocation;
+mod count_cache;
 pub mod default_binder;
 pub mod dynamic_resources;
 pub mod fit;

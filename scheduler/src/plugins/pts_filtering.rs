@@ -1,7 +1,7 @@
 //! PodTopologySpread's filtering: counts of matching pods per domain for the hard
 //! constraints, kept up to date for preemption's dry runs.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use k8s_openapi::api::core::v1::Toleration;
 use rayon::prelude::*;
@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 use crate::model::PodInfo;
+use crate::plugins::count_cache::{Keyed, KeyedCache};
 use crate::plugins::helpers::{RequiredNodeAffinity, Selector, pod_labels, pod_tolerations};
 use crate::plugins::pod_topology_spread::{
     Constraint, Counter, ERR_REASON_CONSTRAINTS_NOT_MATCH, ERR_REASON_NODE_LABEL_NOT_MATCH,
@@ -195,7 +196,7 @@ fn apply(counts: &mut [Arc<Counts>], contribution: &[Contribution], sign: i64) {
 /// What identifies a cycle's counts: everything a node's contribution depends on besides
 /// the node itself.
 #[derive(Debug, PartialEq)]
-struct CountKey {
+pub struct CountKey {
     namespace: String,
     /// Per constraint: topology key, selector, honor node affinity, honor taints.
     constraints: Vec<(String, Selector, bool, bool)>,
@@ -241,18 +242,17 @@ pub struct CountCacheEntry {
     /// `nodes.len() × constraints` contributions.
     contributions: Vec<Contribution>,
     counts: Vec<Arc<Counts>>,
-    last_used: u64,
 }
 
-/// Cached counts for the last few distinct constraint sets.
-#[derive(Debug, Default)]
-pub struct CountCache {
-    entries: Vec<CountCacheEntry>,
-    clock: u64,
-}
+/// Cached counts for the last few distinct keys.
+pub type CountCache = KeyedCache<CountCacheEntry>;
 
-/// How many constraint sets the cache keeps.
-const CACHED_KEYS: usize = 8;
+impl Keyed for CountCacheEntry {
+    type Key = CountKey;
+    fn key(&self) -> &CountKey {
+        &self.key
+    }
+}
 
 impl CountCacheEntry {
     fn build(key: CountKey, counter: &Counter<'_>, nodes: &[Arc<NodeInfo>]) -> Self {
@@ -283,7 +283,6 @@ impl CountCacheEntry {
             nodes: nodes.iter().map(Arc::downgrade).collect(),
             contributions,
             counts,
-            last_used: 0,
         }
     }
 
@@ -313,15 +312,7 @@ impl CountCache {
         counter: &Counter<'_>,
         nodes: &[Arc<NodeInfo>],
     ) -> Vec<Arc<Counts>> {
-        // Take the entry out so the count runs without the lock.
-        let taken = {
-            let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
-            c.entries
-                .iter()
-                .position(|e| e.key == key)
-                .map(|i| c.entries.swap_remove(i))
-        };
-        let mut entry = match taken {
+        let entry = match CountCache::take(cache, &key) {
             Some(mut e) if e.nodes.len() == nodes.len() => {
                 e.refresh(counter, nodes);
                 e
@@ -331,24 +322,7 @@ impl CountCache {
             None => CountCacheEntry::build(key, counter, nodes),
         };
         let counts = entry.counts.clone();
-        let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
-        c.clock += 1;
-        entry.last_used = c.clock;
-        if let Some(i) = c.entries.iter().position(|e| e.key == entry.key) {
-            c.entries[i] = entry;
-        } else {
-            if c.entries.len() >= CACHED_KEYS
-                && let Some(i) = c
-                    .entries
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, e)| e.last_used)
-                    .map(|(i, _)| i)
-            {
-                c.entries.swap_remove(i);
-            }
-            c.entries.push(entry);
-        }
+        CountCache::put(cache, entry);
         counts
     }
 }
