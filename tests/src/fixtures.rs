@@ -168,6 +168,23 @@ pub fn node_schedulable(n: &Node) -> bool {
     ready && !tainted
 }
 
+/// A KubeSchedulerConfiguration with one default profile named `scheduler`, leader
+/// election off, talking to the cluster through `kubeconfig`.
+pub fn single_profile_config(kubeconfig: &std::path::Path, scheduler: &str) -> String {
+    format!(
+        "apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: {}
+leaderElection:
+  leaderElect: false
+profiles:
+- schedulerName: {scheduler}
+",
+        kubeconfig.display()
+    )
+}
+
 /// A pod with one container requesting `cpu` and `memory`, for `scheduler`.
 pub fn pod(namespace: &str, name: &str, scheduler: &str, cpu: &str, memory: &str) -> Pod {
     serde_json::from_value(serde_json::json!({

@@ -19,21 +19,6 @@ const NS: &str = "work";
 const SCHEDULER: &str = "ferro";
 const NODE: &str = "only-node";
 
-fn config(kubeconfig: &std::path::Path) -> String {
-    format!(
-        "apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection:
-  kubeconfig: {}
-leaderElection:
-  leaderElect: false
-profiles:
-- schedulerName: {SCHEDULER}
-",
-        kubeconfig.display()
-    )
-}
-
 fn pod_with_priority(name: &str, cpu: &str, class: &str) -> anyhow::Result<Pod> {
     let mut p = fixtures::pod(NS, name, SCHEDULER, cpu, "100Mi");
     let spec = p.spec.as_mut().ok_or_else(|| anyhow::anyhow!("pod spec"))?;
@@ -95,7 +80,7 @@ async fn high_priority_pod_preempts_the_fewest_lower_priority_pods() -> anyhow::
             };
 
             let cfg = env.dir.join("preemption.yaml");
-            std::fs::write(&cfg, config(&env.kubeconfig))?;
+            std::fs::write(&cfg, fixtures::single_profile_config(&env.kubeconfig, SCHEDULER))?;
             let _scheduler = env.spawn_scheduler("scheduler", &cfg, free_port(), &[])?;
 
             // Two low-priority pods fill the node's 2 CPUs.

@@ -26,21 +26,6 @@ const NS: &str = "vols";
 const SCHEDULER: &str = "ferro";
 const WAIT: Duration = Duration::from_secs(90);
 
-fn config(kubeconfig: &std::path::Path) -> String {
-    format!(
-        "apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection:
-  kubeconfig: {}
-leaderElection:
-  leaderElect: false
-profiles:
-- schedulerName: {SCHEDULER}
-",
-        kubeconfig.display()
-    )
-}
-
 /// A pod of `scheduler` mounting the claims.
 fn pod(name: &str, scheduler: &str, claims: &[&str]) -> anyhow::Result<Pod> {
     let mut p = fixtures::pod(NS, name, scheduler, "100m", "100Mi");
@@ -146,7 +131,7 @@ async fn volume_plugins_bind_provision_and_explain_like_upstream() -> anyhow::Re
             classes.create(&pp, &class("slow", "example.com/absent", "Immediate")?).await?;
 
             let cfg = env.dir.join("volumes.yaml");
-            std::fs::write(&cfg, config(&env.kubeconfig))?;
+            std::fs::write(&cfg, fixtures::single_profile_config(&env.kubeconfig, SCHEDULER))?;
             let _scheduler = env.spawn_scheduler("scheduler", &cfg, free_port(), &[])?;
 
             // 1. A claim bound to a PV local to node-b: the pod goes to node-b.
