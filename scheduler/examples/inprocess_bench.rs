@@ -136,6 +136,16 @@ fn main() -> anyhow::Result<()> {
         for i in 0..n_nodes {
             c.upsert_node(Arc::new(node(i, shape == Shape::Spreading)));
         }
+        if shape == Shape::AntiAffinity {
+            // The workload's 1,000 initial pods: the same pods, on distinct nodes.
+            for i in 0..n_nodes.min(1000) {
+                let mut p = pod(n_pods + i, shape);
+                if let Some(spec) = p.spec.as_mut() {
+                    spec.node_name = Some(format!("node-{i}"));
+                }
+                c.upsert_bound_pod(Arc::new(PodInfo::new(Arc::new(p))));
+            }
+        }
         if shape == Shape::Spreading && n_nodes > 0 {
             for i in 0..n_pods {
                 c.upsert_bound_pod(Arc::new(PodInfo::new(Arc::new(bound_pod(i, i % n_nodes)))));
@@ -192,10 +202,10 @@ fn main() -> anyhow::Result<()> {
             *per_node.entry(n).or_default() += 1;
         }
     }
-    let prebound = if shape == Shape::Spreading && n_nodes > 0 {
-        n_pods
-    } else {
-        0
+    let prebound = match shape {
+        Shape::Spreading if n_nodes > 0 => n_pods,
+        Shape::AntiAffinity => n_nodes.min(1000),
+        _ => 0,
     };
     let placed: usize = per_node.iter().map(|(k, v)| k * v).sum::<usize>() - prebound;
     let shape = match shape {

@@ -41,6 +41,9 @@ pub struct NodeInfo {
     pub pods_with_affinity: usize,
     /// How many of its pods have required anti-affinity terms.
     pub pods_with_required_anti_affinity: usize,
+    /// How many of its pods have terms that score other pods
+    /// ([`PodInfo::has_scoring_affinity`]).
+    pub pods_with_scoring_affinity: usize,
     /// Node name.
     pub name: String,
     /// The Node object; `None` while pods reference a node the informer has not delivered.
@@ -63,6 +66,7 @@ impl NodeInfo {
             used_ports: Vec::new(),
             pods_with_affinity: 0,
             pods_with_required_anti_affinity: 0,
+            pods_with_scoring_affinity: 0,
             taints: Vec::new(),
             unschedulable: false,
             images: Arc::default(),
@@ -129,6 +133,9 @@ impl NodeInfo {
         if pod.has_required_anti_affinity {
             self.pods_with_required_anti_affinity += 1;
         }
+        if pod.has_scoring_affinity {
+            self.pods_with_scoring_affinity += 1;
+        }
         self.pods.push(pod);
     }
 
@@ -151,6 +158,9 @@ impl NodeInfo {
         }
         if pod.has_required_anti_affinity {
             self.pods_with_required_anti_affinity -= 1;
+        }
+        if pod.has_scoring_affinity {
+            self.pods_with_scoring_affinity -= 1;
         }
         true
     }

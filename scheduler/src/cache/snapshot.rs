@@ -14,6 +14,7 @@ pub struct Snapshot {
     image_nodes: Arc<FxHashMap<String, u32>>,
     nodes_with_affinity: usize,
     nodes_with_required_anti_affinity: usize,
+    nodes_with_scoring_affinity: usize,
     /// Cache generation this snapshot reflects.
     pub generation: u64,
 }
@@ -44,25 +45,26 @@ impl Snapshot {
             .iter()
             .filter(|n| n.pods_with_required_anti_affinity > 0)
             .count();
+        self.nodes_with_scoring_affinity = nodes
+            .iter()
+            .filter(|n| n.pods_with_scoring_affinity > 0)
+            .count();
         self.nodes = nodes;
     }
 
     pub(super) fn replace(&mut self, info: Arc<NodeInfo>) {
         if let Some(&i) = self.index.get(&info.name) {
             let old = &self.nodes[i];
-            let flag = |n: &NodeInfo| {
-                (
-                    n.pods_with_affinity > 0,
-                    n.pods_with_required_anti_affinity > 0,
-                )
+            let moves = |count: &mut usize, flag: fn(&NodeInfo) -> usize| {
+                *count = *count + usize::from(flag(&info) > 0) - usize::from(flag(old) > 0);
             };
-            let (was_aff, was_anti) = flag(old);
-            let (is_aff, is_anti) = flag(&info);
-            self.nodes_with_affinity =
-                self.nodes_with_affinity + usize::from(is_aff) - usize::from(was_aff);
-            self.nodes_with_required_anti_affinity = self.nodes_with_required_anti_affinity
-                + usize::from(is_anti)
-                - usize::from(was_anti);
+            moves(&mut self.nodes_with_affinity, |n| n.pods_with_affinity);
+            moves(&mut self.nodes_with_required_anti_affinity, |n| {
+                n.pods_with_required_anti_affinity
+            });
+            moves(&mut self.nodes_with_scoring_affinity, |n| {
+                n.pods_with_scoring_affinity
+            });
             self.nodes[i] = info;
         }
     }
@@ -108,6 +110,12 @@ impl Snapshot {
     /// Whether any node holds a pod with pod (anti-)affinity terms.
     pub fn has_pods_with_affinity(&self) -> bool {
         self.nodes_with_affinity > 0
+    }
+
+    /// Whether any node holds a pod whose terms score other pods
+    /// ([`crate::model::PodInfo::has_scoring_affinity`]).
+    pub fn has_pods_with_scoring_affinity(&self) -> bool {
+        self.nodes_with_scoring_affinity > 0
     }
 
     /// Whether any node holds a pod with required anti-affinity terms.

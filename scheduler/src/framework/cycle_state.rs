@@ -34,6 +34,8 @@ impl<T: Any + Clone + Send + Sync> StateData for T {
 #[derive(Default)]
 pub struct CycleState {
     slots: FxHashMap<TypeId, Box<dyn StateData>>,
+    /// Slots only Filter/Score read, dropped when the scheduling cycle ends.
+    cycle_only: Vec<TypeId>,
     /// Filter plugins that returned Skip in PreFilter.
     pub skip_filter_plugins: Vec<&'static str>,
     /// Score plugins that returned Skip in PreScore.
@@ -56,6 +58,7 @@ impl Clone for CycleState {
                 .iter()
                 .map(|(k, v)| (*k, (**v).clone_box()))
                 .collect(),
+            cycle_only: self.cycle_only.clone(),
             skip_filter_plugins: self.skip_filter_plugins.clone(),
             skip_score_plugins: self.skip_score_plugins.clone(),
         }
@@ -66,6 +69,25 @@ impl CycleState {
     /// Stores `value`, replacing a previous value of the same type.
     pub fn insert<T: Any + Clone + Send + Sync>(&mut self, value: T) {
         self.slots.insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// Stores `value` for the scheduling cycle only: [`CycleState::end_scheduling_cycle`]
+    /// drops it before the binding cycle. For PreFilter/PreScore state that shares
+    /// copy-on-write data with a plugin's cache: a binding in flight would otherwise keep
+    /// the data shared and make the next cycle copy it.
+    pub fn insert_for_scheduling_cycle<T: Any + Clone + Send + Sync>(&mut self, value: T) {
+        let id = TypeId::of::<T>();
+        if !self.cycle_only.contains(&id) {
+            self.cycle_only.push(id);
+        }
+        self.slots.insert(id, Box::new(value));
+    }
+
+    /// Drops what was stored with [`CycleState::insert_for_scheduling_cycle`].
+    pub fn end_scheduling_cycle(&mut self) {
+        for id in self.cycle_only.drain(..) {
+            self.slots.remove(&id);
+        }
     }
 
     /// The stored value of type `T`, if a plugin stored one this cycle.
@@ -103,5 +125,16 @@ mod tests {
             v.0 = 3;
         }
         assert_eq!(s.get::<FitState>(), Some(&FitState(3)));
+    }
+
+    #[test]
+    fn scheduling_cycle_values_end_with_the_cycle() {
+        let mut s = CycleState::default();
+        s.insert(FitState(1));
+        s.insert_for_scheduling_cycle(OtherState(2));
+        assert_eq!(s.clone().get::<OtherState>(), Some(&OtherState(2)));
+        s.end_scheduling_cycle();
+        assert_eq!(s.get::<OtherState>(), None);
+        assert_eq!(s.get::<FitState>(), Some(&FitState(1)));
     }
 }

@@ -41,6 +41,9 @@ pub struct PodInfo {
     pub has_affinity: bool,
     /// The pod has required pod anti-affinity terms.
     pub has_required_anti_affinity: bool,
+    /// The pod has terms that score other pods: required affinity (scored with
+    /// hardPodAffinityWeight), preferred affinity or preferred anti-affinity.
+    pub has_scoring_affinity: bool,
     /// Its pod (anti-)affinity terms, parsed once (None: it has none).
     affinity_terms: Option<Arc<AffinityTerms>>,
 }
@@ -83,6 +86,11 @@ impl PodInfo {
             })
             .is_some_and(|t| !t.is_empty());
         let affinity_terms = has_affinity.then(|| Arc::new(AffinityTerms::of(&pod)));
+        let has_scoring_affinity = affinity_terms.as_ref().is_some_and(|t| {
+            !t.required_affinity.is_empty()
+                || !t.preferred_affinity.is_empty()
+                || !t.preferred_anti_affinity.is_empty()
+        });
         PodInfo {
             priority: spec.and_then(|s| s.priority).unwrap_or(0),
             pod,
@@ -94,6 +102,7 @@ impl PodInfo {
             host_ports,
             has_affinity,
             has_required_anti_affinity,
+            has_scoring_affinity,
             affinity_terms,
         }
     }

@@ -527,7 +527,7 @@ impl PreFilterPlugin for InterPodAffinity {
             );
             let [existing_anti, affinity_counts, anti_counts] =
                 CountCache::counts(&self.count_cache, key, &pod.pod, snapshot.nodes());
-            state.insert(PreFilterState {
+            state.insert_for_scheduling_cycle(PreFilterState {
                 affinity,
                 anti_affinity,
                 ns_labels,
@@ -552,7 +552,7 @@ impl PreFilterPlugin for InterPodAffinity {
         if existing_anti.is_empty() {
             return (None, Status::skip());
         }
-        state.insert(PreFilterState {
+        state.insert_for_scheduling_cycle(PreFilterState {
             affinity: Arc::new(affinity),
             anti_affinity: Arc::new(anti_affinity),
             ns_labels: Arc::new(ns_labels),
@@ -618,11 +618,11 @@ fn node_satisfies_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
     if s.anti_counts.is_empty() {
         return true;
     }
-    let labels = node_labels(node);
+    // The node's shared label strings: a short sorted slice inside the NodeInfo, where the
+    // Node's own label map is one more object to load per node.
     !s.anti_affinity.iter().any(|t| {
-        labels
-            .get(&t.topology_key)
-            .is_some_and(|v| s.anti_counts.get(&t.topology_key, v) > 0)
+        node.label_atom(&t.topology_key)
+            .is_some_and(|(k, v)| s.anti_counts.get(k, v) > 0)
     })
 }
 
@@ -630,7 +630,8 @@ fn node_satisfies_existing_anti_affinity(s: &PreFilterState, node: &NodeInfo) ->
     if s.existing_anti.is_empty() {
         return true;
     }
-    !node_labels(node)
+    !node
+        .label_atoms
         .iter()
         .any(|(k, v)| s.existing_anti.get(k, v) > 0)
 }

@@ -499,6 +499,36 @@ fn score_table() {
         scores(&pl, &pod("p", "default", "security: S2", "", ""), &snap4),
         Some(vec![100, 0, 0])
     );
+    // Existing pods whose only terms are required anti-affinity score nothing, so PreScore
+    // skips rather than walking them (upstream walks them and scores every node 0).
+    let anti_only = [pod(
+        "a",
+        "default",
+        "security: S1",
+        "node1",
+        &req("podAntiAffinity", s2, "region", ""),
+    )];
+    let snap5 = cluster(&nodes, &anti_only);
+    assert!(snap5.has_pods_with_affinity());
+    assert_eq!(
+        scores(&pl, &pod("p", "default", "security: S2", "", ""), &snap5),
+        None
+    );
+    // ... but not when the incoming pod has preferred terms of its own.
+    assert_eq!(
+        scores(
+            &pl,
+            &pod(
+                "p",
+                "default",
+                "security: S2",
+                "",
+                &pref("podAntiAffinity", 5, s1, "region")
+            ),
+            &snap5
+        ),
+        Some(vec![0, 100, 100])
+    );
     let mut args = PluginArgsSet::default();
     args.inter_pod_affinity
         .ignore_preferred_terms_of_existing_pods = true;

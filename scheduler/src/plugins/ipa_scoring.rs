@@ -59,7 +59,10 @@ impl PreScorePlugin for InterPodAffinity {
         if self.ignore_preferred_terms_of_existing_pods && !has_constraints {
             return Status::skip();
         }
-        if !has_constraints && !snapshot.has_pods_with_affinity() {
+        // Without terms of its own, only existing pods' required affinity and preferred
+        // terms can score: with none in the cluster every node would score 0, which
+        // is what skipping gives.
+        if !has_constraints && !snapshot.has_pods_with_scoring_affinity() {
             return Status::skip();
         }
         let all = snapshot.nodes();
@@ -70,13 +73,15 @@ impl PreScorePlugin for InterPodAffinity {
         let hard_weight = self.hard_pod_affinity_weight;
         let per_node: Vec<Contributions<'_>> = all
             .par_iter()
-            .filter(|n| (has_constraints || n.pods_with_affinity > 0) && !node_labels(n).is_empty())
+            .filter(|n| {
+                (has_constraints || n.pods_with_scoring_affinity > 0) && !node_labels(n).is_empty()
+            })
             .map(|node| {
                 let mut out: Contributions<'_> = Vec::new();
                 for existing in node
                     .pods
                     .iter()
-                    .filter(|p| has_constraints || p.has_affinity)
+                    .filter(|p| has_constraints || p.has_scoring_affinity)
                 {
                     let e = &existing.pod;
                     for (w, t) in &pref {

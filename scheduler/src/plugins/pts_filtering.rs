@@ -359,7 +359,7 @@ impl PreFilterPlugin for PodTopologySpread {
             .iter()
             .map(|c| i64::from(c.selector.matches(own)))
             .collect();
-        state.insert(PreFilterState {
+        state.insert_for_scheduling_cycle(PreFilterState {
             constraints: Arc::new(constraints),
             paths,
             counts,

@@ -91,7 +91,11 @@ pub struct SchedulerParts {
 /// loop waits for a free slot before it takes the next pod, so under load pods wait in
 /// the queue rather than in the API server, which also serves every other client.
 /// PreBind waits (volume binding, up to minutes) do not count.
-pub const MAX_BINDS_IN_FLIGHT: usize = 64;
+///
+/// 32 keeps up with pods created at 440/s on the benchmark's 2-core control plane (16
+/// fell behind) and halves attempt latency against 64, where binds mostly queued in the
+/// API server (see docs/decisions.md).
+pub const MAX_BINDS_IN_FLIGHT: usize = 32;
 
 /// Binding tasks in flight, so shutdown can wait for them.
 #[derive(Debug, Default)]
@@ -448,6 +452,7 @@ impl Scheduler {
             return;
         }
         parts.queue.done(&pod.uid);
+        state.end_scheduling_cycle();
         let in_flight = self.in_flight.clone();
         in_flight.start();
         self.runtime.spawn(async move {
