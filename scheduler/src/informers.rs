@@ -142,7 +142,7 @@ impl Sinks {
     pub fn pod_applied(&self, mut pod: Pod) {
         pod.metadata = strip(pod.metadata);
         let info = Arc::new(PodInfo::new(Arc::new(pod)));
-        if is_terminal(&info.pod) {
+        if is_terminal(info.pod()) {
             self.pod_deleted(&info);
             return;
         }
@@ -160,11 +160,11 @@ impl Sinks {
                 ClusterEvent::new(EventResource::AssignedPod, act),
                 EventObjects::Pod {
                     old: None,
-                    new: Some(&info.pod),
+                    new: Some(info.pod()),
                 },
             );
         } else if self.scheduler_names.contains(info.scheduler_name())
-            && info.pod.metadata.deletion_timestamp.is_none()
+            && info.pod().metadata.deletion_timestamp.is_none()
         {
             self.queue.add(info);
         }
@@ -178,7 +178,7 @@ impl Sinks {
             self.queue.on_event(
                 ClusterEvent::new(EventResource::AssignedPod, action::DELETE),
                 EventObjects::Pod {
-                    old: Some(&info.pod),
+                    old: Some(info.pod()),
                     new: None,
                 },
             );

@@ -1,8 +1,10 @@
 //! A pod with what the scheduler derives from it once, instead of once per node.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Volume};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::resources::{Resource, pod_non_zero_requests, pod_requests};
 use crate::plugins::inter_pod_affinity::AffinityTerms;
@@ -18,11 +20,36 @@ pub struct HostPort {
     pub port: i32,
 }
 
+/// What a [`PodInfo`] keeps of the pod object.
+#[derive(Debug, Clone)]
+enum Object {
+    /// The whole pod: pods waiting to be scheduled, whose every field a plugin may read.
+    Full(Arc<Pod>),
+    /// Only what plugins read of a pod already on a node (see [`PodInfo::slimmed`]).
+    Placed(Arc<Placed>),
+}
+
+/// The fields plugins read of a pod already on a node. A k8s-openapi `Pod` is 2.4 KiB
+/// before any heap data, most of it for fields no plugin reads of a placed pod.
+#[derive(Debug, Default)]
+struct Placed {
+    namespace: String,
+    name: String,
+    resource_version: Option<String>,
+    labels: BTreeMap<String, String>,
+    deletion_timestamp: Option<Time>,
+    node_name: Option<String>,
+    scheduler_name: Option<String>,
+    volumes: Vec<Volume>,
+    start_time: Option<Time>,
+    disrupted_by_preemption: bool,
+}
+
 /// A pod plus its derived scheduling facts.
 #[derive(Debug, Clone)]
 pub struct PodInfo {
-    /// The pod as last seen.
-    pub pod: Arc<Pod>,
+    /// The pod object, whole or only the fields read of a placed pod.
+    object: Object,
     /// `metadata.uid` (falls back to namespace/name for objects without one, e.g. in tests).
     pub uid: String,
     /// `namespace/name`.
@@ -93,7 +120,7 @@ impl PodInfo {
         });
         PodInfo {
             priority: spec.and_then(|s| s.priority).unwrap_or(0),
-            pod,
+            object: Object::Full(pod),
             uid,
             key,
             requests,
@@ -114,55 +141,162 @@ impl PodInfo {
         self.affinity_terms.as_deref().unwrap_or(&NONE)
     }
 
-    /// The same facts over a copy of the pod without what no plugin reads of a pod already
-    /// on a node: its containers (requests and host ports are derived above) and the
-    /// container statuses. A container is over 2 KiB in memory, so bound pods held by the
-    /// cache shrink by half or more.
+    /// The same facts, keeping of the object only what plugins read of a pod already on a
+    /// node: namespace, name, labels, deletion and start time, node and scheduler name,
+    /// volumes, and whether preemption is evicting it. Requests, host ports and affinity
+    /// terms are derived already. The cache holds bound pods in this form.
     pub fn slimmed(&self) -> Self {
-        let mut pod = (*self.pod).clone();
-        if let Some(spec) = pod.spec.as_mut() {
-            spec.containers = Vec::new();
-            spec.init_containers = None;
-            spec.ephemeral_containers = None;
-        }
-        if let Some(status) = pod.status.as_mut() {
-            status.container_statuses = None;
-            status.init_container_statuses = None;
-            status.ephemeral_container_statuses = None;
-        }
+        let Object::Full(pod) = &self.object else {
+            return self.clone();
+        };
+        let meta = &pod.metadata;
+        let spec = pod.spec.as_ref();
+        let status = pod.status.as_ref();
+        let placed = Placed {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            resource_version: meta.resource_version.clone(),
+            labels: meta.labels.clone().unwrap_or_default(),
+            deletion_timestamp: meta.deletion_timestamp.clone(),
+            node_name: spec.and_then(|s| s.node_name.clone()),
+            scheduler_name: spec.and_then(|s| s.scheduler_name.clone()),
+            volumes: spec.and_then(|s| s.volumes.clone()).unwrap_or_default(),
+            start_time: status.and_then(|s| s.start_time.clone()),
+            disrupted_by_preemption: disrupted_by_preemption(pod),
+        };
         PodInfo {
-            pod: Arc::new(pod),
+            object: Object::Placed(Arc::new(placed)),
             ..self.clone()
+        }
+    }
+
+    /// The whole pod object. Only pods waiting to be scheduled have it; a slimmed pod (one
+    /// already on a node) answers with an empty pod, and debug builds panic, so a plugin
+    /// reading more than the accessors below of a placed pod fails its tests.
+    pub fn pod(&self) -> &Pod {
+        static EMPTY: LazyLock<Pod> = LazyLock::new(Pod::default);
+        match &self.object {
+            Object::Full(p) => p,
+            Object::Placed(_) => {
+                debug_assert!(
+                    false,
+                    "the whole object of placed pod {} was read",
+                    self.key
+                );
+                &EMPTY
+            }
+        }
+    }
+
+    /// The whole pod object, shared; `None` for a slimmed pod.
+    pub fn pod_arc(&self) -> Option<&Arc<Pod>> {
+        match &self.object {
+            Object::Full(p) => Some(p),
+            Object::Placed(_) => None,
         }
     }
 
     /// `metadata.namespace`.
     pub fn namespace(&self) -> &str {
-        self.pod.metadata.namespace.as_deref().unwrap_or("")
+        match &self.object {
+            Object::Full(p) => p.metadata.namespace.as_deref().unwrap_or(""),
+            Object::Placed(p) => &p.namespace,
+        }
     }
 
     /// `metadata.name`.
     pub fn name(&self) -> &str {
-        self.pod.metadata.name.as_deref().unwrap_or("")
+        match &self.object {
+            Object::Full(p) => p.metadata.name.as_deref().unwrap_or(""),
+            Object::Placed(p) => &p.name,
+        }
+    }
+
+    /// `metadata.resourceVersion`.
+    pub fn resource_version(&self) -> Option<&str> {
+        match &self.object {
+            Object::Full(p) => p.metadata.resource_version.as_deref(),
+            Object::Placed(p) => p.resource_version.as_deref(),
+        }
+    }
+
+    /// `metadata.labels` (empty when absent).
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        match &self.object {
+            Object::Full(p) => p.metadata.labels.as_ref().unwrap_or(&EMPTY),
+            Object::Placed(p) => &p.labels,
+        }
+    }
+
+    /// `metadata.deletionTimestamp`.
+    pub fn deletion_timestamp(&self) -> Option<&Time> {
+        match &self.object {
+            Object::Full(p) => p.metadata.deletion_timestamp.as_ref(),
+            Object::Placed(p) => p.deletion_timestamp.as_ref(),
+        }
+    }
+
+    /// `spec.volumes` (empty when absent).
+    pub fn volumes(&self) -> &[Volume] {
+        match &self.object {
+            Object::Full(p) => p
+                .spec
+                .as_ref()
+                .and_then(|s| s.volumes.as_deref())
+                .unwrap_or_default(),
+            Object::Placed(p) => &p.volumes,
+        }
+    }
+
+    /// `status.startTime`.
+    pub fn start_time(&self) -> Option<&Time> {
+        match &self.object {
+            Object::Full(p) => p.status.as_ref().and_then(|s| s.start_time.as_ref()),
+            Object::Placed(p) => p.start_time.as_ref(),
+        }
+    }
+
+    /// Being deleted, with the `DisruptionTarget` condition a scheduler's preemption adds.
+    pub fn terminating_by_preemption(&self) -> bool {
+        if self.deletion_timestamp().is_none() {
+            return false;
+        }
+        match &self.object {
+            Object::Full(p) => disrupted_by_preemption(p),
+            Object::Placed(p) => p.disrupted_by_preemption,
+        }
     }
 
     /// `spec.nodeName`, when set.
     pub fn node_name(&self) -> Option<&str> {
-        self.pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .filter(|n| !n.is_empty())
+        match &self.object {
+            Object::Full(p) => p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+            Object::Placed(p) => p.node_name.as_deref(),
+        }
+        .filter(|n| !n.is_empty())
     }
 
     /// `spec.schedulerName` (upstream default `default-scheduler`).
     pub fn scheduler_name(&self) -> &str {
-        self.pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.scheduler_name.as_deref())
-            .unwrap_or("default-scheduler")
+        match &self.object {
+            Object::Full(p) => p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()),
+            Object::Placed(p) => p.scheduler_name.as_deref(),
+        }
+        .unwrap_or("default-scheduler")
     }
+}
+
+/// Whether the pod carries the `DisruptionTarget` condition a scheduler's preemption adds.
+fn disrupted_by_preemption(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .any(|c| {
+            c.type_ == "DisruptionTarget"
+                && c.status == "True"
+                && c.reason.as_deref() == Some("PreemptionByScheduler")
+        })
 }
 
 #[cfg(test)]
@@ -172,23 +306,12 @@ mod tests {
     #[test]
     fn slimmed_pods_keep_every_derived_fact() {
         let pod: Pod = serde_saphyr::from_str(
-            "metadata: {name: p, namespace: ns, uid: u, labels: {app: a}}\nspec:\n  nodeName: n1\n  priority: 7\n  affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: k, labelSelector: {matchLabels: {app: a}}}]}}\n  containers: [{name: c, image: x, ports: [{containerPort: 80, hostPort: 8080}], resources: {requests: {cpu: 250m, memory: 1Gi}}}]\nstatus: {startTime: '2026-01-01T00:00:00Z', containerStatuses: [{name: c, image: x, imageID: i, ready: true, restartCount: 0}]}\n",
+            "metadata: {name: p, namespace: ns, uid: u, labels: {app: a}}\nspec:\n  nodeName: n1\n  priority: 7\n  affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: k, labelSelector: {matchLabels: {app: a}}}]}}\n  containers: [{name: c, image: x, ports: [{containerPort: 80, hostPort: 8080}], resources: {requests: {cpu: 250m, memory: 1Gi}}}]\n  volumes: [{name: v, emptyDir: {}}]\nstatus: {startTime: '2026-01-01T00:00:00Z', containerStatuses: [{name: c, image: x, imageID: i, ready: true, restartCount: 0}]}\n",
         )
         .expect("pod");
         let full = PodInfo::new(Arc::new(pod));
         let slim = full.slimmed();
-        assert!(
-            slim.pod
-                .spec
-                .as_ref()
-                .is_some_and(|s| s.containers.is_empty())
-        );
-        assert!(
-            slim.pod
-                .status
-                .as_ref()
-                .is_some_and(|s| s.container_statuses.is_none() && s.start_time.is_some())
-        );
+        assert!(slim.pod_arc().is_none() && full.pod_arc().is_some());
         assert_eq!(slim.requests, full.requests);
         assert_eq!(slim.host_ports, full.host_ports);
         assert_eq!((slim.priority, slim.has_required_anti_affinity), (7, true));
@@ -196,6 +319,14 @@ mod tests {
             (slim.key.as_str(), slim.uid.as_str(), slim.node_name()),
             ("ns/p", "u", Some("n1"))
         );
-        assert_eq!(slim.pod.metadata.labels, full.pod.metadata.labels);
+        for p in [&full, &slim] {
+            assert_eq!((p.namespace(), p.name()), ("ns", "p"));
+            assert_eq!(p.labels().get("app").map(String::as_str), Some("a"));
+            assert_eq!(p.scheduler_name(), "default-scheduler");
+            assert!(p.start_time().is_some() && p.deletion_timestamp().is_none());
+            assert_eq!(p.volumes().len(), 1);
+            assert_eq!(p.affinity_terms().required_anti_affinity.len(), 1);
+            assert!(!p.terminating_by_preemption());
+        }
     }
 }

@@ -36,7 +36,7 @@ pub fn new(args: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> 
 }
 
 fn uses_claims(pod: &PodInfo) -> bool {
-    pod.pod
+    pod.pod()
         .spec
         .as_ref()
         .and_then(|s| s.resource_claims.as_ref())

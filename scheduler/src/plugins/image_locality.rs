@@ -65,7 +65,7 @@ pub fn calculate_priority(sum: i64, image_count: usize) -> i64 {
 /// The pod's image references in upstream's order: init containers, containers, then
 /// image volumes.
 fn pod_images(pod: &PodInfo) -> Vec<&str> {
-    let Some(spec) = pod.pod.spec.as_ref() else {
+    let Some(spec) = pod.pod().spec.as_ref() else {
         return Vec::new();
     };
     let containers = spec

@@ -17,7 +17,7 @@ use crate::framework::{
 };
 use crate::model::PodInfo;
 use crate::plugins::count_cache::{Keyed, KeyedCache};
-use crate::plugins::helpers::{Selector, node_labels, pod_labels};
+use crate::plugins::helpers::{Selector, node_labels};
 
 /// Registered name.
 pub const NAME: &str = "InterPodAffinity";
@@ -85,11 +85,11 @@ impl AffinityTerm {
     }
 
     /// Whether `pod` (whose namespace has `ns_labels`) is selected by the term.
-    pub fn matches(&self, pod: &Pod, ns_labels: Option<&BTreeMap<String, String>>) -> bool {
-        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+    pub fn matches(&self, pod: &PodInfo, ns_labels: Option<&BTreeMap<String, String>>) -> bool {
+        let ns = pod.namespace();
         (self.namespaces.iter().any(|n| n == ns)
             || self.ns_selector.matches(ns_labels.unwrap_or(&NO_LABELS)))
-            && self.selector.matches(pod_labels(pod))
+            && self.selector.matches(pod.labels())
     }
 
     /// Resolves a non-empty namespace selector into namespace names (upstream's
@@ -235,7 +235,7 @@ impl TopologyCounts {
     }
 }
 
-fn matches_all(terms: &[AffinityTerm], pod: &Pod) -> bool {
+fn matches_all(terms: &[AffinityTerm], pod: &PodInfo) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(pod, None))
 }
 
@@ -263,19 +263,25 @@ impl PreFilterState {
         ]
     }
 
-    fn update_with_pod(&mut self, other: &PodInfo, node: &NodeInfo, delta: i64, incoming: &Pod) {
+    fn update_with_pod(
+        &mut self,
+        other: &PodInfo,
+        node: &NodeInfo,
+        delta: i64,
+        incoming: &PodInfo,
+    ) {
         for t in other.affinity_terms().required_anti_affinity.iter() {
             if t.matches(incoming, Some(&self.ns_labels)) {
                 Arc::make_mut(&mut self.existing_anti).add(node, &t.topology_key, delta);
             }
         }
-        if matches_all(&self.affinity, &other.pod) {
+        if matches_all(&self.affinity, other) {
             for t in self.affinity.iter() {
                 Arc::make_mut(&mut self.affinity_counts).add(node, &t.topology_key, delta);
             }
         }
         for t in self.anti_affinity.iter() {
-            if t.matches(&other.pod, None) {
+            if t.matches(other, None) {
                 Arc::make_mut(&mut self.anti_counts).add(node, &t.topology_key, delta);
             }
         }
@@ -313,7 +319,7 @@ fn push(out: &mut Contribution, which: u8, node: &NodeInfo, key: &str, n: i64) {
 }
 
 /// The node's contribution (the same additions as a full count makes for this node).
-fn contribute(key: &CountKey, incoming: &Pod, node: &NodeInfo) -> Contribution {
+fn contribute(key: &CountKey, incoming: &PodInfo, node: &NodeInfo) -> Contribution {
     let mut out = Contribution::new();
     if node.pods_with_required_anti_affinity > 0 {
         for p in node.pods.iter().filter(|p| p.has_required_anti_affinity) {
@@ -325,13 +331,13 @@ fn contribute(key: &CountKey, incoming: &Pod, node: &NodeInfo) -> Contribution {
         }
     }
     for p in &node.pods {
-        if matches_all(&key.affinity, &p.pod) {
+        if matches_all(&key.affinity, p) {
             for t in &key.affinity {
                 push(&mut out, AFFINITY, node, &t.topology_key, 1);
             }
         }
         for t in &key.anti_affinity {
-            if t.matches(&p.pod, None) {
+            if t.matches(p, None) {
                 push(&mut out, ANTI, node, &t.topology_key, 1);
             }
         }
@@ -371,7 +377,7 @@ impl Keyed for CountCacheEntry {
 }
 
 impl CountCacheEntry {
-    fn build(key: CountKey, incoming: &Pod, nodes: &[Arc<NodeInfo>]) -> Self {
+    fn build(key: CountKey, incoming: &PodInfo, nodes: &[Arc<NodeInfo>]) -> Self {
         let contributions: Vec<Contribution> = if nodes.len() >= 512 {
             nodes
                 .par_iter()
@@ -398,7 +404,7 @@ impl CountCacheEntry {
 
     /// Brings the counts up to `nodes` (as many as last time), recounting only nodes that
     /// are not the version last counted there.
-    fn refresh(&mut self, incoming: &Pod, nodes: &[Arc<NodeInfo>]) {
+    fn refresh(&mut self, incoming: &PodInfo, nodes: &[Arc<NodeInfo>]) {
         for (idx, node) in nodes.iter().enumerate() {
             if std::ptr::eq(self.nodes[idx].as_ptr(), Arc::as_ptr(node)) {
                 continue;
@@ -417,7 +423,7 @@ impl CountCache {
     fn counts(
         cache: &Mutex<CountCache>,
         key: CountKey,
-        incoming: &Pod,
+        incoming: &PodInfo,
         nodes: &[Arc<NodeInfo>],
     ) -> [Arc<TopologyCounts>; 3] {
         let entry = match CountCache::take(cache, &key) {
@@ -504,8 +510,8 @@ impl PreFilterPlugin for InterPodAffinity {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        let mut affinity = required_affinity(&pod.pod);
-        let mut anti_affinity = required_anti_affinity(&pod.pod);
+        let mut affinity = required_affinity(pod.pod());
+        let mut anti_affinity = required_anti_affinity(pod.pod());
         for t in affinity.iter_mut().chain(anti_affinity.iter_mut()) {
             t.merge_namespaces(self.lister.as_ref());
         }
@@ -514,7 +520,7 @@ impl PreFilterPlugin for InterPodAffinity {
             // Every node is visited anyway: keep the counts, recount only changed nodes.
             let key = CountKey {
                 namespace: pod.namespace().to_string(),
-                labels: pod_labels(&pod.pod).clone(),
+                labels: pod.labels().clone(),
                 ns_labels,
                 affinity,
                 anti_affinity,
@@ -526,7 +532,7 @@ impl PreFilterPlugin for InterPodAffinity {
                 Arc::new(key.ns_labels.clone()),
             );
             let [existing_anti, affinity_counts, anti_counts] =
-                CountCache::counts(&self.count_cache, key, &pod.pod, snapshot.nodes());
+                CountCache::counts(&self.count_cache, key, pod, snapshot.nodes());
             state.insert_for_scheduling_cycle(PreFilterState {
                 affinity,
                 anti_affinity,
@@ -542,7 +548,7 @@ impl PreFilterPlugin for InterPodAffinity {
         for node in snapshot.with_required_anti_affinity() {
             for p in node.pods.iter().filter(|p| p.has_required_anti_affinity) {
                 for t in p.affinity_terms().required_anti_affinity.iter() {
-                    if t.matches(&pod.pod, Some(&ns_labels)) {
+                    if t.matches(pod, Some(&ns_labels)) {
                         existing_anti.add(node, &t.topology_key, 1);
                     }
                 }
@@ -575,7 +581,7 @@ impl PreFilterPlugin for InterPodAffinity {
         node: &NodeInfo,
     ) -> Status {
         if let Some(s) = state.get_mut::<PreFilterState>() {
-            s.update_with_pod(to_add, node, 1, &pod.pod);
+            s.update_with_pod(to_add, node, 1, pod);
         }
         Status::success()
     }
@@ -588,13 +594,13 @@ impl PreFilterPlugin for InterPodAffinity {
         node: &NodeInfo,
     ) -> Status {
         if let Some(s) = state.get_mut::<PreFilterState>() {
-            s.update_with_pod(to_remove, node, -1, &pod.pod);
+            s.update_with_pod(to_remove, node, -1, pod);
         }
         Status::success()
     }
 }
 
-fn node_matches_affinity(s: &PreFilterState, pod: &Pod, node: &NodeInfo) -> bool {
+fn node_matches_affinity(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> bool {
     if s.affinity.is_empty() {
         return true;
     }
@@ -643,7 +649,7 @@ impl FilterPlugin for InterPodAffinity {
                 "error reading PreFilterInterPodAffinity from cycleState: not found",
             );
         };
-        if !node_matches_affinity(s, &pod.pod, node) {
+        if !node_matches_affinity(s, pod, node) {
             return Status::unresolvable(ERR_REASON_AFFINITY);
         }
         if !node_satisfies_anti_affinity(s, node) {

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -30,7 +29,7 @@ fn process_term<'a>(
     out: &mut Contributions<'a>,
     t: &AffinityTerm,
     weight: i64,
-    pod: &Pod,
+    pod: &PodInfo,
     ns: Option<&BTreeMap<String, String>>,
     node: &'a NodeInfo,
 ) {
@@ -53,8 +52,8 @@ impl PreScorePlugin for InterPodAffinity {
         snapshot: &Snapshot,
         _: &[&NodeInfo],
     ) -> Status {
-        let mut pref = preferred_affinity(&pod.pod);
-        let mut pref_anti = preferred_anti_affinity(&pod.pod);
+        let mut pref = preferred_affinity(pod.pod());
+        let mut pref_anti = preferred_anti_affinity(pod.pod());
         let has_constraints = !pref.is_empty() || !pref_anti.is_empty();
         if self.ignore_preferred_terms_of_existing_pods && !has_constraints {
             return Status::skip();
@@ -83,7 +82,7 @@ impl PreScorePlugin for InterPodAffinity {
                     .iter()
                     .filter(|p| has_constraints || p.has_scoring_affinity)
                 {
-                    let e = &existing.pod;
+                    let e: &PodInfo = existing;
                     for (w, t) in &pref {
                         process_term(&mut out, t, *w, e, None, node);
                     }
@@ -96,21 +95,14 @@ impl PreScorePlugin for InterPodAffinity {
                     let terms = existing.affinity_terms();
                     if hard_weight > 0 {
                         for t in &terms.required_affinity {
-                            process_term(
-                                &mut out,
-                                t,
-                                hard_weight,
-                                &pod.pod,
-                                Some(&ns_labels),
-                                node,
-                            );
+                            process_term(&mut out, t, hard_weight, pod, Some(&ns_labels), node);
                         }
                     }
                     for (w, t) in &terms.preferred_affinity {
-                        process_term(&mut out, t, *w, &pod.pod, Some(&ns_labels), node);
+                        process_term(&mut out, t, *w, pod, Some(&ns_labels), node);
                     }
                     for (w, t) in &terms.preferred_anti_affinity {
-                        process_term(&mut out, t, -*w, &pod.pod, Some(&ns_labels), node);
+                        process_term(&mut out, t, -*w, pod, Some(&ns_labels), node);
                     }
                 }
                 out

@@ -96,7 +96,7 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     else {
         return QueueingHint::Queue;
     };
-    let req = RequiredNodeAffinity::of(&pod.pod);
+    let req = RequiredNodeAffinity::of(pod.pod());
     if !req.matches_node(new) {
         return QueueingHint::Skip;
     }
@@ -138,7 +138,7 @@ impl PreFilterPlugin for NodeAffinity {
         pod: &PodInfo,
         _: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        let spec = pod.pod.spec.as_ref();
+        let spec = pod.pod().spec.as_ref();
         let required = spec
             .and_then(|s| s.affinity.as_ref())
             .and_then(|a| a.node_affinity.as_ref())
@@ -150,7 +150,7 @@ impl PreFilterPlugin for NodeAffinity {
         if required.is_none() && self.added_selector.is_none() && !has_selector {
             return (None, Status::skip());
         }
-        state.insert(PreFilterState(RequiredNodeAffinity::of(&pod.pod)));
+        state.insert(PreFilterState(RequiredNodeAffinity::of(pod.pod())));
         let Some(required) = required.filter(|r| !r.node_selector_terms.is_empty()) else {
             return (None, Status::success());
         };
@@ -193,7 +193,7 @@ impl FilterPlugin for NodeAffinity {
         }
         let ok = match state.get::<PreFilterState>() {
             Some(s) => s.0.matches(node),
-            None => RequiredNodeAffinity::of(&pod.pod).matches(node),
+            None => RequiredNodeAffinity::of(pod.pod()).matches(node),
         };
         if ok {
             Status::success()
@@ -204,7 +204,7 @@ impl FilterPlugin for NodeAffinity {
 }
 
 fn pod_preferred(pod: &PodInfo) -> Option<Vec<(i64, NodeTerm)>> {
-    pod.pod
+    pod.pod()
         .spec
         .as_ref()
         .and_then(|s| s.affinity.as_ref())

@@ -119,7 +119,7 @@ impl PreFilterPlugin for NodeDeclaredFeatures {
         _: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
         let reqs = pod
-            .pod
+            .pod()
             .spec
             .as_ref()
             .map(required_features)

@@ -27,7 +27,7 @@ pub fn new(_: &PluginArgsSet, _: &Handle) -> Result<Arc<dyn Plugin>, String> {
 }
 
 fn wanted(pod: &PodInfo) -> Option<&str> {
-    pod.pod
+    pod.pod()
         .spec
         .as_ref()
         .and_then(|s| s.node_name.as_deref())

@@ -39,7 +39,7 @@ fn unschedulable_taint() -> Taint {
 }
 
 fn tolerates_unschedulable(pod: &PodInfo) -> bool {
-    tolerated(pod_tolerations(&pod.pod), &unschedulable_taint())
+    tolerated(pod_tolerations(pod.pod()), &unschedulable_taint())
 }
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Volume};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Volume};
 use k8s_openapi::api::storage::v1::CSINode;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -19,7 +19,7 @@ use crate::framework::{
 use crate::model::PodInfo;
 use crate::plugins::volume_binding::claim_hint;
 use crate::plugins::volume_util::{
-    claim_class, claim_is_for_pod, claim_name, claim_volume_name, not_found, volumes,
+    PodId, claim_class, claim_is_for_pod, claim_name, claim_volume_name, not_found,
 };
 
 /// Registered name.
@@ -132,14 +132,14 @@ impl NodeVolumeLimits {
     /// an error (Err carries whether it is a not-found); for placed pods it is skipped.
     fn attachable(
         &self,
-        pod: &Pod,
+        pod: &PodInfo,
         csi_node: Option<&CSINode>,
         new_pod: bool,
         out: &mut Attachable,
     ) -> Result<(), (bool, String)> {
-        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-        for v in volumes(pod) {
-            let Some((name, ephemeral)) = claim_name(pod, v) else {
+        let ns = pod.namespace();
+        for v in pod.volumes() {
+            let Some((name, ephemeral)) = claim_name(pod.name(), v) else {
                 if let Some((plugin, handle)) = in_tree_disk(v)
                     && let Some(driver) = migrated_driver(csi_node, plugin)
                 {
@@ -163,7 +163,15 @@ impl NodeVolumeLimits {
                 continue;
             };
             if ephemeral {
-                claim_is_for_pod(pod, &pvc).map_err(|e| (false, e))?;
+                claim_is_for_pod(
+                    PodId {
+                        uid: &pod.uid,
+                        namespace: ns,
+                        name: pod.name(),
+                    },
+                    &pvc,
+                )
+                .map_err(|e| (false, e))?;
             }
             if let Some((driver, handle)) = self.claim_driver(csi_node, &pvc)
                 && !driver.is_empty()
@@ -231,7 +239,7 @@ impl PreFilterPlugin for NodeVolumeLimits {
         pod: &PodInfo,
         _: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        let relevant = volumes(&pod.pod).iter().any(|v| {
+        let relevant = pod.volumes().iter().any(|v| {
             v.persistent_volume_claim.is_some() || v.ephemeral.is_some() || inline_migratable(v)
         });
         if relevant {
@@ -247,9 +255,7 @@ impl FilterPlugin for NodeVolumeLimits {
         let csi_node = self.lister.csi_node(&node.name);
         let csi_node = csi_node.as_deref();
         let mut new_volumes = Attachable::default();
-        if let Err((is_not_found, msg)) =
-            self.attachable(&pod.pod, csi_node, true, &mut new_volumes)
-        {
+        if let Err((is_not_found, msg)) = self.attachable(pod, csi_node, true, &mut new_volumes) {
             return if is_not_found {
                 Status::unresolvable(msg)
             } else {
@@ -291,7 +297,7 @@ impl FilterPlugin for NodeVolumeLimits {
         let mut attached = Attachable::default();
         for p in &node.pods {
             // Placed pods' missing claims are skipped, so this cannot fail.
-            let _ = self.attachable(&p.pod, csi_node, false, &mut attached);
+            let _ = self.attachable(p, csi_node, false, &mut attached);
         }
         let mut counts: FxHashMap<String, i64> = FxHashMap::default();
         for (unique, driver) in &attached {

@@ -194,10 +194,9 @@ pub fn count_matching(node: &NodeInfo, selector: &Selector, namespace: &str) -> 
     node.pods
         .iter()
         .filter(|p| {
-            let meta = &p.pod.metadata;
-            meta.namespace.as_deref().unwrap_or("") == namespace
-                && meta.deletion_timestamp.is_none()
-                && selector.matches(pod_labels(&p.pod))
+            p.namespace() == namespace
+                && p.deletion_timestamp().is_none()
+                && selector.matches(p.labels())
         })
         .count() as i64
 }
@@ -329,7 +328,7 @@ pub fn default_selector(pod: &Pod, lister: &dyn ClusterLister) -> Selector {
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     let own = pod
-        .pod
+        .pod()
         .spec
         .as_ref()
         .and_then(|s| s.topology_spread_constraints.as_deref())
@@ -337,7 +336,7 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     if own.is_empty() {
         return QueueingHint::Queue;
     }
-    let cs = filter_constraints(own, &pod.pod, "DoNotSchedule");
+    let cs = filter_constraints(own, pod.pod(), "DoNotSchedule");
     let has = |n: &k8s_openapi::api::core::v1::Node| {
         let l = n.metadata.labels.as_ref();
         cs.iter()

@@ -632,7 +632,7 @@ fn system_default_constraints_use_services_and_the_owning_replica_set() {
     let owned = pinfo(
         "metadata: {name: p, namespace: default, labels: {app: web, pod-template-hash: 7d4}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d4, uid: u, controller: true}]}\nspec: {containers: []}",
     );
-    let sel = default_selector(&owned.pod, &Workloads);
+    let sel = default_selector(owned.pod(), &Workloads);
     let labels = |l: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
         l.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -650,7 +650,7 @@ fn system_default_constraints_use_services_and_the_owning_replica_set() {
     // Under System defaulting the pod gets upstream's two soft constraints.
     let pl = PodTopologySpread::with_lister(&PluginArgsSet::default(), Arc::new(Workloads));
     let keys: Vec<(String, i64)> = pl
-        .constraints(&owned.pod, "ScheduleAnyway")
+        .constraints(owned.pod(), "ScheduleAnyway")
         .iter()
         .map(|c| (c.topology_key.clone(), c.max_skew))
         .collect();
@@ -665,6 +665,6 @@ fn system_default_constraints_use_services_and_the_owning_replica_set() {
     let bare = pinfo(
         "metadata: {name: b, namespace: default, labels: {app: cache}}\nspec: {containers: []}",
     );
-    assert!(default_selector(&bare.pod, &Workloads).is_empty());
-    assert!(pl.constraints(&bare.pod, "ScheduleAnyway").is_empty());
+    assert!(default_selector(bare.pod(), &Workloads).is_empty());
+    assert!(pl.constraints(bare.pod(), "ScheduleAnyway").is_empty());
 }

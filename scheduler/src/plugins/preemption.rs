@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use rand::Rng;
 
@@ -24,7 +23,7 @@ use crate::framework::{
     PostFilterPlugin, PostFilterResult, PreEnqueuePlugin, Status,
 };
 use crate::model::PodInfo;
-use crate::plugins::helpers::{Selector, pod_labels};
+use crate::plugins::helpers::Selector;
 
 /// Registered name.
 pub const NAME: &str = "DefaultPreemption";
@@ -61,11 +60,7 @@ pub struct Candidate {
 
 /// Start time in nanoseconds; a pod that has not started counts as starting now (latest).
 fn start_time(p: &PodInfo) -> i128 {
-    p.pod
-        .status
-        .as_ref()
-        .and_then(|s| s.start_time.as_ref())
-        .map_or(i128::MAX, |t| t.0.as_nanosecond())
+    p.start_time().map_or(i128::MAX, |t| t.0.as_nanosecond())
 }
 
 /// Upstream's `MoreImportantVictim` for single pods: higher priority, then started earlier.
@@ -97,7 +92,7 @@ pub fn split_by_pdb(
         .collect();
     let (mut violating, mut ok) = (Vec::new(), Vec::new());
     for v in victims {
-        let labels = pod_labels(&v.pod);
+        let labels = v.labels();
         let mut violates = false;
         if !labels.is_empty() {
             for (i, pdb) in pdbs.iter().enumerate() {
@@ -251,18 +246,6 @@ pub fn fit_error_message(total: usize, reasons: &BTreeMap<String, usize>) -> Str
     msg
 }
 
-fn terminating_by_preemption(p: &Pod) -> bool {
-    p.metadata.deletion_timestamp.is_some()
-        && p.status
-            .iter()
-            .flat_map(|s| s.conditions.iter().flatten())
-            .any(|c| {
-                c.type_ == "DisruptionTarget"
-                    && c.status == "True"
-                    && c.reason.as_deref() == Some("PreemptionByScheduler")
-            })
-}
-
 impl DefaultPreemption {
     /// Built from the args and a lister for PDBs.
     pub fn new(args: &PluginArgsSet, lister: Arc<dyn ClusterLister>) -> Self {
@@ -280,12 +263,12 @@ impl DefaultPreemption {
     }
 
     fn eligible(&self, pod: &PodInfo, ctx: &PostFilterContext<'_>) -> Result<(), &'static str> {
-        let spec = pod.pod.spec.as_ref();
+        let spec = pod.pod().spec.as_ref();
         if spec.and_then(|s| s.preemption_policy.as_deref()) == Some("Never") {
             return Err("not eligible due to preemptionPolicy=Never.");
         }
         let nominated = pod
-            .pod
+            .pod()
             .status
             .as_ref()
             .and_then(|s| s.nominated_node_name.as_deref())
@@ -302,7 +285,7 @@ impl DefaultPreemption {
                 && node
                     .pods
                     .iter()
-                    .any(|p| p.priority < pod.priority && terminating_by_preemption(&p.pod))
+                    .any(|p| p.priority < pod.priority && p.terminating_by_preemption())
             {
                 return Err("not eligible due to a terminating pod on the nominated node.");
             }

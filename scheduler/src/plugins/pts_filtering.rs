@@ -119,9 +119,9 @@ impl PreFilterState {
         if !node_has_keys(node, &self.constraints) {
             return;
         }
-        let labels = pod_labels(&updated.pod);
+        let labels = updated.labels();
         for (i, c) in self.constraints.iter().enumerate() {
-            if !c.selector.matches(labels) || !c.includes(&preemptor.pod, &self.required, node) {
+            if !c.selector.matches(labels) || !c.includes(preemptor.pod(), &self.required, node) {
                 continue;
             }
             let Some((_, v)) = node.label_atom(&c.topology_key) else {
@@ -224,7 +224,7 @@ impl CountKey {
                 })
                 .collect(),
             required: honor_affinity.then(|| required.clone()),
-            tolerations: honor_taints.then(|| pod_tolerations(&pod.pod).to_vec()),
+            tolerations: honor_taints.then(|| pod_tolerations(pod.pod()).to_vec()),
         }
     }
 }
@@ -334,13 +334,13 @@ impl PreFilterPlugin for PodTopologySpread {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        let constraints = self.constraints(&pod.pod, "DoNotSchedule");
+        let constraints = self.constraints(pod.pod(), "DoNotSchedule");
         if constraints.is_empty() {
             return (None, Status::skip());
         }
-        let required = RequiredNodeAffinity::of(&pod.pod);
+        let required = RequiredNodeAffinity::of(pod.pod());
         let counts = {
-            let counter = Counter::new(&constraints, &pod.pod, &required);
+            let counter = Counter::new(&constraints, pod.pod(), &required);
             let key = CountKey::of(pod, &constraints, &required);
             CountCache::counts(&self.count_cache, key, &counter, snapshot.nodes())
         };
@@ -354,7 +354,7 @@ impl PreFilterPlugin for PodTopologySpread {
                 p
             })
             .collect();
-        let own = pod_labels(&pod.pod);
+        let own = pod_labels(pod.pod());
         let self_match = constraints
             .iter()
             .map(|c| i64::from(c.selector.matches(own)))

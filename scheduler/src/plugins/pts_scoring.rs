@@ -33,12 +33,12 @@ impl PreScorePlugin for PodTopologySpread {
         if all.is_empty() {
             return Status::skip();
         }
-        let constraints = self.constraints(&pod.pod, "ScheduleAnyway");
+        let constraints = self.constraints(pod.pod(), "ScheduleAnyway");
         if constraints.is_empty() {
             return Status::skip();
         }
         let own = pod
-            .pod
+            .pod()
             .spec
             .as_ref()
             .and_then(|s| s.topology_spread_constraints.as_ref())
@@ -86,8 +86,8 @@ impl PreScorePlugin for PodTopologySpread {
         // Only constraints with domains among the filtered nodes count anything (hostname
         // ones are counted per node at Score).
         if counts.iter().any(|m| !m.is_empty()) {
-            let required = RequiredNodeAffinity::of(&pod.pod);
-            let counter = Counter::new(&constraints, &pod.pod, &required);
+            let required = RequiredNodeAffinity::of(pod.pod());
+            let counter = Counter::new(&constraints, pod.pod(), &required);
             let mut memo = vec![None; constraints.len()];
             for node in all.iter() {
                 if require_all && !node_has_keys(node, &constraints) {

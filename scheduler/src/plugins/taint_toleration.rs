@@ -44,7 +44,7 @@ fn node_taints(n: &Node) -> &[k8s_openapi::api::core::v1::Taint] {
 }
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
-    let tols = pod_tolerations(&pod.pod);
+    let tols = pod_tolerations(pod.pod());
     match objs {
         EventObjects::Node {
             old,
@@ -103,7 +103,7 @@ impl PreFilterPlugin for TaintToleration {
 
 impl FilterPlugin for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        if untolerated_taint(&node.taints, pod_tolerations(&pod.pod)).is_none() {
+        if untolerated_taint(&node.taints, pod_tolerations(pod.pod())).is_none() {
             return Status::success();
         }
         Status::unresolvable(ERR_REASON_NOT_MATCH)
@@ -118,7 +118,7 @@ impl PreScorePlugin for TaintToleration {
         _: &Snapshot,
         _: &[&NodeInfo],
     ) -> Status {
-        let prefer_no_schedule = pod_tolerations(&pod.pod)
+        let prefer_no_schedule = pod_tolerations(pod.pod())
             .iter()
             .filter(|t| {
                 matches!(

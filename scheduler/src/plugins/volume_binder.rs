@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::framework::ClusterLister;
 use crate::plugins::helpers::Selector;
 use crate::plugins::volume_util::{
-    ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER, claim_class,
+    ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER, PodId, claim_class,
     claim_fully_bound, claim_is_for_pod, claim_name, claim_request, claim_volume_name,
     find_matching_volume, not_found, pv_fits_labels, quantity, selected_node, topology_terms_match,
     volume_bound_to_claim, volume_class, volumes,
@@ -172,7 +172,8 @@ pub fn pod_has_claims(
     let ns = pod.metadata.namespace.as_deref().unwrap_or("");
     let mut has = false;
     for v in volumes(pod) {
-        let Some((name, ephemeral)) = claim_name(pod, v) else {
+        let Some((name, ephemeral)) = claim_name(pod.metadata.name.as_deref().unwrap_or(""), v)
+        else {
             continue;
         };
         has = true;
@@ -195,7 +196,7 @@ pub fn pod_has_claims(
             return Err(format!("persistentvolumeclaim \"{name}\" is being deleted"));
         }
         if ephemeral {
-            claim_is_for_pod(pod, &pvc)?;
+            claim_is_for_pod(PodId::of(pod), &pvc)?;
         }
     }
     Ok(has)
@@ -229,7 +230,7 @@ pub fn pod_claims(
     let ns = pod.metadata.namespace.as_deref().unwrap_or("");
     let mut out = PodClaims::default();
     for v in volumes(pod) {
-        let Some((name, _)) = claim_name(pod, v) else {
+        let Some((name, _)) = claim_name(pod.metadata.name.as_deref().unwrap_or(""), v) else {
             continue;
         };
         let pvc = cache
@@ -476,11 +477,13 @@ pub fn assume_pod_volumes(
     chosen: &PodVolumes,
 ) -> Option<PodVolumes> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-    let all_bound = volumes(pod).iter().all(|v| match claim_name(pod, v) {
-        None => true,
-        Some((name, _)) => cache
-            .claim(lister, ns, &name)
-            .is_some_and(|c| claim_fully_bound(&c)),
+    let all_bound = volumes(pod).iter().all(|v| {
+        match claim_name(pod.metadata.name.as_deref().unwrap_or(""), v) {
+            None => true,
+            Some((name, _)) => cache
+                .claim(lister, ns, &name)
+                .is_some_and(|c| claim_fully_bound(&c)),
+        }
     });
     if all_bound {
         return None;

@@ -29,9 +29,7 @@ use crate::plugins::volume_binder::{
     AssumeCache, ERR_REASON_UNBOUND_IMMEDIATE, PodClaims, PodVolumes, assume_pod_volumes,
     bindings_done, find_pod_volumes, pod_claims, pod_has_claims,
 };
-use crate::plugins::volume_util::{
-    claim_class, claim_name, claim_request, volume_capacity, volumes,
-};
+use crate::plugins::volume_util::{claim_class, claim_name, claim_request, volume_capacity};
 
 /// Registered name.
 pub const NAME: &str = "VolumeBinding";
@@ -93,8 +91,8 @@ pub fn claim_hint(pod: &PodInfo, objects: EventObjects<'_>) -> QueueingHint {
     if pvc.metadata.namespace.as_deref() != Some(pod.namespace()) {
         return QueueingHint::Skip;
     }
-    let used = volumes(&pod.pod).iter().any(|v| {
-        claim_name(&pod.pod, v)
+    let used = pod.volumes().iter().any(|v| {
+        claim_name(pod.name(), v)
             .is_some_and(|(n, _)| Some(n.as_str()) == pvc.metadata.name.as_deref())
     });
     if used {
@@ -156,12 +154,12 @@ impl PreFilterPlugin for VolumeBinding {
         pod: &PodInfo,
         _: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        match pod_has_claims(&self.cache, &*self.lister, &pod.pod) {
+        match pod_has_claims(&self.cache, &*self.lister, pod.pod()) {
             Err(m) => return (None, Status::unresolvable(m)),
             Ok(false) => return (None, Status::skip()),
             Ok(true) => {}
         }
-        let claims = match pod_claims(&self.cache, &*self.lister, &pod.pod) {
+        let claims = match pod_claims(&self.cache, &*self.lister, pod.pod()) {
             Ok(c) => c,
             Err(e) => return (None, Status::error(e)),
         };
@@ -275,7 +273,7 @@ impl ReservePlugin for VolumeBinding {
         let Some((chosen, n)) = st.for_node(node) else {
             return Status::success();
         };
-        st.chosen = assume_pod_volumes(&self.cache, &*self.lister, &pod.pod, node, &chosen)
+        st.chosen = assume_pod_volumes(&self.cache, &*self.lister, pod.pod(), node, &chosen)
             .map(|pv| Arc::new((pv, n)));
         Status::success()
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Volume};
+use k8s_openapi::api::core::v1::Volume;
 use rustc_hash::FxHashSet;
 
 use crate::cache::{NodeInfo, Snapshot};
@@ -16,7 +16,7 @@ use crate::framework::{
 };
 use crate::model::PodInfo;
 use crate::plugins::volume_binding::claim_hint;
-use crate::plugins::volume_util::{not_found, volumes};
+use crate::plugins::volume_util::not_found;
 
 /// Registered name.
 pub const NAME: &str = "VolumeRestrictions";
@@ -52,11 +52,11 @@ struct State {
 }
 
 impl State {
-    fn uses(&self, namespace: &str, pod: &Pod) -> i64 {
-        if pod.metadata.namespace.as_deref().unwrap_or("") != namespace {
+    fn uses(&self, namespace: &str, pod: &PodInfo) -> i64 {
+        if pod.namespace() != namespace {
             return 0;
         }
-        volumes(pod)
+        pod.volumes()
             .iter()
             .filter_map(|v| v.persistent_volume_claim.as_ref())
             .filter(|c| self.rwop.contains(&c.claim_name))
@@ -65,8 +65,8 @@ impl State {
 }
 
 /// Upstream's `isVolumeConflict`: whether `v` conflicts with a volume of `other`.
-pub fn volume_conflicts(v: &Volume, other: &Pod) -> bool {
-    volumes(other).iter().any(|e| {
+pub fn volume_conflicts(v: &Volume, other: &PodInfo) -> bool {
+    other.volumes().iter().any(|e| {
         let ro = |a: Option<bool>, b: Option<bool>| a.unwrap_or(false) && b.unwrap_or(false);
         if let (Some(a), Some(b)) = (&v.gce_persistent_disk, &e.gce_persistent_disk)
             && a.pd_name == b.pd_name
@@ -127,10 +127,11 @@ impl PreFilterPlugin for VolumeRestrictions {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        let needs_check = volumes(&pod.pod).iter().any(needs_restrictions_check);
+        let needs_check = pod.volumes().iter().any(needs_restrictions_check);
         let ns = pod.namespace();
         let mut st = State::default();
-        for c in volumes(&pod.pod)
+        for c in pod
+            .volumes()
             .iter()
             .filter_map(|v| v.persistent_volume_claim.as_ref())
         {
@@ -156,7 +157,7 @@ impl PreFilterPlugin for VolumeRestrictions {
                 .iter()
                 .flat_map(|n| n.pods.iter())
                 .filter(|p| p.namespace() == ns)
-                .flat_map(|p| volumes(&p.pod).iter())
+                .flat_map(|p| p.volumes().iter())
                 .filter_map(|v| v.persistent_volume_claim.as_ref())
                 .map(|c| c.claim_name.as_str())
                 .filter(|c| st.rwop.contains(*c))
@@ -180,7 +181,7 @@ impl PreFilterPlugin for VolumeRestrictions {
         _: &NodeInfo,
     ) -> Status {
         if let Some(st) = state.get_mut::<State>() {
-            st.conflicts += st.uses(pod.namespace(), &to_add.pod);
+            st.conflicts += st.uses(pod.namespace(), to_add);
         }
         Status::success()
     }
@@ -192,7 +193,7 @@ impl PreFilterPlugin for VolumeRestrictions {
         _: &NodeInfo,
     ) -> Status {
         if let Some(st) = state.get_mut::<State>() {
-            st.conflicts -= st.uses(pod.namespace(), &to_remove.pod);
+            st.conflicts -= st.uses(pod.namespace(), to_remove);
         }
         Status::success()
     }
@@ -200,10 +201,11 @@ impl PreFilterPlugin for VolumeRestrictions {
 
 impl FilterPlugin for VolumeRestrictions {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let conflict = volumes(&pod.pod)
+        let conflict = pod
+            .volumes()
             .iter()
             .filter(|v| needs_restrictions_check(v))
-            .any(|v| node.pods.iter().any(|p| volume_conflicts(v, &p.pod)));
+            .any(|v| node.pods.iter().any(|p| volume_conflicts(v, p)));
         if conflict {
             return Status::unschedulable(ERR_REASON_DISK_CONFLICT);
         }

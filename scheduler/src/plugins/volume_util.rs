@@ -40,11 +40,10 @@ pub fn volumes(pod: &Pod) -> &[Volume] {
 
 /// The claim a volume uses and whether it is a generic ephemeral volume's claim
 /// (named `<pod>-<volume>`).
-pub fn claim_name(pod: &Pod, v: &Volume) -> Option<(String, bool)> {
+pub fn claim_name(pod_name: &str, v: &Volume) -> Option<(String, bool)> {
     if let Some(c) = &v.persistent_volume_claim {
         Some((c.claim_name.clone(), false))
     } else if v.ephemeral.is_some() {
-        let pod_name = pod.metadata.name.as_deref().unwrap_or("");
         Some((format!("{pod_name}-{}", v.name), true))
     } else {
         None
@@ -56,9 +55,35 @@ pub fn not_found(resource: &str, name: &str) -> String {
     format!("{resource} \"{name}\" not found")
 }
 
+/// A pod's identity: uid, namespace, name.
+#[derive(Debug, Clone, Copy)]
+pub struct PodId<'a> {
+    /// `metadata.uid`.
+    pub uid: &'a str,
+    /// `metadata.namespace`.
+    pub namespace: &'a str,
+    /// `metadata.name`.
+    pub name: &'a str,
+}
+
+impl<'a> PodId<'a> {
+    /// The identity of a pod object.
+    pub fn of(pod: &'a Pod) -> Self {
+        PodId {
+            uid: pod.metadata.uid.as_deref().unwrap_or(""),
+            namespace: pod.metadata.namespace.as_deref().unwrap_or(""),
+            name: pod.metadata.name.as_deref().unwrap_or(""),
+        }
+    }
+}
+
 /// An ephemeral volume's claim must be controlled by the pod (upstream's VolumeIsForPod).
-pub fn claim_is_for_pod(pod: &Pod, pvc: &PersistentVolumeClaim) -> Result<(), String> {
-    let uid = pod.metadata.uid.as_deref().unwrap_or("");
+pub fn claim_is_for_pod(pod: PodId<'_>, pvc: &PersistentVolumeClaim) -> Result<(), String> {
+    let PodId {
+        uid,
+        namespace,
+        name,
+    } = pod;
     let owned = pvc
         .metadata
         .owner_references
@@ -73,8 +98,8 @@ pub fn claim_is_for_pod(pod: &Pod, pvc: &PersistentVolumeClaim) -> Result<(), St
             "PVC {}/{} was not created for pod {}/{} (pod is not owner)",
             pvc.metadata.namespace.as_deref().unwrap_or(""),
             pvc.metadata.name.as_deref().unwrap_or(""),
-            pod.metadata.namespace.as_deref().unwrap_or(""),
-            pod.metadata.name.as_deref().unwrap_or(""),
+            namespace,
+            name,
         ))
     }
 }

@@ -17,7 +17,7 @@ use crate::model::PodInfo;
 use crate::plugins::helpers::node_labels;
 use crate::plugins::volume_binding::claim_hint;
 use crate::plugins::volume_util::{
-    TOPOLOGY_LABELS, claim_class, claim_volume_name, not_found, volumes, zone_set,
+    TOPOLOGY_LABELS, claim_class, claim_volume_name, not_found, zone_set,
 };
 
 /// Registered name.
@@ -58,7 +58,7 @@ fn ga_label(key: &str) -> &str {
 impl VolumeZone {
     fn pv_topologies(&self, pod: &PodInfo) -> Result<Vec<PvTopology>, Status> {
         let mut out = Vec::new();
-        for v in volumes(&pod.pod) {
+        for v in pod.volumes() {
             let Some(c) = &v.persistent_volume_claim else {
                 continue;
             };

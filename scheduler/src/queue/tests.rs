@@ -38,7 +38,7 @@ impl Plugin for Gates {
 impl PreEnqueuePlugin for Gates {
     fn pre_enqueue(&self, pod: &PodInfo) -> Status {
         let gated = pod
-            .pod
+            .pod()
             .spec
             .as_ref()
             .and_then(|s| s.scheduling_gates.as_ref())

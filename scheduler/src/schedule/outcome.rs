@@ -154,7 +154,7 @@ impl OutcomeSink for ApiOutcomes {
             if self.should_emit(pod, reason, message) {
                 self.event(pod, "Warning", "FailedScheduling", "Scheduling", message);
             }
-            if condition_is_current(&pod.pod, reason, message) && nominated_node.is_none() {
+            if condition_is_current(pod.pod(), reason, message) && nominated_node.is_none() {
                 return;
             }
             let mut status = serde_json::json!({
@@ -244,8 +244,8 @@ fn pod_reference(pod: &PodInfo) -> ObjectReference {
         kind: Some("Pod".into()),
         name: Some(pod.name().into()),
         namespace: Some(pod.namespace().into()),
-        uid: pod.pod.metadata.uid.clone(),
-        resource_version: pod.pod.metadata.resource_version.clone(),
+        uid: Some(pod.uid.clone()),
+        resource_version: pod.resource_version().map(str::to_string),
         ..Default::default()
     }
 }
