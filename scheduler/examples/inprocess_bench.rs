@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ferrosched_scheduler::cache::Cache;
 use ferrosched_scheduler::config::ExtensionPoint;
 use ferrosched_scheduler::framework::{BindContext, Framework, Handle, QueuedPodView};
-use ferrosched_scheduler::model::PodInfo;
+use ferrosched_scheduler::model::{PodInfo, SlimNode};
 use ferrosched_scheduler::queue::{QueueOptions, SchedulingQueue, SystemClock};
 use ferrosched_scheduler::schedule::{
     NoOutcomes, NoopBinder, OutcomeSink, Scheduler, SchedulerParts,
@@ -134,7 +134,7 @@ fn main() -> anyhow::Result<()> {
     {
         let mut c = cache.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         for i in 0..n_nodes {
-            c.upsert_node(Arc::new(node(i, shape == Shape::Spreading)));
+            c.upsert_node(Arc::new(SlimNode::new(&node(i, shape == Shape::Spreading))));
         }
         if shape == Shape::AntiAffinity {
             // The workload's 1,000 initial pods: the same pods, on distinct nodes.

@@ -13,7 +13,9 @@ use tokio::sync::watch;
 
 use crate::cache::Cache;
 use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
-use crate::model::PodInfo;
+#[cfg(test)]
+use crate::model::Labels;
+use crate::model::{PodInfo, SlimNode};
 use crate::queue::SchedulingQueue;
 
 /// What the informers feed.
@@ -32,34 +34,6 @@ fn strip(mut meta: kube::api::ObjectMeta) -> kube::api::ObjectMeta {
     meta
 }
 
-/// Drops node status no plugin reads (addresses, system info, daemon endpoints, attached
-/// volumes, runtime handlers) and keeps only each condition's type and status (what the
-/// condition-change event compares), so 5,000 kwok or kubelet nodes cost less memory.
-fn slim_status(node: &mut Node) {
-    // Heartbeats then leave the node unchanged, and are skipped.
-    node.metadata.resource_version = None;
-    let Some(st) = node.status.as_mut() else {
-        return;
-    };
-    st.addresses = None;
-    st.node_info = None;
-    st.daemon_endpoints = None;
-    st.config = None;
-    st.volumes_attached = None;
-    st.volumes_in_use = None;
-    st.runtime_handlers = None;
-    st.features = None;
-    if st.allocatable.is_some() {
-        st.capacity = None;
-    }
-    for c in st.conditions.iter_mut().flatten() {
-        c.last_heartbeat_time = None;
-        c.last_transition_time = None;
-        c.message = None;
-        c.reason = None;
-    }
-}
-
 fn is_terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
@@ -68,34 +42,25 @@ fn is_terminal(pod: &Pod) -> bool {
 }
 
 /// Node update → which kinds of change it carries (upstream's node event split).
-fn node_change(old: &Node, new: &Node) -> u32 {
+fn node_change(old: &SlimNode, new: &SlimNode) -> u32 {
     let mut bits = 0;
-    if old.metadata.labels != new.metadata.labels {
+    if old.labels != new.labels {
         bits |= action::UPDATE_NODE_LABEL;
     }
-    let spec = |n: &Node| n.spec.as_ref().map(|s| (s.taints.clone(), s.unschedulable));
-    if spec(old) != spec(new) {
+    if old.taints != new.taints || old.unschedulable != new.unschedulable {
         bits |= action::UPDATE_NODE_TAINT;
     }
-    let alloc = |n: &Node| n.status.as_ref().and_then(|s| s.allocatable.clone());
-    if alloc(old) != alloc(new) {
+    if old.allocatable != new.allocatable {
         bits |= action::UPDATE_NODE_ALLOCATABLE;
     }
-    let conds = |n: &Node| {
-        n.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .map(|cs| {
-                cs.iter()
-                    .map(|c| (c.type_.clone(), c.status.clone()))
-                    .collect::<Vec<_>>()
-            })
-    };
-    if conds(old) != conds(new) {
+    if old.conditions != new.conditions {
         bits |= action::UPDATE_NODE_CONDITION;
     }
-    if old.metadata.annotations != new.metadata.annotations {
+    if old.annotations != new.annotations {
         bits |= action::UPDATE_NODE_ANNOTATION;
+    }
+    if old.declared_features != new.declared_features {
+        bits |= action::UPDATE_OTHER;
     }
     bits
 }
@@ -106,14 +71,16 @@ impl Sinks {
     }
 
     /// A node appeared or changed.
-    pub fn node_applied(&self, mut node: Node) {
-        node.metadata = strip(node.metadata);
-        slim_status(&mut node);
-        let node = Arc::new(node);
-        let Some(name) = node.metadata.name.clone() else {
+    pub fn node_applied(&self, node: &Node) {
+        if node.metadata.name.is_none() {
             return;
-        };
-        let old = self.lock().node(&name).and_then(|n| n.node.clone());
+        }
+        let mut node = SlimNode::new(node);
+        let old = self.lock().node(&node.name).and_then(|n| n.node.clone());
+        if let Some(o) = &old {
+            node.share_unchanged(o);
+        }
+        let node = Arc::new(node);
         if old.as_deref() == Some(&*node) {
             return;
         }
@@ -208,7 +175,7 @@ pub async fn run(client: Client, sinks: Sinks, synced: watch::Sender<bool>) {
                             s.insert(name.clone());
                         }
                         known.insert(name);
-                        sinks.node_applied(n);
+                        sinks.node_applied(&n);
                     }
                     Ok(Event::InitDone) => {
                         if let Some(s) = seen.take() {
@@ -302,21 +269,23 @@ mod tests {
 
     #[test]
     fn heartbeats_leave_a_slimmed_node_unchanged() {
-        let node = |beat: &str, ready: &str| -> Node {
-            serde_saphyr::from_str(&format!(
+        let node = |beat: &str, ready: &str| -> SlimNode {
+            let n: Node = serde_saphyr::from_str(&format!(
                 "metadata: {{name: n, resourceVersion: '{beat}', labels: {{a: b}}}}\nstatus:\n  allocatable: {{cpu: '4'}}\n  capacity: {{cpu: '4'}}\n  nodeInfo: {{machineID: m, systemUUID: s, bootID: b, kernelVersion: k, osImage: o, containerRuntimeVersion: c, kubeletVersion: v, kubeProxyVersion: v, operatingSystem: linux, architecture: amd64}}\n  addresses: [{{type: InternalIP, address: 10.0.0.1}}]\n  conditions: [{{type: Ready, status: '{ready}', reason: KubeletReady, message: ok, lastHeartbeatTime: '2026-01-01T00:00:{beat}Z'}}]\n"
             ))
-            .expect("node")
+            .expect("node");
+            SlimNode::new(&n)
         };
-        let (mut a, mut b, mut c) = (node("10", "True"), node("20", "True"), node("30", "False"));
-        for n in [&mut a, &mut b, &mut c] {
-            slim_status(n);
-        }
+        let (a, b, c) = (node("10", "True"), node("20", "True"), node("30", "False"));
         assert_eq!(a, b, "a heartbeat changes nothing the scheduler keeps");
         assert_ne!(a, c, "a condition's status change is kept");
         assert_eq!(node_change(&a, &c), action::UPDATE_NODE_CONDITION);
-        let st = a.status.as_ref().expect("status");
-        assert!(st.node_info.is_none() && st.addresses.is_none() && st.capacity.is_none());
-        assert!(st.allocatable.is_some());
+        let mut d = a.clone();
+        d.labels = Labels::from_map(&[("x".to_string(), "y".to_string())].into());
+        d.unschedulable = true;
+        assert_eq!(
+            node_change(&a, &d),
+            action::UPDATE_NODE_LABEL | action::UPDATE_NODE_TAINT
+        );
     }
 }

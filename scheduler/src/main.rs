@@ -4,6 +4,7 @@ use clap::Parser;
 use ferrosched_scheduler::app::{self, Args};
 
 fn main() -> std::process::ExitCode {
+    ferrosched_scheduler::app::malloc::use_one_arena();
     let args = Args::parse();
     ferrosched_scheduler::logging::init(args.verbosity, &args.logging_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -1,6 +1,7 @@
 //! The `ferrosched-scheduler` process: flags, wiring, leader election, shutdown.
 
 pub mod cli;
+pub mod malloc;
 mod wiring;
 
 pub use cli::Args;

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Taint};
+use k8s_openapi::api::core::v1::Taint;
 use rustc_hash::FxHashMap;
 
-use crate::model::resources::node_allocatable;
-use crate::model::{HostPort, PodInfo, Resource};
+use crate::model::labels::LabelAtom;
+use crate::model::{HostPort, Labels, PodInfo, Resource, SlimNode};
 
 /// A node and the pods placed on it (bound or assumed), with running totals.
 ///
@@ -32,9 +32,9 @@ pub struct NodeInfo {
     /// Every name of every image the node reports (`status.images[].names`), with its size:
     /// upstream's per-node image states, looked up by ImageLocality.
     pub images: Arc<FxHashMap<String, i64>>,
-    /// The node's labels as shared strings, sorted by key: per-topology counters clone
-    /// these instead of allocating (see [`NodeInfo::label_atom`]).
-    pub label_atoms: Arc<[(Arc<str>, Arc<str>)]>,
+    /// The node's labels (shared with [`NodeInfo::node`]): per-topology counters clone
+    /// their atoms instead of allocating (see [`NodeInfo::label_atom`]).
+    pub labels: Labels,
     /// Host ports in use.
     pub used_ports: Vec<HostPort>,
     /// How many of its pods have pod (anti-)affinity terms.
@@ -46,8 +46,9 @@ pub struct NodeInfo {
     pub pods_with_scoring_affinity: usize,
     /// Node name.
     pub name: String,
-    /// The Node object; `None` while pods reference a node the informer has not delivered.
-    pub node: Option<Arc<Node>>,
+    /// The Node as the scheduler keeps it; `None` while pods reference a node the informer
+    /// has not delivered.
+    pub node: Option<Arc<SlimNode>>,
     /// Bumped on every change; the snapshot copies a node only when it moved.
     pub generation: u64,
 }
@@ -70,55 +71,35 @@ impl NodeInfo {
             taints: Vec::new(),
             unschedulable: false,
             images: Arc::default(),
-            label_atoms: Arc::new([]),
+            labels: Labels::default(),
             generation: 0,
         }
     }
 
-    /// Sets (or replaces) the Node object.
-    pub fn set_node(&mut self, node: Arc<Node>) {
-        self.allocatable = node_allocatable(&node);
-        let spec = node.spec.as_ref();
-        self.taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
-        self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
-        let same_images = self.node.as_ref().is_some_and(|old| {
-            old.status.as_ref().map(|s| &s.images) == node.status.as_ref().map(|s| &s.images)
-        });
-        if !same_images {
-            self.images = Arc::new(image_sizes(&node));
+    /// Sets (or replaces) the Node. The image map and label set are replaced only when they
+    /// changed, so the cache's per-image node counts see a change only when there is one.
+    pub fn set_node(&mut self, node: Arc<SlimNode>) {
+        self.allocatable = node.allocatable.clone();
+        self.taints = node.taints.clone();
+        self.unschedulable = node.unschedulable;
+        let old = self.node.as_deref();
+        if old.is_none_or(|o| o.images != node.images) {
+            self.images = node.images.clone();
         }
-        let same_labels = self
-            .node
-            .as_ref()
-            .is_some_and(|old| old.metadata.labels == node.metadata.labels);
-        if !same_labels {
-            self.label_atoms = node
-                .metadata
-                .labels
-                .iter()
-                .flatten()
-                .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str())))
-                .collect();
+        if old.is_none_or(|o| o.labels != node.labels) {
+            self.labels = node.labels.clone();
         }
         self.node = Some(node);
     }
 
     /// The label `key` and its value as shared strings, if the node has it.
-    pub fn label_atom(&self, key: &str) -> Option<&(Arc<str>, Arc<str>)> {
-        self.label_atoms
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-            .ok()
-            .map(|i| &self.label_atoms[i])
+    pub fn label_atom(&self, key: &str) -> Option<&LabelAtom> {
+        self.labels.atom(key)
     }
 
     /// The image names this node reports.
     pub fn image_names(&self) -> impl Iterator<Item = &str> {
         self.images.keys().map(String::as_str)
-    }
-
-    /// The Node's labels.
-    pub fn labels(&self) -> Option<&std::collections::BTreeMap<String, String>> {
-        self.node.as_ref().and_then(|n| n.metadata.labels.as_ref())
     }
 
     /// Accounts a pod on this node.
@@ -164,16 +145,4 @@ impl NodeInfo {
         }
         true
     }
-}
-
-/// Name → size of every image the node reports (each of an image's names maps to its size).
-fn image_sizes(node: &Node) -> FxHashMap<String, i64> {
-    let mut out = FxHashMap::default();
-    for image in node.status.iter().flat_map(|s| s.images.iter().flatten()) {
-        for name in image.names.iter().flatten() {
-            out.entry(name.clone())
-                .or_insert(image.size_bytes.unwrap_or(0));
-        }
-    }
-    out
 }

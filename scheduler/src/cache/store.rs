@@ -3,12 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Node;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::node_info::NodeInfo;
 use super::snapshot::Snapshot;
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 
 /// A cache operation that does not fit the cache's state.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -71,10 +70,8 @@ impl Cache {
     }
 
     /// Adds or replaces a Node.
-    pub fn upsert_node(&mut self, node: Arc<Node>) {
-        let Some(name) = node.metadata.name.clone() else {
-            return;
-        };
+    pub fn upsert_node(&mut self, node: Arc<SlimNode>) {
+        let name = node.name.clone();
         let had_node = self.nodes.get(&name).is_some_and(|n| n.node.is_some());
         if !had_node {
             self.structure_changed = true;

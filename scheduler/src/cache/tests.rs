@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use super::*;
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 
-fn node(name: &str) -> Arc<Node> {
+fn node(name: &str) -> Arc<SlimNode> {
     let yaml = format!(
         "metadata: {{name: {name}}}\nstatus: {{allocatable: {{cpu: \"4\", memory: 8Gi, pods: \"110\"}}}}\n"
     );
-    Arc::new(serde_saphyr::from_str(&yaml).expect("node"))
+    let n: Node = serde_saphyr::from_str(&yaml).expect("node");
+    Arc::new(SlimNode::new(&n))
 }
 
 fn pod(name: &str, node: Option<&str>, cpu: &str, host_port: Option<i32>) -> Arc<PodInfo> {
@@ -134,7 +135,7 @@ fn pods_on_unknown_nodes_wait_for_the_node() {
     assert_eq!(snap.get("late").map(|n| n.requested.milli_cpu), Some(1000));
 }
 
-fn node_with_images(name: &str, images: &[&str]) -> Arc<Node> {
+fn node_with_images(name: &str, images: &[&str]) -> Arc<SlimNode> {
     let list: Vec<String> = images
         .iter()
         .map(|i| format!("{{names: [{i}, {i}@sha256:0], sizeBytes: 100}}"))
@@ -143,7 +144,8 @@ fn node_with_images(name: &str, images: &[&str]) -> Arc<Node> {
         "metadata: {{name: {name}}}\nstatus: {{allocatable: {{pods: \"110\"}}, images: [{}]}}\n",
         list.join(", ")
     );
-    Arc::new(serde_saphyr::from_str(&yaml).expect("node"))
+    let n: Node = serde_saphyr::from_str(&yaml).expect("node");
+    Arc::new(SlimNode::new(&n))
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Cluster events a plugin registers: the changes that can make a pod it rejected fit.
 
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 
 /// The kind of object an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,8 +171,8 @@ impl ClusterEvent {
 pub enum EventObjects<'a> {
     /// A node changed (old is None on add, new is None on delete).
     Node {
-        old: Option<&'a Node>,
-        new: Option<&'a Node>,
+        old: Option<&'a SlimNode>,
+        new: Option<&'a SlimNode>,
     },
     /// A pod changed.
     Pod {

@@ -1,11 +1,11 @@
 //! A pod with what the scheduler derives from it once, instead of once per node.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use k8s_openapi::api::core::v1::{Pod, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::labels::Labels;
 use super::resources::{Resource, pod_non_zero_requests, pod_requests};
 use crate::plugins::inter_pod_affinity::AffinityTerms;
 
@@ -36,7 +36,6 @@ struct Placed {
     namespace: String,
     name: String,
     resource_version: Option<String>,
-    labels: BTreeMap<String, String>,
     deletion_timestamp: Option<Time>,
     node_name: Option<String>,
     scheduler_name: Option<String>,
@@ -50,6 +49,8 @@ struct Placed {
 pub struct PodInfo {
     /// The pod object, whole or only the fields read of a placed pod.
     object: Object,
+    /// `metadata.labels`, shared by the whole and the slimmed form.
+    labels: Labels,
     /// `metadata.uid` (falls back to namespace/name for objects without one, e.g. in tests).
     pub uid: String,
     /// `namespace/name`.
@@ -119,6 +120,12 @@ impl PodInfo {
                 || !t.preferred_anti_affinity.is_empty()
         });
         PodInfo {
+            labels: pod
+                .metadata
+                .labels
+                .as_ref()
+                .map(Labels::from_map)
+                .unwrap_or_default(),
             priority: spec.and_then(|s| s.priority).unwrap_or(0),
             object: Object::Full(pod),
             uid,
@@ -156,7 +163,6 @@ impl PodInfo {
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
             resource_version: meta.resource_version.clone(),
-            labels: meta.labels.clone().unwrap_or_default(),
             deletion_timestamp: meta.deletion_timestamp.clone(),
             node_name: spec.and_then(|s| s.node_name.clone()),
             scheduler_name: spec.and_then(|s| s.scheduler_name.clone()),
@@ -221,12 +227,8 @@ impl PodInfo {
     }
 
     /// `metadata.labels` (empty when absent).
-    pub fn labels(&self) -> &BTreeMap<String, String> {
-        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-        match &self.object {
-            Object::Full(p) => p.metadata.labels.as_ref().unwrap_or(&EMPTY),
-            Object::Placed(p) => &p.labels,
-        }
+    pub fn labels(&self) -> &Labels {
+        &self.labels
     }
 
     /// `metadata.deletionTimestamp`.
@@ -321,7 +323,7 @@ mod tests {
         );
         for p in [&full, &slim] {
             assert_eq!((p.namespace(), p.name()), ("ns", "p"));
-            assert_eq!(p.labels().get("app").map(String::as_str), Some("a"));
+            assert_eq!(p.labels().get("app"), Some("a"));
             assert_eq!(p.scheduler_name(), "default-scheduler");
             assert!(p.start_time().is_some() && p.deletion_timestamp().is_none());
             assert_eq!(p.volumes().len(), 1);

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Node;
-
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
 use crate::framework::events::{
@@ -14,8 +12,7 @@ use crate::framework::{
     Code, CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult,
     PreScorePlugin, ScorePlugin, Status,
 };
-use crate::model::PodInfo;
-use crate::model::resources::node_allocatable;
+use crate::model::{PodInfo, SlimNode};
 use crate::plugins::resource_scoring::{ResourceName, Strategy, is_extended_resource};
 
 /// Registered name.
@@ -158,9 +155,9 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     else {
         return QueueingHint::Queue;
     };
-    let fits_empty = |n: &Node| {
+    let fits_empty = |n: &SlimNode| {
         let mut ni = NodeInfo::new("");
-        ni.allocatable = node_allocatable(n);
+        ni.allocatable = n.allocatable.clone();
         fits_quick(pod, &ni, |_| false)
     };
     match old {
@@ -173,7 +170,7 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
             }
         }
         Some(old) => {
-            let (a, b) = (node_allocatable(old), node_allocatable(new));
+            let (a, b) = (&old.allocatable, &new.allocatable);
             let req = &pod.requests;
             let grew = b.allowed_pod_number > a.allowed_pod_number
                 || (req.milli_cpu > 0 && b.milli_cpu > a.milli_cpu)

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::cache::NodeInfo;
+use crate::model::{LabelSet, Labels, SlimNode};
 
 /// Upstream's `MaxNodeScore`.
 pub const MAX_NODE_SCORE: i64 = 100;
@@ -17,9 +18,8 @@ pub const MAX_NODE_SCORE: i64 = 100;
 pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
 
 /// Labels of a node (empty when absent).
-pub fn node_labels(node: &NodeInfo) -> &BTreeMap<String, String> {
-    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-    node.labels().unwrap_or(&EMPTY)
+pub fn node_labels(node: &NodeInfo) -> &Labels {
+    &node.labels
 }
 
 /// Labels of a pod (empty when absent).
@@ -55,8 +55,8 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let v = labels.get(&self.key);
+    fn matches<L: LabelSet + ?Sized>(&self, labels: &L) -> bool {
+        let v = labels.label(&self.key);
         match &self.op {
             Op::In(vals) => v.is_some_and(|v| vals.iter().any(|x| x == v)),
             Op::NotIn(vals) => v.is_none_or(|v| !vals.iter().any(|x| x == v)),
@@ -150,7 +150,7 @@ impl Selector {
     }
 
     /// Whether `labels` satisfy every requirement.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches<L: LabelSet + ?Sized>(&self, labels: &L) -> bool {
         !self.nothing && self.reqs.iter().all(|r| r.matches(labels))
     }
 }
@@ -229,7 +229,7 @@ impl NodeTerm {
     }
 
     /// Whether `node` matches.
-    pub fn matches(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches<L: LabelSet + ?Sized>(&self, name: &str, labels: &L) -> bool {
         if !self.valid {
             return false;
         }
@@ -253,7 +253,7 @@ pub fn parse_node_selector(ns: &NodeSelector) -> Vec<NodeTerm> {
 }
 
 /// Whether any term matches.
-pub fn terms_match(terms: &[NodeTerm], name: &str, labels: &BTreeMap<String, String>) -> bool {
+pub fn terms_match<L: LabelSet + ?Sized>(terms: &[NodeTerm], name: &str, labels: &L) -> bool {
     terms.iter().any(|t| t.matches(name, labels))
 }
 
@@ -288,7 +288,7 @@ impl RequiredNodeAffinity {
     }
 
     /// Whether the node matches.
-    pub fn matches_labels(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches_labels<L: LabelSet + ?Sized>(&self, name: &str, labels: &L) -> bool {
         if let Some(s) = &self.selector
             && !s.matches(labels)
         {
@@ -304,13 +304,9 @@ impl RequiredNodeAffinity {
         self.matches_labels(&node.name, node_labels(node))
     }
 
-    /// Whether the Node object matches.
-    pub fn matches_node(&self, node: &Node) -> bool {
-        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-        self.matches_labels(
-            node.metadata.name.as_deref().unwrap_or(""),
-            node.metadata.labels.as_ref().unwrap_or(&EMPTY),
-        )
+    /// Whether the Node (as the scheduler keeps it) matches.
+    pub fn matches_node(&self, node: &SlimNode) -> bool {
+        self.matches_labels(&node.name, &node.labels)
     }
 }
 

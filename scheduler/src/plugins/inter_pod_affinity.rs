@@ -15,7 +15,7 @@ use crate::framework::{
     ClusterLister, CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult,
     Status,
 };
-use crate::model::PodInfo;
+use crate::model::{Labels, PodInfo};
 use crate::plugins::count_cache::{Keyed, KeyedCache};
 use crate::plugins::helpers::{Selector, node_labels};
 
@@ -303,7 +303,7 @@ type Contribution = Vec<(u8, Arc<str>, Arc<str>, i64)>;
 #[derive(Debug, PartialEq)]
 pub(crate) struct CountKey {
     namespace: String,
-    labels: BTreeMap<String, String>,
+    labels: Labels,
     ns_labels: BTreeMap<String, String>,
     affinity: Vec<AffinityTerm>,
     anti_affinity: Vec<AffinityTerm>,
@@ -637,7 +637,8 @@ fn node_satisfies_existing_anti_affinity(s: &PreFilterState, node: &NodeInfo) ->
         return true;
     }
     !node
-        .label_atoms
+        .labels
+        .atoms()
         .iter()
         .any(|(k, v)| s.existing_anti.get(k, v) > 0)
 }

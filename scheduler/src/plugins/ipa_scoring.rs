@@ -34,10 +34,10 @@ fn process_term<'a>(
     node: &'a NodeInfo,
 ) {
     if t.matches(pod, ns)
-        && let Some((k, v)) = node_labels(node).get_key_value(&t.topology_key)
+        && let Some((k, v)) = node_labels(node).atom(&t.topology_key)
     {
         // A node has one value per key, so a linear search over a handful of keys dedupes.
-        match out.iter_mut().find(|(ek, _, _)| *ek == k.as_str()) {
+        match out.iter_mut().find(|(ek, _, _)| *ek == &**k) {
             Some(e) => e.2 += weight,
             None => out.push((k, v, weight)),
         }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, PodSpec, VolumeMount};
+use k8s_openapi::api::core::v1::{PodSpec, VolumeMount};
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
@@ -69,13 +69,6 @@ pub fn required_features(spec: &PodSpec) -> Vec<&'static str> {
     out
 }
 
-fn declared(node: &Node) -> &[String] {
-    node.status
-        .as_ref()
-        .and_then(|s| s.declared_features.as_deref())
-        .unwrap_or_default()
-}
-
 #[derive(Clone)]
 struct PreFilterState(Vec<&'static str>);
 
@@ -84,7 +77,7 @@ fn hint_node(_: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
         EventObjects::Node {
             old: Some(o),
             new: Some(n),
-        } if declared(o) == declared(n) => QueueingHint::Skip,
+        } if o.declared_features == n.declared_features => QueueingHint::Skip,
         _ => QueueingHint::Queue,
     }
 }
@@ -137,7 +130,11 @@ impl FilterPlugin for NodeDeclaredFeatures {
         let Some(s) = state.get::<PreFilterState>() else {
             return Status::success();
         };
-        let have = node.node.as_deref().map(declared).unwrap_or_default();
+        let have = node
+            .node
+            .as_deref()
+            .map(|n| n.declared_features.as_slice())
+            .unwrap_or_default();
         if s.0.iter().all(|f| have.iter().any(|h| h == f)) {
             Status::success()
         } else {

@@ -13,7 +13,7 @@ use crate::framework::events::{
 use crate::framework::{
     CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult, Status,
 };
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 use crate::plugins::helpers::{pod_tolerations, tolerated};
 
 /// Upstream's `NodeUnschedulable`.
@@ -44,12 +44,7 @@ fn tolerates_unschedulable(pod: &PodInfo) -> bool {
 
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     let _ = pod;
-    let unsched = |n: &k8s_openapi::api::core::v1::Node| {
-        n.spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false)
-    };
+    let unsched = |n: &SlimNode| n.unschedulable;
     match objs {
         EventObjects::Node {
             old: Some(o),

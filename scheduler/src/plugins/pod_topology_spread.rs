@@ -13,7 +13,7 @@ use crate::framework::events::{
     ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
 };
 use crate::framework::{ClusterLister, EmptyLister, FilterPlugin, Handle, Plugin, PreFilterPlugin};
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 use crate::plugins::helpers::{
     RequiredNodeAffinity, Selector, pod_labels, pod_tolerations, untolerated_taint,
 };
@@ -337,11 +337,7 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
         return QueueingHint::Queue;
     }
     let cs = filter_constraints(own, pod.pod(), "DoNotSchedule");
-    let has = |n: &k8s_openapi::api::core::v1::Node| {
-        let l = n.metadata.labels.as_ref();
-        cs.iter()
-            .all(|c| l.is_some_and(|l| l.contains_key(&c.topology_key)))
-    };
+    let has = |n: &SlimNode| cs.iter().all(|c| n.labels.contains_key(&c.topology_key));
     match objs {
         EventObjects::Node {
             old: Some(o),
@@ -351,20 +347,10 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
             if a != b {
                 return QueueingHint::Queue;
             }
-            let key_changed = cs.iter().any(|c| {
-                o.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(&c.topology_key))
-                    != n.metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(&c.topology_key))
-            });
-            let taints = |x: &k8s_openapi::api::core::v1::Node| {
-                x.spec.as_ref().and_then(|s| s.taints.clone())
-            };
-            if b && (key_changed || taints(o) != taints(n)) {
+            let key_changed = cs
+                .iter()
+                .any(|c| o.label(&c.topology_key) != n.label(&c.topology_key));
+            if b && (key_changed || o.taints != n.taints) {
                 QueueingHint::Queue
             } else {
                 QueueingHint::Skip

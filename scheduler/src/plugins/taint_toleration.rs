@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Toleration};
+use k8s_openapi::api::core::v1::Toleration;
 
 use crate::cache::{NodeInfo, Snapshot};
 use crate::config::PluginArgsSet;
@@ -36,13 +36,6 @@ struct PreScoreState {
     prefer_no_schedule: Vec<Toleration>,
 }
 
-fn node_taints(n: &Node) -> &[k8s_openapi::api::core::v1::Taint] {
-    n.spec
-        .as_ref()
-        .and_then(|s| s.taints.as_deref())
-        .unwrap_or_default()
-}
-
 fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
     let tols = pod_tolerations(pod.pod());
     match objs {
@@ -50,8 +43,8 @@ fn hint_node(pod: &PodInfo, objs: EventObjects<'_>) -> QueueingHint {
             old,
             new: Some(new),
         } => {
-            let was = old.is_none_or(|o| untolerated_taint(node_taints(o), tols).is_some());
-            let is = untolerated_taint(node_taints(new), tols).is_some();
+            let was = old.is_none_or(|o| untolerated_taint(&o.taints, tols).is_some());
+            let is = untolerated_taint(&new.taints, tols).is_some();
             if was && !is {
                 QueueingHint::Queue
             } else {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::cache::NodeInfo;
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 
 /// A Pod from YAML.
 pub fn pod(yaml: &str) -> Pod {
@@ -17,15 +17,17 @@ pub fn pinfo(yaml: &str) -> PodInfo {
     PodInfo::new(Arc::new(pod(yaml)))
 }
 
-/// A Node from YAML.
-pub fn node(yaml: &str) -> Node {
-    serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("test node parses: {e}\n{yaml}"))
+/// A Node from YAML, as the scheduler keeps it.
+pub fn node(yaml: &str) -> SlimNode {
+    let n: Node =
+        serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("test node parses: {e}\n{yaml}"));
+    SlimNode::new(&n)
 }
 
 /// A NodeInfo from node YAML and pod YAMLs.
 pub fn ninfo(node_yaml: &str, pods: &[&str]) -> NodeInfo {
     let n = node(node_yaml);
-    let mut ni = NodeInfo::new(n.metadata.name.as_deref().unwrap_or(""));
+    let mut ni = NodeInfo::new(&n.name);
     ni.set_node(Arc::new(n));
     // Placed pods in the form the cache keeps them: a plugin that reads more of them than
     // the slim form holds fails its tests (see `PodInfo::pod`).

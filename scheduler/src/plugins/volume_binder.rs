@@ -4,13 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::{
-    Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
-};
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::{CSIStorageCapacity, StorageClass};
 use rustc_hash::FxHashMap;
 
 use crate::framework::ClusterLister;
+use crate::model::{Labels, SlimNode};
 use crate::plugins::helpers::Selector;
 use crate::plugins::volume_util::{
     ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER, PodId, claim_class,
@@ -254,13 +253,12 @@ pub fn pod_claims(
     Ok(out)
 }
 
-fn node_name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or("")
+fn node_name(node: &SlimNode) -> &str {
+    &node.name
 }
 
-fn node_labels(node: &Node) -> &std::collections::BTreeMap<String, String> {
-    static EMPTY: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-    node.metadata.labels.as_ref().unwrap_or(&EMPTY)
+fn node_labels(node: &SlimNode) -> &Labels {
+    &node.labels
 }
 
 /// Upstream's FindPodVolumes: the node's conflict reasons (in upstream's order), or what it
@@ -269,7 +267,7 @@ pub fn find_pod_volumes(
     cache: &AssumeCache,
     lister: &dyn ClusterLister,
     claims: &PodClaims,
-    node: &Node,
+    node: &SlimNode,
 ) -> Result<(PodVolumes, Vec<&'static str>), BinderError> {
     let labels = node_labels(node);
     let (mut bound_ok, mut unbound_ok, mut space_ok, mut pvs_found) = (true, true, true, true);
@@ -353,7 +351,7 @@ type Provisions = Vec<(Pvc, Option<Arc<CSIStorageCapacity>>)>;
 fn check_provisions(
     lister: &dyn ClusterLister,
     claims: &[Pvc],
-    node: &Node,
+    node: &SlimNode,
 ) -> Result<(bool, bool, Provisions), BinderError> {
     let mut out = Vec::new();
     for pvc in claims {
@@ -400,7 +398,7 @@ fn enough_capacity(
     lister: &dyn ClusterLister,
     pvc: &PersistentVolumeClaim,
     sc: &StorageClass,
-    node: &Node,
+    node: &SlimNode,
 ) -> Option<Option<Arc<CSIStorageCapacity>>> {
     let Some(size) = claim_request(pvc) else {
         return Some(None);
@@ -515,7 +513,7 @@ pub fn assume_pod_volumes(
 /// the PV controller (or a provisioner) is still at work, Err when a choice was undone.
 pub fn bindings_done(
     lister: &dyn ClusterLister,
-    node: &Node,
+    node: &SlimNode,
     chosen: &PodVolumes,
 ) -> Result<bool, BinderError> {
     let labels = node_labels(node);

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::api::{Api, PostParams};
 use rustc_hash::FxHashMap;
 
@@ -23,7 +23,7 @@ use crate::framework::{
     BindContext, ClusterLister, Code, CycleState, FilterPlugin, Handle, Plugin, PreBindPlugin,
     PreFilterPlugin, PreFilterResult, PreScorePlugin, ReservePlugin, ScorePlugin, Status,
 };
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 use crate::plugins::resource_scoring::broken_linear;
 use crate::plugins::volume_binder::{
     AssumeCache, ERR_REASON_UNBOUND_IMMEDIATE, PodClaims, PodVolumes, assume_pod_volumes,
@@ -62,18 +62,18 @@ pub fn new(args: &PluginArgsSet, handle: &Handle) -> Result<Arc<dyn Plugin>, Str
 }
 
 /// What each feasible node offers, with the node (PreBind checks its labels).
-type ByNode = FxHashMap<String, (PodVolumes, Arc<Node>)>;
+type ByNode = FxHashMap<String, (PodVolumes, Arc<SlimNode>)>;
 
 #[derive(Clone, Default)]
 struct State {
     claims: Option<Arc<PodClaims>>,
     by_node: Arc<Mutex<ByNode>>,
     has_static: Arc<AtomicBool>,
-    chosen: Option<Arc<(PodVolumes, Arc<Node>)>>,
+    chosen: Option<Arc<(PodVolumes, Arc<SlimNode>)>>,
 }
 
 impl State {
-    fn for_node(&self, node: &str) -> Option<(PodVolumes, Arc<Node>)> {
+    fn for_node(&self, node: &str) -> Option<(PodVolumes, Arc<SlimNode>)> {
         self.by_node
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use crate::model::LabelSet;
 use crate::model::quantity::parse_value;
 use crate::plugins::helpers::{parse_node_selector, terms_match};
 
@@ -175,7 +176,7 @@ pub fn quantity(q: &Quantity) -> i64 {
 
 /// Upstream's CheckNodeAffinity: a PV without required node affinity fits anywhere;
 /// otherwise a node with these labels must match one of its terms.
-pub fn pv_fits_labels(pv: &PersistentVolume, labels: &BTreeMap<String, String>) -> bool {
+pub fn pv_fits_labels<L: LabelSet + ?Sized>(pv: &PersistentVolume, labels: &L) -> bool {
     match pv
         .spec
         .as_ref()
@@ -189,9 +190,9 @@ pub fn pv_fits_labels(pv: &PersistentVolume, labels: &BTreeMap<String, String>) 
 
 /// Upstream's MatchTopologySelectorTerms (StorageClass `allowedTopologies`): no terms
 /// match everything; otherwise a term with requirements that all hold.
-pub fn topology_terms_match(
+pub fn topology_terms_match<L: LabelSet + ?Sized>(
     terms: &[TopologySelectorTerm],
-    labels: &BTreeMap<String, String>,
+    labels: &L,
 ) -> bool {
     if terms.is_empty() {
         return true;
@@ -200,7 +201,10 @@ pub fn topology_terms_match(
         let reqs = t.match_label_expressions.as_deref().unwrap_or_default();
         !reqs.is_empty()
             && reqs.iter().all(|r| {
-                !r.values.is_empty() && labels.get(&r.key).is_some_and(|v| r.values.contains(v))
+                !r.values.is_empty()
+                    && labels
+                        .label(&r.key)
+                        .is_some_and(|v| r.values.iter().any(|x| x == v))
             })
     })
 }
@@ -236,10 +240,10 @@ fn volume_mode(m: Option<&String>) -> &str {
 /// volume if it fits the node, else the smallest available volume of the claim's class
 /// that is big enough, has the claim's volume mode, access modes, attributes class and
 /// labels, and fits the node. `excluded` are volumes already chosen for other claims.
-pub fn find_matching_volume<'a>(
+pub fn find_matching_volume<'a, L: LabelSet + ?Sized>(
     pvc: &PersistentVolumeClaim,
     pvs: &'a [std::sync::Arc<PersistentVolume>],
-    node_labels: &BTreeMap<String, String>,
+    node_labels: &L,
     excluded: &[&str],
 ) -> Option<&'a std::sync::Arc<PersistentVolume>> {
     let spec = pvc.spec.as_ref()?;

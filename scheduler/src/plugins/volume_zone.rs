@@ -162,7 +162,7 @@ impl FilterPlugin for VolumeZone {
             return Status::success();
         };
         let labels = node_labels(node);
-        if !TOPOLOGY_LABELS.iter().any(|k| labels.contains_key(*k)) {
+        if !TOPOLOGY_LABELS.iter().any(|k| labels.contains_key(k)) {
             return Status::success();
         }
         for t in topologies {

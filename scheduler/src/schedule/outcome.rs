@@ -5,14 +5,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
-use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use rustc_hash::FxHashMap;
 
 use crate::model::PodInfo;
-use crate::schedule::event_writer::EventWriter;
+use crate::schedule::event_writer::{EventWriter, PodRef, QueuedEvent};
 
 /// Where scheduling outcomes are reported.
 pub trait OutcomeSink: Send + Sync {
@@ -65,8 +63,6 @@ const EVENT_DEDUP_WINDOW: Duration = Duration::from_secs(60);
 pub struct ApiOutcomes {
     client: kube::Client,
     events: EventWriter,
-    scheduler_name: String,
-    instance: String,
     recent: Mutex<FxHashMap<(String, String), (String, Instant)>>,
 }
 
@@ -74,10 +70,8 @@ impl ApiOutcomes {
     /// Reports as `scheduler_name` (the event's reportingController) from `instance`.
     pub fn new(client: kube::Client, scheduler_name: &str, instance: &str) -> Self {
         ApiOutcomes {
-            events: EventWriter::start(client.clone()),
+            events: EventWriter::start(client.clone(), scheduler_name, instance),
             client,
-            scheduler_name: scheduler_name.into(),
-            instance: instance.into(),
             recent: Mutex::new(FxHashMap::default()),
         }
     }
@@ -98,7 +92,14 @@ impl ApiOutcomes {
         }
     }
 
-    fn event(&self, pod: &PodInfo, type_: &str, reason: &str, action: &str, note: &str) {
+    fn event(
+        &self,
+        pod: &PodInfo,
+        type_: &'static str,
+        reason: &'static str,
+        action: &'static str,
+        note: String,
+    ) {
         self.event_related(pod, None, type_, reason, action, note);
     }
 
@@ -106,32 +107,20 @@ impl ApiOutcomes {
         &self,
         pod: &PodInfo,
         related: Option<&PodInfo>,
-        type_: &str,
-        reason: &str,
-        action: &str,
-        note: &str,
+        type_: &'static str,
+        reason: &'static str,
+        action: &'static str,
+        note: String,
     ) {
-        let ns = pod.namespace().to_string();
-        let now = jiff::Timestamp::now();
-        let ev = Event {
-            // Upstream's naming: <object>.<unix nanoseconds in hex>.
-            metadata: ObjectMeta {
-                name: Some(format!("{}.{:x}", pod.name(), now.as_nanosecond())),
-                namespace: Some(ns.clone()),
-                ..Default::default()
-            },
-            event_time: Some(MicroTime(now)),
-            reporting_controller: Some(self.scheduler_name.clone()),
-            reporting_instance: Some(self.instance.clone()),
-            action: Some(action.into()),
-            reason: Some(reason.into()),
-            note: Some(note.chars().take(1024).collect()),
-            type_: Some(type_.into()),
-            regarding: Some(pod_reference(pod)),
-            related: related.map(pod_reference),
-            ..Default::default()
-        };
-        self.events.send(ev);
+        self.events.send(QueuedEvent {
+            time: jiff::Timestamp::now(),
+            regarding: pod_ref(pod),
+            related: related.map(|r| Box::new(pod_ref(r))),
+            type_,
+            reason,
+            action,
+            note,
+        });
     }
 }
 
@@ -139,7 +128,7 @@ impl OutcomeSink for ApiOutcomes {
     fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let msg = format!("Successfully assigned {} to {}", pod.key, node);
-            self.event(pod, "Normal", "Scheduled", "Binding", &msg);
+            self.event(pod, "Normal", "Scheduled", "Binding", msg);
         })
     }
 
@@ -152,7 +141,13 @@ impl OutcomeSink for ApiOutcomes {
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if self.should_emit(pod, reason, message) {
-                self.event(pod, "Warning", "FailedScheduling", "Scheduling", message);
+                self.event(
+                    pod,
+                    "Warning",
+                    "FailedScheduling",
+                    "Scheduling",
+                    message.to_string(),
+                );
             }
             if condition_is_current(pod.pod(), reason, message) && nominated_node.is_none() {
                 return;
@@ -231,22 +226,19 @@ impl OutcomeSink for ApiOutcomes {
                 "Normal",
                 "Preempted",
                 "Preempting",
-                &note,
+                note,
             );
         })
     }
 }
 
-/// A reference to `pod` for an event.
-fn pod_reference(pod: &PodInfo) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Pod".into()),
-        name: Some(pod.name().into()),
-        namespace: Some(pod.namespace().into()),
-        uid: Some(pod.uid.clone()),
+/// What an event keeps of `pod`.
+fn pod_ref(pod: &PodInfo) -> PodRef {
+    PodRef {
+        namespace: pod.namespace().into(),
+        name: pod.name().into(),
+        uid: pod.uid.clone(),
         resource_version: pod.resource_version().map(str::to_string),
-        ..Default::default()
     }
 }
 

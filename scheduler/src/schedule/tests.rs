@@ -12,7 +12,7 @@ use super::*;
 use crate::cache::Cache;
 use crate::config::ExtensionPoint;
 use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
-use crate::model::PodInfo;
+use crate::model::{PodInfo, SlimNode};
 use crate::queue::{QueueOptions, SchedulingQueue, SystemClock};
 use crate::serving::SchedulerMetrics;
 
@@ -51,8 +51,9 @@ impl OutcomeSink for RecordingOutcomes {
     }
 }
 
-fn node(yaml: &str) -> Arc<Node> {
-    Arc::new(serde_saphyr::from_str(yaml).expect("node yaml"))
+fn node(yaml: &str) -> Arc<SlimNode> {
+    let n: Node = serde_saphyr::from_str(yaml).expect("node yaml");
+    Arc::new(SlimNode::new(&n))
 }
 
 fn pod(name: &str, cpu: &str) -> Arc<PodInfo> {

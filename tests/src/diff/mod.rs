@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ferrosched_scheduler::cache::{Cache, Snapshot};
 use ferrosched_scheduler::framework::Code;
 use ferrosched_scheduler::framework::{ClusterLister, CycleState, Framework, Handle};
-use ferrosched_scheduler::model::PodInfo;
+use ferrosched_scheduler::model::{PodInfo, SlimNode};
 use ferrosched_scheduler::plugins::preemption::{Candidate, rank, select_victims_on_node};
 use ferrosched_scheduler::schedule::{Algorithm, FitError, ScheduleError, run_post_filter};
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -419,7 +419,7 @@ impl Runner {
         let mut cache = Cache::new(Duration::ZERO);
         let nodes: Api<Node> = Api::all(self.client.clone());
         for n in nodes.list(&ListParams::default()).await?.items {
-            cache.upsert_node(Arc::new(n));
+            cache.upsert_node(Arc::new(SlimNode::new(&n)));
         }
         let pods: Api<Pod> = Api::all(self.client.clone());
         for p in pods.list(&ListParams::default()).await?.items {
