@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod populate;
 pub mod procstat;
 pub mod ratelimit;
+pub mod repeats;
 pub mod report;
 pub mod result;
 pub mod run;

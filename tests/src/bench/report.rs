@@ -52,10 +52,9 @@ fn workloads(res: &Results) -> Vec<String> {
     out
 }
 
+/// The run reported for `w` × `c`: the median one when it ran more than once.
 fn find<'a>(res: &'a Results, w: &str, c: Contestant) -> Option<&'a RunResult> {
-    res.runs
-        .iter()
-        .find(|r| r.workload.id() == w && r.contestant == c)
+    super::repeats::median_run(res, w, c)
 }
 
 /// One ratio cell against a target: `2.41× (met)`; None when a side is missing.
@@ -140,6 +139,7 @@ pub fn markdown(res: &Results) -> String {
     }
     time_split(&mut s, res);
     creation_bound(&mut s, res);
+    super::repeats::repetitions(&mut s, res, &workloads(res));
     let _ = writeln!(s, "\n## Throughput over time\n");
     let _ = writeln!(
         s,
@@ -177,6 +177,9 @@ const METHOD: &str = "## How it is measured
   1 ms · 2ⁿ, so values inside a bucket are interpolated, not exact.
 - Peak RSS (`VmHWM`) and CPU seconds (utime + stime) of the contestant process over its
   whole life, start-up and initial list included, read from `/proc` before it is stopped.
+- With `--repeat N` each workload × contestant runs N times (a fresh control plane each
+  time, contestants interleaved); the tables use the run with the median *avg*, and
+  every run is listed at the end.
 - *created* is when the last measured pod was created, *last bind* when the last was
   bound (seconds from the start of creation). When they are close the contestant kept up
   with creation, and its throughput is bounded by the pod creation rate.

@@ -19,6 +19,8 @@ pub struct SuiteOptions {
     pub contestants: Vec<Contestant>,
     /// Per-run timeout.
     pub timeout: Duration,
+    /// Runs of each workload × contestant (at least 1).
+    pub repeat: usize,
     /// Where `results.{json,md}` and `throughput.svg` go.
     pub out_dir: PathBuf,
     /// Control planes and logs.
@@ -65,9 +67,10 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<Results> {
         timeout: opts.timeout,
         bins,
     };
+    let rounds = (0..opts.repeat.max(1)).flat_map(|rep| contestants.iter().map(move |c| (rep, c)));
     for w in &workloads {
-        for c in &contestants {
-            tracing::info!(workload = %w.id(), contestant = c.name(), "run starts");
+        for (rep, c) in rounds.clone() {
+            tracing::info!(workload = %w.id(), contestant = c.name(), rep, "run starts");
             let r = run(w, *c, &run_opts).await;
             tracing::info!(
                 workload = %w.id(),

@@ -35,6 +35,10 @@ enum Command {
         /// Seconds the measured pods of one run may take to be bound.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Runs of each workload × contestant, interleaved; the report uses the median
+        /// run by average throughput and lists every run.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
         /// Output directory (default: docs/benchmarks for the full set, docs/benchmarks/quick
         /// for --quick, $FERROSCHED_CACHE/bench/partial when filtered).
         #[arg(long)]
@@ -114,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
             workloads,
             contestants,
             timeout,
+            repeat,
             out,
             work_dir,
             bin_dir,
@@ -126,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
                 workloads,
                 contestants,
                 timeout: Duration::from_secs(timeout),
+                repeat,
                 out_dir: out_dir.clone(),
                 work_root: work_dir,
                 bin_dir: bin_dir.unwrap_or_else(ControlPlaneOptions::default_bin_dir),
