@@ -302,12 +302,28 @@ pub fn busy(r: &RunResult) -> Option<f64> {
 
 /// Runs whose binds kept up with the creation of the measured pods.
 fn creation_bound(s: &mut String, res: &Results) {
-    let kept_up: Vec<String> = res
-        .runs
-        .iter()
-        .filter(|r| r.outcome == Outcome::Completed && r.last_bind_secs - r.create_secs < 0.5)
-        .map(|r| format!("{} / {}", r.workload.id(), r.contestant.name()))
-        .collect();
+    // One entry per workload × contestant, with how many of its runs kept up.
+    let mut kept_up: Vec<String> = Vec::new();
+    for w in workloads(res) {
+        for c in Contestant::ALL {
+            let runs: Vec<&RunResult> = res
+                .runs
+                .iter()
+                .filter(|r| r.workload.id() == w && r.contestant == c)
+                .collect();
+            let n = runs
+                .iter()
+                .filter(|r| {
+                    r.outcome == Outcome::Completed && r.last_bind_secs - r.create_secs < 0.5
+                })
+                .count();
+            match (n, runs.len()) {
+                (0, _) => {}
+                (_, 1) => kept_up.push(format!("{w} / {}", c.name())),
+                (n, total) => kept_up.push(format!("{w} / {} ({n} of {total} runs)", c.name())),
+            }
+        }
+    }
     if !kept_up.is_empty() {
         let _ = writeln!(
             s,
