@@ -1,5 +1,6 @@
 //! Plugin results with upstream's codes.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Upstream's status codes: they separate "this node does not fit" from "something broke".
@@ -21,11 +22,23 @@ pub enum Code {
     Pending,
 }
 
+/// A reason: most are fixed texts, which a status then holds without allocating (a filter
+/// rejects hundreds of nodes per cycle on a crowded cluster).
+pub type Reason = Cow<'static, str>;
+
+/// The reasons of a status; one reason is kept inline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reasons {
+    None,
+    One(Reason),
+    Many(Vec<Reason>),
+}
+
 /// A plugin's verdict: a code, human-readable reasons, and which plugin said it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     code: Code,
-    reasons: Vec<String>,
+    reasons: Reasons,
     plugin: &'static str,
 }
 
@@ -34,22 +47,28 @@ impl Status {
     pub const fn success() -> Self {
         Status {
             code: Code::Success,
-            reasons: Vec::new(),
+            reasons: Reasons::None,
             plugin: "",
         }
     }
 
     /// A status with one reason.
-    pub fn new(code: Code, reason: impl Into<String>) -> Self {
+    pub fn new(code: Code, reason: impl Into<Reason>) -> Self {
         Status {
             code,
-            reasons: vec![reason.into()],
+            reasons: Reasons::One(reason.into()),
             plugin: "",
         }
     }
 
-    /// A status with several reasons.
-    pub fn with_reasons(code: Code, reasons: Vec<String>) -> Self {
+    /// A status with several reasons (in order).
+    pub fn with_reasons<R: Into<Reason>>(code: Code, reasons: impl IntoIterator<Item = R>) -> Self {
+        let mut all: Vec<Reason> = reasons.into_iter().map(Into::into).collect();
+        let reasons = match all.len() {
+            0 => Reasons::None,
+            1 => Reasons::One(all.remove(0)),
+            _ => Reasons::Many(all),
+        };
         Status {
             code,
             reasons,
@@ -58,17 +77,17 @@ impl Status {
     }
 
     /// `Unschedulable` with one reason.
-    pub fn unschedulable(reason: impl Into<String>) -> Self {
+    pub fn unschedulable(reason: impl Into<Reason>) -> Self {
         Self::new(Code::Unschedulable, reason)
     }
 
     /// `UnschedulableAndUnresolvable` with one reason.
-    pub fn unresolvable(reason: impl Into<String>) -> Self {
+    pub fn unresolvable(reason: impl Into<Reason>) -> Self {
         Self::new(Code::UnschedulableAndUnresolvable, reason)
     }
 
     /// `Error` with a message.
-    pub fn error(message: impl Into<String>) -> Self {
+    pub fn error(message: impl Into<Reason>) -> Self {
         Self::new(Code::Error, message)
     }
 
@@ -76,7 +95,7 @@ impl Status {
     pub fn skip() -> Self {
         Status {
             code: Code::Skip,
-            reasons: Vec::new(),
+            reasons: Reasons::None,
             plugin: "",
         }
     }
@@ -94,8 +113,12 @@ impl Status {
     }
 
     /// The reasons, as they appear in `FailedScheduling` messages.
-    pub fn reasons(&self) -> &[String] {
-        &self.reasons
+    pub fn reasons(&self) -> &[Reason] {
+        match &self.reasons {
+            Reasons::None => &[],
+            Reasons::One(r) => std::slice::from_ref(r),
+            Reasons::Many(rs) => rs,
+        }
     }
 
     /// The plugin that produced it ("" when not recorded).
@@ -123,7 +146,7 @@ impl Status {
 
     /// The reasons joined with ", " (upstream's `Status.Message()`).
     pub fn message(&self) -> String {
-        self.reasons.join(", ")
+        self.reasons().join(", ")
     }
 
     /// The metric label of the code, as upstream writes it.
@@ -143,5 +166,32 @@ impl Status {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code_label(), self.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_keep_their_order_and_join_as_upstreams_message() {
+        let none = Status::with_reasons(Code::Unschedulable, Vec::<&'static str>::new());
+        assert!(none.reasons().is_empty() && none.message().is_empty());
+        let one = Status::unschedulable("node(s) had untolerated taint");
+        assert_eq!(one.reasons(), ["node(s) had untolerated taint"]);
+        assert_eq!(
+            one,
+            Status::with_reasons(Code::Unschedulable, ["node(s) had untolerated taint"]),
+            "one reason compares equal however it was built"
+        );
+        let many = Status::with_reasons(
+            Code::Unschedulable,
+            vec![
+                "Insufficient cpu".to_string(),
+                format!("Insufficient {}", "memory"),
+            ],
+        );
+        assert_eq!(many.message(), "Insufficient cpu, Insufficient memory");
+        assert!(many.is_rejected() && !many.is_success());
     }
 }

@@ -118,7 +118,10 @@ impl PostFilterPlugin for DynamicResources {
         if state.get::<PreFilterRan>().is_none() {
             return (None, Status::error("not found"));
         }
-        (None, Status::with_reasons(Code::Unschedulable, Vec::new()))
+        (
+            None,
+            Status::with_reasons(Code::Unschedulable, Vec::<&'static str>::new()),
+        )
     }
 }
 

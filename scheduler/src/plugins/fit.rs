@@ -273,7 +273,7 @@ impl FilterPlugin for Fit {
         } else {
             Code::Unschedulable
         };
-        Status::with_reasons(code, lacking.into_iter().map(|i| i.reason).collect())
+        Status::with_reasons(code, lacking.into_iter().map(|i| i.reason))
     }
 }
 

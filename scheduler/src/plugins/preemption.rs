@@ -346,7 +346,7 @@ impl DefaultPreemption {
             let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
             for (_, s) in &failed {
                 for r in s.reasons() {
-                    *reasons.entry(r.clone()).or_insert(0) += 1;
+                    *reasons.entry(r.to_string()).or_insert(0) += 1;
                 }
             }
             if failed.len() < all.len() {

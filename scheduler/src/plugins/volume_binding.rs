@@ -184,10 +184,9 @@ impl FilterPlugin for VolumeBinding {
         };
         match find_pod_volumes(&self.cache, &*self.lister, claims, n) {
             Err(e) => Status::error(e),
-            Ok((_, reasons)) if !reasons.is_empty() => Status::with_reasons(
-                Code::UnschedulableAndUnresolvable,
-                reasons.into_iter().map(String::from).collect(),
-            ),
+            Ok((_, reasons)) if !reasons.is_empty() => {
+                Status::with_reasons(Code::UnschedulableAndUnresolvable, reasons)
+            }
             Ok((pv, _)) => {
                 if !pv.static_bindings.is_empty() {
                     st.has_static.store(true, Ordering::Relaxed);

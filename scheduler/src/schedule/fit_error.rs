@@ -44,7 +44,7 @@ impl FitError {
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for status in self.diagnosis.node_statuses.values() {
                 for reason in status.reasons() {
-                    *counts.entry(reason.as_str()).or_default() += 1;
+                    *counts.entry(reason.as_ref()).or_default() += 1;
                 }
             }
             let mut parts: Vec<String> = counts
@@ -90,7 +90,7 @@ mod tests {
             "d".into(),
             Status::with_reasons(
                 crate::framework::Code::Unschedulable,
-                vec!["Insufficient cpu".into(), "Insufficient memory".into()],
+                vec!["Insufficient cpu", "Insufficient memory"],
             ),
         );
         d.post_filter_msg = Some(

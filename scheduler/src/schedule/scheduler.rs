@@ -48,7 +48,7 @@ pub fn run_post_filter(
         let (result, status) = pf.post_filter(state, pod, &ctx);
         match status.code() {
             Code::Skip => continue,
-            Code::Unschedulable => reasons.extend(status.reasons().iter().cloned()),
+            Code::Unschedulable => reasons.extend(status.reasons().iter().map(|r| r.to_string())),
             Code::Success | Code::UnschedulableAndUnresolvable => {
                 outcome = result;
                 msg = Some(status.message());
