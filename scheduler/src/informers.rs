@@ -13,8 +13,6 @@ use tokio::sync::watch;
 
 use crate::cache::Cache;
 use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
-#[cfg(test)]
-use crate::model::Labels;
 use crate::model::{PodInfo, SlimNode};
 use crate::queue::SchedulingQueue;
 
@@ -266,6 +264,7 @@ pub async fn run(client: Client, sinks: Sinks, synced: watch::Sender<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Labels;
 
     #[test]
     fn heartbeats_leave_a_slimmed_node_unchanged() {
