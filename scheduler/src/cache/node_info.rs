@@ -45,7 +45,7 @@ pub struct NodeInfo {
     /// ([`PodInfo::has_scoring_affinity`]).
     pub pods_with_scoring_affinity: usize,
     /// Node name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The Node as the scheduler keeps it; `None` while pods reference a node the informer
     /// has not delivered.
     pub node: Option<Arc<SlimNode>>,
@@ -57,7 +57,7 @@ impl NodeInfo {
     /// An empty NodeInfo for `name`.
     pub fn new(name: &str) -> Self {
         NodeInfo {
-            name: name.to_string(),
+            name: Arc::from(name),
             node: None,
             allocatable: Resource::default(),
             requested: Resource::default(),

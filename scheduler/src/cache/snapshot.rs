@@ -38,7 +38,7 @@ impl Snapshot {
         self.index = nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.name.clone(), i))
+            .map(|(i, n)| (n.name.to_string(), i))
             .collect();
         self.nodes_with_affinity = nodes.iter().filter(|n| n.pods_with_affinity > 0).count();
         self.nodes_with_required_anti_affinity = nodes
@@ -53,7 +53,7 @@ impl Snapshot {
     }
 
     pub(super) fn replace(&mut self, info: Arc<NodeInfo>) {
-        if let Some(&i) = self.index.get(&info.name) {
+        if let Some(&i) = self.index.get(&*info.name) {
             let old = &self.nodes[i];
             let moves = |count: &mut usize, flag: fn(&NodeInfo) -> usize| {
                 *count = *count + usize::from(flag(&info) > 0) - usize::from(flag(old) > 0);

@@ -200,7 +200,7 @@ fn snapshot_tracks_nodes_with_affinity_pods() {
     c.update_snapshot(&mut snap);
     assert!(snap.has_pods_with_affinity());
     assert!(snap.has_pods_with_required_anti_affinity());
-    let names: Vec<&str> = snap.with_pod_affinity().map(|n| n.name.as_str()).collect();
+    let names: Vec<&str> = snap.with_pod_affinity().map(|n| &*n.name).collect();
     assert_eq!(names, ["b"]);
     c.remove_pod("x1");
     c.update_snapshot(&mut snap);

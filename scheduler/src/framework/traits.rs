@@ -143,7 +143,7 @@ pub trait FilterPlugin: Plugin {
 }
 
 /// Per-node statuses of a failed filter pass.
-pub type NodeStatusMap = FxHashMap<String, Status>;
+pub type NodeStatusMap = FxHashMap<Arc<str>, Status>;
 
 /// What a PostFilter (preemption) decided.
 #[derive(Debug, Clone, Default)]

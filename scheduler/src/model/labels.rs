@@ -1,9 +1,46 @@
 //! Label sets. A node's labels are kept once, as shared strings sorted by key: topology
 //! counters clone the atoms instead of allocating, and 5,000 nodes do not each carry a
 //! `BTreeMap` leaf (over 500 bytes even for one label). Selectors match any [`LabelSet`].
+//!
+//! Keys are interned process-wide ([`intern_key`]): every node's `kubernetes.io/hostname`
+//! is the same string in memory, so a lookup with an interned key (a topology key held by
+//! a term or constraint) finds its label by comparing addresses, reading only the label
+//! slice and never the key strings, which on a busy machine are cache misses.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use rustc_hash::FxHashSet;
+
+/// Interned label keys; entries nothing else holds any more are swept when the set has
+/// doubled since the last sweep, so keys that come and go do not accumulate.
+struct KeySet {
+    keys: FxHashSet<Arc<str>>,
+    sweep_at: usize,
+}
+
+static KEYS: LazyLock<Mutex<KeySet>> = LazyLock::new(|| {
+    Mutex::new(KeySet {
+        keys: FxHashSet::default(),
+        sweep_at: 1024,
+    })
+});
+
+/// The process-wide shared copy of label key `key`.
+pub fn intern_key(key: &str) -> Arc<str> {
+    let mut set = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = set.keys.get(key) {
+        return k.clone();
+    }
+    if set.keys.len() >= set.sweep_at {
+        // Only the set holds these: no label set or term uses them.
+        set.keys.retain(|k| Arc::strong_count(k) > 1);
+        set.sweep_at = (set.keys.len() * 2).max(1024);
+    }
+    let k: Arc<str> = Arc::from(key);
+    set.keys.insert(k.clone());
+    k
+}
 
 /// Whatever labels can be looked up in: a pod's `BTreeMap` or a node's [`Labels`].
 pub trait LabelSet {
@@ -29,13 +66,18 @@ impl Labels {
     pub fn from_map(map: &BTreeMap<String, String>) -> Self {
         Labels(
             map.iter()
-                .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str())))
+                .map(|(k, v)| (intern_key(k), Arc::from(v.as_str())))
                 .collect(),
         )
     }
 
-    /// The key and value of `key` as shared strings, if set.
+    /// The key and value of `key` as shared strings, if set. An interned `key` (see
+    /// [`intern_key`]) is found by address; any other by comparing strings.
     pub fn atom(&self, key: &str) -> Option<&LabelAtom> {
+        let same = |k: &Arc<str>| std::ptr::eq(k.as_ptr(), key.as_ptr()) && k.len() == key.len();
+        if let Some(a) = self.0.iter().find(|(k, _)| same(k)) {
+            return Some(a);
+        }
         self.0
             .binary_search_by(|(k, _)| k.as_ref().cmp(key))
             .ok()
@@ -101,5 +143,23 @@ mod tests {
         );
         assert!(!l.is_empty() && Labels::default().is_empty());
         assert_eq!(l, Labels::from_map(&map), "equal sets compare equal");
+    }
+
+    #[test]
+    fn keys_are_shared_and_found_by_address_or_by_text() {
+        let map: BTreeMap<String, String> = [("interned-zone", "a"), ("interned-app", "b")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (a, b) = (Labels::from_map(&map), Labels::from_map(&map));
+        let key_of = |l: &Labels| l.atom("interned-zone").map(|(k, _)| k.clone());
+        let (ka, kb) = (key_of(&a).expect("set"), key_of(&b).expect("set"));
+        assert!(Arc::ptr_eq(&ka, &kb), "both sets hold the one interned key");
+        assert!(Arc::ptr_eq(&ka, &intern_key("interned-zone")));
+        let interned = intern_key("interned-app");
+        assert_eq!(a.get(&interned), Some("b"), "by address");
+        let copy = String::from("interned-app");
+        assert_eq!(a.get(&copy), Some("b"), "by text");
+        assert_eq!(a.get(&intern_key("interned-absent")), None);
     }
 }

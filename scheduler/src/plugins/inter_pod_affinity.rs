@@ -15,6 +15,7 @@ use crate::framework::{
     ClusterLister, CycleState, FilterPlugin, Handle, Plugin, PreFilterPlugin, PreFilterResult,
     Status,
 };
+use crate::model::labels::intern_key;
 use crate::model::{Labels, PodInfo};
 use crate::plugins::count_cache::{Keyed, KeyedCache};
 use crate::plugins::helpers::{Selector, node_labels};
@@ -64,7 +65,7 @@ pub struct AffinityTerm {
     ns_selector: Selector,
     selector: Selector,
     /// `topologyKey`.
-    pub topology_key: String,
+    pub topology_key: Arc<str>,
 }
 
 impl AffinityTerm {
@@ -80,7 +81,7 @@ impl AffinityTerm {
             namespaces,
             ns_selector: Selector::from_label_selector(t.namespace_selector.as_ref()),
             selector: Selector::from_label_selector(t.label_selector.as_ref()),
-            topology_key: t.topology_key.clone(),
+            topology_key: intern_key(&t.topology_key),
         }
     }
 

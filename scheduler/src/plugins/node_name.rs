@@ -75,7 +75,7 @@ impl PreFilterPlugin for NodeName {
 impl FilterPlugin for NodeName {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         match wanted(pod) {
-            Some(n) if n != node.name => Status::unresolvable(ERR_REASON),
+            Some(n) if n != &*node.name => Status::unresolvable(ERR_REASON),
             _ => Status::success(),
         }
     }

@@ -13,6 +13,7 @@ use crate::framework::events::{
     ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
 };
 use crate::framework::{ClusterLister, EmptyLister, FilterPlugin, Handle, Plugin, PreFilterPlugin};
+use crate::model::labels::intern_key;
 use crate::model::{PodInfo, SlimNode};
 use crate::plugins::helpers::{
     RequiredNodeAffinity, Selector, pod_labels, pod_tolerations, untolerated_taint,
@@ -35,7 +36,7 @@ pub struct Constraint {
     /// `maxSkew`.
     pub max_skew: i64,
     /// `topologyKey`.
-    pub topology_key: String,
+    pub topology_key: Arc<str>,
     /// The label selector (with `matchLabelKeys` merged in).
     pub selector: Selector,
     /// `minDomains` (1 when unset).
@@ -168,7 +169,7 @@ pub fn filter_constraints(
             }
             Constraint {
                 max_skew: i64::from(c.max_skew),
-                topology_key: c.topology_key.clone(),
+                topology_key: intern_key(&c.topology_key),
                 selector,
                 min_domains: i64::from(c.min_domains.unwrap_or(1)),
                 honor_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),

@@ -652,7 +652,7 @@ fn system_default_constraints_use_services_and_the_owning_replica_set() {
     let keys: Vec<(String, i64)> = pl
         .constraints(owned.pod(), "ScheduleAnyway")
         .iter()
-        .map(|c| (c.topology_key.clone(), c.max_skew))
+        .map(|c| (c.topology_key.to_string(), c.max_skew))
         .collect();
     assert_eq!(
         keys,

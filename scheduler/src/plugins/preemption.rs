@@ -192,7 +192,7 @@ pub fn select_victims_on_node(
         )));
     }
     Ok(Candidate {
-        node: node.name.clone(),
+        node: node.name.to_string(),
         victims,
         pdb_violations,
     })
@@ -335,7 +335,7 @@ impl DefaultPreemption {
                             break;
                         }
                     }
-                    Err(s) => failed.push((node.name.clone(), s)),
+                    Err(s) => failed.push((node.name.to_string(), s)),
                 }
             }
         }

@@ -199,7 +199,7 @@ fn apply(counts: &mut [Arc<Counts>], contribution: &[Contribution], sign: i64) {
 pub struct CountKey {
     namespace: String,
     /// Per constraint: topology key, selector, honor node affinity, honor taints.
-    constraints: Vec<(String, Selector, bool, bool)>,
+    constraints: Vec<(Arc<str>, Selector, bool, bool)>,
     /// The pod's required node affinity, when a constraint honors it.
     required: Option<RequiredNodeAffinity>,
     /// The pod's tolerations, when a constraint honors taints.

@@ -16,7 +16,7 @@ use crate::plugins::pod_topology_spread::{
 #[derive(Debug, Clone)]
 pub struct PreScoreState {
     constraints: Arc<Vec<Constraint>>,
-    ignored: Arc<FxHashSet<String>>,
+    ignored: Arc<FxHashSet<Arc<str>>>,
     counts: Arc<Vec<FxHashMap<Arc<str>, i64>>>,
     weights: Vec<f64>,
 }
@@ -59,7 +59,7 @@ impl PreScorePlugin for PodTopologySpread {
                 continue;
             }
             for (i, c) in constraints.iter().enumerate() {
-                if c.topology_key == LABEL_HOSTNAME {
+                if *c.topology_key == *LABEL_HOSTNAME {
                     continue;
                 }
                 let m = &mut counts[i];
@@ -75,7 +75,7 @@ impl PreScorePlugin for PodTopologySpread {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let size = if c.topology_key == LABEL_HOSTNAME {
+                let size = if *c.topology_key == *LABEL_HOSTNAME {
                     filtered.len() - ignored.len()
                 } else {
                     counts[i].len()
@@ -126,7 +126,7 @@ impl ScorePlugin for PodTopologySpread {
                 "reading PreScorePodTopologySpread from cycleState: not found",
             ));
         };
-        if !s.ignored.is_empty() && s.ignored.contains(&node.name) {
+        if !s.ignored.is_empty() && s.ignored.contains(&*node.name) {
             return Ok(0);
         }
         let mut score = 0f64;
@@ -134,7 +134,7 @@ impl ScorePlugin for PodTopologySpread {
             let Some((_, v)) = node.label_atom(&c.topology_key) else {
                 continue;
             };
-            let cnt = if c.topology_key == LABEL_HOSTNAME {
+            let cnt = if *c.topology_key == *LABEL_HOSTNAME {
                 count_matching(node, &c.selector, pod.namespace())
             } else {
                 s.counts[i].get(&**v).copied().unwrap_or(0)
@@ -156,14 +156,14 @@ impl ScorePlugin for PodTopologySpread {
         };
         let (mut min, mut max) = (i64::MAX, 0i64);
         for (n, sc) in nodes.iter().zip(scores.iter()) {
-            if !s.ignored.is_empty() && s.ignored.contains(&n.name) {
+            if !s.ignored.is_empty() && s.ignored.contains(&*n.name) {
                 continue;
             }
             min = min.min(*sc);
             max = max.max(*sc);
         }
         for (n, sc) in nodes.iter().zip(scores.iter_mut()) {
-            if !s.ignored.is_empty() && s.ignored.contains(&n.name) {
+            if !s.ignored.is_empty() && s.ignored.contains(&*n.name) {
                 *sc = 0;
             } else if max == 0 {
                 *sc = MAX_NODE_SCORE;

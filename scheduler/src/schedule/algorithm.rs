@@ -112,7 +112,7 @@ impl Algorithm {
         let (feasible, scores, _) = self.filter_and_score(fw, state, pod, snapshot)?;
         Ok(feasible
             .iter()
-            .map(|n| n.name.clone())
+            .map(|n| n.name.to_string())
             .zip(scores)
             .collect())
     }
@@ -379,7 +379,7 @@ fn select_host(nodes: &[&NodeInfo], scores: &[i64]) -> String {
             }
         }
     }
-    nodes[best].name.clone()
+    nodes[best].name.to_string()
 }
 
 #[cfg(test)]

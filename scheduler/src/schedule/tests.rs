@@ -196,7 +196,7 @@ fn post_filter_ends_at_the_first_error() {
         diagnosis: crate::schedule::fit_error::Diagnosis {
             pre_filter_msg: msg.map(String::from),
             node_statuses: [(
-                "a".to_string(),
+                "a".into(),
                 crate::framework::Status::unschedulable("Insufficient cpu"),
             )]
             .into_iter()
