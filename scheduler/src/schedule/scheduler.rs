@@ -481,7 +481,10 @@ async fn binding_cycle(
 ) {
     let Attempt { qp, cycle, start } = attempt;
     let pod = qp.info.clone();
+    let profile = fw.scheduler_name.as_str();
+    let profile_metrics = parts.metrics.profile(profile);
     let mut status = Status::success();
+    let started = Instant::now();
     for p in fw.plugins(ExtensionPoint::PreBind) {
         if let Some(pb) = p.as_pre_bind() {
             let s = pb.pre_bind(&parts.bind, &state, &pod, node).await;
@@ -491,9 +494,15 @@ async fn binding_cycle(
             }
         }
     }
+    profile_metrics.observe_extension_point(
+        "PreBind",
+        status.code_label(),
+        started.elapsed().as_secs_f64(),
+    );
     if status.is_success() {
         status = Status::error("no bind plugin bound the pod");
         in_flight.binding_start();
+        let started = Instant::now();
         for p in fw.plugins(ExtensionPoint::Bind) {
             if let Some(b) = p.as_bind() {
                 let s = b.bind(&parts.bind, &state, &pod, node).await;
@@ -504,8 +513,12 @@ async fn binding_cycle(
             }
         }
         in_flight.binding_finish();
+        profile_metrics.observe_extension_point(
+            "Bind",
+            status.code_label(),
+            started.elapsed().as_secs_f64(),
+        );
     }
-    let profile = fw.scheduler_name.as_str();
     if status.is_success() {
         parts
             .cache

@@ -44,6 +44,13 @@ pub fn record(body: &str, result: &mut RunResult) {
         result.attempts = Some(h.count);
         result.attempt_sum_secs = Some(h.sum);
     }
+    let bind = [("extension_point", "Bind"), ("status", "Success")];
+    if let Some(h) = histogram::parse(body, EXTENSION_POINT_DURATION, &bind) {
+        result.bind_ms = h
+            .quantile(0.5)
+            .zip(h.quantile(0.99))
+            .map(|(a, b)| (a * 1000.0, b * 1000.0));
+    }
     result.extension_points = histogram::sums_by(body, EXTENSION_POINT_DURATION, "extension_point");
     result.algorithm_secs = histogram::parse(body, ALGORITHM_DURATION, &[]).map(|h| h.sum);
 }

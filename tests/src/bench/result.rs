@@ -50,6 +50,10 @@ pub struct RunResult {
     /// Their summed duration, seconds.
     #[serde(default)]
     pub attempt_sum_secs: Option<f64>,
+    /// p50 and p99 (ms) of the successful Bind extension point: the `pods/binding`
+    /// round trip, from the same histogram family in both schedulers.
+    #[serde(default)]
+    pub bind_ms: Option<(f64, f64)>,
     /// The contestant process's peak RSS and CPU time.
     pub usage: Option<Usage>,
     /// CPU seconds kube-apiserver spent from creation start to the end.
@@ -81,6 +85,7 @@ impl RunResult {
             attempt_p99_ms: None,
             attempts: None,
             attempt_sum_secs: None,
+            bind_ms: None,
             usage: None,
             apiserver_cpu_secs: None,
             etcd_cpu_secs: None,

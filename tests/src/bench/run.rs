@@ -171,6 +171,7 @@ async fn measure(
             Err(e) => tracing::warn!("metrics: {e}"),
         }
     }
+    save_request_counts(&client, dir).await;
     result.usage = Some(procstat::usage(pid)?);
     proc.signal("TERM");
     if proc.wait(Duration::from_secs(10)).await.is_err() {
@@ -178,6 +179,28 @@ async fn measure(
     }
     drop(proc);
     Ok(())
+}
+
+/// Keeps the API server's request counts (`apiserver_request_total`) next to the run's
+/// logs: which calls each contestant's run cost the control plane.
+async fn save_request_counts(client: &kube::Client, dir: &Path) {
+    let req = match http::Request::get("/metrics").body(Vec::new()) {
+        Ok(r) => r,
+        Err(e) => return tracing::warn!("apiserver metrics request: {e}"),
+    };
+    match client.request_text(req).await {
+        Ok(body) => {
+            let counts: String = body
+                .lines()
+                .filter(|l| l.starts_with("apiserver_request_total{"))
+                .flat_map(|l| [l, "\n"])
+                .collect();
+            if let Err(e) = std::fs::write(dir.join("apiserver-requests.txt"), counts) {
+                tracing::warn!("writing apiserver request counts: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("apiserver metrics: {e}"),
+    }
 }
 
 /// Waits for `/readyz` (schedulers) or the ready file (binder).
