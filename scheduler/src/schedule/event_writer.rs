@@ -1,20 +1,28 @@
-//! Events leave the scheduling and binding paths through a bounded queue that one task
-//! drains, as upstream's event broadcaster does (1,000 queued events, newer ones dropped
-//! when full, one writer): binding never waits for an event, and under load events do not
-//! compete with bindings for the API server. The queue holds only what varies from one
-//! event to the next ([`QueuedEvent`], about a fifth of an `Event`); the writer adds the
-//! reporting controller and instance and builds the object.
+//! Events leave the scheduling and binding paths through a bounded queue, as upstream's
+//! event broadcaster does (1,000 queued events, newer ones dropped when full): binding
+//! never waits for an event. One task drains the queue and writes each event concurrently,
+//! as upstream's sink starts one goroutine per event, up to [`MAX_EVENT_WRITES`] at once:
+//! one write at a time could not keep up with a scheduler binding hundreds of pods a
+//! second against a loaded API server, and dropped most `Scheduled` events. The queue
+//! holds only what varies from one event to the next ([`QueuedEvent`], about a fifth of an
+//! `Event`); the writer adds the reporting controller and instance and builds the object.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 /// Upstream's `maxQueuedEvents`.
 pub const MAX_QUEUED_EVENTS: usize = 1000;
+
+/// Event writes in flight at once. Upstream does not bound them; a bound keeps a burst of
+/// failures from opening thousands of requests, and 64 keeps up with binding at this
+/// machine's API-server round trips (tens of milliseconds under load).
+pub const MAX_EVENT_WRITES: usize = 64;
 
 /// The pod an event is about (or related to).
 #[derive(Debug, Clone, PartialEq)]
@@ -124,13 +132,31 @@ async fn write_all(
     controller: String,
     instance: String,
 ) {
-    while let Some(queued) = rx.recv().await {
-        let ev = queued.to_event(&controller, &instance);
-        let api: Api<Event> = Api::namespaced(client.clone(), &queued.regarding.namespace);
-        if let Err(e) = api.create(&PostParams::default(), &ev).await {
-            let name = ev.metadata.name.as_deref().unwrap_or("");
-            tracing::warn!(event = %name, namespace = %queued.regarding.namespace, error = %e, "could not record event");
-        }
+    let slots = Arc::new(Semaphore::new(MAX_EVENT_WRITES));
+    let reporter: Arc<(String, String)> = Arc::new((controller, instance));
+    loop {
+        // A slot first, then the next event: while every slot is busy, events wait in
+        // the bounded queue (and the newest are dropped once it is full).
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(queued) = rx.recv().await else {
+            return;
+        };
+        let (client, reporter) = (client.clone(), reporter.clone());
+        tokio::spawn(async move {
+            write_one(client, &queued, &reporter.0, &reporter.1).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn write_one(client: kube::Client, queued: &QueuedEvent, controller: &str, instance: &str) {
+    let ev = queued.to_event(controller, instance);
+    let api: Api<Event> = Api::namespaced(client, &queued.regarding.namespace);
+    if let Err(e) = api.create(&PostParams::default(), &ev).await {
+        let name = ev.metadata.name.as_deref().unwrap_or("");
+        tracing::warn!(event = %name, namespace = %queued.regarding.namespace, error = %e, "could not record event");
     }
 }
 
