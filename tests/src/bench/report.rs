@@ -346,16 +346,18 @@ fn time_split(s: &mut String, res: &Results) {
          seconds to the last bind (the algorithm runs one pod at a time, so near 100 % the \
          scheduling cycle sets the pace), *Bind p50 / p99* from the successful Bind series of \
          `scheduler_framework_extension_point_duration_seconds` (the `pods/binding` round \
-         trip: the part of an attempt spent waiting for the API server), and sums of that \
+         trip: the part of an attempt spent waiting for the API server), *events written* \
+         (events the API server created during the run: one `Scheduled` event per bound pod \
+         is upstream's behaviour), and sums of that \
          histogram by extension point (binds run \
          concurrently, so Bind can exceed the wall time; the two schedulers do not time exactly \
          the same spans, so compare within a column with care).\n"
     );
     let _ = writeln!(
         s,
-        "| workload | contestant | contestant CPU s | apiserver CPU s | etcd CPU s | mean attempt ms | mean algorithm ms | algorithm busy | Bind p50 / p99 ms | largest extension points (s) |"
+        "| workload | contestant | contestant CPU s | apiserver CPU s | etcd CPU s | mean attempt ms | mean algorithm ms | algorithm busy | Bind p50 / p99 ms | events written | largest extension points (s) |"
     );
-    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|---|");
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|");
     for w in workloads(res) {
         for c in Contestant::ALL {
             let Some(r) = find(res, &w, c) else { continue };
@@ -372,7 +374,7 @@ fn time_split(s: &mut String, res: &Results) {
             };
             let _ = writeln!(
                 s,
-                "| {w} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {w} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.name(),
                 opt(r.usage.map(|u| u.cpu_secs), 1),
                 opt(r.apiserver_cpu_secs, 1),
@@ -382,6 +384,7 @@ fn time_split(s: &mut String, res: &Results) {
                 busy(r).map_or("–".into(), |b| format!("{:.0} %", b * 100.0)),
                 r.bind_ms
                     .map_or("–".into(), |(a, b)| format!("{a:.1} / {b:.1}")),
+                r.events_written.map_or("–".into(), |n| n.to_string()),
                 if eps.is_empty() {
                     "–".into()
                 } else {

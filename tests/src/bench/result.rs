@@ -54,6 +54,9 @@ pub struct RunResult {
     /// round trip, from the same histogram family in both schedulers.
     #[serde(default)]
     pub bind_ms: Option<(f64, f64)>,
+    /// Events the API server created during the run (the contestant is the only writer).
+    #[serde(default)]
+    pub events_written: Option<u64>,
     /// The contestant process's peak RSS and CPU time.
     pub usage: Option<Usage>,
     /// CPU seconds kube-apiserver spent from creation start to the end.
@@ -86,6 +89,7 @@ impl RunResult {
             attempts: None,
             attempt_sum_secs: None,
             bind_ms: None,
+            events_written: None,
             usage: None,
             apiserver_cpu_secs: None,
             etcd_cpu_secs: None,

@@ -171,7 +171,7 @@ async fn measure(
             Err(e) => tracing::warn!("metrics: {e}"),
         }
     }
-    save_request_counts(&client, dir).await;
+    result.events_written = save_request_counts(&client, dir).await;
     result.usage = Some(procstat::usage(pid)?);
     proc.signal("TERM");
     if proc.wait(Duration::from_secs(10)).await.is_err() {
@@ -182,25 +182,38 @@ async fn measure(
 }
 
 /// Keeps the API server's request counts (`apiserver_request_total`) next to the run's
-/// logs: which calls each contestant's run cost the control plane.
-async fn save_request_counts(client: &kube::Client, dir: &Path) {
-    let req = match http::Request::get("/metrics").body(Vec::new()) {
-        Ok(r) => r,
-        Err(e) => return tracing::warn!("apiserver metrics request: {e}"),
-    };
-    match client.request_text(req).await {
-        Ok(body) => {
-            let counts: String = body
-                .lines()
-                .filter(|l| l.starts_with("apiserver_request_total{"))
-                .flat_map(|l| [l, "\n"])
-                .collect();
-            if let Err(e) = std::fs::write(dir.join("apiserver-requests.txt"), counts) {
-                tracing::warn!("writing apiserver request counts: {e}");
-            }
+/// logs (which calls each contestant's run cost the control plane) and returns how many
+/// events were created: the contestant is the only client that writes any.
+async fn save_request_counts(client: &kube::Client, dir: &Path) -> Option<u64> {
+    let req = http::Request::get("/metrics").body(Vec::new()).ok()?;
+    let body = match client.request_text(req).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!("apiserver metrics: {e}");
+            return None;
         }
-        Err(e) => tracing::warn!("apiserver metrics: {e}"),
+    };
+    let counts: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .collect();
+    if let Err(e) = std::fs::write(dir.join("apiserver-requests.txt"), counts.join("\n")) {
+        tracing::warn!("writing apiserver request counts: {e}");
     }
+    Some(events_created(&counts))
+}
+
+/// Successful event creations (either API group) among `apiserver_request_total` lines.
+fn events_created(lines: &[&str]) -> u64 {
+    lines
+        .iter()
+        .filter(|l| {
+            l.contains("resource=\"events\"")
+                && l.contains("verb=\"POST\"")
+                && l.contains("code=\"201\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 /// Waits for `/readyz` (schedulers) or the ready file (binder).
@@ -246,4 +259,21 @@ async fn wait_ready(
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::events_created;
+
+    #[test]
+    fn only_successful_event_creations_are_counted() {
+        let lines = [
+            r#"apiserver_request_total{code="201",component="apiserver",group="events.k8s.io",resource="events",verb="POST",version="v1"} 263"#,
+            r#"apiserver_request_total{code="201",component="apiserver",group="",resource="events",verb="POST",version="v1"} 2"#,
+            r#"apiserver_request_total{code="409",component="apiserver",group="events.k8s.io",resource="events",verb="POST",version="v1"} 5"#,
+            r#"apiserver_request_total{code="200",component="apiserver",group="events.k8s.io",resource="events",verb="LIST",version="v1"} 7"#,
+            r#"apiserver_request_total{code="201",component="apiserver",group="",resource="pods",subresource="binding",verb="POST",version="v1"} 5000"#,
+        ];
+        assert_eq!(events_created(&lines), 265);
+    }
 }
