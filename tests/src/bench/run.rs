@@ -76,7 +76,7 @@ async fn measure(
     started: Instant,
     result: &mut RunResult,
 ) -> anyhow::Result<()> {
-    let client = cp.try_client()?;
+    let client = cp.token_client().await?;
     tracing::info!(workload = %w.id(), contestant = c.name(), "creating {} nodes and {} bound pods", w.nodes, w.initial);
     populate::create_nodes(&client, w).await?;
     populate::create_pods(&client, (0..w.initial).map(|i| w.initial_pod(i)).collect()).await?;
@@ -89,7 +89,7 @@ async fn measure(
     let launch = contestant::launch(
         c,
         &opts.bins,
-        cp.kubeconfig_path(),
+        cp.token_kubeconfig_path(),
         &scheduler_name,
         port,
         &dir.join("contestant"),

@@ -52,9 +52,9 @@ pub fn etcd(data_dir: &Path, ports: Ports) -> Vec<String> {
     ]
 }
 
-/// kube-apiserver: client-cert authentication, Node+RBAC authorization, ES256
+/// kube-apiserver: client-cert and static bearer-token authentication, Node+RBAC authorization, ES256
 /// service-account tokens, no endpoint reconciler (loopback advertise address).
-pub fn apiserver(pki: &Pki, ports: Ports) -> Vec<String> {
+pub fn apiserver(pki: &Pki, token_auth_file: &Path, ports: Ports) -> Vec<String> {
     vec![
         format!("--etcd-servers=http://127.0.0.1:{}", ports.etcd_client),
         format!("--secure-port={}", ports.apiserver),
@@ -63,6 +63,7 @@ pub fn apiserver(pki: &Pki, ports: Ports) -> Vec<String> {
         format!("--tls-cert-file={}", p(&pki.apiserver.cert)),
         format!("--tls-private-key-file={}", p(&pki.apiserver.key)),
         format!("--client-ca-file={}", p(&pki.ca.cert)),
+        format!("--token-auth-file={}", p(token_auth_file)),
         format!("--service-account-key-file={}", p(&pki.sa_pub)),
         format!("--service-account-signing-key-file={}", p(&pki.sa_key)),
         "--service-account-issuer=https://kubernetes.default.svc".into(),

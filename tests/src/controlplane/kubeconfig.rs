@@ -16,6 +16,29 @@ pub fn write(
     user: &str,
     creds: &CertFiles,
 ) -> Result<(), Error> {
+    let auth = json!({ "client-certificate": creds.cert, "client-key": creds.key });
+    write_user(path, server, ca, user, auth)
+}
+
+/// Write a kubeconfig for `user` authenticating with the bearer token in `token_file`
+/// (kubeconfig's `tokenFile`, so the token itself is never in this file or a log).
+pub fn write_token(
+    path: &Path,
+    server: &str,
+    ca: &Path,
+    user: &str,
+    token_file: &Path,
+) -> Result<(), Error> {
+    write_user(path, server, ca, user, json!({ "tokenFile": token_file }))
+}
+
+fn write_user(
+    path: &Path,
+    server: &str,
+    ca: &Path,
+    user: &str,
+    auth: serde_json::Value,
+) -> Result<(), Error> {
     let config = json!({
         "apiVersion": "v1",
         "kind": "Config",
@@ -25,7 +48,7 @@ pub fn write(
         }],
         "users": [{
             "name": user,
-            "user": { "client-certificate": creds.cert, "client-key": creds.key },
+            "user": auth,
         }],
         "contexts": [{
             "name": "ferrosched",

@@ -16,6 +16,7 @@ mod process;
 mod readiness;
 #[cfg(test)]
 mod tests;
+mod token;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,6 +33,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct ControlPlane {
     work_dir: PathBuf,
     kubeconfig: PathBuf,
+    token_kubeconfig: PathBuf,
     server_url: String,
     ca_pem: String,
     config: kube::Config,
@@ -114,6 +116,15 @@ impl ControlPlane {
         let server_url = format!("https://127.0.0.1:{apiserver}");
         let kubeconfig = work_dir.join("admin.kubeconfig");
         kubeconfig::write(&kubeconfig, &server_url, &pki.ca.cert, "admin", &pki.admin)?;
+        let tokens = token::write_admin(&work_dir)?;
+        let token_kubeconfig = work_dir.join("admin-token.kubeconfig");
+        kubeconfig::write_token(
+            &token_kubeconfig,
+            &server_url,
+            &pki.ca.cert,
+            "admin",
+            &tokens.token_file,
+        )?;
         let kcm_kubeconfig = work_dir.join("kube-controller-manager.kubeconfig");
         let kcm_user = "system:kube-controller-manager";
         kubeconfig::write(
@@ -137,6 +148,7 @@ impl ControlPlane {
         let mut cp = ControlPlane {
             work_dir: work_dir.clone(),
             kubeconfig,
+            token_kubeconfig,
             server_url,
             ca_pem: pki.ca_pem.clone(),
             config,
@@ -153,7 +165,7 @@ impl ControlPlane {
             cp.components.push(Component::spawn(
                 "kube-apiserver",
                 &apiserver_bin,
-                &flags::apiserver(&pki, ports),
+                &flags::apiserver(&pki, &tokens.auth_file, ports),
                 &work_dir,
             )?);
             readiness::apiserver(&mut cp, &pki).await?;
@@ -208,6 +220,14 @@ impl ControlPlane {
         &self.kubeconfig
     }
 
+    /// The admin kubeconfig with a bearer token instead of a client certificate
+    /// (`<work_dir>/admin-token.kubeconfig`, same user and groups). Upstream's
+    /// scheduler_perf clients authenticate with the loopback bearer token, so the
+    /// benchmark uses this one: the API server then verifies no certificate chain per request.
+    pub fn token_kubeconfig_path(&self) -> &Path {
+        &self.token_kubeconfig
+    }
+
     /// The work dir holding certificates, kubeconfigs and `<component>.log` files.
     pub fn work_dir(&self) -> &Path {
         &self.work_dir
@@ -223,6 +243,13 @@ impl ControlPlane {
     /// A new admin client.
     pub fn try_client(&self) -> Result<kube::Client, Error> {
         kube::Client::try_from(self.config.clone()).map_err(|e| Error::Client(e.to_string()))
+    }
+
+    /// A new admin client authenticating with the bearer token of
+    /// [`ControlPlane::token_kubeconfig_path`].
+    pub async fn token_client(&self) -> Result<kube::Client, Error> {
+        let config = kubeconfig::load(&self.token_kubeconfig).await?;
+        kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
     }
 
     /// `https://127.0.0.1:<port>`.

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, PostParams};
 
 use super::{ControlPlane, ControlPlaneOptions, Error, process};
 
@@ -23,6 +24,22 @@ async fn starts_stops_and_reports_a_killed_apiserver() {
         .collect();
     assert!(names.iter().any(|n| n == "kube-system"), "{names:?}");
     assert!(cp.kubeconfig_path().is_file());
+    // The token kubeconfig is the same admin, authenticated by bearer token.
+    let review = Api::<SelfSubjectReview>::all(cp.token_client().await.expect("token client"))
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .expect("self subject review with the token");
+    let user = review.status.and_then(|s| s.user_info).unwrap_or_default();
+    assert_eq!(user.username.as_deref(), Some("admin"));
+    assert!(
+        user.groups
+            .unwrap_or_default()
+            .iter()
+            .any(|g| g == "system:masters"),
+        "token user not in system:masters"
+    );
+    let token_kubeconfig = std::fs::read_to_string(cp.token_kubeconfig_path()).expect("read");
+    assert!(token_kubeconfig.contains("tokenFile"), "{token_kubeconfig}");
     let work_dir = cp.work_dir().to_owned();
     cp.stop().await.expect("clean stop");
     assert!(!work_dir.join("etcd").exists(), "etcd data removed on stop");
