@@ -17,3 +17,4 @@ pub mod plugins;
 pub mod queue;
 pub mod schedule;
 pub mod serving;
+pub mod wire;

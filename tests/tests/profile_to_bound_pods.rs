@@ -171,7 +171,26 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
                 })
                 .await?;
             assert_eq!(scheduled, 30);
-            let msg = l_first_note(&events, "p-0").await?;
+            // Written as protobuf (the config's default contentType): every field arrives.
+            let ev = scheduled_event(&events, "p-0").await?;
+            assert_eq!(
+                (ev.action.as_deref(), ev.type_.as_deref()),
+                (Some("Binding"), Some("Normal"))
+            );
+            let regarding = ev.regarding.clone().unwrap_or_default();
+            assert_eq!(
+                (regarding.kind.as_deref(), regarding.api_version.as_deref()),
+                (Some("Pod"), Some("v1"))
+            );
+            assert!(regarding.uid.is_some_and(|u| !u.is_empty()), "{ev:?}");
+            assert!(ev.event_time.is_some(), "{ev:?}");
+            assert!(
+                ev.reporting_instance
+                    .as_deref()
+                    .is_some_and(|i| i.starts_with("ferrosched-")),
+                "{ev:?}"
+            );
+            let msg = ev.note.unwrap_or_default();
             assert!(
                 msg.starts_with("Successfully assigned demo/p-0 to node-"),
                 "{msg}"
@@ -253,7 +272,7 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn l_first_note(events: &Api<Event>, pod: &str) -> anyhow::Result<String> {
+async fn scheduled_event(events: &Api<Event>, pod: &str) -> anyhow::Result<Event> {
     let l = events.list(&Default::default()).await?;
     l.items
         .into_iter()
@@ -261,6 +280,5 @@ async fn l_first_note(events: &Api<Event>, pod: &str) -> anyhow::Result<String> 
             e.reason.as_deref() == Some("Scheduled")
                 && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(pod)
         })
-        .and_then(|e| e.note)
         .ok_or_else(|| anyhow::anyhow!("no Scheduled event for {pod}"))
 }

@@ -20,6 +20,7 @@ use crate::listers::{ApiLister, Needs};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
 use crate::schedule::{ApiBinder, ApiOutcomes, OutcomeSink, Scheduler, SchedulerParts};
 use crate::serving::{self, DelegatedAuth, Queue, SchedulerMetrics, ServingOptions, ServingState};
+use crate::wire::{ContentType, Writer};
 
 /// Reads and validates `--config` (upstream defaults when no file is given).
 pub fn load_config(args: &Args) -> anyhow::Result<SchedulerConfig> {
@@ -282,6 +283,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
 
+    let content_type =
+        ContentType::parse(&cfg.client_connection.content_type).unwrap_or(ContentType::Protobuf);
+    let writer = Writer::new(client.clone(), content_type);
     let outcomes: FxHashMap<String, Arc<dyn OutcomeSink>> = frameworks
         .keys()
         .map(|n| {
@@ -289,6 +293,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 n.clone(),
                 Arc::new(ApiOutcomes::new(
                     client.clone(),
+                    writer.clone(),
                     n,
                     &format!("{n}-{identity}"),
                 )) as Arc<dyn OutcomeSink>,
@@ -300,7 +305,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cache: cache.clone(),
         queue: queue.clone(),
         bind: BindContext {
-            binder: Arc::new(ApiBinder::new(client.clone())),
+            binder: Arc::new(ApiBinder::new(writer)),
             client: Some(client.clone()),
         },
         outcomes,

@@ -94,10 +94,11 @@ fn bad_top_level() {
         ),
         (
             "client connection",
-            "clientConnection:\n  burst: -1\n  qps: -5\n",
+            "clientConnection:\n  burst: -1\n  qps: -5\n  contentType: text/plain\n",
             &[
                 "clientConnection.burst: Invalid value: -1: must be non-negative",
                 "clientConnection.qps: Invalid value: \"-5\": must be a non-negative number",
+                "clientConnection.contentType: Unsupported value: \"text/plain\": supported values: \"application/json\", \"application/vnd.kubernetes.protobuf\"",
             ],
         ),
         (

@@ -11,6 +11,8 @@ use super::error::{ConfigError, Errs, FieldPath};
 use super::merge::resolve_plugins;
 use super::plugins_table::ExtensionPoint;
 use super::resolved::{ClientConnection, LeaderElection, Profile, SchedulerConfig};
+use crate::wire::ContentType;
+
 use super::types::{
     API_VERSION, ClientConnectionConfiguration, KIND, KubeSchedulerConfiguration,
     KubeSchedulerProfile, LeaderElectionConfiguration,
@@ -117,10 +119,17 @@ fn client_connection(cc: &ClientConnectionConfiguration, errs: &mut Errs) -> Cli
             "must be a non-negative number",
         );
     }
+    if !cc.content_type.is_empty() && ContentType::parse(&cc.content_type).is_none() {
+        errs.not_supported(
+            &path.child("contentType"),
+            &cc.content_type,
+            &[crate::wire::JSON, crate::wire::PROTOBUF],
+        );
+    }
     ClientConnection {
         kubeconfig: cc.kubeconfig.clone(),
         accept_content_types: cc.accept_content_types.clone(),
-        content_type: non_empty_or(&cc.content_type, "application/vnd.kubernetes.protobuf"),
+        content_type: non_empty_or(&cc.content_type, crate::wire::PROTOBUF),
         qps: if cc.qps == 0.0 { 50.0 } else { cc.qps },
         burst: if cc.burst == 0 {
             100

@@ -3,22 +3,22 @@
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Binding, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, PostParams};
 
 use crate::framework::{BindError, PodBinder};
+use crate::wire::Writer;
 
 /// Binds through the API server.
 #[derive(Clone)]
 pub struct ApiBinder {
-    client: kube::Client,
+    writer: Writer,
 }
 
 impl ApiBinder {
-    /// A binder using `client`.
-    pub fn new(client: kube::Client) -> Self {
-        ApiBinder { client }
+    /// A binder writing through `writer`.
+    pub fn new(writer: Writer) -> Self {
+        ApiBinder { writer }
     }
 }
 
@@ -31,7 +31,6 @@ impl PodBinder for ApiBinder {
         node: &'a str,
     ) -> BoxFuture<'a, Result<(), BindError>> {
         Box::pin(async move {
-            let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
             let binding = Binding {
                 metadata: ObjectMeta {
                     name: Some(name.into()),
@@ -45,15 +44,8 @@ impl PodBinder for ApiBinder {
                     ..Default::default()
                 },
             };
-            match api
-                .create_subresource::<Binding, serde_json::Value>(
-                    "binding",
-                    name,
-                    &PostParams::default(),
-                    &binding,
-                )
-                .await
-            {
+            let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/binding");
+            match self.writer.create(&path, &binding).await {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 409 => Err(BindError::Conflict(s.message)),
                 Err(kube::Error::Api(s)) if s.code == 404 => Err(BindError::NotFound(s.message)),

@@ -5,7 +5,8 @@
 //! one write at a time could not keep up with a scheduler binding hundreds of pods a
 //! second against a loaded API server, and dropped most `Scheduled` events. The queue
 //! holds only what varies from one event to the next ([`QueuedEvent`], about a fifth of an
-//! `Event`); the writer adds the reporting controller and instance and builds the object.
+//! `Event`); the writer adds the reporting controller and instance, builds the object and
+//! sends it in the configured encoding ([`crate::wire`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Api, PostParams};
 use tokio::sync::{Semaphore, mpsc};
+
+use crate::wire::Writer;
 
 /// Upstream's `maxQueuedEvents`.
 pub const MAX_QUEUED_EVENTS: usize = 1000;
@@ -106,9 +108,9 @@ pub struct EventWriter {
 impl EventWriter {
     /// Starts the writer task on the current runtime, reporting as `controller` from
     /// `instance`.
-    pub fn start(client: kube::Client, controller: &str, instance: &str) -> Self {
+    pub fn start(writer: Writer, controller: &str, instance: &str) -> Self {
         let (tx, rx) = mpsc::channel(MAX_QUEUED_EVENTS);
-        tokio::spawn(write_all(client, rx, controller.into(), instance.into()));
+        tokio::spawn(write_all(writer, rx, controller.into(), instance.into()));
         EventWriter {
             tx,
             dropped: AtomicU64::new(0),
@@ -127,7 +129,7 @@ impl EventWriter {
 }
 
 async fn write_all(
-    client: kube::Client,
+    writer: Writer,
     mut rx: mpsc::Receiver<QueuedEvent>,
     controller: String,
     instance: String,
@@ -143,18 +145,21 @@ async fn write_all(
         let Some(queued) = rx.recv().await else {
             return;
         };
-        let (client, reporter) = (client.clone(), reporter.clone());
+        let (writer, reporter) = (writer.clone(), reporter.clone());
         tokio::spawn(async move {
-            write_one(client, &queued, &reporter.0, &reporter.1).await;
+            write_one(&writer, &queued, &reporter.0, &reporter.1).await;
             drop(slot);
         });
     }
 }
 
-async fn write_one(client: kube::Client, queued: &QueuedEvent, controller: &str, instance: &str) {
+async fn write_one(writer: &Writer, queued: &QueuedEvent, controller: &str, instance: &str) {
     let ev = queued.to_event(controller, instance);
-    let api: Api<Event> = Api::namespaced(client, &queued.regarding.namespace);
-    if let Err(e) = api.create(&PostParams::default(), &ev).await {
+    let path = format!(
+        "/apis/events.k8s.io/v1/namespaces/{}/events",
+        queued.regarding.namespace
+    );
+    if let Err(e) = writer.create(&path, &ev).await {
         let name = ev.metadata.name.as_deref().unwrap_or("");
         tracing::warn!(event = %name, namespace = %queued.regarding.namespace, error = %e, "could not record event");
     }

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 
 use crate::model::PodInfo;
 use crate::schedule::event_writer::{EventWriter, PodRef, QueuedEvent};
+use crate::wire::Writer;
 
 /// Where scheduling outcomes are reported.
 pub trait OutcomeSink: Send + Sync {
@@ -67,10 +68,11 @@ pub struct ApiOutcomes {
 }
 
 impl ApiOutcomes {
-    /// Reports as `scheduler_name` (the event's reportingController) from `instance`.
-    pub fn new(client: kube::Client, scheduler_name: &str, instance: &str) -> Self {
+    /// Reports as `scheduler_name` (the event's reportingController) from `instance`,
+    /// events through `writer`, pod conditions through `client`.
+    pub fn new(client: kube::Client, writer: Writer, scheduler_name: &str, instance: &str) -> Self {
         ApiOutcomes {
-            events: EventWriter::start(client.clone(), scheduler_name, instance),
+            events: EventWriter::start(writer, scheduler_name, instance),
             client,
             recent: Mutex::new(FxHashMap::default()),
         }

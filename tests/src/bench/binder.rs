@@ -1,6 +1,7 @@
 //! The limit: a binder with no logic. It binds every pending pod of its scheduler name
 //! to the next node round-robin through `pods/binding`, a bounded number in flight, so
-//! its throughput is the rate at which this control plane accepts bindings.
+//! its throughput is the rate at which this control plane accepts bindings. Bindings go
+//! as protobuf, the cheapest encoding for the API server, as the schedulers send them.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -8,10 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ferrosched_scheduler::wire::{ContentType, Writer};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Mutex, mpsc};
 
@@ -59,11 +62,12 @@ pub async fn run(opts: BinderOptions) -> anyhow::Result<()> {
     }
     let nodes = Arc::new(nodes);
     let next = Arc::new(AtomicUsize::new(0));
+    let writer = Writer::new(client.clone(), ContentType::Protobuf);
     let (tx, rx) = mpsc::unbounded_channel::<(String, String)>();
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..opts.concurrency.max(1) {
-        let (client, rx, nodes, next, limiter) = (
-            client.clone(),
+        let (writer, rx, nodes, next, limiter) = (
+            writer.clone(),
             rx.clone(),
             nodes.clone(),
             next.clone(),
@@ -75,7 +79,7 @@ pub async fn run(opts: BinderOptions) -> anyhow::Result<()> {
                     return;
                 };
                 let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
-                bind(&client, &limiter, &ns, &name, node).await;
+                bind(&writer, &limiter, &ns, &name, node).await;
             }
         });
     }
@@ -116,25 +120,26 @@ pub async fn run(opts: BinderOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `POST pods/<name>/binding`, retried a few times on transient errors.
-async fn bind(client: &Client, limiter: &TokenBucket, ns: &str, name: &str, node: &str) {
-    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let body = serde_json::json!({
-        "apiVersion": "v1", "kind": "Binding",
-        "metadata": {"name": name, "namespace": ns},
-        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-    });
+/// `POST pods/<name>/binding` in protobuf (as the schedulers send it), retried a few
+/// times on transient errors.
+async fn bind(writer: &Writer, limiter: &TokenBucket, ns: &str, name: &str, node: &str) {
+    let binding = Binding {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(ns.into()),
+            ..Default::default()
+        },
+        target: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(node.into()),
+            ..Default::default()
+        },
+    };
+    let path = format!("/api/v1/namespaces/{ns}/pods/{name}/binding");
     for attempt in 0..5u32 {
         limiter.acquire().await;
-        match api
-            .create_subresource::<_, serde_json::Value>(
-                "binding",
-                name,
-                &PostParams::default(),
-                &body,
-            )
-            .await
-        {
+        match writer.create(&path, &binding).await {
             Ok(_) => return,
             // Already bound (e.g. a retry after a lost reply): nothing left to do.
             Err(kube::Error::Api(s)) if s.code == 409 => return,

@@ -161,11 +161,15 @@ const METHOD: &str = "## How it is measured
   state. Then the contestant starts; once it is ready (`/readyz`, or the binder's initial
   list) the driver creates the measured pods, 32 requests in flight, and watches them.
 - Both schedulers get the same KubeSchedulerConfiguration: one profile with a name
-  unique to the run, default plugins, `clientConnection` qps 5000 / burst 5000, leader
-  election off, the admin kubeconfig.
+  unique to the run, default plugins, `clientConnection` qps 5000 / burst 5000 (and the
+  default contentType, protobuf), leader election off, and the admin's kubeconfig with a
+  bearer token: scheduler_perf's clients use the API server's loopback token, and a
+  client certificate would cost the API server a chain verification on every request.
+  The driver uses the same token.
 - **limit** is a binder without logic (`ferrosched-bench binder`, its own process): it
   watches the pending pods of its scheduler name and binds them round-robin through
-  `pods/binding`, 64 in flight, same qps/burst. It ignores resources and constraints (it
+  `pods/binding` (protobuf bodies, as the schedulers send them), 64 in flight, same
+  qps/burst. It ignores resources and constraints (it
   puts anti-affinity pods next to each other): it measures how fast this control plane
   accepts bindings, while the driver creates pods at the same time.
 - Throughput: per-second samples of bound measured pods as upstream's throughput
