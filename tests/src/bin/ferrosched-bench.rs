@@ -9,6 +9,7 @@ use ferrosched_e2e::bench::binder::{self, BinderOptions};
 use ferrosched_e2e::bench::contestant::Contestant;
 use ferrosched_e2e::bench::suite::{self, SuiteOptions};
 use ferrosched_e2e::controlplane::ControlPlaneOptions;
+use tokio::signal::unix::{SignalKind, signal};
 
 /// Scheduler benchmark modelled on upstream's scheduler_perf.
 #[derive(Debug, Parser)]
@@ -137,7 +138,24 @@ async fn main() -> anyhow::Result<()> {
                 bin_dir: bin_dir.unwrap_or_else(ControlPlaneOptions::default_bin_dir),
                 command: command.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
             };
-            suite::run_suite(&opts).await?;
+            // The control planes and contestants run in their own process groups, out of
+            // reach of a terminal's Ctrl-C: on SIGINT/SIGTERM the suite is dropped, which
+            // kills them, and the runs finished so far stay written.
+            let mut sigint = signal(SignalKind::interrupt())?;
+            let mut sigterm = signal(SignalKind::terminate())?;
+            let finished = tokio::select! {
+                r = suite::run_suite(&opts) => Some(r),
+                _ = sigint.recv() => None,
+                _ = sigterm.recv() => None,
+            };
+            match finished {
+                Some(r) => r.map(drop)?,
+                None => anyhow::bail!(
+                    "interrupted: the running control plane and contestant were stopped; \
+                     finished runs are in {}",
+                    out_dir.display()
+                ),
+            }
             println!("results: {}", out_dir.join("results.md").display());
         }
         Command::Report { dir } => {
