@@ -6,10 +6,12 @@
 //! second against a loaded API server, and dropped most `Scheduled` events. The queue
 //! holds only what varies from one event to the next ([`QueuedEvent`], about a fifth of an
 //! `Event`); the writer adds the reporting controller and instance, builds the object and
-//! sends it in the configured encoding ([`crate::wire`]).
+//! sends it in the configured encoding ([`crate::wire`]), retrying while the API server
+//! cannot be reached, as upstream's sink does.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
@@ -20,6 +22,12 @@ use crate::wire::Writer;
 
 /// Upstream's `maxQueuedEvents`.
 pub const MAX_QUEUED_EVENTS: usize = 1000;
+
+/// Upstream's `maxTriesPerEvent`.
+pub const MAX_TRIES_PER_EVENT: u32 = 12;
+
+/// Upstream's sleep between two tries of one event (`defaultSleepDuration`).
+pub const RETRY_SLEEP: Duration = Duration::from_secs(10);
 
 /// Event writes in flight at once. Upstream does not bound them; a bound keeps a burst of
 /// failures from opening thousands of requests, and 64 keeps up with binding at this
@@ -109,8 +117,18 @@ impl EventWriter {
     /// Starts the writer task on the current runtime, reporting as `controller` from
     /// `instance`.
     pub fn start(writer: Writer, controller: &str, instance: &str) -> Self {
+        Self::start_with(writer, controller, instance, RETRY_SLEEP)
+    }
+
+    /// [`EventWriter::start`] with another sleep between tries (tests).
+    pub fn start_with(writer: Writer, controller: &str, instance: &str, sleep: Duration) -> Self {
         let (tx, rx) = mpsc::channel(MAX_QUEUED_EVENTS);
-        tokio::spawn(write_all(writer, rx, controller.into(), instance.into()));
+        let reporter = Reporter {
+            controller: controller.into(),
+            instance: instance.into(),
+            sleep,
+        };
+        tokio::spawn(write_all(writer, rx, reporter));
         EventWriter {
             tx,
             dropped: AtomicU64::new(0),
@@ -128,14 +146,16 @@ impl EventWriter {
     }
 }
 
-async fn write_all(
-    writer: Writer,
-    mut rx: mpsc::Receiver<QueuedEvent>,
+/// Who writes the events, and how long to wait between tries.
+struct Reporter {
     controller: String,
     instance: String,
-) {
+    sleep: Duration,
+}
+
+async fn write_all(writer: Writer, mut rx: mpsc::Receiver<QueuedEvent>, reporter: Reporter) {
     let slots = Arc::new(Semaphore::new(MAX_EVENT_WRITES));
-    let reporter: Arc<(String, String)> = Arc::new((controller, instance));
+    let reporter = Arc::new(reporter);
     loop {
         // A slot first, then the next event: while every slot is busy, events wait in
         // the bounded queue (and the newest are dropped once it is full).
@@ -147,22 +167,55 @@ async fn write_all(
         };
         let (writer, reporter) = (writer.clone(), reporter.clone());
         tokio::spawn(async move {
-            write_one(&writer, &queued, &reporter.0, &reporter.1).await;
+            write_one(&writer, &queued, &reporter).await;
             drop(slot);
         });
     }
 }
 
-async fn write_one(writer: &Writer, queued: &QueuedEvent, controller: &str, instance: &str) {
-    let ev = queued.to_event(controller, instance);
+/// Writes one event, retrying as upstream's sink does (`attemptRecording`): up to
+/// [`MAX_TRIES_PER_EVENT`] tries while the API server cannot be reached, sleeping
+/// [`RETRY_SLEEP`] plus up to a quarter more between them. An answer from the API
+/// server ends it (a rejected event would be rejected again), except 429, which
+/// client-go retries by itself.
+async fn write_one(writer: &Writer, queued: &QueuedEvent, reporter: &Reporter) -> u32 {
+    let ev = queued.to_event(&reporter.controller, &reporter.instance);
     let path = format!(
         "/apis/events.k8s.io/v1/namespaces/{}/events",
         queued.regarding.namespace
     );
-    if let Err(e) = writer.create(&path, &ev).await {
-        let name = ev.metadata.name.as_deref().unwrap_or("");
-        tracing::warn!(event = %name, namespace = %queued.regarding.namespace, error = %e, "could not record event");
+    let name = ev.metadata.name.as_deref().unwrap_or("");
+    let namespace = &queued.regarding.namespace;
+    for tries in 1..=MAX_TRIES_PER_EVENT {
+        let e = match writer.create(&path, &ev).await {
+            Ok(()) => return tries,
+            Err(e) => e,
+        };
+        match &e {
+            kube::Error::Api(s) if s.code == 409 => {
+                tracing::debug!(event = %name, %namespace, "event already exists");
+                return tries;
+            }
+            kube::Error::Api(s) if s.code != 429 => {
+                tracing::warn!(event = %name, %namespace, error = %e, "server rejected event (not retried)");
+                return tries;
+            }
+            kube::Error::SerdeError(_) | kube::Error::HttpError(_) => {
+                tracing::warn!(event = %name, %namespace, error = %e, "could not build the event request");
+                return tries;
+            }
+            _ if tries == MAX_TRIES_PER_EVENT => {
+                tracing::warn!(event = %name, %namespace, error = %e, tries, "could not write event; giving up");
+                return tries;
+            }
+            _ => {
+                tracing::debug!(event = %name, %namespace, error = %e, tries, "could not write event; will retry");
+                let jitter = reporter.sleep.mul_f64(rand::random::<f64>() * 0.25);
+                tokio::time::sleep(reporter.sleep + jitter).await;
+            }
+        }
     }
+    MAX_TRIES_PER_EVENT
 }
 
 #[cfg(test)]
@@ -212,5 +265,96 @@ mod tests {
             Some("preemptor")
         );
         assert_eq!(ev.event_time.map(|t| t.0), Some(q.time));
+    }
+
+    enum Answer {
+        Unreachable,
+        Code(u16),
+    }
+
+    /// Writes one event against a fake API server that gives `answers` in order;
+    /// returns the tries `write_one` reports and the requests the server saw.
+    async fn tries_against(answers: Vec<Answer>) -> (u32, usize) {
+        use http::{Request, Response};
+        use kube::client::Body;
+
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut seen = 0;
+            for answer in answers {
+                let Some((req, send)) = handle.next_request().await else {
+                    break;
+                };
+                seen += 1;
+                assert_eq!(
+                    req.uri().path(),
+                    "/apis/events.k8s.io/v1/namespaces/ns/events"
+                );
+                assert_eq!(
+                    req.headers()
+                        .get(http::header::CONTENT_TYPE)
+                        .map(|v| v.as_bytes()),
+                    Some(crate::wire::PROTOBUF.as_bytes())
+                );
+                match answer {
+                    Answer::Unreachable => {
+                        send.send_error(std::io::Error::other("connection refused"))
+                    }
+                    Answer::Code(code) => send.send_response(
+                        Response::builder()
+                            .status(code)
+                            .body(Body::from(Vec::new()))
+                            .expect("response"),
+                    ),
+                }
+            }
+            seen
+        });
+        let writer = Writer::new(
+            kube::Client::new(service, "default"),
+            crate::wire::ContentType::Protobuf,
+        );
+        let reporter = Reporter {
+            controller: "s".into(),
+            instance: "s-1".into(),
+            sleep: Duration::ZERO,
+        };
+        let queued = QueuedEvent {
+            time: jiff::Timestamp::from_second(1).expect("time"),
+            regarding: PodRef {
+                namespace: "ns".into(),
+                name: "p".into(),
+                uid: "u".into(),
+                resource_version: None,
+            },
+            related: None,
+            type_: "Normal",
+            reason: "Scheduled",
+            action: "Binding",
+            note: "n".into(),
+        };
+        let tries = write_one(&writer, &queued, &reporter).await;
+        drop(writer);
+        (tries, server.await.expect("server"))
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_api_server_is_retried_as_upstream_retries() {
+        use Answer::*;
+        assert_eq!(
+            tries_against(vec![Unreachable, Unreachable, Code(201)]).await,
+            (3, 3)
+        );
+        assert_eq!(tries_against(vec![Code(429), Code(201)]).await, (2, 2));
+        let always_down = (0..MAX_TRIES_PER_EVENT).map(|_| Unreachable).collect();
+        assert_eq!(tries_against(always_down).await, (12, 12));
+    }
+
+    #[tokio::test]
+    async fn an_answer_from_the_api_server_ends_the_tries() {
+        use Answer::*;
+        assert_eq!(tries_against(vec![Code(201)]).await, (1, 1));
+        assert_eq!(tries_against(vec![Code(422), Code(201)]).await, (1, 1));
+        assert_eq!(tries_against(vec![Code(409), Code(201)]).await, (1, 1));
     }
 }
