@@ -52,6 +52,12 @@ pub fn etcd(data_dir: &Path, ports: Ports) -> Vec<String> {
     ]
 }
 
+/// `FERROSCHED_APISERVER_PROFILING=1` turns on kube-apiserver's `/debug/pprof` (admin
+/// only), to profile a benchmark run; off otherwise.
+fn apiserver_profiling() -> bool {
+    std::env::var("FERROSCHED_APISERVER_PROFILING").is_ok_and(|v| v == "1")
+}
+
 /// kube-apiserver: client-cert and static bearer-token authentication, Node+RBAC authorization, ES256
 /// service-account tokens, no endpoint reconciler (loopback advertise address).
 pub fn apiserver(pki: &Pki, token_auth_file: &Path, ports: Ports) -> Vec<String> {
@@ -72,7 +78,7 @@ pub fn apiserver(pki: &Pki, token_auth_file: &Path, ports: Ports) -> Vec<String>
         format!("--enable-admission-plugins={ADMISSION_PLUGINS}"),
         "--endpoint-reconciler-type=none".into(),
         "--allow-privileged=false".into(),
-        "--profiling=false".into(),
+        format!("--profiling={}", apiserver_profiling()),
     ]
 }
 
