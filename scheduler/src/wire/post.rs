@@ -133,4 +133,58 @@ mod tests {
         assert_eq!(s.code, 500);
         assert!(s.message.starts_with("k8s"), "{}", s.message);
     }
+
+    /// What a fake API server received for one `create` in `content_type`.
+    async fn sent(content_type: ContentType) -> (String, String, Vec<u8>) {
+        use http::{Request, Response};
+        use k8s_openapi::api::core::v1::{Binding, ObjectReference};
+
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let (req, send) = handle.next_request().await.expect("a request");
+            let (parts, body) = req.into_parts();
+            let header = |h| {
+                let v = parts.headers.get(h).map(|v| v.to_str().unwrap_or_default());
+                v.unwrap_or_default().to_string()
+            };
+            let (ct, accept) = (header(CONTENT_TYPE), header(ACCEPT));
+            let body = body.collect_bytes().await.expect("body").to_vec();
+            send.send_response(
+                Response::builder()
+                    .status(201)
+                    .body(Body::from(Vec::new()))
+                    .expect("response"),
+            );
+            (ct, accept, body)
+        });
+        let writer = Writer::new(kube::Client::new(service, "default"), content_type);
+        let binding = Binding {
+            target: ObjectReference {
+                name: Some("n".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        writer
+            .create("/api/v1/namespaces/ns/pods/p/binding", &binding)
+            .await
+            .expect("created");
+        server.await.expect("server")
+    }
+
+    #[tokio::test]
+    async fn the_body_is_encoded_as_configured() {
+        let (ct, accept, body) = sent(ContentType::Protobuf).await;
+        assert_eq!(ct, PROTOBUF);
+        assert!(accept.starts_with(PROTOBUF), "{accept}");
+        assert_eq!(&body[..4], MAGIC);
+        let (ct, accept, body) = sent(ContentType::Json).await;
+        assert_eq!((ct.as_str(), accept.as_str()), (JSON, JSON));
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+        assert_eq!(
+            (json["apiVersion"].as_str(), json["kind"].as_str()),
+            (Some("v1"), Some("Binding"))
+        );
+        assert_eq!(json["target"]["name"], "n");
+    }
 }
