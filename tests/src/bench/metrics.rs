@@ -12,6 +12,9 @@ pub const EXTENSION_POINT_DURATION: &str = "scheduler_framework_extension_point_
 /// Time in the scheduling algorithm.
 pub const ALGORITHM_DURATION: &str = "scheduler_scheduling_algorithm_duration_seconds";
 
+/// The API server's request latency (handler time, watches excluded).
+pub const APISERVER_REQUEST_DURATION: &str = "apiserver_request_duration_seconds";
+
 /// An HTTPS client for the schedulers' self-signed serving certificates.
 pub fn http() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
@@ -53,4 +56,58 @@ pub fn record(body: &str, result: &mut RunResult) {
     }
     result.extension_points = histogram::sums_by(body, EXTENSION_POINT_DURATION, "extension_point");
     result.algorithm_secs = histogram::parse(body, ALGORITHM_DURATION, &[]).map(|h| h.sum);
+}
+
+/// p50 and p99 (ms) of one request kind in the API server's own latency histogram.
+fn apiserver_latency(body: &str, resource: &str, subresource: &str) -> Option<(f64, f64)> {
+    let filter = [
+        ("verb", "POST"),
+        ("resource", resource),
+        ("subresource", subresource),
+    ];
+    let h = histogram::parse(body, APISERVER_REQUEST_DURATION, &filter)?;
+    h.quantile(0.5)
+        .zip(h.quantile(0.99))
+        .map(|(a, b)| (a * 1000.0, b * 1000.0))
+}
+
+/// Fills the API server's own latency for binds and pod creations from its `/metrics`.
+pub fn record_apiserver(body: &str, result: &mut RunResult) {
+    result.apiserver_bind_ms = apiserver_latency(body, "pods", "binding");
+    result.apiserver_create_ms = apiserver_latency(body, "pods", "");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_servers_bind_and_create_latencies_are_read_apart() {
+        let series = |sub: &str, counts: [u32; 4]| {
+            let mut out = String::new();
+            for (le, c) in ["0.05", "0.1", "0.2", "+Inf"].iter().zip(counts) {
+                out.push_str(&format!(
+                    "{APISERVER_REQUEST_DURATION}_bucket{{component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"pods\",scope=\"resource\",subresource=\"{sub}\",verb=\"POST\",version=\"v1\",le=\"{le}\"}} {c}\n"
+                ));
+            }
+            out
+        };
+        // Binds: half under 50 ms, all under 200 ms; creates: all under 50 ms.
+        let body = format!(
+            "{}{}",
+            series("binding", [50, 80, 100, 100]),
+            series("", [10, 10, 10, 10])
+        );
+        let mut r = RunResult::new(
+            &super::super::workload::all(true).remove(0),
+            super::super::contestant::Contestant::Limit,
+            [0.0; 3],
+        );
+        record_apiserver(&body, &mut r);
+        let (p50, p99) = r.apiserver_bind_ms.expect("bind latency");
+        assert!((p50 - 50.0).abs() < 1e-9, "{p50}");
+        assert!(p99 > 100.0 && p99 <= 200.0, "{p99}");
+        let (c50, c99) = r.apiserver_create_ms.expect("create latency");
+        assert!(c50 <= 50.0 && c99 <= 50.0, "{c50} {c99}");
+    }
 }

@@ -6,6 +6,7 @@
 //! `results.json`, `results.md` ([`report`]) and `throughput.svg` ([`svg`]).
 
 pub mod binder;
+pub mod bounds;
 pub mod contestant;
 pub mod histogram;
 pub mod machine;

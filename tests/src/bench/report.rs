@@ -29,6 +29,11 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".into(), |v| format!("{v:.digits$}"))
 }
 
+/// `p50 / p99` of a latency pair, or a dash.
+pub fn pair(v: Option<(f64, f64)>) -> String {
+    v.map_or("–".into(), |(a, b)| format!("{a:.1} / {b:.1}"))
+}
+
 fn outcome(r: &RunResult) -> String {
     match &r.outcome {
         Outcome::Completed => "done".into(),
@@ -53,7 +58,7 @@ fn workloads(res: &Results) -> Vec<String> {
 }
 
 /// The run reported for `w` × `c`: the median one when it ran more than once.
-fn find<'a>(res: &'a Results, w: &str, c: Contestant) -> Option<&'a RunResult> {
+pub fn find<'a>(res: &'a Results, w: &str, c: Contestant) -> Option<&'a RunResult> {
     super::repeats::median_run(res, w, c)
 }
 
@@ -84,7 +89,7 @@ fn check(ours: Option<f64>, theirs: Option<f64>, target: f64, higher_is_better: 
     }
 }
 
-fn completed(r: Option<&RunResult>) -> Option<&RunResult> {
+pub fn completed(r: Option<&RunResult>) -> Option<&RunResult> {
     r.filter(|r| r.outcome == Outcome::Completed)
 }
 
@@ -139,6 +144,7 @@ pub fn markdown(res: &Results) -> String {
     }
     time_split(&mut s, res);
     creation_bound(&mut s, res);
+    super::bounds::missed(&mut s, res, &workloads(res));
     super::repeats::repetitions(&mut s, res, &workloads(res));
     let _ = writeln!(s, "\n## Throughput over time\n");
     let _ = writeln!(
@@ -350,7 +356,10 @@ fn time_split(s: &mut String, res: &Results) {
          seconds to the last bind (the algorithm runs one pod at a time, so near 100 % the \
          scheduling cycle sets the pace), *Bind p50 / p99* from the successful Bind series of \
          `scheduler_framework_extension_point_duration_seconds` (the `pods/binding` round \
-         trip: the part of an attempt spent waiting for the API server), *events written* \
+         trip: the part of an attempt spent waiting for the API server), *API server bind \
+         p50 / p99* the API server's own time handling `pods/binding` \
+         (`apiserver_request_duration_seconds`, the same measure for every contestant, \
+         the limit included; its buckets are coarse: 50, 100, 200, 400 ms), *events written* \
          (events the API server created during the run: one `Scheduled` event per bound pod \
          is upstream's behaviour), and sums of that \
          histogram by extension point (binds run \
@@ -359,9 +368,9 @@ fn time_split(s: &mut String, res: &Results) {
     );
     let _ = writeln!(
         s,
-        "| workload | contestant | contestant CPU s | apiserver CPU s | etcd CPU s | mean attempt ms | mean algorithm ms | algorithm busy | Bind p50 / p99 ms | events written | largest extension points (s) |"
+        "| workload | contestant | contestant CPU s | apiserver CPU s | etcd CPU s | mean attempt ms | mean algorithm ms | algorithm busy | Bind p50 / p99 ms | API server bind p50 / p99 ms | events written | largest extension points (s) |"
     );
-    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
     for w in workloads(res) {
         for c in Contestant::ALL {
             let Some(r) = find(res, &w, c) else { continue };
@@ -378,7 +387,7 @@ fn time_split(s: &mut String, res: &Results) {
             };
             let _ = writeln!(
                 s,
-                "| {w} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {w} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.name(),
                 opt(r.usage.map(|u| u.cpu_secs), 1),
                 opt(r.apiserver_cpu_secs, 1),
@@ -386,8 +395,8 @@ fn time_split(s: &mut String, res: &Results) {
                 opt(per_attempt(r.attempt_sum_secs), 1),
                 opt(per_attempt(r.algorithm_secs), 2),
                 busy(r).map_or("–".into(), |b| format!("{:.0} %", b * 100.0)),
-                r.bind_ms
-                    .map_or("–".into(), |(a, b)| format!("{a:.1} / {b:.1}")),
+                pair(r.bind_ms),
+                pair(r.apiserver_bind_ms),
                 r.events_written.map_or("–".into(), |n| n.to_string()),
                 if eps.is_empty() {
                     "–".into()

@@ -54,6 +54,13 @@ pub struct RunResult {
     /// round trip, from the same histogram family in both schedulers.
     #[serde(default)]
     pub bind_ms: Option<(f64, f64)>,
+    /// p50 and p99 (ms) of the API server's own handling of `pods/binding`
+    /// (`apiserver_request_duration_seconds`): the same measure for every contestant.
+    #[serde(default)]
+    pub apiserver_bind_ms: Option<(f64, f64)>,
+    /// The same for the driver's pod creations.
+    #[serde(default)]
+    pub apiserver_create_ms: Option<(f64, f64)>,
     /// Events the API server created during the run (the contestant is the only writer).
     #[serde(default)]
     pub events_written: Option<u64>,
@@ -89,6 +96,8 @@ impl RunResult {
             attempts: None,
             attempt_sum_secs: None,
             bind_ms: None,
+            apiserver_bind_ms: None,
+            apiserver_create_ms: None,
             events_written: None,
             usage: None,
             apiserver_cpu_secs: None,

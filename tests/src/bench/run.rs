@@ -171,7 +171,7 @@ async fn measure(
             Err(e) => tracing::warn!("metrics: {e}"),
         }
     }
-    result.events_written = save_request_counts(&client, dir).await;
+    read_apiserver_metrics(&client, dir, result).await;
     result.usage = Some(procstat::usage(pid)?);
     proc.signal("TERM");
     if proc.wait(Duration::from_secs(10)).await.is_err() {
@@ -181,18 +181,22 @@ async fn measure(
     Ok(())
 }
 
-/// Keeps the API server's request counts (`apiserver_request_total`) next to the run's
-/// logs (which calls each contestant's run cost the control plane) and returns how many
-/// events were created: the contestant is the only client that writes any.
-async fn save_request_counts(client: &kube::Client, dir: &Path) -> Option<u64> {
-    let req = http::Request::get("/metrics").body(Vec::new()).ok()?;
+/// Reads the API server's own figures for the run: its latency for binds and pod
+/// creations, and how many events were created (the contestant is the only client that
+/// writes any). Keeps its request counts (`apiserver_request_total`) next to the run's
+/// logs, which calls each contestant's run cost the control plane.
+async fn read_apiserver_metrics(client: &kube::Client, dir: &Path, result: &mut RunResult) {
+    let Ok(req) = http::Request::get("/metrics").body(Vec::new()) else {
+        return;
+    };
     let body = match client.request_text(req).await {
         Ok(body) => body,
         Err(e) => {
             tracing::warn!("apiserver metrics: {e}");
-            return None;
+            return;
         }
     };
+    metrics::record_apiserver(&body, result);
     let counts: Vec<&str> = body
         .lines()
         .filter(|l| l.starts_with("apiserver_request_total{"))
@@ -200,7 +204,7 @@ async fn save_request_counts(client: &kube::Client, dir: &Path) -> Option<u64> {
     if let Err(e) = std::fs::write(dir.join("apiserver-requests.txt"), counts.join("\n")) {
         tracing::warn!("writing apiserver request counts: {e}");
     }
-    Some(events_created(&counts))
+    result.events_written = Some(events_created(&counts));
 }
 
 /// Successful event creations (either API group) among `apiserver_request_total` lines.
