@@ -105,6 +105,7 @@ impl Sinks {
 
     /// A pod appeared or changed.
     pub fn pod_applied(&self, mut pod: Pod) {
+        crate::fault::inject("informers", pod.metadata.name.as_deref().unwrap_or(""));
         pod.metadata = strip(pod.metadata);
         let info = Arc::new(PodInfo::new(Arc::new(pod)));
         if is_terminal(info.pod()) {
@@ -128,10 +129,13 @@ impl Sinks {
                     new: Some(info.pod()),
                 },
             );
-        } else if self.scheduler_names.contains(info.scheduler_name())
-            && info.pod().metadata.deletion_timestamp.is_none()
-        {
-            self.queue.add(info);
+        } else if self.scheduler_names.contains(info.scheduler_name()) {
+            if info.pod().metadata.deletion_timestamp.is_none() {
+                self.queue.add(info);
+            } else {
+                // Being deleted: nothing to schedule (upstream skips such pods too).
+                self.queue.delete(&info.uid);
+            }
         }
     }
 

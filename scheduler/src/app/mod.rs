@@ -1,6 +1,7 @@
 //! The `ferrosched-scheduler` process: flags, wiring, leader election, shutdown.
 
 pub mod cli;
+pub mod clients;
 pub mod malloc;
 mod wiring;
 

@@ -5,21 +5,24 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rustc_hash::{FxHashMap, FxHashSet};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::cli::Args;
+use super::clients::Clients;
 use crate::cache::Cache;
 use crate::config::{ExtensionPoint, SchedulerConfig};
 use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
 use crate::informers::{self, Sinks};
 use crate::leader::{
-    LeaderElectionConfig, LeaderElector, SystemClock, api_store, default_identity,
+    LeaderElectionConfig, LeaderElector, LeaseGuard, SystemClock, api_store, default_identity,
 };
 use crate::listers::{ApiLister, Needs};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
 use crate::schedule::{ApiBinder, ApiOutcomes, OutcomeSink, Scheduler, SchedulerParts};
-use crate::serving::{self, DelegatedAuth, Queue, SchedulerMetrics, ServingOptions, ServingState};
+use crate::serving::{
+    self, DelegatedAuth, Health, Queue, SchedulerMetrics, ServingOptions, ServingState,
+};
 use crate::wire::{ContentType, Writer};
 
 /// Reads and validates `--config` (upstream defaults when no file is given).
@@ -88,41 +91,6 @@ pub fn build_frameworks(
     Ok(out)
 }
 
-async fn client_from(path: &str, qps: f32, burst: u32) -> anyhow::Result<kube::Client> {
-    let config = if path.is_empty() {
-        kube::Config::infer()
-            .await
-            .context("no kubeconfig given and no in-cluster configuration found")?
-    } else {
-        let kc = kube::config::Kubeconfig::read_from(path)
-            .with_context(|| format!("cannot read kubeconfig {path}"))?;
-        kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .with_context(|| format!("invalid kubeconfig {path}"))?
-    };
-    let builder =
-        kube::client::ClientBuilder::try_from(config).context("cannot build API client")?;
-    Ok(match rate_window(qps, burst) {
-        // client-go's token bucket, approximated: at most `burst` requests per burst/qps window.
-        Some((n, per)) => builder
-            .with_layer(&tower::limit::RateLimitLayer::new(n, per))
-            .build(),
-        None => builder.build(),
-    })
-}
-
-/// `clientConnection.qps`/`burst` as a request window; None when unlimited (qps <= 0).
-pub fn rate_window(qps: f32, burst: u32) -> Option<(u64, Duration)> {
-    if qps <= 0.0 || !qps.is_finite() {
-        return None;
-    }
-    let burst = u64::from(burst.max(1));
-    Some((
-        burst,
-        Duration::from_secs_f64(burst as f64 / f64::from(qps)),
-    ))
-}
-
 fn queue_for(
     cfg: &SchedulerConfig,
     frameworks: &FxHashMap<String, Arc<Framework>>,
@@ -173,12 +141,110 @@ fn queue_for(
     )
 }
 
-/// Runs the scheduler until SIGTERM/SIGINT (exit 0 after releasing the Lease) or until
-/// leadership is lost (error: the caller exits non-zero).
+/// What the process started before its caches synced.
+struct Started {
+    cfg: SchedulerConfig,
+    clients: Clients,
+    frameworks: FxHashMap<String, Arc<Framework>>,
+    metrics: Arc<SchedulerMetrics>,
+    cache: Arc<Mutex<Cache>>,
+    queue: Arc<SchedulingQueue>,
+    synced: watch::Receiver<bool>,
+    informers: tokio::task::AbortHandle,
+}
+
+/// Runs the scheduler until SIGTERM/SIGINT (exit 0 after releasing the Lease), until
+/// leadership is lost, or until a worker it needs dies (both errors: the caller exits
+/// non-zero, as kube-scheduler does, and the kubelet restarts the pod).
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(&args)?;
-    let cc = &cfg.client_connection;
-    let client = client_from(&cc.kubeconfig, cc.qps, cc.burst).await?;
+    let clients = Clients::connect(&cfg, &args).await?;
+    let health = Health::default();
+    let (deaths_tx, mut deaths) = mpsc::unbounded_channel::<String>();
+    let started = start_informers(cfg, clients, &health, &deaths_tx)?;
+    let stop_serving = CancellationToken::new();
+    let server = start_serving(&args, &started, health.clone(), stop_serving.clone()).await?;
+    let mut signals = Signals::new()?;
+
+    // As upstream: wait for every informer to list before electing or scheduling, so no
+    // decision is made on a partial view of the cluster.
+    let mut synced = started.synced.clone();
+    tokio::select! {
+        _ = synced.wait_for(|s| *s) => tracing::info!("caches synced"),
+        sig = signals.recv() => {
+            tracing::info!(signal = sig, "shutting down before caches synced");
+            stop_serving.cancel();
+            let _ = server.await;
+            started.informers.abort();
+            return Ok(());
+        }
+        Some(why) = deaths.recv() => bail!("{why}"),
+    }
+
+    let le = started.cfg.leader_election.clone();
+    let election = Election::start(&le, &started.clients, &started.metrics)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sched_thread = spawn_scheduling(&started, &election, stop_rx, &health, &deaths_tx)?;
+    tokio::spawn(periodic(
+        started.queue.clone(),
+        started.cache.clone(),
+        started.metrics.clone(),
+    ));
+
+    let Election {
+        cancel: elector_cancel,
+        task: mut elector_task,
+        ..
+    } = election;
+    let outcome = tokio::select! {
+        sig = signals.recv() => Ok(sig),
+        r = &mut elector_task => Err(lost_lease(r)),
+        Some(why) = deaths.recv() => Err(why),
+    };
+    let _ = stop_tx.send(true);
+    started.queue.close();
+    match outcome {
+        Ok(sig) => {
+            tracing::info!(signal = sig, "shutting down: finishing in-flight binds");
+            let in_flight = tokio::task::spawn_blocking(move || sched_thread.join())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+            if let Some(f) = in_flight {
+                let _ = tokio::time::timeout(Duration::from_secs(30), f.wait_idle()).await;
+            }
+            elector_cancel.cancel();
+            if le.leader_elect {
+                // The elector releases the Lease (so a standby takes over at once) before returning.
+                let _ = tokio::time::timeout(le.renew_deadline, &mut elector_task).await;
+            }
+            stop_serving.cancel();
+            let _ = server.await;
+            started.informers.abort();
+            Ok(())
+        }
+        Err(why) => {
+            // Stop renewing and release the Lease so a standby takes over now rather than
+            // after the lease expires; the guard stops any write still on its way.
+            elector_cancel.cancel();
+            if le.leader_elect {
+                let _ = tokio::time::timeout(le.renew_deadline, &mut elector_task).await;
+            }
+            bail!("{why}")
+        }
+    }
+}
+
+/// Starts the listers, frameworks, cache, queue and the node and pod informers; a
+/// watchdog reports the informers' end as a death.
+fn start_informers(
+    cfg: SchedulerConfig,
+    clients: Clients,
+    health: &Health,
+    deaths: &mpsc::UnboundedSender<String>,
+) -> anyhow::Result<Started> {
+    let client = clients.main.clone();
     let needs = Needs::of(cfg.profiles.iter().flat_map(|p| {
         ExtensionPoint::ALL
             .iter()
@@ -207,27 +273,60 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     // Synced once the node and pod informers and every lister the plugins use have listed.
     let (informers_tx, mut informers_rx) = watch::channel(false);
-    let (synced_tx, synced_rx) = watch::channel(false);
-    let informers = tokio::spawn(informers::run(client.clone(), sinks, informers_tx));
-    {
-        let lister = lister.clone();
-        tokio::spawn(async move {
-            if informers_rx.wait_for(|s| *s).await.is_ok() {
-                lister.wait_ready().await;
-                let _ = synced_tx.send(true);
-            }
-        });
-    }
+    let (synced_tx, synced) = watch::channel(false);
+    let informers = tokio::spawn(informers::run(client, sinks, informers_tx));
+    let abort = informers.abort_handle();
+    watch_task("informers", informers, health.clone(), deaths.clone());
+    tokio::spawn(async move {
+        if informers_rx.wait_for(|s| *s).await.is_ok() {
+            lister.wait_ready().await;
+            let _ = synced_tx.send(true);
+        }
+    });
+    Ok(Started {
+        cfg,
+        clients,
+        frameworks,
+        metrics,
+        cache,
+        queue,
+        synced,
+        informers: abort,
+    })
+}
 
-    let stop_serving = CancellationToken::new();
-    let authn = match &args.authentication_kubeconfig {
-        Some(p) => client_from(&p.display().to_string(), 50.0, 100).await?,
-        None => client.clone(),
-    };
-    let authz = match &args.authorization_kubeconfig {
-        Some(p) => client_from(&p.display().to_string(), 50.0, 100).await?,
-        None => client.clone(),
-    };
+/// Reports the end of a task that should run for the life of the process.
+fn watch_task(
+    name: &'static str,
+    task: tokio::task::JoinHandle<()>,
+    health: Health,
+    deaths: mpsc::UnboundedSender<String>,
+) {
+    tokio::spawn(async move {
+        let why = match task.await {
+            Ok(()) => format!("{name} stopped"),
+            Err(e) if e.is_cancelled() => return,
+            Err(e) => format!("{name} panicked: {}", panic_message(e.into_panic())),
+        };
+        health.fail(name, &why);
+        let _ = deaths.send(why);
+    });
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Serves health and metrics over HTTPS, behind delegated authn/authz.
+async fn start_serving(
+    args: &Args,
+    started: &Started,
+    health: Health,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<Result<(), serving::ServingError>>> {
     let serving_opts = ServingOptions {
         bind_address: args.bind_address,
         secure_port: args.secure_port,
@@ -237,130 +336,169 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         always_allow_paths: args.always_allow_paths.clone(),
     };
     let state = ServingState {
-        ready: synced_rx.clone(),
-        metrics: metrics.clone(),
-        auth: Some(DelegatedAuth::from_clients(Some(authn), Some(authz))),
+        ready: started.synced.clone(),
+        metrics: started.metrics.clone(),
+        health,
+        auth: Some(DelegatedAuth::from_clients(
+            Some(started.clients.authn.clone()),
+            Some(started.clients.authz.clone()),
+        )),
     };
-    let token = stop_serving.clone();
     let (addr, server) =
-        serving::serve(serving_opts, state, async move { token.cancelled().await }).await?;
+        serving::serve(serving_opts, state, async move { stop.cancelled().await }).await?;
     tracing::info!(%addr, "serving health and metrics over HTTPS");
+    Ok(server)
+}
 
-    let identity = default_identity();
-    let le = &cfg.leader_election;
-    let elector_cancel = CancellationToken::new();
-    let (leading_rx, elector) = if le.leader_elect {
-        let mut lcfg = LeaderElectionConfig::new(&le.resource_namespace, &le.resource_name);
-        lcfg.identity = identity.clone();
-        lcfg.lease_duration = le.lease_duration;
-        lcfg.renew_deadline = le.renew_deadline;
-        lcfg.retry_period = le.retry_period;
-        let elector = LeaderElector::new(
-            api_store(client.clone(), &le.resource_namespace),
-            SystemClock,
-            lcfg,
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let rx = elector.subscribe();
-        let cancel = elector_cancel.clone();
-        (rx, Some(tokio::spawn(elector.run(cancel))))
-    } else {
-        let (_tx, rx) = watch::channel(true);
-        std::mem::forget(_tx);
-        (rx, None)
-    };
-    {
-        let metrics = metrics.clone();
-        let lease = format!("{}/{}", le.resource_namespace, le.resource_name);
-        let mut rx = leading_rx.clone();
-        tokio::spawn(async move {
-            loop {
-                metrics.set_leader(&lease, *rx.borrow_and_update());
-                if rx.changed().await.is_err() {
-                    break;
-                }
+/// Leadership: the elector task (or a permanent `true` without leader election), the
+/// `leading` channel and the guard writers check.
+struct Election {
+    leading: watch::Receiver<bool>,
+    guard: LeaseGuard,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), crate::leader::LeaderError>>,
+}
+
+impl Election {
+    fn start(
+        le: &crate::config::LeaderElection,
+        clients: &Clients,
+        metrics: &Arc<SchedulerMetrics>,
+    ) -> anyhow::Result<Self> {
+        let cancel = CancellationToken::new();
+        let election = if le.leader_elect {
+            let mut lcfg = LeaderElectionConfig::new(&le.resource_namespace, &le.resource_name);
+            lcfg.identity = default_identity();
+            lcfg.lease_duration = le.lease_duration;
+            lcfg.renew_deadline = le.renew_deadline;
+            lcfg.retry_period = le.retry_period;
+            let elector = LeaderElector::new(
+                api_store(clients.leader.clone(), &le.resource_namespace),
+                SystemClock,
+                lcfg,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Election {
+                leading: elector.subscribe(),
+                guard: elector.guard(),
+                task: tokio::spawn(elector.run(cancel.clone())),
+                cancel,
             }
-        });
+        } else {
+            let (tx, leading) = watch::channel(true);
+            Election {
+                leading,
+                guard: LeaseGuard::always(),
+                // Holds the sender, so `leading` stays true, until cancelled.
+                task: tokio::spawn(async move {
+                    cancel.cancelled().await;
+                    drop(tx);
+                    Ok(())
+                }),
+                cancel: CancellationToken::new(),
+            }
+        };
+        {
+            let metrics = metrics.clone();
+            let mut rx = election.leading.clone();
+            tokio::spawn(async move {
+                loop {
+                    // Upstream names the election "kube-scheduler" whatever the Lease.
+                    metrics.set_leader("kube-scheduler", *rx.borrow_and_update());
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(election)
     }
+}
 
+/// Starts the scheduling thread; a watchdog reports its panic or unexpected return as a
+/// death. The thread returns the binds in flight when it stops as asked.
+fn spawn_scheduling(
+    started: &Started,
+    election: &Election,
+    stop: watch::Receiver<bool>,
+    health: &Health,
+    deaths: &mpsc::UnboundedSender<String>,
+) -> anyhow::Result<std::thread::JoinHandle<Option<Arc<crate::schedule::InFlight>>>> {
+    let cfg = &started.cfg;
+    let clients = &started.clients;
     let content_type =
         ContentType::parse(&cfg.client_connection.content_type).unwrap_or(ContentType::Protobuf);
-    let writer = Writer::new(client.clone(), content_type);
-    let outcomes: FxHashMap<String, Arc<dyn OutcomeSink>> = frameworks
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let event_writer = Writer::new(clients.events.clone(), content_type);
+    let outcomes: FxHashMap<String, Arc<dyn OutcomeSink>> = started
+        .frameworks
         .keys()
         .map(|n| {
-            (
-                n.clone(),
-                Arc::new(ApiOutcomes::new(
-                    client.clone(),
-                    writer.clone(),
-                    n,
-                    &format!("{n}-{identity}"),
-                )) as Arc<dyn OutcomeSink>,
-            )
+            let sink = ApiOutcomes::new(clients.main.clone(), event_writer.clone(), n, &host);
+            (n.clone(), Arc::new(sink) as Arc<dyn OutcomeSink>)
         })
         .collect();
     let parts = SchedulerParts {
-        frameworks,
-        cache: cache.clone(),
-        queue: queue.clone(),
+        frameworks: started.frameworks.clone(),
+        cache: started.cache.clone(),
+        queue: started.queue.clone(),
         bind: BindContext {
-            binder: Arc::new(ApiBinder::new(writer)),
-            client: Some(client.clone()),
+            binder: Arc::new(ApiBinder::new(Writer::new(
+                clients.main.clone(),
+                content_type,
+            ))),
+            client: Some(clients.main.clone()),
         },
         outcomes,
-        metrics: metrics.clone(),
+        metrics: started.metrics.clone(),
         percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score,
         parallelism: cfg.parallelism as usize,
+        lease: election.guard.clone(),
     };
     let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current())?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut synced_wait = synced_rx.clone();
-    let sched_leading = leading_rx.clone();
-    let sched_thread = std::thread::Builder::new()
+    let leading = election.leading.clone();
+    let (health, deaths) = (health.clone(), deaths.clone());
+    Ok(std::thread::Builder::new()
         .name("scheduling".into())
-        .spawn(move || scheduler.run(sched_leading, stop_rx))?;
-    tokio::spawn(periodic(queue.clone(), cache.clone(), metrics.clone()));
-    let _ = synced_wait.wait_for(|s| *s).await;
-    tracing::info!("caches synced");
+        .spawn(move || {
+            let stopped = stop.clone();
+            let run = std::panic::AssertUnwindSafe(|| scheduler.run(leading, stop));
+            let why = match std::panic::catch_unwind(run) {
+                Ok(in_flight) if *stopped.borrow() => return Some(in_flight),
+                Ok(_) => "scheduling loop stopped".to_string(),
+                Err(p) => format!("scheduling loop panicked: {}", panic_message(p)),
+            };
+            health.fail("scheduling-loop", &why);
+            let _ = deaths.send(why);
+            None
+        })?)
+}
 
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut elector_task = elector.unwrap_or_else(|| tokio::spawn(futures::future::pending()));
-    let outcome = tokio::select! {
-        _ = sigterm.recv() => Ok("SIGTERM"),
-        _ = tokio::signal::ctrl_c() => Ok("SIGINT"),
-        r = &mut elector_task => Err(r),
-    };
-    match outcome {
-        Ok(sig) => {
-            tracing::info!(signal = sig, "shutting down: finishing in-flight binds");
-            let _ = stop_tx.send(true);
-            queue.close();
-            let in_flight = tokio::task::spawn_blocking(move || sched_thread.join())
-                .await
-                .ok()
-                .and_then(Result::ok);
-            if let Some(f) = in_flight {
-                let _ = tokio::time::timeout(Duration::from_secs(30), f.wait_idle()).await;
-            }
-            elector_cancel.cancel();
-            if le.leader_elect {
-                // The elector releases the Lease (so a standby takes over at once) before returning.
-                let _ = tokio::time::timeout(le.renew_deadline, &mut elector_task).await;
-            }
-            stop_serving.cancel();
-            let _ = server.await;
-            informers.abort();
-            Ok(())
-        }
-        Err(r) => {
-            let _ = stop_tx.send(true);
-            queue.close();
-            match r {
-                Ok(Ok(())) => bail!("leader election stopped unexpectedly"),
-                Ok(Err(e)) => bail!("leaderelection lost: {e}"),
-                Err(e) => bail!("leader election task failed: {e}"),
-            }
+/// Why the elector's task ended.
+fn lost_lease(r: Result<Result<(), crate::leader::LeaderError>, tokio::task::JoinError>) -> String {
+    match r {
+        Ok(Ok(())) => "leader election stopped unexpectedly".into(),
+        Ok(Err(e)) => format!("leaderelection lost: {e}"),
+        Err(e) => format!("leader election task failed: {e}"),
+    }
+}
+
+/// SIGTERM and SIGINT.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Signals {
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
         }
     }
 }
@@ -391,21 +529,5 @@ async fn periodic(
         metrics.set_pending(Queue::Backoff, p.backoff as i64);
         metrics.set_pending(Queue::Unschedulable, p.unschedulable as i64);
         metrics.set_pending(Queue::Gated, p.gated as i64);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_limits_become_a_request_window() {
-        assert_eq!(rate_window(50.0, 100), Some((100, Duration::from_secs(2))));
-        assert_eq!(
-            rate_window(5000.0, 5000),
-            Some((5000, Duration::from_secs(1)))
-        );
-        assert_eq!(rate_window(0.0, 100), None, "qps 0 means unlimited");
-        assert_eq!(rate_window(-1.0, 100), None);
     }
 }

@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::attempt::Attempt;
+use super::guard::LeaseGuard;
 
 use super::decide::{Observation, released_spec};
 use super::{Clock, JITTER_FACTOR, LeaderElectionConfig, LeaderError, LeaseStore, StoreError};
@@ -22,6 +23,8 @@ pub struct LeaderElector<S: LeaseStore, C: Clock> {
     pub(super) missing_reported: bool,
     pub(super) leader_tx: watch::Sender<bool>,
     pub(super) holder_tx: watch::Sender<Option<String>>,
+    /// Until when writers may act as leader; see [`LeaseGuard`].
+    guard: LeaseGuard,
 }
 
 impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
@@ -37,6 +40,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
             missing_reported: false,
             leader_tx: watch::Sender::new(false),
             holder_tx: watch::Sender::new(None),
+            guard: LeaseGuard::new(),
         })
     }
 
@@ -44,6 +48,13 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<bool> {
         self.leader_tx.subscribe()
+    }
+
+    /// The deadline writers check right before acting as leader: each renewal extends it
+    /// to the renewal's start plus `renew_deadline`; loss and release revoke it.
+    #[must_use]
+    pub fn guard(&self) -> LeaseGuard {
+        self.guard.clone()
     }
 
     /// The last observed holder identity (`None`: no holder or Lease not seen yet).
@@ -94,6 +105,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
             };
             match attempt {
                 Attempt::Held => {
+                    self.guard.extend_until(started + self.cfg.renew_deadline);
                     if last_renewal.is_none() {
                         info!(lease = %self.cfg.describe(), identity = %self.cfg.identity, "became leader");
                         self.leader_tx.send_replace(true);
@@ -135,6 +147,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
     }
 
     fn lose(&mut self, reason: String) -> LeaderError {
+        self.guard.revoke();
         self.leader_tx.send_replace(false);
         error!(lease = %self.cfg.describe(), %reason, "lost leadership");
         LeaderError::Lost {
@@ -145,6 +158,7 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
 
     /// Stops leading and releases the Lease if the stored record names us.
     async fn shutdown(&mut self, leading: bool) {
+        self.guard.revoke();
         if leading {
             self.leader_tx.send_replace(false);
             info!(lease = %self.cfg.describe(), "stopped leading: shutting down");

@@ -31,6 +31,7 @@ mod attempt;
 mod clock;
 mod decide;
 mod elector;
+mod guard;
 mod store;
 
 #[cfg(test)]
@@ -43,6 +44,7 @@ use std::time::Duration;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Decision, Observation, decide, observe, released_spec};
 pub use elector::LeaderElector;
+pub use guard::LeaseGuard;
 pub use store::{ApiLeaseStore, LeaseStore, MemoryLeaseStore, StoreError, api_store};
 
 /// client-go's jitter factor: a follower waits `retry_period * (1 + rand * 1.2)` between

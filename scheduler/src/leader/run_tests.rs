@@ -258,3 +258,28 @@ async fn cancelled_follower_leaves_the_lease_alone() {
     advance(&clock, secs(10)).await;
     assert!(*a.leader.borrow());
 }
+
+#[tokio::test]
+async fn a_frozen_leader_stops_holding_before_its_elector_runs_again() {
+    let (store, clock) = setup();
+    let elector = LeaderElector::new(store.clone(), clock.clone(), config("a")).expect("elector");
+    let guard = elector.guard();
+    assert!(!guard.holds_at(clock.now()), "not held before leading");
+    let cancel = CancellationToken::new();
+    let r = Running {
+        leader: elector.subscribe(),
+        cancel: cancel.clone(),
+        task: tokio::spawn(elector.run(cancel)),
+    };
+    until_leader(&clock, &r, secs(5)).await;
+    advance(&clock, secs(30)).await;
+    assert!(guard.holds_at(clock.now()), "renewals keep it held");
+    // Frozen: time passes and no task runs. On waking, `leading` still says true, but
+    // the guard no longer holds, so no write goes out before the elector notices.
+    clock.advance(config("a").renew_deadline);
+    assert!(*r.leader.borrow());
+    assert!(!guard.holds_at(clock.now()));
+    // On waking, the elector finds its renewal deadline passed and gives up.
+    let (res, _) = finish(&clock, r.task).await;
+    assert!(matches!(res, Err(LeaderError::Lost { .. })), "{res:?}");
+}

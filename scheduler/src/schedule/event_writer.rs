@@ -18,6 +18,7 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use tokio::sync::{Semaphore, mpsc};
 
+use super::event_names::event_name;
 use crate::wire::Writer;
 
 /// Upstream's `maxQueuedEvents`.
@@ -81,15 +82,12 @@ pub struct QueuedEvent {
 }
 
 impl QueuedEvent {
-    /// The events.k8s.io/v1 object, named as upstream names it: `<pod>.<unix ns in hex>`.
+    /// The events.k8s.io/v1 object, named as upstream names it: `<pod>.<unix ns in hex>`
+    /// (the pod part cut when the name would be longer than the API allows).
     pub fn to_event(&self, controller: &str, instance: &str) -> Event {
         Event {
             metadata: ObjectMeta {
-                name: Some(format!(
-                    "{}.{:x}",
-                    self.regarding.name,
-                    self.time.as_nanosecond()
-                )),
+                name: Some(event_name(&self.regarding.name, self.time.as_nanosecond())),
                 namespace: Some(self.regarding.namespace.clone()),
                 ..Default::default()
             },

@@ -2,10 +2,12 @@
 
 mod algorithm;
 mod binder;
+pub mod event_names;
 mod event_writer;
 mod fit_error;
 mod outcome;
 mod scheduler;
+mod status_patcher;
 #[cfg(test)]
 mod tests;
 

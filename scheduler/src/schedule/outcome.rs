@@ -1,7 +1,7 @@
 //! How outcomes reach users: `Scheduled` / `FailedScheduling` events and the pod's
 //! `PodScheduled` condition, as upstream writes them.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -10,7 +10,9 @@ use kube::api::{Api, Patch, PatchParams};
 use rustc_hash::FxHashMap;
 
 use crate::model::PodInfo;
+use crate::schedule::event_names;
 use crate::schedule::event_writer::{EventWriter, PodRef, QueuedEvent};
+use crate::schedule::status_patcher::{SendPatch, StatusPatch, StatusPatcher};
 use crate::wire::Writer;
 
 /// Where scheduling outcomes are reported.
@@ -64,15 +66,28 @@ const EVENT_DEDUP_WINDOW: Duration = Duration::from_secs(60);
 pub struct ApiOutcomes {
     client: kube::Client,
     events: EventWriter,
+    status: StatusPatcher,
     recent: Mutex<FxHashMap<(String, String), (String, Instant)>>,
 }
 
 impl ApiOutcomes {
-    /// Reports as `scheduler_name` (the event's reportingController) from `instance`,
-    /// events through `writer`, pod conditions through `client`.
-    pub fn new(client: kube::Client, writer: Writer, scheduler_name: &str, instance: &str) -> Self {
+    /// Reports as `scheduler_name` (the event's reportingController) from
+    /// `<scheduler_name>-<host>`, as upstream does (both cut to the API's limits, see
+    /// [`event_names`]); events through `events`, pod status and preemption through
+    /// `client`.
+    pub fn new(client: kube::Client, events: Writer, scheduler_name: &str, host: &str) -> Self {
+        let controller = event_names::reporting_controller(scheduler_name);
+        let instance = event_names::reporting_instance(&controller, host);
+        let send: SendPatch = {
+            let client = client.clone();
+            Arc::new(move |p: StatusPatch| {
+                let client = client.clone();
+                Box::pin(async move { patch_status(client, p).await })
+            })
+        };
         ApiOutcomes {
-            events: EventWriter::start(writer, scheduler_name, instance),
+            events: EventWriter::start(events, &controller, &instance),
+            status: StatusPatcher::start(send),
             client,
             recent: Mutex::new(FxHashMap::default()),
         }
@@ -167,18 +182,14 @@ impl OutcomeSink for ApiOutcomes {
             if let Some(n) = nominated_node {
                 status["nominatedNodeName"] = serde_json::Value::String(n.to_string());
             }
-            let patch = serde_json::json!({ "status": status });
-            let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
-            if let Err(e) = api
-                .patch_status(
-                    pod.name(),
-                    &PatchParams::default(),
-                    &Patch::Strategic(&patch),
-                )
-                .await
-            {
-                tracing::debug!(pod = %pod.key, error = %e, "could not update pod condition");
-            }
+            self.status.queue(
+                &pod.uid,
+                StatusPatch {
+                    namespace: pod.namespace().to_string(),
+                    name: pod.name().to_string(),
+                    body: serde_json::json!({ "status": status }),
+                },
+            );
         })
     }
     fn preempt<'a>(
@@ -231,6 +242,16 @@ impl OutcomeSink for ApiOutcomes {
                 note,
             );
         })
+    }
+}
+
+async fn patch_status(client: kube::Client, p: StatusPatch) {
+    let api: Api<Pod> = Api::namespaced(client, &p.namespace);
+    if let Err(e) = api
+        .patch_status(&p.name, &PatchParams::default(), &Patch::Strategic(&p.body))
+        .await
+    {
+        tracing::debug!(pod = %format!("{}/{}", p.namespace, p.name), error = %e, "could not update pod condition");
     }
 }
 

@@ -18,6 +18,7 @@ use crate::framework::{
     BindContext, BindError, Code, CycleState, Framework, PostFilterContext, PostFilterResult,
     Status,
 };
+use crate::leader::LeaseGuard;
 use crate::queue::{QueuedPod, SchedulingQueue};
 use crate::serving::{AttemptResult, SchedulerMetrics};
 
@@ -85,6 +86,9 @@ pub struct SchedulerParts {
     pub percentage_of_nodes_to_score: Option<u32>,
     /// Worker threads for filtering and scoring.
     pub parallelism: usize,
+    /// Checked right before every write only the leader may make (binds, PreBind's
+    /// writes, preemption): a process frozen past its Lease writes nothing on waking.
+    pub lease: LeaseGuard,
 }
 
 /// Bindings past PreBind (the `pods/binding` calls) that may be in flight at once. The
@@ -96,6 +100,13 @@ pub struct SchedulerParts {
 /// fell behind) and halves attempt latency against 64, where binds mostly queued in the
 /// API server (see docs/decisions.md).
 pub const MAX_BINDS_IN_FLIGHT: usize = 32;
+
+/// How often the loop looks again while the elector says leading but the renewal
+/// deadline has passed.
+const LEASE_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Why a bind was not made.
+const LEASE_NOT_HELD: &str = "leadership not held";
 
 /// Binding tasks in flight, so shutdown can wait for them.
 #[derive(Debug, Default)]
@@ -215,6 +226,12 @@ impl Scheduler {
                     break;
                 }
             }
+            if !self.parts.lease.holds() {
+                // Leading by the elector's last word, but past the renewal deadline (the
+                // process was frozen, or renewals are failing): wait for the elector.
+                rt.block_on(tokio::time::sleep(LEASE_RECHECK));
+                continue;
+            }
             rt.block_on(self.in_flight.wait_for_bind_slot(MAX_BINDS_IN_FLIGHT));
             let mut stop2 = stop.clone();
             let popped = rt.block_on(async {
@@ -224,7 +241,7 @@ impl Scheduler {
                 }
             });
             let Some((qp, cycle)) = popped else { break };
-            if !*leading.borrow() {
+            if !*leading.borrow() || !self.parts.lease.holds() {
                 self.parts.queue.add_unschedulable(qp, cycle, true);
                 continue;
             }
@@ -241,6 +258,12 @@ impl Scheduler {
             parts.queue.done(&pod.uid);
             return;
         };
+        crate::fault::inject("scheduling-loop", pod.name());
+        if pod.pod().metadata.deletion_timestamp.is_some() {
+            // Upstream's skipPodSchedule: a pod being deleted is not scheduled.
+            parts.queue.done(&pod.uid);
+            return;
+        }
         let start = Instant::now();
         {
             let mut cache = parts.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -342,8 +365,14 @@ impl Scheduler {
         for v in victims {
             let (sink, v, by, node) =
                 (sink.clone(), v.clone(), preemptor.clone(), node.to_string());
-            self.runtime
-                .spawn(async move { sink.preempt(&v, &by, &node).await });
+            let lease = self.parts.lease.clone();
+            self.runtime.spawn(async move {
+                if lease.holds() {
+                    sink.preempt(&v, &by, &node).await;
+                } else {
+                    tracing::warn!(victim = %v.key, "not preempting: leadership not held");
+                }
+            });
         }
     }
 
@@ -485,7 +514,11 @@ async fn binding_cycle(
     let profile_metrics = parts.metrics.profile(profile);
     let mut status = Status::success();
     let started = Instant::now();
-    for p in fw.plugins(ExtensionPoint::PreBind) {
+    let mut lost = !parts.lease.holds();
+    if lost {
+        status = Status::error(LEASE_NOT_HELD);
+    }
+    for p in fw.plugins(ExtensionPoint::PreBind).iter().filter(|_| !lost) {
         if let Some(pb) = p.as_pre_bind() {
             let s = pb.pre_bind(&parts.bind, &state, &pod, node).await;
             if !s.is_success() {
@@ -499,6 +532,10 @@ async fn binding_cycle(
         status.code_label(),
         started.elapsed().as_secs_f64(),
     );
+    if status.is_success() && !parts.lease.holds() {
+        lost = true;
+        status = Status::error(LEASE_NOT_HELD);
+    }
     if status.is_success() {
         status = Status::error("no bind plugin bound the pod");
         in_flight.binding_start();
@@ -560,6 +597,13 @@ async fn binding_cycle(
         ClusterEvent::new(EventResource::AssignedPod, action::DELETE),
         EventObjects::None,
     );
+    if lost {
+        // Not an attempt that failed: another replica may lead now. Back to the queue,
+        // which the next leader's own informers will fill anyway.
+        tracing::warn!(pod = %pod.key, node, "not binding: leadership not held");
+        parts.queue.add_unschedulable(qp, cycle, true);
+        return;
+    }
     let message = status.message();
     if BindError::is_final_message(&message) {
         // Bound by someone else or gone: the informer brings the truth; do not retry.

@@ -66,8 +66,17 @@ fn pod(name: &str, cpu: &str) -> Arc<PodInfo> {
 
 const STATUS: &str = "status: {allocatable: {cpu: \"2\", memory: 4Gi, pods: \"10\"}}";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cycle_places_assumes_binds_and_explains() {
+/// A scheduler with the default profile over nodes `a`, `b` (2 CPUs each) and
+/// `tainted`, binding through a recorder.
+struct Setup {
+    scheduler: Scheduler,
+    queue: Arc<SchedulingQueue>,
+    cache: Arc<Mutex<Cache>>,
+    binder: Arc<RecordingBinder>,
+    outcomes: Arc<RecordingOutcomes>,
+}
+
+fn setup(lease: crate::leader::LeaseGuard) -> Setup {
     let cfg = crate::config::parse(
         "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
     )
@@ -115,9 +124,27 @@ async fn cycle_places_assumes_binds_and_explains() {
         metrics: Arc::new(SchedulerMetrics::new()),
         percentage_of_nodes_to_score: None,
         parallelism: 1,
+        lease,
     };
-    let mut scheduler =
-        Scheduler::new(parts, tokio::runtime::Handle::current()).expect("scheduler");
+    let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current()).expect("scheduler");
+    Setup {
+        scheduler,
+        queue,
+        cache,
+        binder,
+        outcomes,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cycle_places_assumes_binds_and_explains() {
+    let Setup {
+        mut scheduler,
+        queue,
+        cache,
+        binder,
+        outcomes,
+    } = setup(crate::leader::LeaseGuard::always());
     for (name, cpu) in [("p1", "1500m"), ("p2", "1500m"), ("big", "3")] {
         queue.add(pod(name, cpu));
     }
@@ -169,6 +196,52 @@ async fn cycle_places_assumes_binds_and_explains() {
         failed[0].2
     );
     assert_eq!(queue.pending().unschedulable, 1, "{:?}", queue.pending());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_that_stopped_holding_binds_nothing_and_reports_nothing() {
+    let lease = crate::leader::LeaseGuard::new();
+    lease.extend_until(std::time::Instant::now() + Duration::from_secs(60));
+    let Setup {
+        mut scheduler,
+        queue,
+        cache,
+        binder,
+        outcomes,
+    } = setup(lease.clone());
+    queue.add(pod("held", "1"));
+    queue.add(pod("frozen", "1"));
+    let (scheduler, queue) = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Handle::current();
+        let (qp, cycle) = rt.block_on(queue.pop()).expect("a pod");
+        scheduler.schedule_one(qp, cycle);
+        rt.block_on(scheduler.in_flight.wait_idle());
+        // The process wakes from a freeze past its renewal deadline.
+        lease.revoke();
+        let (qp, cycle) = rt.block_on(queue.pop()).expect("a pod");
+        scheduler.schedule_one(qp, cycle);
+        (scheduler, queue)
+    })
+    .await
+    .expect("cycles ran");
+    scheduler.in_flight.wait_idle().await;
+    let binds = binder.binds.lock().expect("binds").clone();
+    assert_eq!(
+        binds.len(),
+        1,
+        "only the pod scheduled while held: {binds:?}"
+    );
+    assert!(
+        outcomes.failed.lock().expect("failed").is_empty(),
+        "no FailedScheduling for a pod not bound for want of the lease"
+    );
+    let c = cache.lock().expect("cache");
+    let placed: usize = ["a", "b"]
+        .iter()
+        .filter_map(|n| c.node(n).map(|n| n.pods.len()))
+        .sum();
+    assert_eq!(placed, 1, "the unbound pod is not left assumed");
+    assert_eq!(queue.pending().backoff, 1, "{:?}", queue.pending());
 }
 
 /// Upstream's PostFilter phase: DynamicResources fails reading its state when an earlier

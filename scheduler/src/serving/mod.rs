@@ -10,6 +10,7 @@
 pub mod auth;
 #[cfg(test)]
 mod cluster_tests;
+mod health;
 pub mod metrics;
 mod server;
 #[cfg(test)]
@@ -17,5 +18,6 @@ mod tests;
 pub mod tls;
 
 pub use auth::{AlwaysAllow, DelegatedAuth};
+pub use health::Health;
 pub use metrics::{AttemptResult, ProfileMetrics, Queue, SchedulerMetrics};
 pub use server::{DEFAULT_SECURE_PORT, ServingError, ServingOptions, ServingState, router, serve};

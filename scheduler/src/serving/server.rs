@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::auth::{AuthOutcome, DelegatedAuth, path_always_allowed};
+use super::health::Health;
 use super::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, SchedulerMetrics};
 use super::tls;
 
@@ -94,6 +95,8 @@ pub struct ServingState {
     pub ready: watch::Receiver<bool>,
     /// Served on `/metrics`.
     pub metrics: Arc<SchedulerMetrics>,
+    /// Drives `/livez` and `/healthz`: failed once a worker the process needs has died.
+    pub health: Health,
     /// Delegated authn/authz. `None` behaves like kube-scheduler without
     /// authentication/authorization kubeconfigs: every request is anonymous and every
     /// path outside `always_allow_paths` is `403`. To open `/metrics` deliberately (tests),
@@ -153,8 +156,8 @@ pub fn router(state: ServingState, always_allow_paths: Vec<String>) -> Router {
         always_allow_paths,
     });
     Router::new()
-        .route("/healthz", get(ok))
-        .route("/livez", get(ok))
+        .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -232,8 +235,19 @@ fn text(code: StatusCode, body: impl Into<String>) -> Response {
     (code, headers, body.into()).into_response()
 }
 
-async fn ok() -> Response {
-    text(StatusCode::OK, "ok")
+async fn livez(State(state): State<Arc<ServingState>>) -> Response {
+    alive(&state, "livez")
+}
+
+async fn healthz(State(state): State<Arc<ServingState>>) -> Response {
+    alive(&state, "healthz")
+}
+
+fn alive(state: &ServingState, endpoint: &str) -> Response {
+    match state.health.report(endpoint) {
+        None => text(StatusCode::OK, "ok"),
+        Some(body) => text(StatusCode::INTERNAL_SERVER_ERROR, body),
+    }
 }
 
 async fn readyz(State(state): State<Arc<ServingState>>) -> Response {

@@ -37,6 +37,7 @@ fn serving_state(auth: Option<DelegatedAuth>) -> (ServingState, watch::Sender<bo
         ServingState {
             ready,
             metrics,
+            health: Health::default(),
             auth,
         },
         ready_tx,
@@ -134,11 +135,23 @@ async fn serve_plain(state: ServingState) -> SocketAddr {
 async fn routes_health_readiness_and_metrics() {
     let open = DelegatedAuth::new(None, Some(Arc::new(AlwaysAllow)));
     let (state, ready) = serving_state(Some(open));
+    let health = state.health.clone();
     let addr = serve_plain(state).await;
 
     for path in ["/healthz", "/livez"] {
         let reply = plain_get(addr, path, None).await;
         assert_eq!((reply.status, reply.body.as_str()), (200, "ok"), "{path}");
+    }
+    health.fail("scheduling-loop", "panicked");
+    for (path, last) in [("/healthz", "healthz"), ("/livez", "livez")] {
+        let reply = plain_get(addr, path, None).await;
+        assert_eq!(reply.status, 500, "{path}");
+        assert_eq!(
+            reply.body,
+            format!(
+                "[+]ping ok\n[-]scheduling-loop failed: reason withheld\n{last} check failed\n"
+            )
+        );
     }
     let reply = plain_get(addr, "/readyz", None).await;
     assert_eq!(reply.status, 500);
