@@ -153,6 +153,18 @@ impl TestEnv {
         port: u16,
         extra: &[&str],
     ) -> anyhow::Result<Spawned> {
+        self.spawn_scheduler_with_env(name, config, port, extra, &[])
+    }
+
+    /// [`TestEnv::spawn_scheduler`] with environment variables.
+    pub fn spawn_scheduler_with_env(
+        &self,
+        name: &str,
+        config: &std::path::Path,
+        port: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Spawned> {
         let mut args = vec![
             format!("--config={}", config.display()),
             format!("--secure-port={port}"),
@@ -163,7 +175,12 @@ impl TestEnv {
             ),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
-        self.spawn(name, &crate::procs::binary("ferrosched-scheduler"), &args)
+        self.spawn_with_env(
+            name,
+            &crate::procs::binary("ferrosched-scheduler"),
+            &args,
+            env,
+        )
     }
 
     /// Spawns a process whose log is reported if the test fails.
@@ -173,7 +190,18 @@ impl TestEnv {
         bin: &std::path::Path,
         args: &[String],
     ) -> anyhow::Result<Spawned> {
-        let s = Spawned::start(name, bin, args, &self.dir.join("procs"), &[])?;
+        self.spawn_with_env(name, bin, args, &[])
+    }
+
+    /// [`TestEnv::spawn`] with environment variables.
+    pub fn spawn_with_env(
+        &self,
+        name: &str,
+        bin: &std::path::Path,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Spawned> {
+        let s = Spawned::start(name, bin, args, &self.dir.join("procs"), env)?;
         self.procs.lock().unwrap_or_else(|e| e.into_inner()).push((
             name.to_string(),
             self.dir.join("procs").join(format!("{name}.log")),

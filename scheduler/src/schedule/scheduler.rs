@@ -557,6 +557,7 @@ async fn binding_cycle(
         );
     }
     if status.is_success() {
+        tracing::debug!(pod = %pod.key, node, "Successfully bound pod to node");
         parts
             .cache
             .lock()
