@@ -291,7 +291,7 @@ async fn a_flood_and_failing_pods_do_not_cost_the_leader_its_lease() -> anyhow::
         .await
 }
 
-/// Scenario 2: a new leader on a cluster of nearly full nodes (1,000 bound pods) with
+/// Scenario 2: a new leader on a cluster of full and nearly full nodes (1,000 bound pods) with
 /// pending pods waiting: nothing is bound before the caches have listed, so no node goes
 /// over its allocatable CPU and no FailedScheduling is written for pods that fit; and
 /// preemption honours a PodDisruptionBudget from its first cycle.
@@ -302,7 +302,9 @@ async fn a_new_leader_decides_only_on_synced_caches() -> anyhow::Result<()> {
         .await?
         .run(|env| async move {
             let c = env.client.clone();
-            // 20 nodes of 4 CPUs, each holding 50 pods of 75m: 250m left on each.
+            // 20 nodes of 4 CPUs holding 50 pods each: n-00..n-09 full (80m pods), the
+            // others with 250m left (75m pods). A scheduler deciding before it has seen the
+            // bound pods spreads the pending ones over full nodes too.
             let specs = nodes(20, "4");
             let _leases = cluster(&env, &specs).await?;
             for (value, name) in [(1, "lowest"), (2, "low"), (1000, "high")] {
@@ -317,13 +319,9 @@ async fn a_new_leader_decides_only_on_synced_caches() -> anyhow::Result<()> {
             let mut placed = Vec::new();
             for (i, spec) in specs.iter().enumerate() {
                 for j in 0..50 {
-                    let mut p = fixtures::pod(
-                        WORK,
-                        &format!("full-{i:02}-{j:02}"),
-                        SCHEDULER,
-                        "75m",
-                        "10Mi",
-                    );
+                    let cpu = if i < 10 { "80m" } else { "75m" };
+                    let mut p =
+                        fixtures::pod(WORK, &format!("full-{i:02}-{j:02}"), SCHEDULER, cpu, "10Mi");
                     let s = p.spec.get_or_insert_with(Default::default);
                     s.node_name = Some(spec.name.clone());
                     // n-00's pods are the cheapest victims, but a PDB protects them.
@@ -358,21 +356,22 @@ async fn a_new_leader_decides_only_on_synced_caches() -> anyhow::Result<()> {
                 (p.status?.current_healthy == Some(50)).then_some(())
             })
             .await?;
-            // A pod needing 500m where every node has 250m left: preemption, first in the
-            // queue by priority. Without the PDB in view, n-00's lowest-priority pods would be
-            // the victims; with it, a node whose eviction breaks no budget.
+            // A pod needing 500m where no node has it: preemption, first in the queue by
+            // priority. Without the PDB in view, n-00's lowest-priority pods would be the
+            // victims; with it, a node whose eviction breaks no budget.
             let mut vip = fixtures::pod(WORK, "vip", SCHEDULER, "500m", "10Mi");
             vip.spec
                 .get_or_insert_with(Default::default)
                 .priority_class_name = Some("high".into());
             pods.create(&PostParams::default(), &vip).await?;
-            // 38 pending pods of 100m: two fit on each node but the VIP's.
-            create_pods(&pods, (0..38).map(|i| format!("fits-{i:02}")), "100m").await?;
+            // 18 pending pods of 100m: two fit on each node with room but the VIP's. Their
+            // names list before the bound pods'.
+            create_pods(&pods, (0..18).map(|i| format!("fits-{i:02}")), "100m").await?;
 
             let cfg = config(&env, (15, 10, 2), "")?;
             let (_s, _, _) = replica(&env, "fresh", &cfg, &[], &[]).await?;
             env.wait_for(
-                "the 38 fitting pods bound",
+                "the 18 fitting pods bound",
                 Duration::from_secs(120),
                 || async {
                     let l = pods.list(&Default::default()).await.ok()?;
@@ -387,7 +386,7 @@ async fn a_new_leader_decides_only_on_synced_caches() -> anyhow::Result<()> {
                         })
                         .filter(|p| node_of(p).is_some())
                         .count();
-                    (n == 38).then_some(())
+                    (n == 18).then_some(())
                 },
             )
             .await?;
@@ -601,7 +600,8 @@ async fn a_pod_being_deleted_leaves_the_queue() -> anyhow::Result<()> {
         .run(|env| async move {
             cluster(&env, &nodes(1, "1")).await?;
             let cfg = config(&env, (15, 10, 2), "")?;
-            let (_s, _, _) = replica(&env, "deletes", &cfg, &[], &[]).await?;
+            let open = "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics";
+            let (_s, port, _) = replica(&env, "deletes", &cfg, &[open], &[]).await?;
             let pods: Api<Pod> = Api::namespaced(env.client.clone(), WORK);
             let mut doomed = fixtures::pod(WORK, "doomed", SCHEDULER, "2", "10Mi");
             doomed.metadata.finalizers = Some(vec!["ferrosched.dev/test-hold".into()]);
@@ -613,6 +613,32 @@ async fn a_pod_being_deleted_leaves_the_queue() -> anyhow::Result<()> {
             )
             .await?;
             pods.delete("doomed", &Default::default()).await?;
+            // The pod leaves the scheduler's queues (upstream drops it too).
+            let http = reqwest::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .timeout(Duration::from_secs(3))
+                .build()?;
+            env.wait_for(
+                "no pending pods in the scheduler",
+                Duration::from_secs(30),
+                || async {
+                    let body = http
+                        .get(format!("https://127.0.0.1:{port}/metrics"))
+                        .send()
+                        .await
+                        .ok()?
+                        .text()
+                        .await
+                        .ok()?;
+                    let pending: f64 = body
+                        .lines()
+                        .filter(|l| l.starts_with("scheduler_pending_pods{"))
+                        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                        .sum();
+                    (body.contains("scheduler_pending_pods{") && pending == 0.0).then_some(())
+                },
+            )
+            .await?;
             // A node where the doomed pod would now fit requeues every pending pod; a pod
             // created after it shows when the scheduler has handled that change.
             env.ready_nodes(&[NodeSpec {

@@ -386,16 +386,17 @@ impl Election {
             }
         } else {
             let (tx, leading) = watch::channel(true);
+            let cancelled = cancel.clone();
             Election {
                 leading,
                 guard: LeaseGuard::always(),
                 // Holds the sender, so `leading` stays true, until cancelled.
                 task: tokio::spawn(async move {
-                    cancel.cancelled().await;
+                    cancelled.cancelled().await;
                     drop(tx);
                     Ok(())
                 }),
-                cancel: CancellationToken::new(),
+                cancel,
             }
         };
         {
