@@ -5,6 +5,7 @@ mod binder;
 pub mod event_names;
 mod event_writer;
 mod fit_error;
+mod nominating;
 mod outcome;
 mod scheduler;
 mod status_patcher;
