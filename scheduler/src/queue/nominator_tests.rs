@@ -153,3 +153,23 @@ fn the_queue_keeps_the_nominator_current() {
     q.add_nominated_pod(&pod("b", 10, ""), Nominating::Override("n3".into()));
     assert!(n.is_empty(), "a pod that left the queue is not nominated");
 }
+
+#[test]
+fn a_status_change_seen_while_the_pod_is_in_flight_reaches_the_nominator() {
+    let q = queue();
+    let n = q.nominator();
+    q.add(Arc::new(pod("p", 10, "")));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let (qp, cycle) = rt.block_on(q.pop()).expect("popped");
+    q.add_nominated_pod(&pod("p", 10, ""), Nominating::Override("n1".into()));
+    // The nomination is written back while the pod is in flight...
+    q.update(Arc::new(pod("p", 10, "n1")));
+    let mut qp = qp;
+    qp.unschedulable_plugins = vec!["NodeResourcesFit"];
+    q.add_unschedulable(qp, cycle, false);
+    // ...and later cleared by a higher-priority preemptor of that node.
+    q.update(Arc::new(pod("p", 10, "")));
+    assert_eq!(n.node_of("p"), None);
+}

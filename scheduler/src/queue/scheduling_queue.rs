@@ -251,16 +251,19 @@ impl SchedulingQueue {
         let now = self.clock.now();
         let uid = info.uid.clone();
         let mut inner = self.lock();
-        if let Some(slot) = inner.in_flight.get_mut(&uid) {
-            *slot = Some(info);
-            return;
-        }
-        if inner.active.contains(&uid)
+        // In flight too: a status change seen only there (say, the nomination written
+        // back, later cleared by a higher-priority preemptor) must reach the nominator.
+        if inner.in_flight.contains_key(&uid)
+            || inner.active.contains(&uid)
             || inner.backoff.contains(&uid)
             || inner.unschedulable.contains_key(&uid)
             || inner.gated.contains_key(&uid)
         {
             self.nominator.update(&info);
+        }
+        if let Some(slot) = inner.in_flight.get_mut(&uid) {
+            *slot = Some(info);
+            return;
         }
         if let Some(mut qp) = inner.active.remove(&uid) {
             qp.info = info;
