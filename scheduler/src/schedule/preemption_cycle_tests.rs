@@ -150,6 +150,11 @@ fn world() -> World {
         metrics: Arc::new(SchedulerMetrics::new()),
         percentage_of_nodes_to_score: None,
         parallelism: 1,
+        lease: {
+            let lease = crate::leader::LeaseGuard::new();
+            lease.extend_until(std::time::Instant::now() + Duration::from_secs(600));
+            lease
+        },
     };
     let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current()).expect("scheduler");
     World {

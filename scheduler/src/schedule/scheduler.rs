@@ -379,9 +379,12 @@ impl Scheduler {
         let nominator = self.parts.queue.nominator();
         for p in nominator.pods_for_node(node) {
             if p.priority < preemptor.priority {
-                let sink = sink.clone();
-                self.runtime
-                    .spawn(async move { sink.clear_nomination(&p).await });
+                let (sink, lease) = (sink.clone(), self.parts.lease.clone());
+                self.runtime.spawn(async move {
+                    if lease.holds() {
+                        sink.clear_nomination(&p).await;
+                    }
+                });
             }
         }
         // Upstream sends nothing for a victim whose graceful deletion already started.
