@@ -254,11 +254,14 @@ fn start_informers(
     let handle = Handle {
         client: Some(client.clone()),
         lister: lister.clone(),
+        nominator: Arc::default(),
     };
     let frameworks = build_frameworks(&cfg, &handle)?;
     let metrics = Arc::new(SchedulerMetrics::new());
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
-    let queue = Arc::new(queue_for(&cfg, &frameworks, metrics.clone())?);
+    let queue = Arc::new(
+        queue_for(&cfg, &frameworks, metrics.clone())?.with_nominator(handle.nominator.clone()),
+    );
     {
         let queue = queue.clone();
         lister.set_event_sink(Arc::new(move |event, objects| {

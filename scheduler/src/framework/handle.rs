@@ -143,6 +143,8 @@ pub struct Handle {
     pub client: Option<kube::Client>,
     /// Listers of other kinds.
     pub lister: Arc<dyn ClusterLister>,
+    /// Pods nominated to nodes (kept current by the scheduling queue).
+    pub nominator: Arc<crate::queue::Nominator>,
 }
 
 impl Handle {
@@ -151,6 +153,7 @@ impl Handle {
         Handle {
             client: None,
             lister: Arc::new(EmptyLister),
+            nominator: Arc::default(),
         }
     }
 }

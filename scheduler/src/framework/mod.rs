@@ -4,6 +4,7 @@
 mod cycle_state;
 pub mod events;
 mod handle;
+mod nominated;
 mod registry;
 mod runtime;
 mod status;
@@ -11,6 +12,7 @@ mod traits;
 
 pub use cycle_state::{CycleState, StateData};
 pub use handle::{BindContext, BindError, ClusterLister, EmptyLister, Handle, PodBinder};
+pub use nominated::NominatedPods;
 pub use registry::{Factory, Registry};
 pub use runtime::{Framework, FrameworkError, ScorePluginRef};
 pub use status::{Code, Status};

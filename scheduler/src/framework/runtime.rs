@@ -61,6 +61,7 @@ pub struct Framework {
     points: [Vec<Arc<dyn Plugin>>; 12],
     score: Vec<ScorePluginRef>,
     events: Vec<(&'static str, ClusterEventWithHint)>,
+    nominator: Arc<crate::queue::Nominator>,
 }
 
 impl std::fmt::Debug for Framework {
@@ -162,6 +163,7 @@ impl Framework {
             points,
             score,
             events,
+            nominator: handle.nominator.clone(),
         })
     }
 
@@ -178,6 +180,11 @@ impl Framework {
     /// (plugin name, event) pairs every plugin registered.
     pub fn registered_events(&self) -> &[(&'static str, ClusterEventWithHint)] {
         &self.events
+    }
+
+    /// Pods nominated to nodes (upstream's `PodNominator` on the handle).
+    pub fn nominator(&self) -> &Arc<crate::queue::Nominator> {
+        &self.nominator
     }
 }
 

@@ -67,7 +67,7 @@ pub fn registry() -> Registry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{ExtensionPoint, PLUGINS};
     use crate::framework::{Framework, Handle};

@@ -148,7 +148,8 @@ pub fn select_victims_on_node(
             return Err(Status::error(s.message()));
         }
     }
-    let s = fw.run_filter_plugins(state, pod, &node);
+    // As upstream, pods nominated to the node that the preemptor yields to count as there.
+    let s = fw.run_filter_plugins_with_nominated_pods(state, pod, &node);
     if !s.is_success() {
         return Err(s);
     }
@@ -163,7 +164,10 @@ pub fn select_victims_on_node(
             if !s.is_success() {
                 return Err(Status::error(s.message()));
             }
-            if fw.run_filter_plugins(state, pod, node).is_success() {
+            if fw
+                .run_filter_plugins_with_nominated_pods(state, pod, node)
+                .is_success()
+            {
                 return Ok(true);
             }
             node.remove_pod(&v.uid);
@@ -267,13 +271,10 @@ impl DefaultPreemption {
         if spec.and_then(|s| s.preemption_policy.as_deref()) == Some("Never") {
             return Err("not eligible due to preemptionPolicy=Never.");
         }
-        let nominated = pod
-            .pod()
-            .status
-            .as_ref()
-            .and_then(|s| s.nominated_node_name.as_deref())
-            .filter(|n| !n.is_empty());
-        if let Some(nom) = nominated {
+        // The status, or this scheduler's own nomination whose status patch is on its way:
+        // a retry in that window must not choose a second round of victims.
+        let nominated = ctx.framework.nominated_node_of(pod);
+        if let Some(nom) = nominated.as_deref() {
             if ctx
                 .statuses
                 .get(nom)

@@ -54,7 +54,16 @@ fn preempt(
     nodes: Vec<NodeInfo>,
     lister: Arc<dyn ClusterLister>,
 ) -> (Option<PostFilterResult>, Status) {
-    let fw = default_framework();
+    preempt_with(&default_framework(), pod, nodes, lister)
+}
+
+/// [`preempt`] with a framework of the test's own (e.g. with nominated pods).
+fn preempt_with(
+    fw: &Framework,
+    pod: &str,
+    nodes: Vec<NodeInfo>,
+    lister: Arc<dyn ClusterLister>,
+) -> (Option<PostFilterResult>, Status) {
     let snap = Snapshot::from_nodes(nodes);
     let p = pinfo(pod);
     let mut state = CycleState::default();
@@ -71,13 +80,13 @@ fn preempt(
     }
     let mut statuses = NodeStatusMap::default();
     for n in snap.nodes() {
-        let s = fw.run_filter_plugins(&state, &p, n);
+        let s = fw.run_filter_plugins_with_nominated_pods(&state, &p, n);
         assert!(!s.is_success(), "{} fits without preemption", n.name);
         statuses.insert(n.name.clone(), s);
     }
     let pl = DefaultPreemption::new(&PluginArgsSet::default(), lister);
     let ctx = PostFilterContext {
-        framework: &fw,
+        framework: fw,
         snapshot: &snap,
         statuses: &statuses,
     };
@@ -280,5 +289,57 @@ fn fit_error_format() {
     assert_eq!(
         fit_error_message(5, &r),
         "0/5 nodes are available: 2 Insufficient cpu, 3 node(s) had untolerated taint(s)."
+    );
+}
+
+#[test]
+fn a_preemptor_does_not_evict_for_room_a_higher_priority_nominee_holds() {
+    let lows = || {
+        node(
+            "n1",
+            "2",
+            &[
+                prio_pod("low-a", "n1", "1", 1, "", 1, ""),
+                prio_pod("low-b", "n1", "1", 1, "", 2, ""),
+            ],
+        )
+    };
+    let mid = prio_pod("mid", "", "1", 50, "", 0, "");
+    // Alone, mid evicts one low pod.
+    let (r, s) = preempt(&mid, vec![lows()], Arc::new(EmptyLister));
+    assert!(s.is_success(), "{s}");
+    assert_eq!(r.unwrap().victims.len(), 1);
+
+    // With a higher-priority pod nominated to the node for both CPUs, evicting every low
+    // pod still leaves no room: no victims, no nomination.
+    let fw = default_framework();
+    fw.nominator().add(
+        &pinfo(&prio_pod("high", "", "2", 100, "", 0, "")),
+        crate::queue::Nominating::Override("n1".into()),
+    );
+    let (r, s) = preempt_with(&fw, &mid, vec![lows()], Arc::new(EmptyLister));
+    assert!(r.unwrap().nominated_node_name.is_none());
+    assert_eq!(
+        s.message(),
+        "preemption: 0/1 nodes are available: 1 Insufficient cpu."
+    );
+}
+
+#[test]
+fn a_pod_nominated_in_memory_does_not_preempt_again_while_its_victims_terminate() {
+    // The victim of the first round: being deleted, with the condition preemption adds.
+    let victim = "metadata: {name: v, namespace: default, uid: v, deletionTimestamp: '2026-01-01T00:01:00Z'}\nspec:\n  priority: 1\n  nodeName: n1\n  containers: [{name: c, image: i, resources: {requests: {cpu: '2'}}}]\nstatus:\n  conditions: [{type: DisruptionTarget, status: 'True', reason: PreemptionByScheduler}]\n".to_string();
+    let other = prio_pod("other", "n1", "1", 1, "", 1, "");
+    let n1 = || node("n1", "3", &[victim.clone(), other.clone()]);
+    let hi = prio_pod("hi", "", "2", 10, "", 0, "");
+    let fw = default_framework();
+    // The nomination is recorded, its status patch not seen yet.
+    fw.nominator()
+        .add(&pinfo(&hi), crate::queue::Nominating::Override("n1".into()));
+    let (r, s) = preempt_with(&fw, &hi, vec![n1()], Arc::new(EmptyLister));
+    assert!(r.is_none(), "the nomination is kept");
+    assert_eq!(
+        s.message(),
+        "preemption: not eligible due to a terminating pod on the nominated node."
     );
 }

@@ -11,6 +11,7 @@ fn plugin(storage: Storage) -> Arc<dyn Plugin> {
     let handle = Handle {
         client: None,
         lister: Arc::new(storage),
+        nominator: Arc::default(),
     };
     new(&PluginArgsSet::default(), &handle).expect("plugin")
 }

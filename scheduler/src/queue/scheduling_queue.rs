@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::heap::{KeyedHeap, Less};
+use super::nominator::{Nominating, Nominator};
 use crate::framework::events::{ClusterEvent, ClusterEventWithHint, EventObjects, QueueingHint};
 use crate::framework::{Plugin, QueuedPodView, Status};
 use crate::model::PodInfo;
@@ -116,6 +117,7 @@ pub struct SchedulingQueue {
     opts: QueueOptions,
     hooks: FxHashMap<String, ProfileHooks>,
     incoming: Option<IncomingObserver>,
+    nominator: Arc<Nominator>,
 }
 
 impl std::fmt::Debug for SchedulingQueue {
@@ -166,7 +168,20 @@ impl SchedulingQueue {
             opts,
             hooks,
             incoming: None,
+            nominator: Arc::default(),
         }
+    }
+
+    /// Keeps `nominator` (shared with the frameworks through their handle) current.
+    #[must_use]
+    pub fn with_nominator(mut self, nominator: Arc<Nominator>) -> Self {
+        self.nominator = nominator;
+        self
+    }
+
+    /// The nominator this queue keeps current.
+    pub fn nominator(&self) -> Arc<Nominator> {
+        self.nominator.clone()
     }
 
     /// Reports pods entering sub-queues to `observer` (metrics).
@@ -217,6 +232,7 @@ impl SchedulingQueue {
             self.update(qp.info);
             return;
         }
+        self.nominator.add(&qp.info, Nominating::FromStatus);
         qp.gated_by = self.gate(&qp.info);
         if qp.gated_by.is_some() {
             inner.gated.insert(uid, qp);
@@ -235,6 +251,16 @@ impl SchedulingQueue {
         let now = self.clock.now();
         let uid = info.uid.clone();
         let mut inner = self.lock();
+        // In flight too: a status change seen only there (say, the nomination written
+        // back, later cleared by a higher-priority preemptor) must reach the nominator.
+        if inner.in_flight.contains_key(&uid)
+            || inner.active.contains(&uid)
+            || inner.backoff.contains(&uid)
+            || inner.unschedulable.contains_key(&uid)
+            || inner.gated.contains_key(&uid)
+        {
+            self.nominator.update(&info);
+        }
         if let Some(slot) = inner.in_flight.get_mut(&uid) {
             *slot = Some(info);
             return;
@@ -277,6 +303,7 @@ impl SchedulingQueue {
     /// A pod left (deleted, or bound by someone else).
     pub fn delete(&self, uid: &str) {
         let mut inner = self.lock();
+        self.nominator.delete(uid);
         inner.active.remove(uid);
         inner.backoff.remove(uid);
         inner.unschedulable.remove(uid);
@@ -461,6 +488,21 @@ impl SchedulingQueue {
             self.notify.notify_one();
         }
         old.len()
+    }
+
+    /// Records a nomination made by this scheduler (upstream's `AddNominatedPod` after a
+    /// failed attempt), unless the pod has left the queue meanwhile (deleted or bound).
+    pub fn add_nominated_pod(&self, info: &PodInfo, how: Nominating) {
+        let inner = self.lock();
+        let uid = info.uid.as_str();
+        if inner.active.contains(uid)
+            || inner.backoff.contains(uid)
+            || inner.unschedulable.contains_key(uid)
+            || inner.gated.contains_key(uid)
+            || inner.in_flight.contains_key(uid)
+        {
+            self.nominator.add(info, how);
+        }
     }
 
     /// Sizes of the sub-queues.

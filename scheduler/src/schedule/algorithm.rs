@@ -229,12 +229,35 @@ impl Algorithm {
         let start = self.next_start_node_index % total;
         let state_ref: &CycleState = state;
         let filters = fw.active_filters(state_ref);
+        // Pods nominated to a node with a priority at least this pod's hold their room.
+        let nominated = fw.nominated_pods_for(pod);
+        let run = |node: &NodeInfo| -> Status {
+            if nominated.is_empty() {
+                return Framework::run_active_filters(&filters, state_ref, pod, node);
+            }
+            fw.filter_with_nominated(state_ref, pod, node, nominated.on(&node.name), |st, n| {
+                Framework::run_active_filters(&filters, st, pod, n)
+            })
+        };
+        // Upstream's evaluateNominatedNode: a pod nominated by an earlier preemption tries
+        // that node first; when it fits there, no other node is looked at.
+        if let Some(nnn) = fw.nominated_node_of(pod)
+            && let Some(node) = snapshot.get(&nnn)
+        {
+            let status = run(node);
+            if status.is_success() {
+                self.timings
+                    .push(("Filter", "Success", started.elapsed().as_secs_f64()));
+                return Ok((vec![&**node], diagnosis, 1));
+            }
+            if status.code() != Code::Error {
+                FitError::note_plugin(&mut diagnosis, &status);
+                diagnosis.node_statuses.insert(node.name.clone(), status);
+            }
+        }
         let check = |i: usize| {
             let node = node_at((start + i) % total);
-            (
-                node,
-                Framework::run_active_filters(&filters, state_ref, pod, node),
-            )
+            (node, run(node))
         };
         let mut feasible = Vec::with_capacity(want);
         let mut note = |node: &NodeInfo, status: Status| -> Result<(), ScheduleError> {

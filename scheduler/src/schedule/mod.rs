@@ -5,7 +5,10 @@ mod binder;
 pub mod event_names;
 mod event_writer;
 mod fit_error;
+mod nominating;
 mod outcome;
+#[cfg(test)]
+mod preemption_cycle_tests;
 mod scheduler;
 mod status_patcher;
 #[cfg(test)]

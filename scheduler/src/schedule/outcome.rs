@@ -35,6 +35,11 @@ pub trait OutcomeSink: Send + Sync {
         preemptor: &'a PodInfo,
         node: &'a str,
     ) -> BoxFuture<'a, ()>;
+    /// Clears `pod`'s `status.nominatedNodeName`: a higher-priority preemptor took the node
+    /// it was nominated to (upstream's `clearNominatedNodeName`).
+    fn clear_nomination<'a>(&'a self, _pod: &'a PodInfo) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Reports nothing (benchmarks).
@@ -192,6 +197,19 @@ impl OutcomeSink for ApiOutcomes {
             );
         })
     }
+    fn clear_nomination<'a>(&'a self, pod: &'a PodInfo) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
+            let patch = serde_json::json!({ "status": { "nominatedNodeName": null } });
+            if let Err(e) = api
+                .patch_status(pod.name(), &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                tracing::debug!(pod = %pod.key, error = %e, "could not clear the nomination");
+            }
+        })
+    }
+
     fn preempt<'a>(
         &'a self,
         victim: &'a PodInfo,

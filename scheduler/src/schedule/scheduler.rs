@@ -19,7 +19,7 @@ use crate::framework::{
     Status,
 };
 use crate::leader::LeaseGuard;
-use crate::queue::{QueuedPod, SchedulingQueue};
+use crate::queue::{Nominating, QueuedPod, SchedulingQueue};
 use crate::serving::{AttemptResult, SchedulerMetrics};
 
 /// Runs the PostFilter plugins (preemption) after a failed filter pass, as upstream does:
@@ -293,7 +293,8 @@ impl Scheduler {
         match result {
             Ok(r) => self.assume_and_bind(fw, state, qp, cycle, r.suggested_host, start),
             Err(ScheduleError::Fit(mut fit)) => {
-                let nominated = self.post_filter(&fw, &state, &qp, &mut fit);
+                let nominating = self.post_filter(&fw, &state, &qp, &mut fit);
+                let nominated = super::nominating::status_patch(&qp.info, &nominating);
                 let message = fit.message();
                 let mut qp = qp;
                 qp.unschedulable_plugins = fit.diagnosis.unschedulable_plugins.clone();
@@ -311,6 +312,9 @@ impl Scheduler {
                     nominated,
                 );
                 parts.queue.add_unschedulable(qp, cycle, false);
+                if nominating != Nominating::FromStatus {
+                    parts.queue.add_nominated_pod(&pod, nominating);
+                }
             }
             Err(ScheduleError::Internal(status)) => {
                 parts.metrics.observe_attempt(
@@ -325,31 +329,39 @@ impl Scheduler {
                     status.message()
                 );
                 tracing::warn!(pod = %pod.key, %message, "scheduling error");
+                // As upstream, an error clears the pod's nomination.
+                let clear = Nominating::Override(String::new());
+                let nominated = super::nominating::status_patch(&qp.info, &clear);
                 self.report_failure(
                     &fw.scheduler_name,
                     qp.info.clone(),
                     "SchedulerError",
                     message,
-                    None,
+                    nominated,
                 );
                 parts.queue.add_unschedulable(qp, cycle, true);
+                parts.queue.add_nominated_pod(&pod, clear);
             }
         }
     }
 
+    /// Runs preemption; returns how the pod's nomination changes: to the chosen node, cleared
+    /// (no node helps), or left as its status says.
     fn post_filter(
         &self,
         fw: &Framework,
         state: &CycleState,
         qp: &QueuedPod,
         fit: &mut FitError,
-    ) -> Option<String> {
-        let result = run_post_filter(fw, state, &qp.info, &self.snapshot, fit)?;
+    ) -> Nominating {
+        let Some(result) = run_post_filter(fw, state, &qp.info, &self.snapshot, fit) else {
+            return Nominating::FromStatus;
+        };
         self.parts.metrics.observe_preemption(result.victims.len());
         if let Some(node) = &result.nominated_node_name {
             self.delete_victims(&result.victims, &qp.info, node);
         }
-        result.nominated_node_name
+        Nominating::Override(result.nominated_node_name.unwrap_or_default())
     }
 
     /// Preempts each victim for `preemptor` on `node` through the profile's outcome sink.
@@ -362,7 +374,21 @@ impl Scheduler {
         let Some(sink) = self.parts.outcomes.get(preemptor.scheduler_name()).cloned() else {
             return;
         };
-        for v in victims {
+        // Lower-priority pods nominated to the node may no longer fit there: their
+        // nominations are cleared so they look elsewhere (upstream's executor does this).
+        let nominator = self.parts.queue.nominator();
+        for p in nominator.pods_for_node(node) {
+            if p.priority < preemptor.priority {
+                let (sink, lease) = (sink.clone(), self.parts.lease.clone());
+                self.runtime.spawn(async move {
+                    if lease.holds() {
+                        sink.clear_nomination(&p).await;
+                    }
+                });
+            }
+        }
+        // Upstream sends nothing for a victim whose graceful deletion already started.
+        for v in victims.iter().filter(|v| v.deletion_timestamp().is_none()) {
             let (sink, v, by, node) =
                 (sink.clone(), v.clone(), preemptor.clone(), node.to_string());
             let lease = self.parts.lease.clone();
@@ -413,6 +439,8 @@ impl Scheduler {
             parts.queue.add_unschedulable(qp, cycle, true);
             return;
         }
+        // An assumed pod holds its room in the cache, not as a nomination.
+        parts.queue.nominator().delete(&pod.uid);
         let mut failure: Option<Status> = None;
         let mut reserved = Vec::new();
         for p in fw.plugins(ExtensionPoint::Reserve) {

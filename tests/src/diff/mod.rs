@@ -221,6 +221,7 @@ impl Runner {
         let handle = Handle {
             client: None,
             lister: lister.clone(),
+            nominator: Arc::default(),
         };
         let framework = Framework::new(
             &cfg.profiles[0],
