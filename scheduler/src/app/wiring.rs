@@ -271,11 +271,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     {
         let metrics = metrics.clone();
-        let lease = format!("{}/{}", le.resource_namespace, le.resource_name);
         let mut rx = leading_rx.clone();
         tokio::spawn(async move {
             loop {
-                metrics.set_leader(&lease, *rx.borrow_and_update());
+                metrics.set_leader(*rx.borrow_and_update());
                 if rx.changed().await.is_err() {
                     break;
                 }

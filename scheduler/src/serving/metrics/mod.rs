@@ -23,6 +23,10 @@ use prometheus_client::registry::Registry;
 pub use labels::{AttemptResult, Queue};
 use labels::{ExtensionPointStatus, LeaseName, OneStatic, QueueEvent, ResultProfile};
 
+/// The `name` label of `leader_election_master_status`: kube-scheduler's
+/// `LeaderElectionConfig.Name`, whatever the Lease is called.
+pub const LEADER_ELECTION_NAME: &str = "kube-scheduler";
+
 /// Content type of [`SchedulerMetrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -208,9 +212,11 @@ impl SchedulerMetrics {
         self.preemption_victims.observe(victims as f64);
     }
 
-    /// Sets `leader_election_master_status{name=lease}` to 1 when leading, else 0.
-    pub fn set_leader(&self, lease: &str, leading: bool) {
-        let key = [("name", lease.to_owned())];
+    /// Sets `leader_election_master_status{name="kube-scheduler"}` to 1 when leading, else
+    /// 0. As upstream, the label is the election's name ([`LEADER_ELECTION_NAME`]), never
+    /// the Lease's namespace/name (which `--leader-elect-resource-name` may change).
+    pub fn set_leader(&self, leading: bool) {
+        let key = [("name", LEADER_ELECTION_NAME)];
         self.leader.get_or_create(&key).set(i64::from(leading));
     }
 

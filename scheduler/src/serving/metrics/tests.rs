@@ -19,7 +19,7 @@ fn encodes_upstream_names_labels_and_values() {
     m.observe_pod_scheduled(40, 9.0);
     m.inc_queue_incoming(Queue::Active, "PodAdd", 2);
     m.observe_preemption(3);
-    m.set_leader("kube-scheduler", true);
+    m.set_leader(true);
     let text = m.encode();
 
     for line in [
@@ -67,7 +67,7 @@ fn encodes_upstream_names_labels_and_values() {
     assert!(!text.contains("_total_total"));
     assert!(!text.contains(".."), "help texts end in one period");
 
-    m.set_leader("kube-scheduler", false);
+    m.set_leader(false);
     assert!(has_line(
         &m.encode(),
         r#"leader_election_master_status{name="kube-scheduler"} 0"#
