@@ -46,7 +46,7 @@ pub struct Args {
     /// Address the secure port listens on.
     #[arg(long = "bind-address", default_value = "0.0.0.0")]
     pub bind_address: IpAddr,
-    /// HTTPS port for health and metrics.
+    /// HTTPS port for health and metrics; 0 disables secure serving (as kube-scheduler).
     #[arg(long = "secure-port", default_value_t = crate::serving::DEFAULT_SECURE_PORT)]
     pub secure_port: u16,
     /// Directory for the self-signed certificate when no --tls-cert-file is given.

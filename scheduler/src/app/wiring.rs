@@ -242,9 +242,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         auth: Some(DelegatedAuth::from_clients(Some(authn), Some(authz))),
     };
     let token = stop_serving.clone();
-    let (addr, server) =
+    let server =
         serving::serve(serving_opts, state, async move { token.cancelled().await }).await?;
-    tracing::info!(%addr, "serving health and metrics over HTTPS");
+    if let Some((addr, _)) = &server {
+        tracing::info!(%addr, "serving health and metrics over HTTPS");
+    }
 
     let identity = default_identity();
     let le = &cfg.leader_election;
@@ -348,7 +350,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 let _ = tokio::time::timeout(le.renew_deadline, &mut elector_task).await;
             }
             stop_serving.cancel();
-            let _ = server.await;
+            if let Some((_, server)) = server {
+                let _ = server.await;
+            }
             informers.abort();
             Ok(())
         }

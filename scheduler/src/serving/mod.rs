@@ -18,4 +18,7 @@ pub mod tls;
 
 pub use auth::{AlwaysAllow, DelegatedAuth};
 pub use metrics::{AttemptResult, ProfileMetrics, Queue, SchedulerMetrics};
-pub use server::{DEFAULT_SECURE_PORT, ServingError, ServingOptions, ServingState, router, serve};
+pub use server::{
+    DEFAULT_SECURE_PORT, Serving, ServingError, ServingOptions, ServingState, router, serve,
+    serve_on,
+};

@@ -236,7 +236,8 @@ async fn serves_https_with_generated_cert() {
     };
     let (state, ready) = serving_state(None);
     let (stop, stopped) = oneshot::channel::<()>();
-    let (addr, task) = serve(opts, state, async move { drop(stopped.await) })
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (addr, task) = serve_on(listener, opts, state, async move { drop(stopped.await) })
         .await
         .expect("serve");
     assert_ne!(addr.port(), 0);
@@ -278,6 +279,28 @@ async fn serves_https_with_generated_cert() {
     assert!(
         TcpStream::connect(addr).is_err(),
         "listener closed after shutdown"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn secure_port_zero_disables_serving() {
+    // kube-scheduler's `--secure-port 0` turns secure serving off; it is not "any port".
+    let dir = temp_dir("disabled");
+    let opts = ServingOptions {
+        bind_address: "127.0.0.1".parse().expect("ip"),
+        secure_port: 0,
+        cert_dir: Some(dir.clone()),
+        ..ServingOptions::default()
+    };
+    let (state, _ready) = serving_state(None);
+    let served = serve(opts, state, std::future::pending())
+        .await
+        .expect("no error");
+    assert!(served.is_none(), "nothing is served on port 0");
+    assert!(
+        !dir.join("kube-scheduler.crt").exists(),
+        "no certificate is generated either"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
