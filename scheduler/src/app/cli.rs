@@ -58,6 +58,11 @@ pub struct Args {
     /// Serving key (PEM).
     #[arg(long = "tls-private-key-file")]
     pub tls_private_key_file: Option<PathBuf>,
+    /// PEM bundle of CAs whose client certificates authenticate requests to the secure
+    /// port (user CN, groups O). Default: `client-ca-file` of the kube-system
+    /// `extension-apiserver-authentication` ConfigMap, as kube-scheduler.
+    #[arg(long = "client-ca-file")]
+    pub client_ca_file: Option<PathBuf>,
     /// Kubeconfig for TokenReview (default: the scheduler's own connection).
     #[arg(long = "authentication-kubeconfig")]
     pub authentication_kubeconfig: Option<PathBuf>,

@@ -236,10 +236,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tls_private_key_file: args.tls_private_key_file.clone(),
         always_allow_paths: args.always_allow_paths.clone(),
     };
+    let x509 = serving::auth::x509::resolve(args.client_ca_file.as_deref(), Some(&authn))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let state = ServingState {
         ready: synced_rx.clone(),
         metrics: metrics.clone(),
-        auth: Some(DelegatedAuth::from_clients(Some(authn), Some(authz))),
+        auth: Some(DelegatedAuth::from_clients(Some(authn), Some(authz)).with_x509(x509)),
     };
     let token = stop_serving.clone();
     let server =

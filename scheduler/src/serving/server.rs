@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum_server::tls::TlsInfo;
 use axum_server::tls_rustls::RustlsConfig;
 use http::{HeaderValue, StatusCode, header};
 use tokio::sync::watch;
@@ -143,7 +144,7 @@ where
         opts.cert_dir.as_deref(),
         opts.bind_address,
     )?;
-    let config = RustlsConfig::from_config(tls::server_config(&pair)?);
+    let config = RustlsConfig::from_config(tls::server_config_requesting_client_certs(&pair)?);
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::new(opts.bind_address, opts.secure_port));
@@ -198,9 +199,14 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
+        let peer_certificates = request
+            .extensions()
+            .get::<Arc<TlsInfo>>()
+            .map(|info| info.peer_certificates.as_slice())
+            .unwrap_or_default();
         guard
             .auth
-            .check(request.method().as_str(), path, header)
+            .check_request(request.method().as_str(), path, header, peer_certificates)
             .await
     };
     let mut response = match outcome {
