@@ -18,7 +18,7 @@ use crate::leader::{
 };
 use crate::listers::{ApiLister, Needs};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
-use crate::schedule::{ApiBinder, ApiOutcomes, OutcomeSink, Scheduler, SchedulerParts};
+use crate::schedule::{ApiBinder, ApiOutcomes, InFlight, OutcomeSink, Scheduler, SchedulerParts};
 use crate::serving::{self, DelegatedAuth, Queue, SchedulerMetrics, ServingOptions, ServingState};
 use crate::wire::{ContentType, Writer};
 
@@ -74,15 +74,26 @@ pub fn apply_flag_overrides(cfg: &mut SchedulerConfig, args: &Args) -> anyhow::R
     Ok(())
 }
 
-/// Instantiates one framework per profile.
+/// Instantiates one framework per profile; with `plugin_metrics`, sampled cycles record
+/// each plugin call's duration there.
 pub fn build_frameworks(
     cfg: &SchedulerConfig,
     handle: &Handle,
+    plugin_metrics: Option<&Arc<SchedulerMetrics>>,
 ) -> anyhow::Result<FxHashMap<String, Arc<Framework>>> {
     let registry = crate::plugins::registry();
     let mut out = FxHashMap::default();
     for p in &cfg.profiles {
         let fw = Framework::new(p, &registry, handle).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let fw = match plugin_metrics {
+            Some(m) => {
+                let m = m.clone();
+                fw.with_plugin_observer(Arc::new(move |plugin, point, status, secs| {
+                    m.observe_plugin(plugin, point, status, secs);
+                }))
+            }
+            None => fw,
+        };
         out.insert(p.scheduler_name.clone(), Arc::new(fw));
     }
     Ok(out)
@@ -189,8 +200,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         client: Some(client.clone()),
         lister: lister.clone(),
     };
-    let frameworks = build_frameworks(&cfg, &handle)?;
     let metrics = Arc::new(SchedulerMetrics::new());
+    let frameworks = build_frameworks(&cfg, &handle, Some(&metrics))?;
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
     let queue = Arc::new(queue_for(&cfg, &frameworks, metrics.clone())?);
     {
@@ -318,13 +329,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         parallelism: cfg.parallelism as usize,
     };
     let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current())?;
+    let binding_tasks = scheduler.in_flight.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut synced_wait = synced_rx.clone();
     let sched_leading = leading_rx.clone();
     let sched_thread = std::thread::Builder::new()
         .name("scheduling".into())
         .spawn(move || scheduler.run(sched_leading, stop_rx))?;
-    tokio::spawn(periodic(queue.clone(), cache.clone(), metrics.clone()));
+    tokio::spawn(periodic(
+        queue.clone(),
+        cache.clone(),
+        metrics.clone(),
+        binding_tasks,
+    ));
     let _ = synced_wait.wait_for(|s| *s).await;
     tracing::info!("caches synced");
 
@@ -371,10 +388,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Every second: flushes backoff (and every 30 s the unschedulable leftovers), expires
+/// assumed pods, and refreshes the gauges sampled from queue, cache and binding tasks.
 async fn periodic(
     queue: Arc<SchedulingQueue>,
     cache: Arc<Mutex<Cache>>,
     metrics: Arc<SchedulerMetrics>,
+    binding_tasks: Arc<InFlight>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
@@ -385,10 +405,16 @@ async fn periodic(
         if n.is_multiple_of(30) {
             queue.flush_unschedulable_leftover();
         }
-        let expired = cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .cleanup_expired(std::time::Instant::now());
+        let (expired, sizes) = {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                cache.cleanup_expired(std::time::Instant::now()),
+                cache.sizes(),
+            )
+        };
+        metrics.set_cache_size(sizes.0, sizes.1, sizes.2);
+        metrics.set_unschedulable_pods(&queue.unschedulable_by_plugin());
+        metrics.set_binding_tasks(binding_tasks.tasks());
         for key in expired {
             tracing::warn!(pod = %key, "assumed pod expired without confirmation");
         }

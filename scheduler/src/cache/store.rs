@@ -54,6 +54,14 @@ impl Cache {
         }
     }
 
+    /// Sizes for `scheduler_cache_size`, as upstream counts them: nodes (including those
+    /// kept only for pods whose deletion has not arrived), pods (assumed included), and
+    /// assumed pods.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        let assumed = self.pods.values().filter(|p| p.assumed).count();
+        (self.nodes.len(), self.pods.len(), assumed)
+    }
+
     fn touch(&mut self, name: &str) -> &mut NodeInfo {
         self.generation += 1;
         let generation = self.generation;
