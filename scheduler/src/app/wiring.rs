@@ -254,6 +254,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ready: synced_rx.clone(),
         metrics: metrics.clone(),
         auth: Some(DelegatedAuth::from_clients(Some(authn), Some(authz)).with_x509(x509)),
+        profiling: cfg.enable_profiling,
     };
     let token = stop_serving.clone();
     let server =

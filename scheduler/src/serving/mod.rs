@@ -4,6 +4,8 @@
 //!   encoded as OpenMetrics text.
 //! - [`serve`]: HTTPS on the secure port (self-signed certificate unless one is given)
 //!   with `/healthz`, `/livez`, `/readyz` and `/metrics`.
+//! - [`profiling`]: `/debug/pprof/` when `enableProfiling` is on (an honest index; Go
+//!   profiles answer 501).
 //! - [`auth`]: delegated authentication (TokenReview) and authorization
 //!   (SubjectAccessReview) for everything but the always-allowed health paths.
 
@@ -11,6 +13,7 @@ pub mod auth;
 #[cfg(test)]
 mod cluster_tests;
 pub mod metrics;
+pub mod profiling;
 mod server;
 #[cfg(test)]
 mod tests;

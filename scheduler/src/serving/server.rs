@@ -100,6 +100,8 @@ pub struct ServingState {
     /// path outside `always_allow_paths` is `403`. To open `/metrics` deliberately (tests),
     /// pass `DelegatedAuth::new(None, Some(Arc::new(AlwaysAllow)))`.
     pub auth: Option<DelegatedAuth>,
+    /// `enableProfiling`: serve `/debug/pprof/` (see [`super::profiling`]); off: 404 there.
+    pub profiling: bool,
 }
 
 /// A running secure endpoint.
@@ -175,11 +177,17 @@ pub fn router(state: ServingState, always_allow_paths: Vec<String>) -> Router {
         auth: state.auth.clone().unwrap_or_default(),
         always_allow_paths,
     });
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(ok))
         .route("/livez", get(ok))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics));
+    let routes = if state.profiling {
+        routes.merge(super::profiling::routes())
+    } else {
+        routes
+    };
+    routes
         .fallback(not_found)
         .with_state(Arc::new(state))
         .layer(middleware::from_fn_with_state(guard, guard_request))

@@ -38,6 +38,7 @@ fn serving_state(auth: Option<DelegatedAuth>) -> (ServingState, watch::Sender<bo
             ready,
             metrics,
             auth,
+            profiling: true,
         },
         ready_tx,
     )
@@ -383,4 +384,47 @@ async fn client_certificates_are_requested_not_required() {
     stop.send(()).expect("server running");
     task.await.expect("server task").expect("server result");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn profiling_paths_follow_enable_profiling_behind_auth() {
+    let open = DelegatedAuth::new(None, Some(Arc::new(AlwaysAllow)));
+    let (state, _ready) = serving_state(Some(open.clone()));
+    let addr = serve_plain(state).await;
+    let index = plain_get(addr, "/debug/pprof/", None).await;
+    assert_eq!(index.status, 200);
+    assert!(index.body.contains("cmdline") && index.body.contains("heap"));
+    let cmdline = plain_get(addr, "/debug/pprof/cmdline", None).await;
+    assert_eq!(cmdline.status, 200);
+    assert!(!cmdline.body.is_empty());
+    for path in [
+        "/debug/pprof/profile",
+        "/debug/pprof/heap",
+        "/debug/pprof/goroutine",
+    ] {
+        let reply = plain_get(addr, path, None).await;
+        assert_eq!(reply.status, 501, "{path}");
+        assert!(reply.body.contains("Rust process"), "{}", reply.body);
+    }
+    assert_eq!(plain_get(addr, "/debug/pprof/nope", None).await.status, 404);
+
+    // enableProfiling: false: the paths do not exist.
+    let (mut state, _ready) = serving_state(Some(open));
+    state.profiling = false;
+    let addr = serve_plain(state).await;
+    assert_eq!(plain_get(addr, "/debug/pprof/", None).await.status, 404);
+    assert_eq!(
+        plain_get(addr, "/debug/pprof/cmdline", None).await.status,
+        404
+    );
+
+    // Behind authentication and authorization like everything but health.
+    let guarded = DelegatedAuth::new(Some(Arc::new(OneToken)), None);
+    let (state, _ready) = serving_state(Some(guarded));
+    let addr = serve_plain(state).await;
+    assert_eq!(plain_get(addr, "/debug/pprof/", None).await.status, 403);
+    assert_eq!(
+        plain_get(addr, "/debug/pprof/", Some("bad")).await.status,
+        401
+    );
 }
