@@ -333,7 +333,7 @@ async fn check_serving(env: &TestEnv, port: u16) -> anyhow::Result<()> {
         "extension points timed"
     );
     assert!(
-        body.contains("leader_election_master_status{name=\"ha-system/ha\"} 1"),
+        body.contains("leader_election_master_status{name=\"kube-scheduler\"} 1"),
         "leader gauge exported"
     );
     Ok(())
