@@ -399,7 +399,7 @@ fn dashboard_covers_the_required_panels_with_exported_metrics() -> anyhow::Resul
     let sched = SchedulerMetrics::new();
     sched.observe_attempt(AttemptResult::Scheduled, "p", 0.01);
     sched.set_pending(Queue::Active, 1);
-    sched.set_leader("ns/lease", true);
+    sched.set_leader(true);
     let op = ferrosched_operator::metrics::Metrics::default();
     op.observe_reconcile(false, 0.1);
     op.count_error("apply");

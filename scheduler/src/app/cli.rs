@@ -46,7 +46,7 @@ pub struct Args {
     /// Address the secure port listens on.
     #[arg(long = "bind-address", default_value = "0.0.0.0")]
     pub bind_address: IpAddr,
-    /// HTTPS port for health and metrics.
+    /// HTTPS port for health and metrics; 0 disables secure serving (as kube-scheduler).
     #[arg(long = "secure-port", default_value_t = crate::serving::DEFAULT_SECURE_PORT)]
     pub secure_port: u16,
     /// Directory for the self-signed certificate when no --tls-cert-file is given.
@@ -58,6 +58,11 @@ pub struct Args {
     /// Serving key (PEM).
     #[arg(long = "tls-private-key-file")]
     pub tls_private_key_file: Option<PathBuf>,
+    /// PEM bundle of CAs whose client certificates authenticate requests to the secure
+    /// port (user CN, groups O). Default: `client-ca-file` of the kube-system
+    /// `extension-apiserver-authentication` ConfigMap, as kube-scheduler.
+    #[arg(long = "client-ca-file")]
+    pub client_ca_file: Option<PathBuf>,
     /// Kubeconfig for TokenReview (default: the scheduler's own connection).
     #[arg(long = "authentication-kubeconfig")]
     pub authentication_kubeconfig: Option<PathBuf>,

@@ -19,7 +19,7 @@ use crate::leader::{
 };
 use crate::listers::{ApiLister, Needs};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
-use crate::schedule::{ApiBinder, ApiOutcomes, OutcomeSink, Scheduler, SchedulerParts};
+use crate::schedule::{ApiBinder, ApiOutcomes, InFlight, OutcomeSink, Scheduler, SchedulerParts};
 use crate::serving::{
     self, DelegatedAuth, Health, Queue, SchedulerMetrics, ServingOptions, ServingState,
 };
@@ -77,15 +77,26 @@ pub fn apply_flag_overrides(cfg: &mut SchedulerConfig, args: &Args) -> anyhow::R
     Ok(())
 }
 
-/// Instantiates one framework per profile.
+/// Instantiates one framework per profile; with `plugin_metrics`, sampled cycles record
+/// each plugin call's duration there.
 pub fn build_frameworks(
     cfg: &SchedulerConfig,
     handle: &Handle,
+    plugin_metrics: Option<&Arc<SchedulerMetrics>>,
 ) -> anyhow::Result<FxHashMap<String, Arc<Framework>>> {
     let registry = crate::plugins::registry();
     let mut out = FxHashMap::default();
     for p in &cfg.profiles {
         let fw = Framework::new(p, &registry, handle).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let fw = match plugin_metrics {
+            Some(m) => {
+                let m = m.clone();
+                fw.with_plugin_observer(Arc::new(move |plugin, point, status, secs| {
+                    m.observe_plugin(plugin, point, status, secs);
+                }))
+            }
+            None => fw,
+        };
         out.insert(p.scheduler_name.clone(), Arc::new(fw));
     }
     Ok(out)
@@ -174,7 +185,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         sig = signals.recv() => {
             tracing::info!(signal = sig, "shutting down before caches synced");
             stop_serving.cancel();
-            let _ = server.await;
+            if let Some(server) = server {
+                let _ = server.await;
+            }
             started.informers.abort();
             return Ok(());
         }
@@ -184,11 +197,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let le = started.cfg.leader_election.clone();
     let election = Election::start(&le, &started.clients, &started.metrics)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sched_thread = spawn_scheduling(&started, &election, stop_rx, &health, &deaths_tx)?;
+    let (sched_thread, binding_tasks) =
+        spawn_scheduling(&started, &election, stop_rx, &health, &deaths_tx)?;
     tokio::spawn(periodic(
         started.queue.clone(),
         started.cache.clone(),
         started.metrics.clone(),
+        binding_tasks,
     ));
 
     let Election {
@@ -220,7 +235,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 let _ = tokio::time::timeout(le.renew_deadline, &mut elector_task).await;
             }
             stop_serving.cancel();
-            let _ = server.await;
+            if let Some(server) = server {
+                let _ = server.await;
+            }
             started.informers.abort();
             Ok(())
         }
@@ -256,8 +273,8 @@ fn start_informers(
         lister: lister.clone(),
         nominator: Arc::default(),
     };
-    let frameworks = build_frameworks(&cfg, &handle)?;
     let metrics = Arc::new(SchedulerMetrics::new());
+    let frameworks = build_frameworks(&cfg, &handle, Some(&metrics))?;
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
     let queue = Arc::new(
         queue_for(&cfg, &frameworks, metrics.clone())?.with_nominator(handle.nominator.clone()),
@@ -329,7 +346,7 @@ async fn start_serving(
     started: &Started,
     health: Health,
     stop: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<Result<(), serving::ServingError>>> {
+) -> anyhow::Result<Option<tokio::task::JoinHandle<Result<(), serving::ServingError>>>> {
     let serving_opts = ServingOptions {
         bind_address: args.bind_address,
         secure_port: args.secure_port,
@@ -338,19 +355,25 @@ async fn start_serving(
         tls_private_key_file: args.tls_private_key_file.clone(),
         always_allow_paths: args.always_allow_paths.clone(),
     };
+    let authn = &started.clients.authn;
+    let x509 = serving::auth::x509::resolve(args.client_ca_file.as_deref(), Some(authn))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let state = ServingState {
         ready: started.synced.clone(),
         metrics: started.metrics.clone(),
         health,
-        auth: Some(DelegatedAuth::from_clients(
-            Some(started.clients.authn.clone()),
-            Some(started.clients.authz.clone()),
-        )),
+        auth: Some(
+            DelegatedAuth::from_clients(Some(authn.clone()), Some(started.clients.authz.clone()))
+                .with_x509(x509),
+        ),
+        profiling: started.cfg.enable_profiling,
     };
-    let (addr, server) =
-        serving::serve(serving_opts, state, async move { stop.cancelled().await }).await?;
-    tracing::info!(%addr, "serving health and metrics over HTTPS");
-    Ok(server)
+    let server = serving::serve(serving_opts, state, async move { stop.cancelled().await }).await?;
+    Ok(server.map(|(addr, task)| {
+        tracing::info!(%addr, "serving health and metrics over HTTPS");
+        task
+    }))
 }
 
 /// Leadership: the elector task (or a permanent `true` without leader election), the
@@ -407,8 +430,7 @@ impl Election {
             let mut rx = election.leading.clone();
             tokio::spawn(async move {
                 loop {
-                    // Upstream names the election "kube-scheduler" whatever the Lease.
-                    metrics.set_leader("kube-scheduler", *rx.borrow_and_update());
+                    metrics.set_leader(*rx.borrow_and_update());
                     if rx.changed().await.is_err() {
                         break;
                     }
@@ -427,7 +449,7 @@ fn spawn_scheduling(
     stop: watch::Receiver<bool>,
     health: &Health,
     deaths: &mpsc::UnboundedSender<String>,
-) -> anyhow::Result<std::thread::JoinHandle<Option<Arc<crate::schedule::InFlight>>>> {
+) -> anyhow::Result<(SchedulingThread, Arc<InFlight>)> {
     let cfg = &started.cfg;
     let clients = &started.clients;
     let content_type =
@@ -460,9 +482,10 @@ fn spawn_scheduling(
         lease: election.guard.clone(),
     };
     let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current())?;
+    let binding_tasks = scheduler.in_flight.clone();
     let leading = election.leading.clone();
     let (health, deaths) = (health.clone(), deaths.clone());
-    Ok(std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("scheduling".into())
         .spawn(move || {
             let stopped = stop.clone();
@@ -475,8 +498,12 @@ fn spawn_scheduling(
             health.fail("scheduling-loop", &why);
             let _ = deaths.send(why);
             None
-        })?)
+        })?;
+    Ok((thread, binding_tasks))
 }
+
+/// The scheduling thread; it returns the binds in flight when it stops as asked.
+type SchedulingThread = std::thread::JoinHandle<Option<Arc<InFlight>>>;
 
 /// Why the elector's task ended.
 fn lost_lease(r: Result<Result<(), crate::leader::LeaderError>, tokio::task::JoinError>) -> String {
@@ -507,10 +534,13 @@ impl Signals {
     }
 }
 
+/// Every second: flushes backoff (and every 30 s the unschedulable leftovers), expires
+/// assumed pods, and refreshes the gauges sampled from queue, cache and binding tasks.
 async fn periodic(
     queue: Arc<SchedulingQueue>,
     cache: Arc<Mutex<Cache>>,
     metrics: Arc<SchedulerMetrics>,
+    binding_tasks: Arc<InFlight>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
@@ -521,10 +551,16 @@ async fn periodic(
         if n.is_multiple_of(30) {
             queue.flush_unschedulable_leftover();
         }
-        let expired = cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .cleanup_expired(std::time::Instant::now());
+        let (expired, sizes) = {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                cache.cleanup_expired(std::time::Instant::now()),
+                cache.sizes(),
+            )
+        };
+        metrics.set_cache_size(sizes.0, sizes.1, sizes.2);
+        metrics.set_unschedulable_pods(&queue.unschedulable_by_plugin());
+        metrics.set_binding_tasks(binding_tasks.tasks());
         for key in expired {
             tracing::warn!(pod = %key, "assumed pod expired without confirmation");
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::images::{ImageState, ImageStates};
 use super::node_info::NodeInfo;
 
 /// The nodes as one cycle sees them; cheap to update (only changed nodes are copied).
@@ -11,7 +12,7 @@ use super::node_info::NodeInfo;
 pub struct Snapshot {
     nodes: Vec<Arc<NodeInfo>>,
     index: FxHashMap<String, usize>,
-    image_nodes: Arc<FxHashMap<String, u32>>,
+    image_nodes: Arc<ImageStates>,
     nodes_with_affinity: usize,
     nodes_with_required_anti_affinity: usize,
     nodes_with_scoring_affinity: usize,
@@ -23,11 +24,10 @@ impl Snapshot {
     /// A snapshot holding `nodes` (tests and benchmarks build snapshots directly).
     pub fn from_nodes(nodes: Vec<NodeInfo>) -> Self {
         let mut s = Snapshot::default();
-        let mut images: FxHashMap<String, u32> = FxHashMap::default();
+        // In list order, as a cache fed with these nodes one by one.
+        let mut images = ImageStates::default();
         for n in &nodes {
-            for name in n.image_names() {
-                *images.entry(name.to_string()).or_insert(0) += 1;
-            }
+            images.add_node(&n.images);
         }
         s.image_nodes = Arc::new(images);
         s.rebuild(nodes.into_iter().map(Arc::new).collect());
@@ -69,13 +69,19 @@ impl Snapshot {
         }
     }
 
-    pub(super) fn set_image_nodes(&mut self, counts: Arc<FxHashMap<String, u32>>) {
-        self.image_nodes = counts;
+    pub(super) fn set_image_nodes(&mut self, states: Arc<ImageStates>) {
+        self.image_nodes = states;
     }
 
     /// How many nodes report the image `name` (one of its names, exactly as the node lists it).
     pub fn image_node_count(&self, name: &str) -> u32 {
-        self.image_nodes.get(name).copied().unwrap_or(0)
+        self.image_state(name).map_or(0, |s| s.nodes)
+    }
+
+    /// The cluster-wide summary of image `name`: nodes reporting it and the size the cache
+    /// saw first for it (see [`ImageStates`]); `None` when no node reports it.
+    pub fn image_state(&self, name: &str) -> Option<ImageState> {
+        self.image_nodes.get(name)
     }
 
     /// Every node with a Node object, in a stable order.

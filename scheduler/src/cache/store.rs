@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::images::ImageStates;
 use super::node_info::NodeInfo;
 use super::snapshot::Snapshot;
 use crate::model::{PodInfo, SlimNode};
@@ -37,8 +38,8 @@ pub struct Cache {
     generation: u64,
     dirty: FxHashSet<String>,
     structure_changed: bool,
-    /// How many nodes report each image name (upstream's cache `imageStates`, as counts).
-    image_nodes: Arc<FxHashMap<String, u32>>,
+    /// Per image name: nodes reporting it and its first-seen size (upstream's `imageStates`).
+    image_nodes: Arc<ImageStates>,
     /// How long an assumed pod whose bind finished may wait for the informer (zero: forever).
     assumed_ttl: Duration,
 }
@@ -51,6 +52,14 @@ impl Cache {
             assumed_ttl,
             ..Default::default()
         }
+    }
+
+    /// Sizes for `scheduler_cache_size`, as upstream counts them: nodes (including those
+    /// kept only for pods whose deletion has not arrived), pods (assumed included), and
+    /// assumed pods.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        let assumed = self.pods.values().filter(|p| p.assumed).count();
+        (self.nodes.len(), self.pods.len(), assumed)
     }
 
     fn touch(&mut self, name: &str) -> &mut NodeInfo {
@@ -85,20 +94,13 @@ impl Cache {
         }
     }
 
-    /// Moves the per-image node counts from a node's `old` image set to its `new` one.
+    /// Moves a node's image states from its `old` images to its `new` ones the way
+    /// upstream's cache does: all old names removed, then all new names added (so the sole
+    /// holder of a name that reports a new size resets that name's size).
     fn count_images(&mut self, old: &FxHashMap<String, i64>, new: &FxHashMap<String, i64>) {
-        let counts = Arc::make_mut(&mut self.image_nodes);
-        for name in old.keys().filter(|n| !new.contains_key(*n)) {
-            if let Some(c) = counts.get_mut(name) {
-                *c -= 1;
-                if *c == 0 {
-                    counts.remove(name);
-                }
-            }
-        }
-        for name in new.keys().filter(|n| !old.contains_key(*n)) {
-            *counts.entry(name.clone()).or_insert(0) += 1;
-        }
+        let states = Arc::make_mut(&mut self.image_nodes);
+        states.remove_node(old);
+        states.add_node(new);
     }
 
     /// Removes a Node; pods still referencing it keep a placeholder until they go.

@@ -148,6 +148,51 @@ fn node_with_images(name: &str, images: &[&str]) -> Arc<SlimNode> {
     Arc::new(SlimNode::new(&n))
 }
 
+fn node_with_sized_image(name: &str, image: &str, size: i64) -> Arc<SlimNode> {
+    let yaml = format!(
+        "metadata: {{name: {name}}}\nstatus: {{allocatable: {{pods: \"110\"}}, images: [{{names: [{image}], sizeBytes: {size}}}]}}\n"
+    );
+    let n: Node = serde_saphyr::from_str(&yaml).expect("node");
+    Arc::new(SlimNode::new(&n))
+}
+
+#[test]
+fn image_size_is_the_first_reported_until_no_node_has_the_name() {
+    let mut c = Cache::new(Duration::ZERO);
+    let mut snap = Snapshot::default();
+    let size = |c: &mut Cache, snap: &mut Snapshot| {
+        c.update_snapshot(snap);
+        snap.image_state("app:latest").map(|s| (s.nodes, s.size))
+    };
+    c.upsert_node(node_with_sized_image("a", "app:latest", 100));
+    c.upsert_node(node_with_sized_image("b", "app:latest", 200));
+    assert_eq!(
+        size(&mut c, &mut snap),
+        Some((2, 100)),
+        "a reported it first"
+    );
+    // A later node with another size changes nothing but the count.
+    c.upsert_node(node_with_sized_image("c", "app:latest", 300));
+    assert_eq!(size(&mut c, &mut snap), Some((3, 100)));
+    // The first reporter going away keeps its size while others still hold the name.
+    c.remove_node("a");
+    assert_eq!(size(&mut c, &mut snap), Some((2, 100)));
+    // b re-reporting with a new size (not the sole holder): the size stays.
+    c.upsert_node(node_with_sized_image("b", "app:latest", 250));
+    assert_eq!(size(&mut c, &mut snap), Some((2, 100)));
+    c.remove_node("c");
+    assert_eq!(size(&mut c, &mut snap), Some((1, 100)));
+    // The sole holder re-reporting a new size: removed then added, so its size now counts.
+    c.upsert_node(node_with_sized_image("b", "app:latest", 260));
+    assert_eq!(size(&mut c, &mut snap), Some((1, 260)));
+    // Once no node has it, the next reporter sets the size.
+    c.remove_node("b");
+    assert_eq!(size(&mut c, &mut snap), None);
+    c.upsert_node(node_with_sized_image("d", "app:latest", 400));
+    c.upsert_node(node_with_sized_image("a", "app:latest", 100));
+    assert_eq!(size(&mut c, &mut snap), Some((2, 400)));
+}
+
 #[test]
 fn image_node_counts_follow_node_adds_updates_and_removals() {
     let mut c = Cache::new(Duration::ZERO);

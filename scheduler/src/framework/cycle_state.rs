@@ -31,8 +31,11 @@ impl<T: Any + Clone + Send + Sync> StateData for T {
 ///
 /// Keyed by the stored type, so there are no string keys and no casts at call sites;
 /// each plugin defines its own state type, which makes collisions impossible.
-#[derive(Default)]
 pub struct CycleState {
+    /// Whether this cycle's plugin durations are recorded
+    /// (`scheduler_plugin_execution_duration_seconds`): as upstream, a random
+    /// [`PLUGIN_METRICS_SAMPLE_PERCENT`] of cycles, decided when the state is created.
+    pub record_plugin_metrics: bool,
     slots: FxHashMap<TypeId, Box<dyn StateData>>,
     /// Slots only Filter/Score read, dropped when the scheduling cycle ends.
     cycle_only: Vec<TypeId>,
@@ -40,6 +43,22 @@ pub struct CycleState {
     pub skip_filter_plugins: Vec<&'static str>,
     /// Score plugins that returned Skip in PreScore.
     pub skip_score_plugins: Vec<&'static str>,
+}
+
+/// Percentage of scheduling cycles whose plugin durations are recorded (upstream's
+/// `pluginMetricsSamplePercent`).
+pub const PLUGIN_METRICS_SAMPLE_PERCENT: u32 = 10;
+
+impl Default for CycleState {
+    fn default() -> Self {
+        CycleState {
+            record_plugin_metrics: rand::random_range(0..100) < PLUGIN_METRICS_SAMPLE_PERCENT,
+            slots: FxHashMap::default(),
+            cycle_only: Vec::new(),
+            skip_filter_plugins: Vec::new(),
+            skip_score_plugins: Vec::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for CycleState {
@@ -53,6 +72,7 @@ impl std::fmt::Debug for CycleState {
 impl Clone for CycleState {
     fn clone(&self) -> Self {
         CycleState {
+            record_plugin_metrics: self.record_plugin_metrics,
             slots: self
                 .slots
                 .iter()

@@ -8,14 +8,16 @@ mod nominated;
 mod registry;
 mod runtime;
 mod status;
+mod timed;
 mod traits;
 
-pub use cycle_state::{CycleState, StateData};
+pub use cycle_state::{CycleState, PLUGIN_METRICS_SAMPLE_PERCENT, StateData};
 pub use handle::{BindContext, BindError, ClusterLister, EmptyLister, Handle, PodBinder};
 pub use nominated::NominatedPods;
 pub use registry::{Factory, Registry};
 pub use runtime::{Framework, FrameworkError, ScorePluginRef};
 pub use status::{Code, Status};
+pub use timed::{PluginObserver, Timed};
 pub use traits::{
     BindPlugin, FilterPlugin, NodeStatusMap, PermitPlugin, Plugin, PostBindPlugin,
     PostFilterContext, PostFilterPlugin, PostFilterResult, PreBindPlugin, PreEnqueuePlugin,

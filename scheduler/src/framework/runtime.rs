@@ -167,6 +167,29 @@ impl Framework {
         })
     }
 
+    /// Wraps every plugin in [`Timed`](super::Timed), so sampled cycles report each
+    /// plugin call's duration to `observer` (`scheduler_plugin_execution_duration_seconds`).
+    /// A plugin serving several points stays one (wrapped) instance.
+    #[must_use]
+    pub fn with_plugin_observer(mut self, observer: super::PluginObserver) -> Self {
+        let mut wrapped: FxHashMap<&'static str, Arc<dyn Plugin>> = FxHashMap::default();
+        let mut wrap = |p: &Arc<dyn Plugin>| {
+            wrapped
+                .entry(p.name())
+                .or_insert_with(|| super::Timed::wrap(p.clone(), observer.clone()))
+                .clone()
+        };
+        for point in &mut self.points {
+            for p in point.iter_mut() {
+                *p = wrap(p);
+            }
+        }
+        for s in &mut self.score {
+            s.plugin = wrap(&s.plugin);
+        }
+        self
+    }
+
     /// Plugins at `point`, in order.
     pub fn plugins(&self, point: ExtensionPoint) -> &[Arc<dyn Plugin>] {
         &self.points[point.index()]

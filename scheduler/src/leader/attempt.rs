@@ -107,6 +107,13 @@ impl<S: LeaseStore, C: Clock> LeaderElector<S, C> {
                         self.stored(stored, now);
                         Attempt::Held
                     }
+                    Err(err @ StoreError::Forbidden(_)) => {
+                        if !self.missing_reported {
+                            warn!(lease = %self.cfg.describe(), %err, "lease not found and not allowed to create it; waiting for it to be created (by the operator), retrying");
+                            self.missing_reported = true;
+                        }
+                        Attempt::Failed(err.to_string())
+                    }
                     Err(err) => Attempt::Failed(err.to_string()),
                 }
             }

@@ -222,9 +222,16 @@ async fn leader_sees_another_holder_after_its_optimistic_write_conflicts() {
 }
 
 #[tokio::test]
-async fn missing_lease_is_not_created_without_permission() {
+async fn missing_lease_is_not_created_when_disabled() {
     let (store, clock) = (MemoryLeaseStore::default(), ManualClock::default());
-    let mut a = elector(&store, &clock, "a");
+    let cfg = LeaderElectionConfig {
+        create_if_missing: false,
+        ..config("a")
+    };
+    let mut a = match LeaderElector::new(store.clone(), clock.clone(), cfg) {
+        Ok(e) => e,
+        Err(err) => panic!("{err}"),
+    };
     for _ in 0..5 {
         assert_eq!(
             a.try_acquire_or_renew().await,
@@ -233,6 +240,44 @@ async fn missing_lease_is_not_created_without_permission() {
         clock.advance(secs(2));
     }
     assert_eq!(store.calls(), (5, 0, 0), "only reads, never a create");
+    assert!(store.lease(NAME).is_none());
+    store.put(NAME, LeaseSpec::default());
+    assert_eq!(
+        a.try_acquire_or_renew().await,
+        Attempt::Held,
+        "acquired once the operator created it"
+    );
+}
+
+#[tokio::test]
+async fn missing_lease_is_created_by_default_like_client_go() {
+    // kube-scheduler started with --leader-elect=true on a fresh cluster creates its Lease.
+    let (store, clock) = (MemoryLeaseStore::default(), ManualClock::default());
+    assert!(LeaderElectionConfig::new("kube-system", NAME).create_if_missing);
+    let mut a = elector(&store, &clock, "a");
+    assert_eq!(a.try_acquire_or_renew().await, Attempt::Held);
+    assert_eq!(store.calls(), (1, 1, 0), "one read, one create");
+    assert_eq!(store.spec(NAME).holder_identity.as_deref(), Some("a"));
+}
+
+#[tokio::test]
+async fn forbidden_create_is_retried_until_the_lease_exists() {
+    // The operator grants no `create` on leases: a 403 is logged and retried, not fatal.
+    let (store, clock) = (MemoryLeaseStore::default(), ManualClock::default());
+    store.forbid_creates(true);
+    let mut a = elector(&store, &clock, "a");
+    for _ in 0..3 {
+        assert!(matches!(
+            a.try_acquire_or_renew().await,
+            Attempt::Failed(reason) if reason.contains("forbidden")
+        ));
+        clock.advance(secs(2));
+    }
+    assert_eq!(
+        store.calls(),
+        (3, 3, 0),
+        "each round reads and tries to create"
+    );
     assert!(store.lease(NAME).is_none());
     store.put(NAME, LeaseSpec::default());
     assert_eq!(

@@ -18,9 +18,11 @@
 //!   [`LeaderError::Lost`] and the caller must stop acting and exit non-zero.
 //! - On cancellation the Lease is released (empty holder, `leaseDurationSeconds: 1`,
 //!   transitions kept) so a standby takes over at its next retry.
-//! - A missing Lease is created only when [`LeaderElectionConfig::create_if_missing`] is
-//!   set (the operator's own election); the scheduler has no `create` permission and keeps
-//!   retrying, logging that the Lease must be created by the operator.
+//! - A missing Lease is created, as client-go does, unless
+//!   [`LeaderElectionConfig::create_if_missing`] is cleared. A create the API server
+//!   forbids (a scheduler deployed by the operator has no `create` on leases; the operator
+//!   creates its Lease) is not fatal: it is logged once and retried every period, and the
+//!   Lease is acquired as soon as someone else creates it.
 //!
 //! Leadership is published on a [`tokio::sync::watch`] channel ([`LeaderElector::subscribe`]);
 //! writers consult it before acting. The observed holder is published as well
@@ -67,12 +69,14 @@ pub struct LeaderElectionConfig {
     pub renew_deadline: Duration,
     /// Interval between attempts to acquire or renew.
     pub retry_period: Duration,
-    /// Create the Lease when it does not exist (needs `create` permission on leases).
+    /// Create the Lease when it does not exist, as client-go does (default `true`; needs
+    /// `create` on leases, and a forbidden create is only logged and retried).
     pub create_if_missing: bool,
 }
 
 impl LeaderElectionConfig {
-    /// A config with upstream default timings, the [`default_identity`] and no creation.
+    /// A config with upstream default timings, the [`default_identity`], creating the
+    /// Lease when it is missing (client-go's behaviour).
     #[must_use]
     pub fn new(lease_namespace: impl Into<String>, lease_name: impl Into<String>) -> Self {
         Self {
@@ -82,7 +86,7 @@ impl LeaderElectionConfig {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
-            create_if_missing: false,
+            create_if_missing: true,
         }
     }
 

@@ -35,7 +35,11 @@ async fn settle() {
 }
 
 fn start(store: &MemoryLeaseStore, clock: &ManualClock, id: &str) -> Running {
-    let elector = match LeaderElector::new(store.clone(), clock.clone(), config(id)) {
+    start_with(store, clock, config(id))
+}
+
+fn start_with(store: &MemoryLeaseStore, clock: &ManualClock, cfg: LeaderElectionConfig) -> Running {
+    let elector = match LeaderElector::new(store.clone(), clock.clone(), cfg) {
         Ok(e) => e,
         Err(err) => panic!("{err}"),
     };
@@ -233,7 +237,11 @@ async fn standby_takes_over_a_crashed_leader_after_the_lease_duration() {
 #[tokio::test]
 async fn missing_lease_keeps_retrying_without_create() {
     let (store, clock) = (MemoryLeaseStore::default(), ManualClock::default());
-    let a = start(&store, &clock, "a");
+    let cfg = LeaderElectionConfig {
+        create_if_missing: false,
+        ..config("a")
+    };
+    let a = start_with(&store, &clock, cfg);
     advance(&clock, secs(60)).await;
     assert!(!*a.leader.borrow());
     let (gets, creates, replaces) = store.calls();
@@ -282,4 +290,20 @@ async fn a_frozen_leader_stops_holding_before_its_elector_runs_again() {
     // On waking, the elector finds its renewal deadline passed and gives up.
     let (res, _) = finish(&clock, r.task).await;
     assert!(matches!(res, Err(LeaderError::Lost { .. })), "{res:?}");
+}
+
+#[tokio::test]
+async fn forbidden_lease_create_keeps_running_until_the_lease_appears() {
+    let (store, clock) = (MemoryLeaseStore::default(), ManualClock::default());
+    store.forbid_creates(true);
+    let a = start(&store, &clock, "a");
+    advance(&clock, secs(20)).await;
+    assert!(!a.task.is_finished(), "a forbidden create is not fatal");
+    assert!(!*a.leader.borrow());
+    let (_, creates, _) = store.calls();
+    assert!(creates >= 3, "kept retrying the create: {creates}");
+    store.put(NAME, LeaseSpec::default());
+    until_leader(&clock, &a, secs(5)).await;
+    a.cancel.cancel();
+    assert!(finish(&clock, a.task).await.0.is_ok());
 }

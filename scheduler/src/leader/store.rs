@@ -16,6 +16,9 @@ pub enum StoreError {
     /// The Lease to create exists already.
     #[error("failed to create lease: already exists: {0}")]
     AlreadyExists(String),
+    /// The API server refused the request (`403`), e.g. a create without `create` on leases.
+    #[error("lease request forbidden: {0}")]
+    Forbidden(String),
     /// Any other failure (network, permissions, missing object on replace, ...).
     #[error("lease request failed: {0}")]
     Other(String),
@@ -51,6 +54,7 @@ fn map_kube_error(err: kube::Error) -> StoreError {
         kube::Error::Api(status) if status.is_already_exists() => {
             StoreError::AlreadyExists(err.to_string())
         }
+        kube::Error::Api(status) if status.is_forbidden() => StoreError::Forbidden(err.to_string()),
         _ => StoreError::Other(err.to_string()),
     }
 }
@@ -94,6 +98,7 @@ struct MemoryInner {
     unavailable: bool,
     hanging: bool,
     conflicts_to_inject: u32,
+    forbid_creates: bool,
     write_after_get: Option<(String, LeaseSpec)>,
     gets: u32,
     creates: u32,
@@ -170,6 +175,12 @@ impl MemoryLeaseStore {
         self.lock().hanging = hanging;
     }
 
+    /// Makes every create fail with [`StoreError::Forbidden`] (`true`), as for a caller
+    /// without `create` on leases, or succeed again (`false`).
+    pub fn forbid_creates(&self, forbidden: bool) {
+        self.lock().forbid_creates = forbidden;
+    }
+
     /// Makes the next `n` replaces fail with a conflict.
     pub fn inject_conflicts(&self, n: u32) {
         self.lock().conflicts_to_inject = n;
@@ -201,6 +212,11 @@ impl LeaseStore for MemoryLeaseStore {
         let mut inner = self.lock();
         inner.creates += 1;
         inner.check_available()?;
+        if inner.forbid_creates {
+            return Err(StoreError::Forbidden(
+                "leases.coordination.k8s.io is forbidden: cannot create".into(),
+            ));
+        }
         let name = lease.metadata.name.clone().unwrap_or_default();
         if inner.leases.contains_key(&name) {
             return Err(StoreError::AlreadyExists(name));

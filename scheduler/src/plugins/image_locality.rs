@@ -22,11 +22,12 @@ const MAX_CONTAINER_THRESHOLD: i64 = 1000 * MB;
 #[derive(Debug, Default)]
 pub struct ImageLocality;
 
-/// The pod's images that some node has, each with its spread (nodes having it / all nodes),
-/// and the pod's image count (the denominator of upstream's threshold).
+/// The pod's images that some node has, each with its scaled score (upstream's
+/// `scaledImageScore`: the cluster-wide size times the spread, nodes having it / all
+/// nodes), and the pod's image count (the denominator of upstream's threshold).
 #[derive(Debug, Clone)]
 struct PodImages {
-    present: Vec<(String, f64)>,
+    present: Vec<(String, i64)>,
     count: usize,
 }
 
@@ -85,14 +86,13 @@ fn pod_images(pod: &PodInfo) -> Vec<&str> {
 
 /// The node's score for `images` (upstream's `sumImageScores` then `calculatePriority`).
 fn score_node(images: &PodImages, node: &NodeInfo) -> i64 {
+    // Every node holding an image counts the same size: the one upstream's cache saw first
+    // for that name, not the node's own (mutable tags differ in size across nodes).
     let sum: i64 = images
         .present
         .iter()
-        .filter_map(|(name, spread)| {
-            node.images
-                .get(name)
-                .map(|&size| (size as f64 * spread) as i64)
-        })
+        .filter(|(name, _)| node.images.contains_key(name))
+        .map(|(_, scaled)| scaled)
         .sum();
     calculate_priority(sum, images.count)
 }
@@ -119,12 +119,13 @@ impl PreScorePlugin for ImageLocality {
     ) -> Status {
         let images = pod_images(pod);
         let total = snapshot.len().max(1) as f64;
-        let present: Vec<(String, f64)> = images
+        let present: Vec<(String, i64)> = images
             .iter()
             .map(|i| normalized_image_name(i))
             .filter_map(|name| {
-                let n = snapshot.image_node_count(&name);
-                (n > 0).then(|| (name.into_owned(), f64::from(n) / total))
+                let state = snapshot.image_state(&name).filter(|s| s.nodes > 0)?;
+                let spread = f64::from(state.nodes) / total;
+                Some((name.into_owned(), (state.size as f64 * spread) as i64))
             })
             .collect();
         if present.is_empty() {
@@ -242,5 +243,25 @@ mod tests {
         assert_eq!(run(&pod(&["gcr.io/2000"]), vec![n3()]), [100]);
         assert_eq!(normalized_image_name("a/b:1"), "a/b:1");
         assert_eq!(normalized_image_name("host:5000/b"), "host:5000/b:latest");
+    }
+
+    #[test]
+    fn mutable_tag_scores_with_the_size_seen_first() {
+        // Three nodes report app:latest with different sizes (a mutable tag). Upstream's
+        // cache keeps the size of the first node that reported the name (n1: 500MB) and
+        // scores every holder with it: 500MB * 3/3 = 500MB -> 48 on all three, where each
+        // node's own size would give 48, 0 and 100.
+        let nodes = || {
+            vec![
+                node("n1", &[(&["app:latest"], 500 * MB)]),
+                node("n2", &[(&["app:latest"], 10 * MB)]),
+                node("n3", &[(&["app:latest"], 2000 * MB)]),
+            ]
+        };
+        assert_eq!(run(&pod(&["app"]), nodes()), [48, 48, 48]);
+        // Listed in another order, the first reporter (now n3, 2000MB) sets the size.
+        let mut reversed = nodes();
+        reversed.reverse();
+        assert_eq!(run(&pod(&["app"]), reversed), [100, 100, 100]);
     }
 }

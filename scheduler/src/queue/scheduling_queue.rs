@@ -516,6 +516,24 @@ impl SchedulingQueue {
         }
     }
 
+    /// Pods in the unschedulable pool per (profile, rejecting plugin), for
+    /// `scheduler_unschedulable_pods`: a pod counts once for each plugin that rejected it.
+    pub fn unschedulable_by_plugin(&self) -> Vec<((String, &'static str), usize)> {
+        let inner = self.lock();
+        let mut counts: FxHashMap<(&str, &'static str), usize> = FxHashMap::default();
+        for (qp, _) in inner.unschedulable.values() {
+            for plugin in &qp.unschedulable_plugins {
+                *counts
+                    .entry((qp.info.scheduler_name(), plugin))
+                    .or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((profile, plugin), n)| ((profile.to_owned(), plugin), n))
+            .collect()
+    }
+
     /// Whether the queue holds the pod anywhere (or has it in flight).
     pub fn contains(&self, uid: &str) -> bool {
         let inner = self.lock();

@@ -136,6 +136,10 @@ impl InFlight {
         }
     }
 
+    /// Binding cycles running now (`scheduler_goroutines{operation="binding"}`).
+    pub fn tasks(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
     fn start(&self) {
         self.count.fetch_add(1, Ordering::SeqCst);
     }

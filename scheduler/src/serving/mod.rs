@@ -4,6 +4,8 @@
 //!   encoded as OpenMetrics text.
 //! - [`serve`]: HTTPS on the secure port (self-signed certificate unless one is given)
 //!   with `/healthz`, `/livez`, `/readyz` and `/metrics`.
+//! - [`profiling`]: `/debug/pprof/` when `enableProfiling` is on (an honest index; Go
+//!   profiles answer 501).
 //! - [`auth`]: delegated authentication (TokenReview) and authorization
 //!   (SubjectAccessReview) for everything but the always-allowed health paths.
 
@@ -12,6 +14,7 @@ pub mod auth;
 mod cluster_tests;
 mod health;
 pub mod metrics;
+pub mod profiling;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -20,4 +23,7 @@ pub mod tls;
 pub use auth::{AlwaysAllow, DelegatedAuth};
 pub use health::Health;
 pub use metrics::{AttemptResult, ProfileMetrics, Queue, SchedulerMetrics};
-pub use server::{DEFAULT_SECURE_PORT, ServingError, ServingOptions, ServingState, router, serve};
+pub use server::{
+    DEFAULT_SECURE_PORT, Serving, ServingError, ServingOptions, ServingState, router, serve,
+    serve_on,
+};

@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum_server::tls::TlsInfo;
 use axum_server::tls_rustls::RustlsConfig;
 use http::{HeaderValue, StatusCode, header};
 use tokio::sync::watch;
@@ -62,7 +63,7 @@ pub enum ServingError {
 pub struct ServingOptions {
     /// Address to listen on (default `0.0.0.0`).
     pub bind_address: IpAddr,
-    /// Port to listen on (default 10259; 0 picks a free port).
+    /// Port to listen on (default 10259; 0 disables secure serving, as upstream).
     pub secure_port: u16,
     /// Where a generated self-signed pair is kept (`kube-scheduler.crt`/`.key`); `None`:
     /// in memory.
@@ -102,16 +103,42 @@ pub struct ServingState {
     /// path outside `always_allow_paths` is `403`. To open `/metrics` deliberately (tests),
     /// pass `DelegatedAuth::new(None, Some(Arc::new(AlwaysAllow)))`.
     pub auth: Option<DelegatedAuth>,
+    /// `enableProfiling`: serve `/debug/pprof/` (see [`super::profiling`]); off: 404 there.
+    pub profiling: bool,
 }
+
+/// A running secure endpoint.
+pub type Serving = (SocketAddr, JoinHandle<Result<(), ServingError>>);
 
 /// Binds `opts.bind_address:opts.secure_port` and serves HTTPS until `shutdown`
 /// completes (then drains for a few seconds). Returns the bound address and the server
-/// task.
+/// task, or `None` when `opts.secure_port` is 0: as kube-scheduler's `--secure-port 0`,
+/// that disables secure serving (no health, readiness or metrics endpoint at all).
 pub async fn serve<F>(
     opts: ServingOptions,
     state: ServingState,
     shutdown: F,
-) -> Result<(SocketAddr, JoinHandle<Result<(), ServingError>>), ServingError>
+) -> Result<Option<Serving>, ServingError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if opts.secure_port == 0 {
+        tracing::info!("secure serving disabled (--secure-port 0)");
+        return Ok(None);
+    }
+    let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| ServingError::Bind(addr, e))?;
+    serve_on(listener, opts, state, shutdown).await.map(Some)
+}
+
+/// Serves HTTPS on an already bound `listener` (tests bind port 0 for a free port);
+/// `opts.bind_address` and `opts.secure_port` are not used for binding.
+pub async fn serve_on<F>(
+    listener: std::net::TcpListener,
+    opts: ServingOptions,
+    state: ServingState,
+    shutdown: F,
+) -> Result<Serving, ServingError>
 where
     F: Future<Output = ()> + Send + 'static,
 {
@@ -122,21 +149,19 @@ where
         opts.cert_dir.as_deref(),
         opts.bind_address,
     )?;
-    let config = RustlsConfig::from_config(tls::server_config(&pair)?);
-    let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| ServingError::Bind(addr, e))?;
+    let config = RustlsConfig::from_config(tls::server_config_requesting_client_certs(&pair)?);
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(opts.bind_address, opts.secure_port));
     listener
         .set_nonblocking(true)
-        .map_err(|e| ServingError::Bind(addr, e))?;
-    let local = listener
-        .local_addr()
         .map_err(|e| ServingError::Bind(addr, e))?;
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)
         .map_err(|e| ServingError::Bind(addr, e))?
         .handle(handle.clone());
     let app = router(state, opts.always_allow_paths);
-    tracing::info!(address = %local, "serving securely");
+    tracing::info!(address = %addr, "serving securely");
     let task = tokio::spawn(async move {
         let serving = server.serve(app.into_make_service());
         tokio::pin!(serving);
@@ -146,7 +171,7 @@ where
         }
         serving.await.map_err(ServingError::Serve)
     });
-    Ok((local, task))
+    Ok((addr, task))
 }
 
 /// The routes, wrapped in authentication/authorization for paths not always allowed.
@@ -155,11 +180,17 @@ pub fn router(state: ServingState, always_allow_paths: Vec<String>) -> Router {
         auth: state.auth.clone().unwrap_or_default(),
         always_allow_paths,
     });
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics));
+    let routes = if state.profiling {
+        routes.merge(super::profiling::routes())
+    } else {
+        routes
+    };
+    routes
         .fallback(not_found)
         .with_state(Arc::new(state))
         .layer(middleware::from_fn_with_state(guard, guard_request))
@@ -179,9 +210,14 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
+        let peer_certificates = request
+            .extensions()
+            .get::<Arc<TlsInfo>>()
+            .map(|info| info.peer_certificates.as_slice())
+            .unwrap_or_default();
         guard
             .auth
-            .check(request.method().as_str(), path, header)
+            .check_request(request.method().as_str(), path, header, peer_certificates)
             .await
     };
     let mut response = match outcome {

@@ -39,6 +39,7 @@ fn serving_state(auth: Option<DelegatedAuth>) -> (ServingState, watch::Sender<bo
             metrics,
             health: Health::default(),
             auth,
+            profiling: true,
         },
         ready_tx,
     )
@@ -97,6 +98,17 @@ async fn https_get(
     path: &'static str,
     token: Option<&'static str>,
 ) -> Reply {
+    https_get_as(addr, ca, path, token, None).await
+}
+
+/// As [`https_get`], presenting the client certificate and key `client` (PEM) if given.
+async fn https_get_as(
+    addr: SocketAddr,
+    ca: CertificateDer<'static>,
+    path: &'static str,
+    token: Option<&'static str>,
+    client: Option<(String, String)>,
+) -> Reply {
     tokio::task::spawn_blocking(move || {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).expect("CA is a valid trust anchor");
@@ -105,8 +117,20 @@ async fn https_get(
         ))
         .with_safe_default_protocol_versions()
         .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+        let config = match client {
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("client cert");
+                let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
+                    .expect("client key");
+                config
+                    .with_client_auth_cert(chain, key)
+                    .expect("client auth")
+            }
+            None => config.with_no_client_auth(),
+        };
         let name = ServerName::try_from("localhost").expect("server name");
         let conn =
             rustls::ClientConnection::new(Arc::new(config), name).expect("client connection");
@@ -249,7 +273,8 @@ async fn serves_https_with_generated_cert() {
     };
     let (state, ready) = serving_state(None);
     let (stop, stopped) = oneshot::channel::<()>();
-    let (addr, task) = serve(opts, state, async move { drop(stopped.await) })
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (addr, task) = serve_on(listener, opts, state, async move { drop(stopped.await) })
         .await
         .expect("serve");
     assert_ne!(addr.port(), 0);
@@ -293,4 +318,126 @@ async fn serves_https_with_generated_cert() {
         "listener closed after shutdown"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn secure_port_zero_disables_serving() {
+    // kube-scheduler's `--secure-port 0` turns secure serving off; it is not "any port".
+    let dir = temp_dir("disabled");
+    let opts = ServingOptions {
+        bind_address: "127.0.0.1".parse().expect("ip"),
+        secure_port: 0,
+        cert_dir: Some(dir.clone()),
+        ..ServingOptions::default()
+    };
+    let (state, _ready) = serving_state(None);
+    let served = serve(opts, state, std::future::pending())
+        .await
+        .expect("no error");
+    assert!(served.is_none(), "nothing is served on port 0");
+    assert!(
+        !dir.join("kube-scheduler.crt").exists(),
+        "no certificate is generated either"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn client_certificates_are_requested_not_required() {
+    use super::auth::x509_tests::TestCa;
+    let dir = temp_dir("x509");
+    let opts = ServingOptions {
+        bind_address: "127.0.0.1".parse().expect("ip"),
+        cert_dir: Some(dir.clone()),
+        ..ServingOptions::default()
+    };
+    tls::install_crypto_provider();
+    let client_ca = TestCa::new("client-ca");
+    let x509 = auth::X509Authenticator::from_pem(client_ca.pem.as_bytes()).expect("bundle");
+    let auth = DelegatedAuth::new(Some(Arc::new(OneToken)), None).with_x509(Some(x509));
+    let (state, _ready) = serving_state(Some(auth));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (addr, task) = serve_on(listener, opts, state, async move { drop(stopped.await) })
+        .await
+        .expect("serve");
+    let pem = std::fs::read(dir.join("kube-scheduler.crt")).expect("cert");
+    let ca = CertificateDer::pem_slice_iter(&pem)
+        .nth(1)
+        .expect("CA")
+        .expect("pem");
+    let pair = |c: super::auth::x509_tests::TestClient| Some((c.cert_pem, c.key_pem));
+
+    // A system:masters certificate from the client CA reads /metrics.
+    let admin = client_ca.client("admin", &["system:masters"]);
+    let reply = https_get_as(addr, ca.clone(), "/metrics", None, pair(admin)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("scheduler_schedule_attempts_total"));
+    // Trusted but not allowed: 403 naming the certificate's CN.
+    let jane = client_ca.client("jane", &[]);
+    let reply = https_get_as(addr, ca.clone(), "/metrics", None, pair(jane)).await;
+    assert_eq!(reply.status, 403);
+    assert!(reply.body.contains(r#"User \"jane\""#), "{}", reply.body);
+    // A certificate from another CA completes the handshake and is 401.
+    let stranger = TestCa::new("other-ca").client("admin", &["system:masters"]);
+    let reply = https_get_as(addr, ca.clone(), "/metrics", None, pair(stranger)).await;
+    assert_eq!(reply.status, 401);
+    // No certificate: tokens still authenticate, health stays open.
+    let reply = https_get(addr, ca.clone(), "/metrics", Some("good")).await;
+    assert!(
+        reply.body.contains(r#"User \"prometheus\""#),
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        https_get(addr, ca.clone(), "/healthz", None).await.status,
+        200
+    );
+
+    stop.send(()).expect("server running");
+    task.await.expect("server task").expect("server result");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn profiling_paths_follow_enable_profiling_behind_auth() {
+    let open = DelegatedAuth::new(None, Some(Arc::new(AlwaysAllow)));
+    let (state, _ready) = serving_state(Some(open.clone()));
+    let addr = serve_plain(state).await;
+    let index = plain_get(addr, "/debug/pprof/", None).await;
+    assert_eq!(index.status, 200);
+    assert!(index.body.contains("cmdline") && index.body.contains("heap"));
+    let cmdline = plain_get(addr, "/debug/pprof/cmdline", None).await;
+    assert_eq!(cmdline.status, 200);
+    assert!(!cmdline.body.is_empty());
+    for path in [
+        "/debug/pprof/profile",
+        "/debug/pprof/heap",
+        "/debug/pprof/goroutine",
+    ] {
+        let reply = plain_get(addr, path, None).await;
+        assert_eq!(reply.status, 501, "{path}");
+        assert!(reply.body.contains("Rust process"), "{}", reply.body);
+    }
+    assert_eq!(plain_get(addr, "/debug/pprof/nope", None).await.status, 404);
+
+    // enableProfiling: false: the paths do not exist.
+    let (mut state, _ready) = serving_state(Some(open));
+    state.profiling = false;
+    let addr = serve_plain(state).await;
+    assert_eq!(plain_get(addr, "/debug/pprof/", None).await.status, 404);
+    assert_eq!(
+        plain_get(addr, "/debug/pprof/cmdline", None).await.status,
+        404
+    );
+
+    // Behind authentication and authorization like everything but health.
+    let guarded = DelegatedAuth::new(Some(Arc::new(OneToken)), None);
+    let (state, _ready) = serving_state(Some(guarded));
+    let addr = serve_plain(state).await;
+    assert_eq!(plain_get(addr, "/debug/pprof/", None).await.status, 403);
+    assert_eq!(
+        plain_get(addr, "/debug/pprof/", Some("bad")).await.status,
+        401
+    );
 }

@@ -11,9 +11,13 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use rustls::ServerConfig;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
 use super::ServingError;
 
@@ -162,8 +166,87 @@ fn subject_alt_names(bind_address: IpAddr) -> Vec<SanType> {
     dns.chain(ips.into_iter().map(SanType::IpAddress)).collect()
 }
 
-/// A rustls server config (ring, TLS 1.2+, ALPN h2 and http/1.1) for `pair`.
+/// A rustls server config (ring, TLS 1.2+, ALPN h2 and http/1.1) for `pair`, asking
+/// for no client certificate.
 pub fn server_config(pair: &CertKey) -> Result<Arc<ServerConfig>, ServingError> {
+    build_server_config(pair, WebPkiClientVerifier::no_client_auth())
+}
+
+/// As [`server_config`], but *requesting* (never requiring) a client certificate, as Go's
+/// `tls.RequestClientCert` in kube-scheduler's secure serving: any chain is accepted in
+/// the handshake (proof of the key is still checked) and verified against the client CA
+/// per request by x509 authentication, so clients without a certificate (tokens) and
+/// with an untrusted one (then `401`) still get an HTTP answer.
+pub fn server_config_requesting_client_certs(
+    pair: &CertKey,
+) -> Result<Arc<ServerConfig>, ServingError> {
+    build_server_config(pair, Arc::new(RequestClientCert::new()))
+}
+
+/// Accepts any client certificate chain; see [`server_config_requesting_client_certs`].
+#[derive(Debug)]
+struct RequestClientCert {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl RequestClientCert {
+    fn new() -> Self {
+        Self {
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        }
+    }
+}
+
+impl ClientCertVerifier for RequestClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        // Verified per request against the (possibly changing) client CA bundle.
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+fn build_server_config(
+    pair: &CertKey,
+    client_auth: Arc<dyn ClientCertVerifier>,
+) -> Result<Arc<ServerConfig>, ServingError> {
     let certs = CertificateDer::pem_slice_iter(&pair.cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServingError::Pem(format!("certificate: {e}")))?;
@@ -177,7 +260,7 @@ pub fn server_config(pair: &CertKey) -> Result<Arc<ServerConfig>, ServingError> 
     let mut config =
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
+            .with_client_cert_verifier(client_auth)
             .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))

@@ -6,7 +6,7 @@ use super::{
     ANONYMOUS_USER, AUTHENTICATED_GROUP, AUTHN_CACHE_TTL, AUTHZ_ALLOW_TTL, AUTHZ_DENY_TTL,
     Attributes, Authorizer, CachedAuthenticator, CachedAuthorizer, Decision,
     SubjectAccessReviewAuthorizer, TokenAuthenticator, TokenReviewAuthenticator,
-    UNAUTHENTICATED_GROUP, UserInfo,
+    UNAUTHENTICATED_GROUP, UserInfo, X509Authenticator, X509Outcome,
 };
 
 /// The result of checking one request.
@@ -25,6 +25,7 @@ pub enum AuthOutcome {
 /// Delegated authentication + authorization configuration.
 #[derive(Clone)]
 pub struct DelegatedAuth {
+    x509: Option<X509Authenticator>,
     authenticator: Option<Arc<dyn TokenAuthenticator>>,
     authorizer: Option<Arc<dyn Authorizer>>,
     anonymous: bool,
@@ -34,6 +35,7 @@ pub struct DelegatedAuth {
 impl std::fmt::Debug for DelegatedAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DelegatedAuth")
+            .field("x509", &self.x509.is_some())
             .field("authenticator", &self.authenticator.is_some())
             .field("authorizer", &self.authorizer.is_some())
             .field("anonymous", &self.anonymous)
@@ -57,6 +59,7 @@ impl DelegatedAuth {
         authorizer: Option<Arc<dyn Authorizer>>,
     ) -> Self {
         Self {
+            x509: None,
             authenticator,
             authorizer,
             anonymous: true,
@@ -101,16 +104,53 @@ impl DelegatedAuth {
         self
     }
 
-    /// Authenticates and authorizes one request (`authorization` is the raw header value).
+    /// Authenticates client certificates with `x509` (user CN, groups O), before tokens;
+    /// `None` turns certificate authentication off (presented certificates are ignored).
+    #[must_use]
+    pub fn with_x509(mut self, x509: Option<X509Authenticator>) -> Self {
+        self.x509 = x509;
+        self
+    }
+
+    /// Authenticates and authorizes one request (`authorization` is the raw header value)
+    /// made without a client certificate.
     pub async fn check(
         &self,
         method: &str,
         path: &str,
         authorization: Option<&str>,
     ) -> AuthOutcome {
+        self.check_request(method, path, authorization, &[]).await
+    }
+
+    /// Authenticates and authorizes one request: `peer_certificates` is the client's TLS
+    /// chain (DER, leaf first; empty without one), `authorization` the raw header value.
+    /// As upstream's union authenticator: certificate, then token; an invalid certificate
+    /// is `401` unless the token authenticates.
+    pub async fn check_request(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        peer_certificates: &[Vec<u8>],
+    ) -> AuthOutcome {
+        let mut cert_error = None;
+        let cert_user = match self
+            .x509
+            .as_ref()
+            .map(|a| a.authenticate(peer_certificates))
+        {
+            Some(X509Outcome::User(user)) => Some(user),
+            Some(X509Outcome::Invalid(e)) => {
+                cert_error = Some(e);
+                None
+            }
+            _ => None,
+        };
         let token = authorization.and_then(bearer_token);
-        let user = match (token, &self.authenticator) {
-            (Some(token), Some(authn)) => match authn.authenticate(token).await {
+        let user = match (cert_user, token, &self.authenticator) {
+            (Some(user), _, _) => with_authenticated_group(user),
+            (None, Some(token), Some(authn)) => match authn.authenticate(token).await {
                 Ok(Some(user)) => with_authenticated_group(user),
                 Ok(None) => return AuthOutcome::Unauthorized,
                 Err(e) => {
@@ -118,6 +158,11 @@ impl DelegatedAuth {
                     return AuthOutcome::Unauthorized;
                 }
             },
+            _ if cert_error.is_some() => {
+                let error = cert_error.unwrap_or_default();
+                tracing::info!(%error, "unable to authenticate the request: client certificate");
+                return AuthOutcome::Unauthorized;
+            }
             _ if self.anonymous => UserInfo::anonymous(),
             _ => return AuthOutcome::Unauthorized,
         };

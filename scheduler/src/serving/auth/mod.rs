@@ -2,7 +2,11 @@
 //! `k8s.io/apiserver`'s delegating authenticator and authorizer.
 //!
 //! Order of checks for a request that is not on an always-allowed path:
-//! 1. **Authentication.** An `Authorization: Bearer <token>` header is checked with a
+//! 1. **Authentication.** A client certificate verified against the client CA bundle
+//!    (`--client-ca-file`, else the cluster's `extension-apiserver-authentication`
+//!    ConfigMap) is user `CN`, groups `O` (see [`x509`]); one that fails verification is
+//!    `401` unless a token authenticates the request. Otherwise an
+//!    `Authorization: Bearer <token>` header is checked with a
 //!    `TokenReview` (cached 10 s for authenticated and for rejected tokens, keyed by a
 //!    salted SHA-256 of the token; errors are not cached). A rejected token is `401`.
 //!    Without a token the request is `system:anonymous` (groups
@@ -23,8 +27,12 @@
 mod cache;
 mod delegated;
 mod review;
+mod subject;
 #[cfg(test)]
 mod tests;
+pub mod x509;
+#[cfg(test)]
+pub(crate) mod x509_tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +45,8 @@ pub use delegated::{
     AuthOutcome, DelegatedAuth, bearer_token, forbidden_message, path_always_allowed,
 };
 pub use review::{SubjectAccessReviewAuthorizer, TokenReviewAuthenticator};
+pub use subject::{Subject, subject};
+pub use x509::{X509Authenticator, X509Outcome};
 
 /// Upstream's default TTL of cached TokenReview results (`--authentication-token-webhook-cache-ttl`).
 pub const AUTHN_CACHE_TTL: Duration = Duration::from_secs(10);

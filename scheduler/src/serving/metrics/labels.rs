@@ -98,7 +98,7 @@ pub(super) type OneStatic = [(&'static str, &'static str); 1];
 pub(super) type QueueEvent = [(&'static str, &'static str); 2];
 
 /// `{name}` of `leader_election_master_status`.
-pub(super) type LeaseName = [(&'static str, String); 1];
+pub(super) type LeaseName = [(&'static str, &'static str); 1];
 
 /// Values of the `attempts` label of `scheduler_pod_scheduling_sli_duration_seconds`;
 /// upstream caps the label at `15+` to bound cardinality.

@@ -23,6 +23,10 @@ use prometheus_client::registry::Registry;
 pub use labels::{AttemptResult, Queue};
 use labels::{ExtensionPointStatus, LeaseName, OneStatic, QueueEvent, ResultProfile};
 
+/// The `name` label of `leader_election_master_status`: kube-scheduler's
+/// `LeaderElectionConfig.Name`, whatever the Lease is called.
+pub const LEADER_ELECTION_NAME: &str = "kube-scheduler";
+
 /// Content type of [`SchedulerMetrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -47,6 +51,11 @@ pub struct SchedulerMetrics {
     preemption_attempts: Counter,
     preemption_victims: Histogram,
     leader: Family<LeaseName, Gauge>,
+    plugin_duration: HistogramFamily<[(&'static str, &'static str); 3]>,
+    unschedulable_pods: Family<[(&'static str, String); 2], Gauge>,
+    unschedulable_keys: std::sync::Mutex<Vec<(&'static str, String)>>,
+    cache_size: [Gauge; 3],
+    binding_goroutines: Gauge,
     profiles: RwLock<HashMap<Box<str>, ProfileMetrics>>,
 }
 
@@ -122,8 +131,37 @@ impl SchedulerMetrics {
         );
         let leader = Family::default();
         r.register("leader_election_master_status", "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name", Family::clone(&leader));
+        let plugin_duration: HistogramFamily<_> =
+            Family::new_with_constructor(|| buckets(0.00001, 1.5, 20));
+        r.register(
+            "scheduler_plugin_execution_duration_seconds",
+            "Duration for running a plugin at a specific extension point",
+            plugin_duration.clone(),
+        );
+        let unschedulable_pods = Family::default();
+        r.register("scheduler_unschedulable_pods", "The number of unschedulable pods broken down by plugin name. A pod will increment the gauge for all plugins that caused it to not schedule and so this metric have meaning only when broken down by plugin", Family::clone(&unschedulable_pods));
+        let cache: Family<OneStatic, Gauge> = Family::default();
+        r.register(
+            "scheduler_cache_size",
+            "Number of nodes, pods, and assumed (bound) pods in the scheduler cache",
+            cache.clone(),
+        );
+        let cache_size =
+            ["nodes", "pods", "assumed_pods"].map(|t| cache.get_or_create_owned(&[("type", t)]));
+        let goroutines: Family<OneStatic, Gauge> = Family::default();
+        r.register(
+            "scheduler_goroutines",
+            "Number of running goroutines split by the work they do such as binding",
+            goroutines.clone(),
+        );
+        let binding_goroutines = goroutines.get_or_create_owned(&[("operation", "binding")]);
         r.register_collector(Box::new(process::ProcessCollector));
         Self {
+            plugin_duration,
+            unschedulable_pods,
+            unschedulable_keys: std::sync::Mutex::default(),
+            cache_size,
+            binding_goroutines,
             registry: r,
             schedule_attempts,
             attempt_duration,
@@ -208,10 +246,79 @@ impl SchedulerMetrics {
         self.preemption_victims.observe(victims as f64);
     }
 
-    /// Sets `leader_election_master_status{name=lease}` to 1 when leading, else 0.
-    pub fn set_leader(&self, lease: &str, leading: bool) {
-        let key = [("name", lease.to_owned())];
+    /// Sets `leader_election_master_status{name="kube-scheduler"}` to 1 when leading, else
+    /// 0. As upstream, the label is the election's name ([`LEADER_ELECTION_NAME`]), never
+    /// the Lease's namespace/name (which `--leader-elect-resource-name` may change).
+    pub fn set_leader(&self, leading: bool) {
+        let key = [("name", LEADER_ELECTION_NAME)];
         self.leader.get_or_create(&key).set(i64::from(leading));
+    }
+
+    /// Records one sampled plugin call (`scheduler_plugin_execution_duration_seconds`):
+    /// `plugin` at `extension_point` returned `status` after `seconds`.
+    pub fn observe_plugin(
+        &self,
+        plugin: &'static str,
+        extension_point: &'static str,
+        status: &'static str,
+        seconds: f64,
+    ) {
+        let key = [
+            ("plugin", plugin),
+            ("extension_point", extension_point),
+            ("status", status),
+        ];
+        self.plugin_duration.get_or_create(&key).observe(seconds);
+    }
+
+    /// Sets `scheduler_unschedulable_pods{plugin, profile}` from the pods now in the
+    /// unschedulable pool, counted per (profile, rejecting plugin); series of plugins no
+    /// pod names any more drop to 0, as upstream's gauge does when its pods leave.
+    pub fn set_unschedulable_pods(&self, counts: &[((String, &'static str), usize)]) {
+        let mut keys = self
+            .unschedulable_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let key = |profile: &str, plugin: &'static str| {
+            [
+                ("plugin", plugin.to_owned()),
+                ("profile", profile.to_owned()),
+            ]
+        };
+        for (plugin, profile) in keys.iter() {
+            if !counts
+                .iter()
+                .any(|((pr, pl), _)| pr == profile && pl == plugin)
+            {
+                self.unschedulable_pods
+                    .get_or_create(&key(profile, plugin))
+                    .set(0);
+            }
+        }
+        keys.clear();
+        for ((profile, plugin), n) in counts {
+            let n = i64::try_from(*n).unwrap_or(i64::MAX);
+            self.unschedulable_pods
+                .get_or_create(&key(profile, plugin))
+                .set(n);
+            keys.push((plugin, profile.clone()));
+        }
+    }
+
+    /// Sets `scheduler_cache_size{type}`: nodes, pods (assumed included) and assumed pods
+    /// in the cache.
+    pub fn set_cache_size(&self, nodes: usize, pods: usize, assumed_pods: usize) {
+        for (gauge, n) in self.cache_size.iter().zip([nodes, pods, assumed_pods]) {
+            gauge.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Sets `scheduler_goroutines{operation="binding"}`: binding cycles in flight. Ours are
+    /// tokio tasks, not goroutines; one task runs one pod's binding cycle (Permit wait,
+    /// PreBind, Bind, PostBind), which is what upstream's binding goroutine counts.
+    pub fn set_binding_tasks(&self, tasks: usize) {
+        self.binding_goroutines
+            .set(i64::try_from(tasks).unwrap_or(i64::MAX));
     }
 
     /// Encodes every metric as OpenMetrics text (ends with `# EOF`).

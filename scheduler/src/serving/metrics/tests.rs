@@ -19,7 +19,7 @@ fn encodes_upstream_names_labels_and_values() {
     m.observe_pod_scheduled(40, 9.0);
     m.inc_queue_incoming(Queue::Active, "PodAdd", 2);
     m.observe_preemption(3);
-    m.set_leader("kube-scheduler", true);
+    m.set_leader(true);
     let text = m.encode();
 
     for line in [
@@ -67,7 +67,7 @@ fn encodes_upstream_names_labels_and_values() {
     assert!(!text.contains("_total_total"));
     assert!(!text.contains(".."), "help texts end in one period");
 
-    m.set_leader("kube-scheduler", false);
+    m.set_leader(false);
     assert!(has_line(
         &m.encode(),
         r#"leader_election_master_status{name="kube-scheduler"} 0"#
@@ -102,4 +102,48 @@ fn parses_proc_stat() {
     assert_eq!(s.resident_memory_bytes, 2048.0 * 1024.0);
     assert_eq!(s.virtual_memory_bytes, 123456789.0);
     assert_eq!(s.start_time_seconds, 1700000010.0);
+}
+
+#[test]
+fn plugin_queue_cache_and_binding_metrics() {
+    let m = SchedulerMetrics::new();
+    m.observe_plugin("NodeResourcesFit", "Filter", "Unschedulable", 0.00002);
+    m.set_unschedulable_pods(&[
+        (("default-scheduler".into(), "NodeResourcesFit"), 2),
+        (("default-scheduler".into(), "TaintToleration"), 1),
+    ]);
+    m.set_cache_size(5, 7, 1);
+    m.set_binding_tasks(3);
+    let text = m.encode();
+    for line in [
+        r#"scheduler_plugin_execution_duration_seconds_bucket{le="0.00001",plugin="NodeResourcesFit",extension_point="Filter",status="Unschedulable"} 0"#,
+        r#"scheduler_plugin_execution_duration_seconds_count{plugin="NodeResourcesFit",extension_point="Filter",status="Unschedulable"} 1"#,
+        r#"scheduler_unschedulable_pods{plugin="NodeResourcesFit",profile="default-scheduler"} 2"#,
+        r#"scheduler_unschedulable_pods{plugin="TaintToleration",profile="default-scheduler"} 1"#,
+        r#"scheduler_cache_size{type="nodes"} 5"#,
+        r#"scheduler_cache_size{type="pods"} 7"#,
+        r#"scheduler_cache_size{type="assumed_pods"} 1"#,
+        r#"scheduler_goroutines{operation="binding"} 3"#,
+        "# TYPE scheduler_unschedulable_pods gauge",
+        "# TYPE scheduler_plugin_execution_duration_seconds histogram",
+    ] {
+        assert!(has_line(&text, line), "missing {line:?} in\n{text}");
+    }
+    // exponential(0.00001, 1.5, 20) plus +Inf.
+    let buckets = text
+        .lines()
+        .filter(|l| l.starts_with("scheduler_plugin_execution_duration_seconds_bucket{"))
+        .count();
+    assert_eq!(buckets, 21);
+    // A plugin no unschedulable pod names any more drops to 0.
+    m.set_unschedulable_pods(&[(("default-scheduler".into(), "NodeResourcesFit"), 1)]);
+    let text = m.encode();
+    assert!(has_line(
+        &text,
+        r#"scheduler_unschedulable_pods{plugin="TaintToleration",profile="default-scheduler"} 0"#
+    ));
+    assert!(has_line(
+        &text,
+        r#"scheduler_unschedulable_pods{plugin="NodeResourcesFit",profile="default-scheduler"} 1"#
+    ));
 }
