@@ -407,6 +407,10 @@ async fn preemption_reserves_what_it_freed_as_kube_scheduler_does() -> anyhow::R
                 preempted_events: 2,
                 late_on_node: 0,
             };
+            println!(
+                "figure: preemption with terminating victims: victims kube-scheduler {} / Ferrosched {}, late lower-priority pods on the nominated node {} / {}",
+                kube.victims, ferro.victims, kube.late_on_node, ferro.late_on_node
+            );
             assert_eq!(kube, expect("kube-node"), "kube-scheduler (the reference)");
             assert_eq!(ferro, expect("ferro-node"), "Ferrosched");
             Ok(())
