@@ -99,6 +99,17 @@ impl Spawned {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// The leader-election identity a scheduler logged (`identity=<id>`), once it has.
+    pub fn logged_identity(&self) -> Option<String> {
+        let log = self.log();
+        let i = log.find("identity=")?;
+        let rest = &log[i + "identity=".len()..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '\u{1b}')
+            .unwrap_or(rest.len());
+        Some(rest[..end].to_string())
+    }
 }
 
 impl Drop for Spawned {

@@ -87,16 +87,6 @@ async fn holder(leases: &Api<Lease>) -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-fn identity_of(p: &Spawned) -> Option<String> {
-    let log = p.log();
-    let i = log.find("identity=")?;
-    let rest = &log[i + "identity=".len()..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '\u{1b}')
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_string())
-}
-
 /// Starts a replica and waits until it logged its identity.
 async fn replica(
     env: &TestEnv,
@@ -111,7 +101,7 @@ async fn replica(
         .wait_for(
             &format!("{name}'s identity"),
             Duration::from_secs(60),
-            || async { identity_of(&p) },
+            || async { p.logged_identity() },
         )
         .await?;
     Ok((p, port, id))

@@ -46,16 +46,6 @@ struct Replica {
     port: u16,
 }
 
-fn identity_of(r: &Replica) -> Option<String> {
-    let log = r.proc.log();
-    let i = log.find("identity=")?;
-    let rest = &log[i + "identity=".len()..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '\u{1b}')
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_string())
-}
-
 async fn holder(leases: &Api<Lease>) -> Option<String> {
     leases
         .get("ha")
@@ -133,7 +123,12 @@ async fn leader_fails_over_and_every_pod_is_bound_once() -> anyhow::Result<()> {
                 .wait_for(
                     "every replica's identity",
                     Duration::from_secs(10),
-                    || async { replicas.iter().map(identity_of).collect::<Option<Vec<_>>>() },
+                    || async {
+                        replicas
+                            .iter()
+                            .map(|r| r.proc.logged_identity())
+                            .collect::<Option<Vec<_>>>()
+                    },
                 )
                 .await?;
             assert!(
