@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cache;
 pub mod config;
+pub mod deadline;
 pub mod framework;
 pub mod informers;
 pub mod leader;

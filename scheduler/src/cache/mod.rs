@@ -5,6 +5,8 @@ mod snapshot;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_extreme;
 
 pub use node_info::NodeInfo;
 pub use snapshot::Snapshot;
