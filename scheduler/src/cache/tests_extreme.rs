@@ -25,6 +25,21 @@ fn pod(name: &str, bound: bool, memory: &str) -> Arc<PodInfo> {
 }
 
 #[test]
+fn saturated_sums_are_recomputed_when_a_pod_leaves() {
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_node(node());
+    c.upsert_bound_pod(pod("p1", true, "8Ei"));
+    c.upsert_bound_pod(pod("p2", true, "8Ei"));
+    c.upsert_bound_pod(pod("p3", true, "1Gi"));
+    let memory = |c: &Cache| c.node("a").map(|n| (n.requested.memory, n.non_zero_memory));
+    assert_eq!(memory(&c), Some((i64::MAX, i64::MAX)));
+    assert!(c.remove_pod("p1"));
+    assert_eq!(memory(&c), Some((i64::MAX, i64::MAX)));
+    assert!(c.remove_pod("p2"));
+    assert_eq!(memory(&c), Some((1 << 30, 1 << 30)), "exact again");
+}
+
+#[test]
 fn an_endless_assume_ttl_does_not_panic_and_never_expires() {
     let mut c = Cache::new(Duration::MAX);
     c.upsert_node(node());
