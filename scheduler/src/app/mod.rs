@@ -5,4 +5,6 @@ pub mod malloc;
 mod wiring;
 
 pub use cli::Args;
-pub use wiring::{apply_flag_overrides, build_frameworks, load_config, run};
+pub use wiring::{
+    MAX_RATE_WINDOW, apply_flag_overrides, build_frameworks, load_config, rate_window, run,
+};
