@@ -9,6 +9,8 @@ pub mod cache;
 pub mod config;
 pub mod deadline;
 pub mod framework;
+#[cfg(test)]
+mod fuzz;
 pub mod informers;
 pub mod leader;
 pub mod listers;
