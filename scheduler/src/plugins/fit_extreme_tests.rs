@@ -39,13 +39,16 @@ fn two_8ei_containers_do_not_fit_a_32gi_node() {
 
 #[test]
 fn negative_usage_does_not_overflow_the_room_left() {
-    let used = req_pod("u", "n", &[&[("memory", "-8Ei")]]);
-    let node = cap_node("n", &[("memory", "16Ei"), ("pods", "110")], &[used]);
+    // cpu, memory and storage requests never sum below 0 (the init-container maximum
+    // starts there); an extended resource can.
+    let gpu = "example.com/gpu";
+    let used = req_pod("u", "n", &[&[(gpu, "-10E")]]);
+    let node = cap_node("n", &[(gpu, "16E"), ("pods", "110")], &[used]);
     assert_eq!(
-        (node.allocatable.memory, node.requested.memory),
+        (node.allocatable.get(gpu), node.requested.get(gpu)),
         (i64::MAX, i64::MIN)
     );
-    let pod = pinfo(&req_pod("p", "", &[&[("memory", "1")]]));
+    let pod = pinfo(&req_pod("p", "", &[&[(gpu, "1")]]));
     let s = fit(ScoringStrategyType::LeastAllocated).filter(&CycleState::default(), &pod, &node);
     assert!(s.is_success(), "{s:?}");
 }

@@ -110,8 +110,16 @@ pub fn resource_triplet(
 }
 
 /// `part * 100 / whole` without overflow (upstream's int64 product wraps for a whole above
-/// about 92Pi; see docs/decisions.md), clamped to i64.
+/// about 92Pi; see docs/decisions.md), clamped to i64. In i64 when that is exact (every
+/// real node), in i128 otherwise.
 fn percent_of(part: i128, whole: i64) -> i64 {
+    if let Ok(p) = i64::try_from(part)
+        && let Some(v) = p
+            .checked_mul(MAX_NODE_SCORE)
+            .and_then(|p| p.checked_div(whole))
+    {
+        return v;
+    }
     let v = part * i128::from(MAX_NODE_SCORE) / i128::from(whole);
     i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
