@@ -61,7 +61,7 @@ pub fn render(profile: &SchedulerProfile, namespace: &str) -> Result<Rendered, V
     }
     let cc = spec.client_connection.clone().unwrap_or_default();
     let client_connection = sc::ClientConnectionConfiguration {
-        qps: cc.qps.map_or(0.0, |q| q as f32), // the wire format has a float32
+        qps: cc.qps.unwrap_or(0.0),
         burst: cc.burst.unwrap_or(0),
         ..sc::ClientConnectionConfiguration::default()
     };

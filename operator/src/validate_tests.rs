@@ -73,6 +73,53 @@ fn invalid_specs_are_reported_with_the_field_that_is_wrong() {
     }
 }
 
+/// Issue #20: values that overflow the scheduler's arithmetic are rejected before rollout,
+/// by the scheduler's own config code.
+#[test]
+fn extreme_numbers_are_rejected_with_their_field() {
+    let bound = "must be less than or equal to 9223372036 (the longest duration, about 292 years)";
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "  podInitialBackoffSeconds: 9223372036854775807\n  podMaxBackoffSeconds: 9223372036854775807\n",
+            format!(
+                "spec.podInitialBackoffSeconds: Invalid value: 9223372036854775807: {bound}; spec.podMaxBackoffSeconds: Invalid value: 9223372036854775807: {bound}"
+            ),
+        ),
+        (
+            "  podMaxBackoffSeconds: 9223372036854775807\n",
+            format!("spec.podMaxBackoffSeconds: Invalid value: 9223372036854775807: {bound}"),
+        ),
+        (
+            "  pluginConfig:\n  - name: VolumeBinding\n    args:\n      bindTimeoutSeconds: 9223372036854775807\n",
+            format!(
+                "spec.pluginConfig[0].args.bindTimeoutSeconds: Invalid value: 9223372036854775807: {bound}"
+            ),
+        ),
+        (
+            "  clientConnection:\n    qps: .nan\n",
+            r#"spec.clientConnection.qps: Invalid value: "NaN": must be a non-negative number"#
+                .to_string(),
+        ),
+        (
+            "  clientConnection:\n    qps: 1e300\n",
+            r#"spec.clientConnection.qps: Invalid value: "inf": must be a non-negative number"#
+                .to_string(),
+        ),
+    ];
+    for (body, message) in cases {
+        let p = profile(&spec(body));
+        let e = validate(&p, std::slice::from_ref(&p), "ferrosched-system")
+            .err()
+            .unwrap_or_else(|| panic!("accepted:\n{body}"));
+        assert_eq!(e.reason(), "InvalidConfig");
+        assert_eq!(
+            e.message(),
+            format!("invalid scheduler configuration: {message}"),
+            "for\n{body}"
+        );
+    }
+}
+
 #[test]
 fn profile_names_that_would_make_invalid_children_are_rejected() {
     let long = "a".repeat(53);

@@ -7,8 +7,11 @@
 pub mod app;
 pub mod cache;
 pub mod config;
+pub mod deadline;
 pub mod fault;
 pub mod framework;
+#[cfg(test)]
+mod fuzz;
 pub mod informers;
 pub mod leader;
 pub mod listers;

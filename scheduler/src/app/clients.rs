@@ -84,8 +84,10 @@ pub async fn client_from(path: &str, qps: f32, burst: u32) -> anyhow::Result<kub
     })
 }
 
-/// The longest rate-limit window (a year).
-const MAX_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Longest request window: a qps so small that `burst` requests take longer than this
+/// (e.g. `1e-30`) is held to `burst` requests per year, which is no different in practice
+/// from the never-refilling bucket client-go would make of it.
+pub const MAX_RATE_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// `clientConnection.qps`/`burst` as a request window; None when unlimited (qps <= 0).
 pub fn rate_window(qps: f32, burst: u32) -> Option<(u64, Duration)> {
@@ -93,14 +95,12 @@ pub fn rate_window(qps: f32, burst: u32) -> Option<(u64, Duration)> {
         return None;
     }
     let burst = u64::from(burst.max(1));
-    let window = burst as f64 / f64::from(qps);
-    // A tiny qps gives a window too long to add to an instant: a year is as good as never.
-    Some((
-        burst,
-        Duration::try_from_secs_f64(window)
-            .unwrap_or(MAX_WINDOW)
-            .min(MAX_WINDOW),
-    ))
+    // Saturating both ways: a window too long to represent (qps 1e-30) is capped, and one
+    // that rounds to zero (qps near f32::MAX), which tower's `Rate` rejects, is 1ns.
+    let window = Duration::try_from_secs_f64(burst as f64 / f64::from(qps))
+        .unwrap_or(MAX_RATE_WINDOW)
+        .clamp(Duration::from_nanos(1), MAX_RATE_WINDOW);
+    Some((burst, window))
 }
 
 #[cfg(test)]
@@ -116,7 +116,21 @@ mod tests {
         );
         assert_eq!(rate_window(0.0, 100), None, "qps 0 means unlimited");
         assert_eq!(rate_window(-1.0, 100), None);
+    }
+
+    #[test]
+    fn extreme_qps_gives_a_window_tower_accepts() {
+        // Issue #20: 1e-30 made `Duration::from_secs_f64` panic; f32::MAX made a zero
+        // window, which tower's `Rate::new` rejects with a panic.
+        for (qps, burst) in [(1e-30, 100), (f32::MIN_POSITIVE, u32::MAX), (f32::MAX, 1)] {
+            let (n, per) = rate_window(qps, burst).expect("limited");
+            assert!(
+                per > Duration::ZERO && per <= MAX_RATE_WINDOW,
+                "{qps}: {per:?}"
+            );
+            let _ = tower::limit::RateLimitLayer::new(n, per);
+        }
         assert_eq!(rate_window(f32::NAN, 100), None);
-        assert_eq!(rate_window(1e-30, 100).map(|w| w.1), Some(MAX_WINDOW));
+        assert_eq!(rate_window(f32::INFINITY, 100), None);
     }
 }

@@ -6,4 +6,5 @@ pub mod malloc;
 mod wiring;
 
 pub use cli::Args;
+pub use clients::{MAX_RATE_WINDOW, rate_window};
 pub use wiring::{apply_flag_overrides, build_frameworks, load_config, run};

@@ -6,6 +6,8 @@ mod snapshot;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_extreme;
 
 pub use images::{ImageState, ImageStates};
 pub use node_info::NodeInfo;

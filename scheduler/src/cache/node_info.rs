@@ -105,8 +105,8 @@ impl NodeInfo {
     /// Accounts a pod on this node.
     pub fn add_pod(&mut self, pod: Arc<PodInfo>) {
         self.requested.add(&pod.requests);
-        self.non_zero_cpu += pod.non_zero_cpu;
-        self.non_zero_memory += pod.non_zero_memory;
+        self.non_zero_cpu = self.non_zero_cpu.saturating_add(pod.non_zero_cpu);
+        self.non_zero_memory = self.non_zero_memory.saturating_add(pod.non_zero_memory);
         self.used_ports.extend(pod.host_ports.iter().cloned());
         if pod.has_affinity {
             self.pods_with_affinity += 1;
@@ -120,15 +120,34 @@ impl NodeInfo {
         self.pods.push(pod);
     }
 
+    fn recompute_requests(&mut self) {
+        self.requested = Resource::default();
+        (self.non_zero_cpu, self.non_zero_memory) = (0, 0);
+        for p in &self.pods {
+            self.requested.add(&p.requests);
+            self.non_zero_cpu = self.non_zero_cpu.saturating_add(p.non_zero_cpu);
+            self.non_zero_memory = self.non_zero_memory.saturating_add(p.non_zero_memory);
+        }
+    }
+
     /// Removes the pod with `uid`; returns whether it was here.
     pub fn remove_pod(&mut self, uid: &str) -> bool {
         let Some(i) = self.pods.iter().position(|p| p.uid == uid) else {
             return false;
         };
         let pod = self.pods.swap_remove(i);
-        self.requested.sub(&pod.requests);
-        self.non_zero_cpu -= pod.non_zero_cpu;
-        self.non_zero_memory -= pod.non_zero_memory;
+        let at_end = |v: i64| v == i64::MAX || v == i64::MIN;
+        if self.requested.is_saturated()
+            || at_end(self.non_zero_cpu)
+            || at_end(self.non_zero_memory)
+        {
+            // A saturated sum lost track of its parts: add up the pods that stay.
+            self.recompute_requests();
+        } else {
+            self.requested.sub(&pod.requests);
+            self.non_zero_cpu = self.non_zero_cpu.saturating_sub(pod.non_zero_cpu);
+            self.non_zero_memory = self.non_zero_memory.saturating_sub(pod.non_zero_memory);
+        }
         for hp in &pod.host_ports {
             if let Some(j) = self.used_ports.iter().position(|u| u == hp) {
                 self.used_ports.swap_remove(j);

@@ -270,6 +270,7 @@ pub(crate) fn volume_binding(
             "invalid BindTimeoutSeconds, should not be a negative value",
         );
     }
+    super::validate::check_duration_seconds(&p.child("bindTimeoutSeconds"), timeout, errs);
     // StorageCapacityScoring is on by default at 1.37: the shape is defaulted and checked.
     let shape = if w.shape.is_empty() {
         vec![

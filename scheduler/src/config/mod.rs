@@ -35,6 +35,8 @@ mod tests_args;
 #[cfg(test)]
 mod tests_bad;
 #[cfg(test)]
+mod tests_extreme;
+#[cfg(test)]
 mod tests_good;
 #[cfg(test)]
 mod tests_render;

@@ -29,7 +29,7 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-fn is_zero_f32(v: &f32) -> bool {
+fn is_zero_f64(v: &f64) -> bool {
     *v == 0.0
 }
 
@@ -166,10 +166,11 @@ pub struct ClientConnectionConfiguration {
     #[serde(default, deserialize_with = "nullable")]
     #[serde(skip_serializing_if = "String::is_empty")]
     pub content_type: String,
-    /// Client QPS (0 means the default, 50).
+    /// Client QPS (0 means the default, 50). A float32 upstream; read as f64 so that a
+    /// value beyond float32 is reported with its field path rather than as a syntax error.
     #[serde(default, deserialize_with = "nullable")]
-    #[serde(skip_serializing_if = "is_zero_f32")]
-    pub qps: f32,
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub qps: f64,
     /// Client burst (0 means the default, 100).
     #[serde(default, deserialize_with = "nullable")]
     #[serde(skip_serializing_if = "is_zero_i32")]

@@ -20,6 +20,21 @@ use super::types::{
 
 /// Name given to a lone profile without `schedulerName`.
 pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
+/// The longest duration in seconds (Go's `time.Duration`, an i64 of nanoseconds, as
+/// upstream converts these fields; about 292 years). Longer values are rejected: upstream
+/// would wrap them to negative durations, and no clock here needs to add them.
+pub const MAX_DURATION_SECONDS: i64 = i64::MAX / 1_000_000_000;
+
+/// Rejects `value` seconds beyond [`MAX_DURATION_SECONDS`].
+pub(crate) fn check_duration_seconds(path: &FieldPath, value: i64, errs: &mut Errs) {
+    if value > MAX_DURATION_SECONDS {
+        let detail = format!(
+            "must be less than or equal to {MAX_DURATION_SECONDS} (the longest duration, about 292 years)"
+        );
+        errs.invalid(path, &value, &detail);
+    }
+}
+
 /// client-go's `JitterFactor`: renewDeadline must exceed retryPeriod times this.
 const JITTER_FACTOR: f64 = 1.2;
 
@@ -112,10 +127,12 @@ fn client_connection(cc: &ClientConnectionConfiguration, errs: &mut Errs) -> Cli
     if cc.burst < 0 {
         errs.invalid(&path.child("burst"), &cc.burst, "must be non-negative");
     }
-    if !cc.qps.is_finite() || cc.qps < 0.0 {
+    let qps = cc.qps as f32;
+    if !qps.is_finite() || qps < 0.0 {
+        // Shown as a float32, as upstream holds it: 1e300 is "inf".
         errs.invalid(
             &path.child("qps"),
-            &cc.qps.to_string(),
+            &qps.to_string(),
             "must be a non-negative number",
         );
     }
@@ -130,7 +147,14 @@ fn client_connection(cc: &ClientConnectionConfiguration, errs: &mut Errs) -> Cli
         kubeconfig: cc.kubeconfig.clone(),
         accept_content_types: cc.accept_content_types.clone(),
         content_type: non_empty_or(&cc.content_type, crate::wire::PROTOBUF),
-        qps: if cc.qps == 0.0 { 50.0 } else { cc.qps },
+        qps: if cc.qps == 0.0 {
+            50.0
+        } else if qps == 0.0 {
+            // A positive qps below float32's range stays positive (a limit, not "unlimited").
+            f32::from_bits(1)
+        } else {
+            qps
+        },
         burst: if cc.burst == 0 {
             100
         } else {
@@ -279,6 +303,8 @@ pub(crate) fn resolve_config(
             "must be greater than 0",
         );
     }
+    check_duration_seconds(&fp("podInitialBackoffSeconds"), initial, &mut errs);
+    check_duration_seconds(&fp("podMaxBackoffSeconds"), max, &mut errs);
     if max < initial {
         let detail = "must be greater than or equal to PodInitialBackoffSeconds";
         errs.invalid(&fp("podMaxBackoffSeconds"), &max, detail);

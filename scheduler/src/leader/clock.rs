@@ -64,7 +64,7 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         let sleepers = {
             let mut inner = self.lock();
-            inner.elapsed += by;
+            inner.elapsed = inner.elapsed.saturating_add(by);
             std::mem::take(&mut inner.sleepers)
         };
         sleepers.into_iter().for_each(Waker::wake);
@@ -89,7 +89,7 @@ impl Default for ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        self.start + self.elapsed()
+        crate::deadline::after(self.start, self.elapsed())
     }
 
     fn wall_now(&self) -> jiff::Timestamp {
@@ -102,7 +102,7 @@ impl Clock for ManualClock {
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
         let clock = self.clone();
-        let until = self.elapsed() + duration;
+        let until = self.elapsed().saturating_add(duration);
         std::future::poll_fn(move |cx| {
             let mut inner = clock.lock();
             if inner.elapsed >= until {
@@ -111,5 +111,20 @@ impl Clock for ManualClock {
             inner.sleepers.push(cx.waker().clone());
             Poll::Pending
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_sleep_on_the_manual_clock_does_not_panic() {
+        let clock = ManualClock::default();
+        clock.advance(Duration::from_secs(1));
+        drop(clock.sleep(Duration::MAX));
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.elapsed(), Duration::MAX);
+        assert!(clock.now() >= clock.start);
     }
 }

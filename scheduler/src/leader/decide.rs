@@ -30,7 +30,8 @@ impl Observation {
     #[must_use]
     pub fn is_valid(&self, now: Instant) -> bool {
         let secs = self.spec.lease_duration_seconds.unwrap_or(0).max(0);
-        let expires = self.at + Duration::from_secs(u64::from(secs.unsigned_abs()));
+        let lease = Duration::from_secs(u64::from(secs.unsigned_abs()));
+        let expires = crate::deadline::after(self.at, lease);
         expires > now
     }
 }

@@ -54,26 +54,37 @@ impl Resource {
         }
     }
 
-    /// Adds `other` into `self`.
+    /// Adds `other` into `self`, saturating at the ends of i64 (upstream wraps: a pod of
+    /// two 8Ei containers would request -2 bytes; see docs/decisions.md).
     pub fn add(&mut self, other: &Resource) {
-        self.milli_cpu += other.milli_cpu;
-        self.memory += other.memory;
-        self.ephemeral_storage += other.ephemeral_storage;
-        self.allowed_pod_number += other.allowed_pod_number;
+        self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
+        self.memory = self.memory.saturating_add(other.memory);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_add(other.ephemeral_storage);
+        self.allowed_pod_number = self
+            .allowed_pod_number
+            .saturating_add(other.allowed_pod_number);
         for (k, v) in &other.scalar {
-            *self.scalar.entry(k.clone()).or_insert(0) += v;
+            let e = self.scalar.entry(k.clone()).or_insert(0);
+            *e = e.saturating_add(*v);
         }
     }
 
-    /// Subtracts `other` from `self`.
+    /// Subtracts `other` from `self`, saturating. Not the inverse of [`Resource::add`] once
+    /// a sum saturated: see [`Resource::is_saturated`].
     pub fn sub(&mut self, other: &Resource) {
-        self.milli_cpu -= other.milli_cpu;
-        self.memory -= other.memory;
-        self.ephemeral_storage -= other.ephemeral_storage;
-        self.allowed_pod_number -= other.allowed_pod_number;
+        self.milli_cpu = self.milli_cpu.saturating_sub(other.milli_cpu);
+        self.memory = self.memory.saturating_sub(other.memory);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_sub(other.ephemeral_storage);
+        self.allowed_pod_number = self
+            .allowed_pod_number
+            .saturating_sub(other.allowed_pod_number);
         for (k, v) in &other.scalar {
             let e = self.scalar.entry(k.clone()).or_insert(0);
-            *e -= v;
+            *e = e.saturating_sub(*v);
             if *e == 0 {
                 self.scalar.remove(k);
             }
@@ -89,6 +100,20 @@ impl Resource {
             let e = self.scalar.entry(k.clone()).or_insert(0);
             *e = (*e).max(*v);
         }
+    }
+
+    /// Whether any amount sits at an end of i64 (a sum that may have saturated).
+    pub fn is_saturated(&self) -> bool {
+        let at_end = |v: i64| v == i64::MAX || v == i64::MIN;
+        [
+            self.milli_cpu,
+            self.memory,
+            self.ephemeral_storage,
+            self.allowed_pod_number,
+        ]
+        .into_iter()
+        .chain(self.scalar.values().copied())
+        .any(at_end)
     }
 
     /// The named resource's amount (`cpu` in millicores).
@@ -180,27 +205,27 @@ pub fn pod_non_zero_requests(pod: &Pod) -> (i64, i64) {
         };
         (cpu, mem)
     };
-    let (mut cpu, mut mem) = (0, 0);
+    let (mut cpu, mut mem) = (0i64, 0i64);
     for c in &spec.containers {
         let (a, b) = nz(c);
-        cpu += a;
-        mem += b;
+        cpu = cpu.saturating_add(a);
+        mem = mem.saturating_add(b);
     }
-    let (mut side_cpu, mut side_mem, mut init_cpu, mut init_mem) = (0, 0, 0, 0);
+    let (mut side_cpu, mut side_mem, mut init_cpu, mut init_mem) = (0i64, 0i64, 0, 0);
     for c in spec.init_containers.iter().flatten() {
         let (a, b) = nz(c);
         if is_sidecar(c) {
-            side_cpu += a;
-            side_mem += b;
+            side_cpu = side_cpu.saturating_add(a);
+            side_mem = side_mem.saturating_add(b);
             init_cpu = init_cpu.max(side_cpu);
             init_mem = init_mem.max(side_mem);
         } else {
-            init_cpu = init_cpu.max(side_cpu + a);
-            init_mem = init_mem.max(side_mem + b);
+            init_cpu = init_cpu.max(side_cpu.saturating_add(a));
+            init_mem = init_mem.max(side_mem.saturating_add(b));
         }
     }
-    cpu = (cpu + side_cpu).max(init_cpu);
-    mem = (mem + side_mem).max(init_mem);
+    cpu = cpu.saturating_add(side_cpu).max(init_cpu);
+    mem = mem.saturating_add(side_mem).max(init_mem);
     if let Some(level) = spec.resources.as_ref().and_then(|r| r.requests.as_ref()) {
         if let Some(q) = level.get("cpu") {
             cpu = parse_milli(&q.0).unwrap_or(cpu);
@@ -211,8 +236,8 @@ pub fn pod_non_zero_requests(pod: &Pod) -> (i64, i64) {
     }
     if let Some(o) = spec.overhead.as_ref() {
         let o = Resource::from_list(Some(o));
-        cpu += o.milli_cpu;
-        mem += o.memory;
+        cpu = cpu.saturating_add(o.milli_cpu);
+        mem = mem.saturating_add(o.memory);
     }
     (cpu, mem)
 }
@@ -265,6 +290,40 @@ spec:
         );
         assert_eq!(pod_requests(&p).milli_cpu, 50);
         assert_eq!(pod_non_zero_requests(&p), (150, 2 * DEFAULT_MEMORY_REQUEST));
+    }
+
+    #[test]
+    fn sums_saturate_instead_of_wrapping() {
+        // Issue #20: 8Ei is i64::MAX bytes; two of them wrapped to -2 and the pod fit anywhere.
+        let p = pod(r#"
+metadata: {name: p}
+spec:
+  initContainers:
+  - {name: i, image: x, resources: {requests: {cpu: "9223372036854775807", example.com/gpu: 8E}}}
+  containers:
+  - {name: a, image: x, resources: {requests: {memory: 8Ei, ephemeral-storage: 8Ei, example.com/gpu: 8E}}}
+  - {name: b, image: x, resources: {requests: {memory: 8Ei, ephemeral-storage: 8Ei, example.com/gpu: 8E}}}
+  overhead: {cpu: "1", memory: 8Ei}
+"#);
+        let r = pod_requests(&p);
+        assert_eq!(r.memory, i64::MAX);
+        assert_eq!(r.ephemeral_storage, i64::MAX);
+        assert_eq!(r.get("example.com/gpu"), i64::MAX);
+        assert_eq!(r.milli_cpu, i64::MAX);
+        assert_eq!(pod_non_zero_requests(&p), (i64::MAX, i64::MAX));
+    }
+
+    #[test]
+    fn subtracting_saturates_too() {
+        let mut r = Resource {
+            memory: i64::MIN,
+            ..Resource::default()
+        };
+        r.sub(&Resource {
+            memory: 1,
+            ..Resource::default()
+        });
+        assert_eq!(r.memory, i64::MIN);
     }
 
     #[test]

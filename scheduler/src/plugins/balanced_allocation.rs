@@ -58,7 +58,8 @@ impl BalancedAllocation {
             else {
                 continue;
             };
-            let f = |v: i64| (v as f64 / allocatable as f64).min(1.0);
+            // Upstream caps at 1; the floor only matters for invalid negative amounts.
+            let f = |v: i64| (v as f64 / allocatable as f64).clamp(0.0, 1.0);
             if n < INLINE {
                 with[n] = f(requested);
                 without[n] = f(allocated);

@@ -89,7 +89,7 @@ pub fn insufficient(
         return out;
     }
     let mut check = |want: i64, alloc: i64, used: i64, reason: &str| {
-        if want > 0 && want > alloc - used {
+        if want > 0 && want > alloc.saturating_sub(used) {
             out.push(Insufficient {
                 reason: reason.to_string(),
                 unresolvable: want > alloc,
@@ -115,7 +115,7 @@ pub fn insufficient(
         }
         let a = alloc.scalar.get(name).copied().unwrap_or(0);
         let u = used.scalar.get(name).copied().unwrap_or(0);
-        if want > a - u {
+        if want > a.saturating_sub(u) {
             out.push(Insufficient {
                 reason: format!("Insufficient {name}"),
                 unresolvable: want > a,
@@ -130,7 +130,7 @@ fn fits_quick(pod: &PodInfo, node: &NodeInfo, ignored: impl Fn(&str) -> bool) ->
     if node.pods.len() as i64 + 1 > alloc.allowed_pod_number {
         return false;
     }
-    let ok = |want: i64, a: i64, u: i64| want <= 0 || want <= a - u;
+    let ok = |want: i64, a: i64, u: i64| want <= 0 || want <= a.saturating_sub(u);
     ok(req.milli_cpu, alloc.milli_cpu, used.milli_cpu)
         && ok(req.memory, alloc.memory, used.memory)
         && ok(
@@ -142,8 +142,12 @@ fn fits_quick(pod: &PodInfo, node: &NodeInfo, ignored: impl Fn(&str) -> bool) ->
             want == 0
                 || ignored(name)
                 || want
-                    <= alloc.scalar.get(name).copied().unwrap_or(0)
-                        - used.scalar.get(name).copied().unwrap_or(0)
+                    <= alloc
+                        .scalar
+                        .get(name)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_sub(used.scalar.get(name).copied().unwrap_or(0))
         })
 }
 
@@ -295,3 +299,7 @@ impl ScorePlugin for Fit {
 #[cfg(test)]
 #[path = "fit_tests.rs"]
 pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "fit_extreme_tests.rs"]
+mod extreme_tests;

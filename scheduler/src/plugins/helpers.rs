@@ -360,8 +360,19 @@ pub fn default_normalize(scores: &mut [i64], reverse: bool) {
         return;
     }
     for s in scores.iter_mut() {
-        let v = MAX_NODE_SCORE * *s / max;
-        *s = if reverse { MAX_NODE_SCORE - v } else { v };
+        // In i128 when the product overflows (raw scores of any size, issue #20).
+        let v = s.checked_mul(MAX_NODE_SCORE).map_or_else(
+            || {
+                let v = i128::from(*s) * i128::from(MAX_NODE_SCORE) / i128::from(max);
+                i64::try_from(v).unwrap_or(i64::MIN)
+            },
+            |p| p / max,
+        );
+        *s = if reverse {
+            MAX_NODE_SCORE.saturating_sub(v)
+        } else {
+            v
+        };
     }
 }
 

@@ -92,8 +92,9 @@ fn score_node(images: &PodImages, node: &NodeInfo) -> i64 {
         .present
         .iter()
         .filter(|(name, _)| node.images.contains_key(name))
-        .map(|(_, scaled)| scaled)
-        .sum();
+        .map(|(_, scaled)| *scaled)
+        // Saturating: a node may report sizes near i64::MAX (issue #20).
+        .fold(0i64, i64::saturating_add);
     calculate_priority(sum, images.count)
 }
 
@@ -241,6 +242,9 @@ mod tests {
         // Image present on every node: spread 1.
         let n3 = || node("node3", &[(&["gcr.io/2000:latest"], 2000 * MB)]);
         assert_eq!(run(&pod(&["gcr.io/2000"]), vec![n3()]), [100]);
+        // Sizes whose sum overflows i64 (issue #20).
+        let huge = || node("huge", &[(&["a:1"], i64::MAX), (&["b:1"], i64::MAX)]);
+        assert_eq!(run(&pod(&["a:1", "b:1"]), vec![huge()]), [100]);
         assert_eq!(normalized_image_name("a/b:1"), "a/b:1");
         assert_eq!(normalized_image_name("host:5000/b"), "host:5000/b:latest");
     }

@@ -26,8 +26,10 @@ pub fn capacity_score(pods: i64, allocatable: i64) -> i64 {
     if allocatable <= 0 {
         return 0;
     }
-    let free = (allocatable - pods).clamp(0, allocatable);
-    MAX_NODE_SCORE * free / allocatable
+    let free = allocatable.saturating_sub(pods).clamp(0, allocatable);
+    // In i128: a node may claim up to i64::MAX pod slots (issue #20).
+    let score = i128::from(MAX_NODE_SCORE) * i128::from(free) / i128::from(allocatable);
+    i64::try_from(score).unwrap_or(MAX_NODE_SCORE)
 }
 
 impl Plugin for PodCapacityOfNode {
@@ -64,6 +66,10 @@ mod tests {
             (120, 110, 0),
             (3, 0, 0),
             (1, 3, 66),
+            (0, i64::MAX, 100),
+            (i64::MAX / 2, i64::MAX, 50),
+            (-5, i64::MAX, 100),
+            (i64::MIN, 1, 100),
         ] {
             assert_eq!(capacity_score(pods, alloc), want, "{pods}/{alloc}");
         }

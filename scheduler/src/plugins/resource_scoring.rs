@@ -106,21 +106,36 @@ pub fn resource_triplet(
     if allocatable == 0 {
         return None;
     }
-    Some((allocated + pod_req, allocated, allocatable))
+    Some((allocated.saturating_add(pod_req), allocated, allocatable))
+}
+
+/// `part * 100 / whole` without overflow (upstream's int64 product wraps for a whole above
+/// about 92Pi; see docs/decisions.md), clamped to i64. In i64 when that is exact (every
+/// real node), in i128 otherwise.
+fn percent_of(part: i128, whole: i64) -> i64 {
+    if let Ok(p) = i64::try_from(part)
+        && let Some(v) = p
+            .checked_mul(MAX_NODE_SCORE)
+            .and_then(|p| p.checked_div(whole))
+    {
+        return v;
+    }
+    let v = part * i128::from(MAX_NODE_SCORE) / i128::from(whole);
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 
 fn least_requested(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 || requested > capacity {
         return 0;
     }
-    (capacity - requested) * MAX_NODE_SCORE / capacity
+    percent_of(i128::from(capacity) - i128::from(requested), capacity)
 }
 
 fn most_requested(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 {
         return 0;
     }
-    requested.min(capacity) * MAX_NODE_SCORE / capacity
+    percent_of(i128::from(requested.min(capacity)), capacity)
 }
 
 /// Upstream's broken-linear function over shape points (scores already scaled to 0..=100).
@@ -188,7 +203,8 @@ impl Strategy {
                     let util = if requested > allocatable {
                         100
                     } else {
-                        requested * 100 / allocatable
+                        // Only a negative (invalid) request leaves 0..=100.
+                        percent_of(i128::from(requested), allocatable).clamp(0, 100)
                     };
                     let s = broken_linear(shape, util);
                     if s <= 0 {
@@ -197,8 +213,8 @@ impl Strategy {
                     s
                 }
             };
-            total += s * weight;
-            weights += weight;
+            total = total.saturating_add(s.saturating_mul(*weight));
+            weights = weights.saturating_add(*weight);
         }
         if weights == 0 {
             return 0;

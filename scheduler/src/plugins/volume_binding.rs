@@ -336,7 +336,7 @@ impl PreBindPlugin for VolumeBinding {
                 Ok(w) => w,
                 Err(e) => return Status::error(e),
             };
-            let deadline = Instant::now() + self.bind_timeout;
+            let deadline = crate::deadline::after(Instant::now(), self.bind_timeout);
             loop {
                 match bindings_done(&*self.lister, node, &written) {
                     Ok(true) => return Status::success(),

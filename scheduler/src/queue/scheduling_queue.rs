@@ -354,7 +354,10 @@ impl SchedulingQueue {
         if let Some(info) = updated {
             qp.info = info;
         }
-        qp.backoff_until = Some(now + self.backoff_duration(qp.attempts));
+        qp.backoff_until = Some(crate::deadline::after(
+            now,
+            self.backoff_duration(qp.attempts),
+        ));
         qp.timestamp = now;
         if error || moved_meanwhile || qp.unschedulable_plugins.is_empty() {
             inner.backoff.push(uid, qp);

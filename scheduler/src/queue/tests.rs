@@ -218,3 +218,29 @@ async fn duplicates_and_deletions_do_not_leak() {
     assert_eq!(q.pending(), PendingCounts::default());
     assert!(!q.contains("p"));
 }
+
+/// Issue #20: a backoff as long as `Duration` allows used to panic the scheduling thread
+/// ("overflow when adding duration to instant"); now it ends at the farthest instant.
+#[tokio::test]
+async fn an_endless_backoff_saturates() {
+    let clock = Arc::new(ManualClock::default());
+    let less = Arc::new(
+        |a: &crate::framework::QueuedPodView<'_>, b: &crate::framework::QueuedPodView<'_>| {
+            a.timestamp < b.timestamp
+        },
+    );
+    let endless = Duration::from_secs(i64::MAX as u64);
+    let opts = QueueOptions {
+        initial_backoff: endless,
+        max_backoff: Duration::MAX,
+        max_in_unschedulable: Duration::MAX,
+    };
+    let q = SchedulingQueue::new(less, FxHashMap::default(), clock.clone(), opts);
+    q.add(pod("p", 0, false));
+    let (qp, cycle) = pop_name(&q).await;
+    q.add_unschedulable(qp, cycle, true);
+    clock.advance(Duration::from_secs(3600 * 24 * 365 * 1000));
+    assert_eq!(q.flush_backoff_completed(), 0);
+    assert_eq!(q.flush_unschedulable_leftover(), 0);
+    assert_eq!(q.pending().backoff, 1);
+}

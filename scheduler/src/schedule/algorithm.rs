@@ -379,7 +379,7 @@ fn prioritize(
             }
         }
         for (t, s) in total.iter_mut().zip(scores) {
-            *t += s * sp.weight;
+            *t = t.saturating_add(s.saturating_mul(sp.weight));
         }
     }
     timings.push(("Score", "Success", started.elapsed().as_secs_f64()));

@@ -319,3 +319,38 @@ async fn bind_slots_free_up_as_binds_finish() {
         .expect("waiter ran");
     f.wait_for_bind_slot(2).await;
 }
+
+/// Issue #20: a pod whose two containers each request 8Ei (i64::MAX bytes) stays pending
+/// with upstream's reason; before the sums saturated, they wrapped to -2 and it fit.
+#[test]
+fn an_overflowing_request_sum_leaves_the_pod_pending() {
+    let cfg = crate::config::parse(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+    )
+    .expect("defaults");
+    let fw = Framework::new(
+        &cfg.profiles[0],
+        &crate::plugins::registry(),
+        &Handle::offline(),
+    )
+    .expect("framework");
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_node(node(
+        "metadata: {name: a}\nstatus: {allocatable: {cpu: \"8\", memory: 32Gi, pods: \"110\"}}",
+    ));
+    let mut snapshot = crate::cache::Snapshot::default();
+    c.update_snapshot(&mut snapshot);
+    let yaml = "metadata: {name: huge, namespace: t, uid: huge}\nspec:\n  containers:\n  - {name: a, image: x, resources: {requests: {memory: 8Ei}}}\n  - {name: b, image: x, resources: {requests: {memory: 8Ei}}}\n";
+    let p: Pod = serde_saphyr::from_str(yaml).expect("pod yaml");
+    let p = PodInfo::new(Arc::new(p));
+    let mut state = crate::framework::CycleState::default();
+    let result = Algorithm::new(None).schedule(&fw, &mut state, &p, &snapshot);
+    match result {
+        Err(ScheduleError::Fit(e)) => assert_eq!(
+            e.message(),
+            "0/1 nodes are available: 1 Insufficient memory."
+        ),
+        Err(e) => panic!("not a fit error: {e:?}"),
+        Ok(r) => panic!("placed on {}", r.suggested_host),
+    }
+}

@@ -116,12 +116,19 @@ impl Generator {
                 replica_set: !service || self.rng.random_bool(0.5),
             }
         });
-        State {
+        let state = State {
             nodes,
             existing,
             incoming,
             workload,
-        }
+        };
+        // Ferrosched saturates resource sums where kube-scheduler wraps (issue #20, a
+        // deliberate difference): compared states must stay where both are exact.
+        debug_assert!(
+            within_exact_range(&state),
+            "state {index} nears i64 overflow"
+        );
+        state
     }
 
     /// In about a third of the states: nodes report `d<index>.example/app:latest` (a mutable
@@ -306,6 +313,36 @@ impl Generator {
     }
 }
 
+/// Whether every resource sum and score product either scheduler computes for `state`
+/// fits in an i64 with room to spare: per node, allocatable and all requests placed there
+/// plus the incoming pod's, each times 100 (the largest node score). Outside that range
+/// kube-scheduler wraps and Ferrosched saturates, so the two would differ by design.
+pub fn within_exact_range(state: &State) -> bool {
+    use ferrosched_scheduler::model::quantity::{parse_milli, parse_value};
+    let amount = |res: &Value, name: &str| -> Option<i64> {
+        match res[name].as_str() {
+            None => Some(0),
+            Some(q) if name == "cpu" => parse_milli(q).ok(),
+            Some(q) => parse_value(q).ok(),
+        }
+    };
+    let requests = |pod: &Value| pod["spec"]["containers"][0]["resources"]["requests"].clone();
+    let safe = |v: Option<i64>| v.and_then(|v| v.checked_mul(100)).is_some_and(|v| v >= 0);
+    state.nodes.iter().all(|n| {
+        let name = &n["metadata"]["name"];
+        let alloc = &n["status"]["allocatable"];
+        ["cpu", "memory", "ephemeral-storage"].iter().all(|r| {
+            let placed = state
+                .existing
+                .iter()
+                .filter(|p| &p["spec"]["nodeName"] == name)
+                .chain(std::iter::once(&state.incoming))
+                .try_fold(0i64, |sum, p| sum.checked_add(amount(&requests(p), r)?));
+            safe(amount(alloc, r)) && safe(placed)
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +357,17 @@ mod tests {
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn states_stay_within_exact_arithmetic() {
+        let mut g = Generator::new(20);
+        for i in 0..500 {
+            assert!(within_exact_range(&g.state(i, "s")), "state {i}");
+        }
+        let mut s = Generator::new(1).state(0, "s");
+        s.incoming["spec"]["containers"][0]["resources"]["requests"]["memory"] = json!("8Ei");
+        assert!(!within_exact_range(&s), "an 8Ei request is out of range");
     }
 
     #[test]

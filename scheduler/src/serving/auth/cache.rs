@@ -44,7 +44,7 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
                 entries.clear();
             }
         }
-        entries.insert(key, (now + ttl, value));
+        entries.insert(key, (crate::deadline::after(now, ttl), value));
     }
 }
 
@@ -165,6 +165,13 @@ mod tests {
         ) -> BoxFuture<'a, Result<Option<UserInfo>, AuthError>> {
             Box::pin(async { Ok(None) })
         }
+    }
+
+    #[test]
+    fn an_endless_ttl_does_not_panic() {
+        let cache = TtlCache::new();
+        cache.insert("k", 1, Duration::MAX);
+        assert_eq!(cache.get(&"k"), Some(1));
     }
 
     #[test]
