@@ -160,6 +160,25 @@ async fn leader_elect_creates_the_lease_and_client_certs_authenticate() -> anyho
                 .await
                 .ok_or_else(|| anyhow::anyhow!("pprof request failed"))?;
             assert_eq!(status, 200, "enableProfiling defaults to true");
+            // A real CPU profile, which Go's own pprof tool reads.
+            let profile = as_admin
+                .get(format!("{base}/debug/pprof/profile?seconds=2"))
+                .send()
+                .await?;
+            assert_eq!(profile.status(), 200);
+            let file = env.dir.join("cpu.pprof");
+            std::fs::write(&file, profile.bytes().await?)?;
+            let raw = std::process::Command::new("go")
+                .args(["tool", "pprof", "-raw"])
+                .arg(&file)
+                .output()?;
+            let text = String::from_utf8_lossy(&raw.stdout);
+            assert!(
+                raw.status.success() && text.contains("PeriodType: cpu nanoseconds"),
+                "go tool pprof -raw: {text}{}",
+                String::from_utf8_lossy(&raw.stderr)
+            );
+            assert!(text.contains("samples/count cpu/nanoseconds"), "{text}");
 
             // 3. A certificate from an unknown CA is turned away.
             let (status, _) = get(&http(Some(stranger_identity()?))?, &metrics)

@@ -12,6 +12,7 @@
 pub mod auth;
 #[cfg(test)]
 mod cluster_tests;
+pub mod cpu_profile;
 mod health;
 pub mod metrics;
 pub mod profiling;

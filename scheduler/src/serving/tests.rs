@@ -410,15 +410,20 @@ async fn profiling_paths_follow_enable_profiling_behind_auth() {
     let cmdline = plain_get(addr, "/debug/pprof/cmdline", None).await;
     assert_eq!(cmdline.status, 200);
     assert!(!cmdline.body.is_empty());
-    for path in [
-        "/debug/pprof/profile",
-        "/debug/pprof/heap",
-        "/debug/pprof/goroutine",
-    ] {
+    assert!(
+        index.body.contains("profile: CPU profile"),
+        "{}",
+        index.body
+    );
+    for path in ["/debug/pprof/heap", "/debug/pprof/goroutine"] {
         let reply = plain_get(addr, path, None).await;
         assert_eq!(reply.status, 501, "{path}");
         assert!(reply.body.contains("Rust process"), "{}", reply.body);
     }
+    // The CPU profile itself samples the whole process (e2e: tests/tests/parity.rs); here
+    // only its bounds, which answer before any sampling starts.
+    let reply = plain_get(addr, "/debug/pprof/profile?seconds=301", None).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(plain_get(addr, "/debug/pprof/nope", None).await.status, 404);
 
     // enableProfiling: false: the paths do not exist.
