@@ -137,25 +137,25 @@ async fn leader_elect_creates_the_lease_and_client_certs_authenticate() -> anyho
                 r#"scheduler_cache_size{type="assumed_pods"} "#,
                 r#"scheduler_goroutines{operation="binding"} "#,
             ];
-            let body = env
-                .wait_for(
-                    "/metrics by client certificate",
-                    Duration::from_secs(60),
-                    || {
-                        let (http, url) = (as_admin.clone(), metrics.clone());
-                        async move {
-                            let (status, body) = get(&http, &url).await?;
-                            let has = |w: &str| body.lines().any(|l| l == w);
-                            let starts = |p: &str| body.lines().any(|l| l.starts_with(p));
-                            (status == 200
-                                && want.iter().all(|w| has(w))
-                                && prefixes.iter().all(|p| starts(p)))
-                            .then_some(body)
-                        }
-                    },
-                )
-                .await?;
-            assert!(body.contains("scheduler_plugin_execution_duration_seconds"));
+            env.wait_for(
+                "/metrics by client certificate",
+                Duration::from_secs(60),
+                || {
+                    let (http, url) = (as_admin.clone(), metrics.clone());
+                    async move {
+                        let (status, body) = get(&http, &url).await?;
+                        let has = |w: &str| body.lines().any(|l| l == w);
+                        let starts = |p: &str| body.lines().any(|l| l.starts_with(p));
+                        (status == 200
+                            && want.iter().all(|w| has(w))
+                            && prefixes.iter().all(|p| starts(p)))
+                        .then_some(body)
+                    }
+                },
+            )
+            .await?;
+            // scheduler_plugin_execution_duration_seconds appears only once a sampled cycle
+            // (10 %, as upstream) has run: its unit tests cover it, not this handful of pods.
             let (status, _) = get(&as_admin, &format!("{base}/debug/pprof/"))
                 .await
                 .ok_or_else(|| anyhow::anyhow!("pprof request failed"))?;
