@@ -66,6 +66,20 @@ fn pod(name: &str, cpu: &str) -> Arc<PodInfo> {
 
 const STATUS: &str = "status: {allocatable: {cpu: \"2\", memory: 4Gi, pods: \"10\"}}";
 
+/// The default profile's framework, offline.
+fn default_framework() -> Framework {
+    let cfg = crate::config::parse(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+    )
+    .expect("defaults");
+    Framework::new(
+        &cfg.profiles[0],
+        &crate::plugins::registry(),
+        &Handle::offline(),
+    )
+    .expect("framework")
+}
+
 /// A scheduler with the default profile over nodes `a`, `b` (2 CPUs each) and
 /// `tainted`, binding through a recorder.
 struct Setup {
@@ -77,18 +91,7 @@ struct Setup {
 }
 
 fn setup(lease: crate::leader::LeaseGuard) -> Setup {
-    let cfg = crate::config::parse(
-        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
-    )
-    .expect("defaults");
-    let fw = Arc::new(
-        Framework::new(
-            &cfg.profiles[0],
-            &crate::plugins::registry(),
-            &Handle::offline(),
-        )
-        .expect("framework"),
-    );
+    let fw = Arc::new(default_framework());
     let sorter = fw.plugins(ExtensionPoint::QueueSort)[0].clone();
     let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
         sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
@@ -249,16 +252,7 @@ async fn a_guard_that_stopped_holding_binds_nothing_and_reports_nothing() {
 /// after PreFilter ran, DynamicResources adds nothing and preemption explains.
 #[test]
 fn post_filter_ends_at_the_first_error() {
-    let cfg = crate::config::parse(
-        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
-    )
-    .expect("defaults");
-    let fw = Framework::new(
-        &cfg.profiles[0],
-        &crate::plugins::registry(),
-        &Handle::offline(),
-    )
-    .expect("framework");
+    let fw = default_framework();
     let mut c = Cache::new(Duration::ZERO);
     c.upsert_node(node(&format!("metadata: {{name: a}}\n{STATUS}")));
     let mut snapshot = crate::cache::Snapshot::default();
@@ -324,16 +318,7 @@ async fn bind_slots_free_up_as_binds_finish() {
 /// with upstream's reason; before the sums saturated, they wrapped to -2 and it fit.
 #[test]
 fn an_overflowing_request_sum_leaves_the_pod_pending() {
-    let cfg = crate::config::parse(
-        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
-    )
-    .expect("defaults");
-    let fw = Framework::new(
-        &cfg.profiles[0],
-        &crate::plugins::registry(),
-        &Handle::offline(),
-    )
-    .expect("framework");
+    let fw = default_framework();
     let mut c = Cache::new(Duration::ZERO);
     c.upsert_node(node(
         "metadata: {name: a}\nstatus: {allocatable: {cpu: \"8\", memory: 32Gi, pods: \"110\"}}",
