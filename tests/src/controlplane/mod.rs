@@ -200,6 +200,7 @@ impl ControlPlane {
                     &args,
                     &work_dir,
                 )?);
+                readiness::kube_scheduler(&mut cp, scheduler).await?;
             }
             Ok::<(), Error>(())
         };

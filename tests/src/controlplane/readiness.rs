@@ -16,6 +16,7 @@ const ETCD_TIMEOUT: Duration = Duration::from_secs(30);
 const APISERVER_TIMEOUT: Duration = Duration::from_secs(60);
 const CONTROLLER_MANAGER_TIMEOUT: Duration = Duration::from_secs(60);
 const KWOK_TIMEOUT: Duration = Duration::from_secs(30);
+const KUBE_SCHEDULER_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn poll<F, Fut>(
     cp: &mut ControlPlane,
@@ -175,4 +176,29 @@ pub async fn kwok(cp: &mut ControlPlane, port: u16) -> Result<(), Error> {
     let http = plain_http()?;
     let url = format!("http://127.0.0.1:{port}/healthz");
     poll(cp, "kwok", "/healthz", KWOK_TIMEOUT, || get_ok(&http, &url)).await
+}
+
+/// kube-scheduler's `/readyz` on its secure port (self-signed serving certificate, an
+/// always-allowed path). It passes once `sched-handler-sync` does: every informer has
+/// listed and its handlers have run, so from then on the scheduler's cache takes objects
+/// in the order of their watch events. Before that, objects created meanwhile arrive in the
+/// initial list's order, which is not their creation order (the ImageLocality size an image
+/// name gets depends on which node its cache saw first).
+pub async fn kube_scheduler(cp: &mut ControlPlane, port: u16) -> Result<(), Error> {
+    let https = reqwest::Client::builder()
+        .use_rustls_tls()
+        .no_proxy()
+        .timeout(PROBE_TIMEOUT)
+        .danger_accept_invalid_certs(true)
+        .build()
+        .map_err(|e| Error::Client(e.to_string()))?;
+    let url = format!("https://127.0.0.1:{port}/readyz");
+    poll(
+        cp,
+        "kube-scheduler",
+        "/readyz",
+        KUBE_SCHEDULER_TIMEOUT,
+        || get_ok(&https, &url),
+    )
+    .await
 }

@@ -2,7 +2,10 @@
 //! capacity, zones, labels, taints and cordons; bound pods with labels, requests,
 //! priorities, host ports and (anti-)affinities; and one pod to schedule with any mix of
 //! requests, selectors, node and pod (anti-)affinity, spread constraints, tolerations,
-//! host ports and priority.
+//! host ports and priority. Some states give nodes container images, among them one
+//! name (a mutable tag) reported with different sizes on different nodes, and the pod to
+//! schedule uses them, so ImageLocality's choice of size (upstream: the first reported)
+//! decides scores.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -54,7 +57,14 @@ impl State {
 /// Generates states from a seed; the same seed gives the same sequence.
 pub struct Generator {
     rng: StdRng,
+    /// A separate stream for images, so adding them left every other draw as it was.
+    images_rng: StdRng,
 }
+
+/// Image sizes a node may report for the mutable tag (all between ImageLocality's 23MB
+/// and 1000MB thresholds or beyond them, so the size chosen moves the score).
+const APP_SIZES_MB: [i64; 5] = [30, 120, 450, 800, 1200];
+const MB: i64 = 1024 * 1024;
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]
@@ -65,6 +75,7 @@ impl Generator {
     pub fn new(seed: u64) -> Self {
         Generator {
             rng: StdRng::seed_from_u64(seed),
+            images_rng: StdRng::seed_from_u64(seed ^ 0x1_3a9e_5eed),
         }
     }
 
@@ -95,7 +106,8 @@ impl Generator {
                 node["status"][key]["pods"] = json!(pods.to_string());
             }
         }
-        let incoming = self.incoming_pod(index, scheduler);
+        let mut incoming = self.incoming_pod(index, scheduler);
+        self.images(index, &mut nodes, &mut incoming);
         let workload = self.rng.random_bool(0.35).then(|| {
             let service = self.rng.random_bool(0.6);
             Workload {
@@ -117,6 +129,42 @@ impl Generator {
             "state {index} nears i64 overflow"
         );
         state
+    }
+
+    /// In about a third of the states: nodes report `d<index>.example/app:latest` (a mutable
+    /// tag) with sizes that differ from node to node and `d<index>.example/lib:v1` with one
+    /// size; the incoming pod runs `d<index>.example/app` (normalized to `:latest`) and
+    /// sometimes `lib` too. Names are per state, so no image outlives its state.
+    fn images(&mut self, index: usize, nodes: &mut [Value], incoming: &mut Value) {
+        let r = &mut self.images_rng;
+        if !r.random_bool(0.35) {
+            return;
+        }
+        let app = format!("d{index}.example/app");
+        let lib = format!("d{index}.example/lib:v1");
+        for node in nodes.iter_mut() {
+            let mut images = Vec::new();
+            if r.random_bool(0.7) {
+                let mb = APP_SIZES_MB[r.random_range(0..APP_SIZES_MB.len())];
+                let digest = format!("{app}@sha256:{mb:064x}");
+                images.push(
+                    json!({"names": [digest, format!("{app}:latest")], "sizeBytes": mb * MB}),
+                );
+            }
+            if r.random_bool(0.4) {
+                images.push(json!({"names": [lib], "sizeBytes": 400 * MB}));
+            }
+            if !images.is_empty() {
+                node["status"]["images"] = json!(images);
+            }
+        }
+        incoming["spec"]["containers"][0]["image"] = json!(app);
+        if r.random_bool(0.4) {
+            let containers = incoming["spec"]["containers"].as_array_mut();
+            if let Some(c) = containers {
+                c.push(json!({"name": "lib", "image": lib}));
+            }
+        }
     }
 
     fn node(&mut self, name: &str) -> Value {
@@ -341,5 +389,47 @@ mod tests {
                 assert!(used < cap, "state {i} node {name}: {used}/{cap}");
             }
         }
+    }
+
+    #[test]
+    fn some_states_report_one_image_name_with_different_sizes() {
+        let mut g = Generator::new(3);
+        let mut mutable = 0;
+        for i in 0..240 {
+            let s = g.state(i, "s");
+            let app = format!("d{i}.example/app:latest");
+            let mut sizes: Vec<i64> = s
+                .nodes
+                .iter()
+                .flat_map(|n| {
+                    n["status"]["images"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter(|img| {
+                    img["names"]
+                        .as_array()
+                        .is_some_and(|ns| ns.iter().any(|x| x == &json!(app)))
+                })
+                .filter_map(|img| img["sizeBytes"].as_i64())
+                .collect();
+            if !sizes.is_empty() {
+                assert_eq!(
+                    s.incoming["spec"]["containers"][0]["image"],
+                    json!(format!("d{i}.example/app")),
+                    "the incoming pod uses the image"
+                );
+            }
+            sizes.sort_unstable();
+            sizes.dedup();
+            if sizes.len() > 1 {
+                mutable += 1;
+            }
+        }
+        assert!(
+            mutable >= 20,
+            "only {mutable} of 240 states have a mutable tag"
+        );
     }
 }
