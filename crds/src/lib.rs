@@ -6,8 +6,8 @@ mod status;
 
 pub use plugins::{Plugin, PluginConfig, PluginSet, Plugins, Preset};
 pub use profile::{
-    ClientConnectionSpec, DEFAULT_REPLICAS, LeaderElectionSpec, SchedulerProfile,
-    SchedulerProfileSpec,
+    ClientConnectionSpec, DEFAULT_REPLICAS, DisruptionBudgetSpec, LeaderElectionSpec, MAX_REPLICAS,
+    SchedulerProfile, SchedulerProfileSpec,
 };
 pub use status::{SchedulerProfileStatus, condition_reasons, condition_types};
 

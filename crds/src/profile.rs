@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
+use k8s_openapi::api::core::v1::{
+    Affinity, LocalObjectReference, ResourceRequirements, Toleration,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +16,9 @@ use crate::status::SchedulerProfileStatus;
 
 /// Replicas a profile gets when it does not say: two, so a standby is always warm.
 pub const DEFAULT_REPLICAS: i32 = 2;
+/// Most replicas a profile may ask for: one leads, the rest only stand by (each one a
+/// full watch of pods and nodes on the API server), so more buys nothing.
+pub const MAX_REPLICAS: i32 = 10;
 
 /// A scheduler Ferrosched runs for you: its name, plugins and how its pods are deployed.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -57,6 +63,9 @@ pub const DEFAULT_REPLICAS: i32 = 2;
 #[x_kube(validation = Rule::new(
     "(has(self.podMaxBackoffSeconds) ? self.podMaxBackoffSeconds : 10) >= (has(self.podInitialBackoffSeconds) ? self.podInitialBackoffSeconds : 1)"
 ).message("podMaxBackoffSeconds must be greater than or equal to podInitialBackoffSeconds"))]
+#[x_kube(validation = Rule::new(
+    "!has(self.leaderElection) || !has(self.leaderElection.leaderElect) || self.leaderElection.leaderElect || self.replicas <= 1"
+).message("leaderElection.leaderElect: false needs replicas 0 or 1: two schedulers without an election would both bind").field_path(".leaderElection.leaderElect"))]
 #[serde(rename_all = "camelCase")]
 pub struct SchedulerProfileSpec {
     /// The name pods put in `spec.schedulerName` to be scheduled by this profile. Defaults to
@@ -67,12 +76,16 @@ pub struct SchedulerProfileSpec {
 
     /// Scheduler pods; one leads, the others stand by with warm caches. `kubectl scale` works.
     #[serde(default = "default_replicas")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = MAX_REPLICAS))]
     pub replicas: i32,
 
     /// Container image for the scheduler pods. Defaults to the operator's own image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+
+    /// Secrets (in the operands' namespace) for pulling `image` from a private registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
 
     /// Image pull policy for the scheduler pods (`Always`, `IfNotPresent`, `Never`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +151,38 @@ pub struct SchedulerProfileSpec {
     /// Client limits of the scheduler towards the API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_connection: Option<ClientConnectionSpec>,
+
+    /// The scheduler pods' PodDisruptionBudget. Unset: minAvailable 1 when replicas > 1,
+    /// none otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disruption_budget: Option<DisruptionBudgetSpec>,
+
+    /// Seconds a stopping scheduler pod gets to finish its binds and release its Lease.
+    /// Unset: the bind drain (30 s) plus renewDeadline plus 5 s; a smaller value is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub termination_grace_period_seconds: Option<i64>,
+}
+
+/// The PodDisruptionBudget of the scheduler pods.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[x_kube(validation = Rule::new(
+    "!(has(self.minAvailable) && has(self.maxUnavailable))"
+).message("set minAvailable or maxUnavailable, not both"))]
+#[x_kube(validation = Rule::new(
+    "!has(self.enabled) || self.enabled || !(has(self.minAvailable) || has(self.maxUnavailable))"
+).message("minAvailable and maxUnavailable need enabled: true"))]
+#[serde(rename_all = "camelCase")]
+pub struct DisruptionBudgetSpec {
+    /// `false`: no PodDisruptionBudget (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Pods that must stay up during voluntary disruptions (a number or a percentage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<IntOrString>,
+    /// Pods that may be down during voluntary disruptions (a number or a percentage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrString>,
 }
 
 fn default_replicas() -> i32 {
@@ -154,6 +199,11 @@ fn default_replicas() -> i32 {
 ).message("renewDeadline must be greater than retryPeriod"))]
 #[serde(rename_all = "camelCase")]
 pub struct LeaderElectionSpec {
+    /// `false` runs a single scheduler with no election (replicas 0 or 1 only), as
+    /// kube-scheduler with `leaderElect: false`; rollouts then stop the old pod before the
+    /// new one starts. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_elect: Option<bool>,
     /// How long a standby waits after the last renewal before taking over (default 15s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]

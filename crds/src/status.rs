@@ -66,4 +66,11 @@ pub mod condition_reasons {
     pub const NO_READY_REPLICAS: &str = "NoReadyReplicas";
     /// The profile asks for zero replicas.
     pub const SCALED_TO_ZERO: &str = "ScaledToZero";
+    /// A child's name is reserved by the operator or held by an object the profile does
+    /// not control.
+    pub const NAME_CONFLICT: &str = "NameConflict";
+    /// `spec.image` is outside the operator's allowlist.
+    pub const IMAGE_NOT_ALLOWED: &str = "ImageNotAllowed";
+    /// The API server refused a child in a dry run (an invalid pod-template field, say).
+    pub const REJECTED: &str = "Rejected";
 }

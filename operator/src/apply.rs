@@ -14,20 +14,59 @@ use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
 use crate::plan::{Child, Deletion, Plan};
 use crate::ssa::{self, kind_of};
+use crate::validate::Invalid;
 
-async fn apply_child(client: &Client, child: &Child) -> Result<(&'static str, usize), Error> {
+async fn apply_child(
+    client: &Client,
+    child: &Child,
+    dry: bool,
+) -> Result<(&'static str, usize), Error> {
     Ok(match child {
-        Child::ServiceAccount(o) => ("ServiceAccount", ssa::namespaced(client, o).await?),
-        Child::ClusterRole(o) => ("ClusterRole", ssa::cluster(client, o).await?),
-        Child::ClusterRoleBinding(o) => ("ClusterRoleBinding", ssa::cluster(client, o).await?),
-        Child::Role(o) => ("Role", ssa::namespaced(client, o).await?),
-        Child::RoleBinding(o) => ("RoleBinding", ssa::namespaced(client, o).await?),
-        Child::Lease(o) => ("Lease", ssa::namespaced(client, o).await?),
-        Child::ConfigMap(o) => ("ConfigMap", ssa::namespaced(client, o).await?),
-        Child::Service(o) => ("Service", ssa::namespaced(client, o).await?),
-        Child::Deployment(o) => ("Deployment", ssa::namespaced(client, o).await?),
-        Child::Pdb(o) => ("PodDisruptionBudget", ssa::namespaced(client, o).await?),
+        Child::ServiceAccount(o) => ("ServiceAccount", ssa::namespaced(client, o, dry).await?),
+        Child::ClusterRole(o) => ("ClusterRole", ssa::cluster(client, o, dry).await?),
+        Child::ClusterRoleBinding(o) => ("ClusterRoleBinding", ssa::cluster(client, o, dry).await?),
+        Child::Role(o) => ("Role", ssa::namespaced(client, o, dry).await?),
+        Child::RoleBinding(o) => ("RoleBinding", ssa::namespaced(client, o, dry).await?),
+        Child::Lease(o) => ("Lease", ssa::namespaced(client, o, dry).await?),
+        Child::ConfigMap(o) => ("ConfigMap", ssa::namespaced(client, o, dry).await?),
+        Child::Service(o) => ("Service", ssa::namespaced(client, o, dry).await?),
+        Child::Deployment(o) => ("Deployment", ssa::namespaced(client, o, dry).await?),
+        Child::Pdb(o) => (
+            "PodDisruptionBudget",
+            ssa::namespaced(client, o, dry).await?,
+        ),
     })
+}
+
+/// Applies every child with `dryRun=All` (the API server validates and admits each, and
+/// stores nothing), before any real write. The first child the API server refuses as
+/// invalid (400, 422) is returned with its message; other failures are errors to retry.
+/// A binding whose role does not exist yet cannot be checked before the role is created
+/// (the API server resolves the role to check for escalation): that 404 is skipped, and
+/// the real apply, which creates the role first, decides.
+pub async fn dry_run(client: &Client, applies: &[Child]) -> Result<Option<Invalid>, Error> {
+    for child in applies {
+        match apply_child(client, child, true).await {
+            Ok(_) => {}
+            Err(Error::Apply {
+                kind,
+                name,
+                source: kube::Error::Api(s),
+            }) if s.code == 400 || s.code == 422 => {
+                return Ok(Some(Invalid::Rejected {
+                    kind: kind.to_string(),
+                    name,
+                    message: s.message,
+                }));
+            }
+            Err(Error::Apply {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 async fn delete<K>(api: Api<K>, name: &str) -> Result<(), Error>
@@ -65,7 +104,7 @@ pub struct Writer<'a> {
 pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) -> Result<(), Error> {
     let name = names::profile_name(profile).to_string();
     for child in &plan.applies {
-        let (kind, writes) = apply_child(w.client, child).await?;
+        let (kind, writes) = apply_child(w.client, child, false).await?;
         for _ in 0..writes {
             w.metrics.count_write(kind);
         }

@@ -36,6 +36,20 @@ pub struct Args {
     #[arg(long, env = "FERROSCHED_SCHEDULER_IMAGE", default_value = DEFAULT_SCHEDULER_IMAGE)]
     pub scheduler_image: String,
 
+    /// Where a profile's `spec.image` may come from: image repositories
+    /// (`registry.example.com/team/ferrosched`, any tag or digest) or prefixes ending in `/`
+    /// (every repository under them). Empty: only `--scheduler-image`'s repository. A
+    /// profile asking for another image gets `Degraded` / `ImageNotAllowed` and nothing is
+    /// deployed.
+    #[arg(long, env = "FERROSCHED_ALLOWED_IMAGES", value_delimiter = ',')]
+    pub allowed_images: Vec<String>,
+
+    /// Names in `--namespace` that belong to the operator's own objects (its Deployment,
+    /// ServiceAccount, Service, …; the Lease `ferrosched-operator` always is): a profile
+    /// whose children would take one gets `Degraded` / `NameConflict`.
+    #[arg(long, env = "FERROSCHED_RESERVED_NAMES", value_delimiter = ',')]
+    pub reserved_names: Vec<String>,
+
     /// Log format.
     #[arg(long, env = "FERROSCHED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod controller;
 pub mod diff;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod metrics;
 pub mod names;
@@ -29,6 +30,8 @@ pub mod validate;
 
 #[cfg(test)]
 mod apply_tests;
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod plan_fixtures;
 #[cfg(test)]

@@ -14,7 +14,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use crate::build::{self, ConfigRef, Settings};
 use crate::diff::needs_apply;
 use crate::status::{self, Notice, Observed, Outcome};
-use crate::{names, rollout, validate};
+use crate::{guard, names, rollout, validate};
 
 /// What exists of a profile's children (read by [`crate::read`]).
 #[derive(Clone, Debug, Default)]
@@ -124,11 +124,15 @@ pub fn plan(
         requeue: RESYNC,
         ..Plan::default()
     };
-    let valid = validate::validate(profile, all, &s.namespace);
+    let valid = validate::validate(profile, all, &s.namespace)
+        .and_then(|v| guard::check(profile, s, snap).map(|()| v));
     let decision;
     let outcome = match &valid {
         Err(invalid) => {
-            if matches!(invalid, validate::Invalid::Conflict { .. }) {
+            if matches!(
+                invalid,
+                validate::Invalid::Conflict { .. } | validate::Invalid::NameConflict { .. }
+            ) {
                 plan.requeue = CONFLICT_RESYNC;
             }
             Outcome::Invalid(invalid)
@@ -138,6 +142,33 @@ pub fn plan(
             Outcome::Deployed(&decision)
         }
     };
+    set_status(&mut plan, profile, outcome, snap, now);
+    plan
+}
+
+/// The plan after the API server refused one of `planned`'s children in a dry run: no
+/// apply, no delete, only the status (Degraded, at the profile's generation) and its Events.
+pub fn rejected(
+    profile: &SchedulerProfile,
+    invalid: &validate::Invalid,
+    snap: &Snapshot,
+    now: jiff::Timestamp,
+) -> Plan {
+    let mut plan = Plan {
+        requeue: RESYNC,
+        ..Plan::default()
+    };
+    set_status(&mut plan, profile, Outcome::Invalid(invalid), snap, now);
+    plan
+}
+
+fn set_status(
+    plan: &mut Plan,
+    profile: &SchedulerProfile,
+    outcome: Outcome<'_>,
+    snap: &Snapshot,
+    now: jiff::Timestamp,
+) {
     let observed = Observed {
         profile,
         outcome,
@@ -151,7 +182,6 @@ pub fn plan(
             .extend(status::transitions(profile.status.as_ref(), &new_status));
         plan.status = Some(new_status);
     }
-    plan
 }
 
 /// Adds the applies and deletes of a valid profile; returns the rollout decision.

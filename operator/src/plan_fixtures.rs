@@ -32,7 +32,9 @@ pub(crate) fn stored<K: Serialize + DeserializeOwned>(obj: &K) -> K {
         let pod = &mut v["spec"]["template"]["spec"];
         pod["restartPolicy"] = json!("Always");
         pod["dnsPolicy"] = json!("ClusterFirst");
-        pod["terminationGracePeriodSeconds"] = json!(30);
+        if pod["terminationGracePeriodSeconds"].is_null() {
+            pod["terminationGracePeriodSeconds"] = json!(30);
+        }
         pod["containers"][0]["terminationMessagePath"] = json!("/dev/termination-log");
         pod["volumes"][0]["configMap"]["defaultMode"] = json!(420);
     }

@@ -36,6 +36,28 @@ pub fn same(a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether `value` is a quantity the API server parses: a signed decimal number followed by
+/// nothing, a binary (`Ki`…`Ei`) or decimal (`n`…`E`) suffix, or an exponent (`e3`).
+pub fn is_valid(value: &str) -> bool {
+    let Some((number, suffix)) = split(value) else {
+        return false;
+    };
+    let digits = number.strip_prefix(['+', '-']).unwrap_or(number);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let number_ok = !(int.is_empty() && frac.is_empty())
+        && int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit());
+    let suffix_ok = match suffix {
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" => true,
+        s if s.starts_with(['e', 'E']) => s[1..].parse::<i32>().is_ok(),
+        s => si_exponent(s).is_some(),
+    };
+    number_ok && suffix_ok
+}
+
+/// The API server's message for a value that is not a quantity.
+pub const INVALID_MESSAGE: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
 fn split(s: &str) -> Option<(&str, &str)> {
     let end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
@@ -98,6 +120,18 @@ mod tests {
             ("0", "0m"),
         ] {
             assert!(same(a, b), "{a} == {b}");
+        }
+    }
+
+    #[test]
+    fn syntax_is_checked_as_the_api_server_does() {
+        for ok in [
+            "1", "100m", "0.5", "+1", ".5", "5.", "1e3", "1E-3", "128Mi", "2Ei", "1k",
+        ] {
+            assert!(super::is_valid(ok), "{ok} is a quantity");
+        }
+        for bad in ["lots", "", "1.2.3", "1Xi", "1e", "Mi", "--1", "1 Gi", "."] {
+            assert!(!super::is_valid(bad), "{bad:?} is not a quantity");
         }
     }
 

@@ -10,7 +10,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use tracing::{debug, warn};
 
-use crate::apply::{Writer, execute};
+use crate::apply::{Writer, dry_run, execute};
 use crate::build::Settings;
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -52,13 +52,12 @@ async fn reconcile_inner(profile: &SchedulerProfile, ctx: &Context) -> Result<Ac
     let name = names::profile_name(profile);
     let snapshot = read::snapshot(&ctx.client, &ctx.settings.namespace, name).await?;
     let all: Vec<SchedulerProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
-    let plan = plan::plan(
-        profile,
-        &all,
-        &ctx.settings,
-        &snapshot,
-        jiff::Timestamp::now(),
-    );
+    let now = jiff::Timestamp::now();
+    let mut plan = plan::plan(profile, &all, &ctx.settings, &snapshot, now);
+    if let Some(refused) = dry_run(&ctx.client, &plan.applies).await? {
+        warn!(profile = %name, reason = %refused.message(), "a child was refused in a dry run; applying nothing");
+        plan = plan::rejected(profile, &refused, &snapshot, now);
+    }
     debug!(profile = %name, writes = plan.writes(), "planned reconcile");
     let writer = Writer {
         client: &ctx.client,

@@ -48,7 +48,7 @@ pub fn render(profile: &SchedulerProfile, namespace: &str) -> Result<Rendered, V
         }),
     };
     let leader_election = sc::LeaderElectionConfiguration {
-        leader_elect: Some(true),
+        leader_elect: Some(le.leader_elect.unwrap_or(true)),
         lease_duration: duration("leaseDuration", le.lease_duration.as_ref(), 15),
         renew_deadline: duration("renewDeadline", le.renew_deadline.as_ref(), 10),
         retry_period: duration("retryPeriod", le.retry_period.as_ref(), 2),

@@ -52,6 +52,14 @@ pub async fn check_api(client: &Client) -> Result<(), StartError> {
     }
 }
 
+/// The entries of a comma-separated flag that are not blank (`--allowed-images=` is none).
+fn non_empty(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Completes on SIGTERM or Ctrl-C.
 async fn termination() {
     #[cfg(unix)]
@@ -132,6 +140,8 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         let settings = Settings {
             namespace: args.namespace.clone(),
             default_image: args.scheduler_image.clone(),
+            allowed_images: non_empty(&args.allowed_images),
+            reserved_names: non_empty(&args.reserved_names),
         };
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_string(),

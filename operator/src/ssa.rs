@@ -17,8 +17,9 @@ use crate::diff;
 use crate::error::Error;
 use crate::names::FIELD_MANAGER;
 
-/// Applies a namespaced object in its namespace; returns the number of writes made.
-pub async fn namespaced<K>(client: &Client, obj: &K) -> Result<usize, Error>
+/// Applies a namespaced object in its namespace (only checks it, writing nothing, with
+/// `dry_run`); returns the number of writes made.
+pub async fn namespaced<K>(client: &Client, obj: &K, dry_run: bool) -> Result<usize, Error>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -27,11 +28,12 @@ where
         + std::fmt::Debug,
 {
     let ns = obj.meta().namespace.clone().unwrap_or_default();
-    apply(Api::namespaced(client.clone(), &ns), obj).await
+    apply(Api::namespaced(client.clone(), &ns), obj, dry_run).await
 }
 
-/// Applies a cluster-scoped object; returns the number of writes made.
-pub async fn cluster<K>(client: &Client, obj: &K) -> Result<usize, Error>
+/// Applies a cluster-scoped object (or, with `dry_run`, only checks it); returns the
+/// number of writes made.
+pub async fn cluster<K>(client: &Client, obj: &K, dry_run: bool) -> Result<usize, Error>
 where
     K: Resource<DynamicType = (), Scope = ClusterResourceScope>
         + Clone
@@ -39,7 +41,7 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    apply(Api::all(client.clone()), obj).await
+    apply(Api::all(client.clone()), obj, dry_run).await
 }
 
 /// The static kind name of `K`.
@@ -50,7 +52,7 @@ pub fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
     }
 }
 
-async fn apply<K>(api: Api<K>, obj: &K) -> Result<usize, Error>
+async fn apply<K>(api: Api<K>, obj: &K, dry_run: bool) -> Result<usize, Error>
 where
     K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
 {
@@ -61,17 +63,16 @@ where
         name: name.clone(),
         source,
     };
-    let applied = match api
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(obj),
-        )
-        .await
-    {
+    let mut ssa = PatchParams::apply(FIELD_MANAGER).force();
+    ssa.dry_run = dry_run;
+    let mut refused = None;
+    let applied = match api.patch(&name, &ssa, &Patch::Apply(obj)).await {
         Ok(applied) => Some(applied),
         Err(kube::Error::Api(s)) if s.code == 422 => {
-            warn!(kind, %name, reason = %s.message, "apply rejected; replacing the drifted fields");
+            if !dry_run {
+                warn!(kind, %name, reason = %s.message, "apply rejected; replacing the drifted fields");
+            }
+            refused = Some(s);
             None
         }
         Err(source) => return Err(err(source)),
@@ -79,11 +80,14 @@ where
     if let Some(applied) = &applied
         && !diff::needs_apply(obj, Some(applied))
     {
-        info!(kind, %name, "applied");
-        return Ok(1);
+        if !dry_run {
+            info!(kind, %name, "applied");
+        }
+        return Ok(usize::from(!dry_run));
     }
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run,
         ..PatchParams::default()
     };
     let have = match &applied {
@@ -95,6 +99,11 @@ where
             .flatten()
             .and_then(|o| serde_json::to_value(o).ok()),
     };
+    // Refused with nothing there: no other manager's fields to blame, the object itself
+    // is invalid.
+    if let (None, Some(s)) = (&have, refused) {
+        return Err(err(kube::Error::Api(s)));
+    }
     // Desired fields, plus nulls removing keys others added to maps we own whole.
     let patch = match (serde_json::to_value(obj), have) {
         (Ok(want), Some(have)) => diff::merge_patch(&want, &have),
@@ -104,6 +113,9 @@ where
     api.patch(&name, &params, &Patch::Merge(&patch))
         .await
         .map_err(err)?;
+    if dry_run {
+        return Ok(0);
+    }
     info!(kind, %name, "applied, then replaced fields other managers held");
     Ok(1 + usize::from(applied.is_some()))
 }

@@ -11,6 +11,8 @@ pub fn settings() -> Settings {
     Settings {
         namespace: "ferrosched-system".to_string(),
         default_image: "ferrosched:test".to_string(),
+        allowed_images: Vec::new(),
+        reserved_names: vec!["ferrosched-operator".to_string()],
     }
 }
 

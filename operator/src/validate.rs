@@ -31,6 +31,32 @@ pub enum Invalid {
     /// The spec does not make a valid configuration; one line per problem, each naming
     /// the profile field (`spec.plugins.score.enabled[0].name: unknown plugin "Foo"`).
     Config(Vec<String>),
+    /// A child's name is reserved, or an object of that name exists that the profile does
+    /// not control (see [`crate::guard`]).
+    NameConflict {
+        /// Kind of the existing object (`object` for a reserved name).
+        kind: String,
+        /// Its name.
+        name: String,
+        /// Why the profile may not take it.
+        why: String,
+    },
+    /// `spec.image` is outside the operator's allowlist.
+    ImageNotAllowed {
+        /// The image asked for.
+        image: String,
+        /// The allowlist in force.
+        allowed: Vec<String>,
+    },
+    /// The API server refused a child in a dry run; nothing was applied.
+    Rejected {
+        /// Kind of the child.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// The API server's message (it names the field).
+        message: String,
+    },
 }
 
 impl Invalid {
@@ -40,6 +66,9 @@ impl Invalid {
         match self {
             Invalid::Conflict { .. } => r::CONFLICT,
             Invalid::Config(_) => r::INVALID_CONFIG,
+            Invalid::NameConflict { .. } => r::NAME_CONFLICT,
+            Invalid::ImageNotAllowed { .. } => r::IMAGE_NOT_ALLOWED,
+            Invalid::Rejected { .. } => r::REJECTED,
         }
     }
 
@@ -57,6 +86,23 @@ impl Invalid {
             Invalid::Config(lines) => {
                 format!("invalid scheduler configuration: {}", lines.join("; "))
             }
+            Invalid::NameConflict { kind, name, why } => {
+                format!(
+                    "{kind} {name} cannot be managed by this profile: {why}; nothing was applied"
+                )
+            }
+            Invalid::ImageNotAllowed { image, allowed } => format!(
+                "spec.image: Forbidden: repository {:?} of image {image:?} is not in the operator's allowed images [{}]; nothing was applied",
+                crate::guard::repository(image),
+                allowed.join(", ")
+            ),
+            Invalid::Rejected {
+                kind,
+                name,
+                message,
+            } => format!(
+                "the API server refused {kind} {name} in a dry run: {message}; nothing was applied"
+            ),
         }
     }
 }
@@ -101,6 +147,7 @@ pub fn validate(
     }
     let mut names_ok = Vec::new();
     check_names(me, &scheduler_name, &mut names_ok);
+    check_pod_fields(profile, &mut names_ok);
     if !names_ok.is_empty() {
         return Err(Invalid::Config(names_ok));
     }
@@ -154,6 +201,43 @@ fn check_names(profile: &str, scheduler_name: &str, out: &mut Vec<String>) {
         out.push(format!(
             "spec.schedulerName: Invalid value: {scheduler_name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
         ));
+    }
+}
+
+/// `spec.image` must not be blank, and every request and limit must be a quantity (the
+/// API server would refuse the Deployment with a decoding error that names no field).
+fn check_pod_fields(profile: &SchedulerProfile, out: &mut Vec<String>) {
+    if profile
+        .spec
+        .image
+        .as_deref()
+        .is_some_and(|i| i.trim().is_empty())
+    {
+        out.push("spec.image: Required value: an image reference, or no spec.image for the operator's own image".to_string());
+    }
+    if let Some(grace) = profile.spec.termination_grace_period_seconds {
+        let renew = crate::build::renew_deadline_seconds(profile);
+        let least = crate::build::min_grace_seconds(renew);
+        if grace < least {
+            out.push(format!(
+                "spec.terminationGracePeriodSeconds: Invalid value: {grace}: must be at least {least} (the scheduler's bind drain of {} s plus renewDeadline {renew} s, so it can release its Lease before it is killed)",
+                crate::build::BIND_DRAIN_SECONDS
+            ));
+        }
+    }
+    let Some(r) = &profile.spec.resources else {
+        return;
+    };
+    for (field, map) in [("requests", &r.requests), ("limits", &r.limits)] {
+        for (name, q) in map.iter().flatten() {
+            if !crate::quantity::is_valid(&q.0) {
+                out.push(format!(
+                    "spec.resources.{field}.{name}: Invalid value: {:?}: {}",
+                    q.0,
+                    crate::quantity::INVALID_MESSAGE
+                ));
+            }
+        }
     }
 }
 

@@ -27,11 +27,54 @@ pub const RUN_AS: i64 = 65532;
 /// Seconds a rollout may take before the Deployment reports ProgressDeadlineExceeded.
 pub const PROGRESS_DEADLINE_SECONDS: i32 = 120;
 
+/// Seconds a stopping scheduler spends finishing its binds before it releases its Lease
+/// (the scheduler's own drain limit).
+pub const BIND_DRAIN_SECONDS: i64 = 30;
+/// Slack on top of the drain and the Lease release in the default grace period.
+const GRACE_SLACK_SECONDS: i64 = 5;
+
+/// Whether the profile's schedulers elect a leader (`spec.leaderElection.leaderElect`, default true).
+pub fn leader_elect(profile: &SchedulerProfile) -> bool {
+    profile
+        .spec
+        .leader_election
+        .as_ref()
+        .and_then(|l| l.leader_elect)
+        .unwrap_or(true)
+}
+
+/// The least `terminationGracePeriodSeconds` that lets a scheduler finish its binds and
+/// release its Lease: the bind drain plus `renew_deadline_seconds`.
+pub fn min_grace_seconds(renew_deadline_seconds: i64) -> i64 {
+    BIND_DRAIN_SECONDS + renew_deadline_seconds
+}
+
+/// `spec.leaderElection.renewDeadline` in whole seconds, rounded up (default 10; an
+/// unparsable value, which validation refuses anyway, counts as the default).
+pub fn renew_deadline_seconds(profile: &SchedulerProfile) -> i64 {
+    let nanos = profile
+        .spec
+        .leader_election
+        .as_ref()
+        .and_then(|l| l.renew_deadline.as_deref())
+        .and_then(|t| ferrosched_scheduler::config::GoDuration::parse(t).ok())
+        .map_or(10_000_000_000, |d| d.as_nanos());
+    (nanos.max(0) as u64).div_ceil(1_000_000_000) as i64
+}
+
+/// `spec.terminationGracePeriodSeconds`, else the least one plus some slack.
+pub fn grace_seconds(profile: &SchedulerProfile, renew_deadline_seconds: i64) -> i64 {
+    profile
+        .spec
+        .termination_grace_period_seconds
+        .unwrap_or(min_grace_seconds(renew_deadline_seconds) + GRACE_SLACK_SECONDS)
+}
+
 /// The scheduler's command line: binary and flags.
 pub fn command(profile: &SchedulerProfile) -> (Vec<String>, Vec<String>) {
     let args = vec![
         format!("--config={}/{}", names::CONFIG_DIR, names::CONFIG_KEY),
-        "--leader-elect=true".to_string(),
+        format!("--leader-elect={}", leader_elect(profile)),
         format!("--secure-port={}", names::SECURE_PORT),
         format!("--cert-dir={}", names::CERT_DIR),
         format!("-v={}", profile.spec.log_level.unwrap_or(0)),
@@ -50,11 +93,21 @@ pub fn deployment(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) 
                 match_labels: Some(names::selector_labels(p)),
                 ..LabelSelector::default()
             },
+            // With an election a new pod starts before an old one stops (it stands by
+            // until it wins the Lease). Without one, two pods would both bind: the old
+            // one stops first.
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".to_string()),
-                rolling_update: Some(RollingUpdateDeployment {
-                    max_unavailable: Some(IntOrString::Int(0)),
-                    max_surge: Some(IntOrString::Int(1)),
+                rolling_update: Some(if leader_elect(profile) {
+                    RollingUpdateDeployment {
+                        max_unavailable: Some(IntOrString::Int(0)),
+                        max_surge: Some(IntOrString::Int(1)),
+                    }
+                } else {
+                    RollingUpdateDeployment {
+                        max_unavailable: Some(IntOrString::Int(1)),
+                        max_surge: Some(IntOrString::Int(0)),
+                    }
                 }),
             }),
             progress_deadline_seconds: Some(PROGRESS_DEADLINE_SECONDS),
@@ -115,6 +168,12 @@ fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Pod
                 .unwrap_or_else(|| spread_across_nodes(p)),
         ),
         priority_class_name: spec.priority_class_name.clone(),
+        image_pull_secrets: (!spec.image_pull_secrets.is_empty())
+            .then(|| spec.image_pull_secrets.clone()),
+        termination_grace_period_seconds: Some(grace_seconds(
+            profile,
+            renew_deadline_seconds(profile),
+        )),
         ..PodSpec::default()
     }
 }

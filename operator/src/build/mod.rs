@@ -12,6 +12,8 @@ mod tests;
 #[cfg(test)]
 mod tests_deployment;
 #[cfg(test)]
+mod tests_knobs;
+#[cfg(test)]
 mod tests_rbac;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -24,7 +26,8 @@ use ferrosched_crds::SchedulerProfile;
 
 pub use configmap::config_map;
 pub use deployment::{
-    CONTAINER, PROGRESS_DEADLINE_SECONDS, RUN_AS, command, default_resources, deployment,
+    BIND_DRAIN_SECONDS, CONTAINER, PROGRESS_DEADLINE_SECONDS, RUN_AS, command, default_resources,
+    deployment, grace_seconds, leader_elect, min_grace_seconds, renew_deadline_seconds,
 };
 pub use lease::lease;
 pub use pdb::pdb;
@@ -43,6 +46,12 @@ pub struct Settings {
     pub namespace: String,
     /// Scheduler image for profiles that do not name one.
     pub default_image: String,
+    /// Where `spec.image` may come from (see [`crate::guard::image_allowed`]); empty: the
+    /// repository of `default_image` only.
+    pub allowed_images: Vec<String>,
+    /// Names in the operands' namespace that belong to the operator itself (its
+    /// Deployment, ServiceAccount, Lease, …): no profile's child may take one.
+    pub reserved_names: Vec<String>,
 }
 
 /// The configuration a Deployment mounts: its hash and ConfigMap.

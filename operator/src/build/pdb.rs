@@ -8,17 +8,25 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::Settings;
 use crate::names;
 
-/// `ferrosched-<profile>` with minAvailable 1 when replicas > 1, else `None` (a PDB on a
-/// single replica would block node drains forever).
+/// `ferrosched-<profile>` as `spec.disruptionBudget` says; unset, minAvailable 1 when
+/// replicas > 1 and none otherwise (a PDB on a single replica would block node drains
+/// forever). `enabled: false` means none.
 pub fn pdb(profile: &SchedulerProfile, s: &Settings) -> Option<PodDisruptionBudget> {
-    if profile.spec.replicas <= 1 {
+    let budget = profile.spec.disruption_budget.clone().unwrap_or_default();
+    if budget.enabled == Some(false) {
         return None;
     }
+    let (min_available, max_unavailable) = match (budget.min_available, budget.max_unavailable) {
+        (None, None) if profile.spec.replicas <= 1 => return None,
+        (None, None) => (Some(IntOrString::Int(1)), None),
+        explicit => explicit,
+    };
     let p = names::profile_name(profile);
     Some(PodDisruptionBudget {
         metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
         spec: Some(PodDisruptionBudgetSpec {
-            min_available: Some(IntOrString::Int(1)),
+            min_available,
+            max_unavailable,
             selector: Some(LabelSelector {
                 match_labels: Some(names::selector_labels(p)),
                 ..LabelSelector::default()

@@ -1,0 +1,173 @@
+//! What a profile may not take (pure): names the operator reserves for itself, objects of
+//! a child's name that the profile does not control, and images outside the allowlist.
+//!
+//! Whoever may edit a SchedulerProfile decides what runs with the scheduler's
+//! cluster-wide rights, so a profile must never overwrite the operator's own objects or
+//! someone else's, and may run only images the cluster admin allowed.
+
+use ferrosched_crds::SchedulerProfile;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+
+use crate::build::Settings;
+use crate::names;
+use crate::plan::Snapshot;
+use crate::validate::Invalid;
+
+/// The repository of an image reference: without `@digest`, and without `:tag` when the
+/// last `:` comes after the last `/` (a registry port is not a tag).
+pub fn repository(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match (image.rfind(':'), image.rfind('/')) {
+        (Some(colon), Some(slash)) if colon > slash => &image[..colon],
+        (Some(colon), None) => &image[..colon],
+        _ => image,
+    }
+}
+
+/// Whether `image` may run: its repository equals an entry, or starts with an entry that
+/// ends in `/` (every repository under it). An empty list allows only `default_image`'s
+/// repository. `default_image` itself is always allowed.
+pub fn image_allowed(image: &str, allowed: &[String], default_image: &str) -> bool {
+    if image == default_image {
+        return true;
+    }
+    let repo = repository(image);
+    if allowed.is_empty() {
+        return repo == repository(default_image);
+    }
+    allowed.iter().any(|entry| {
+        let entry = entry.trim();
+        !entry.is_empty()
+            && if entry.ends_with('/') {
+                repo.starts_with(entry)
+            } else {
+                repo == entry
+            }
+    })
+}
+
+/// The effective allowlist, for messages.
+fn allowed_list(s: &Settings) -> Vec<String> {
+    if s.allowed_images.is_empty() {
+        vec![repository(&s.default_image).to_string()]
+    } else {
+        s.allowed_images.clone()
+    }
+}
+
+/// Whether `meta` has a controller reference to `profile` (by UID: a profile deleted and
+/// created again under the same name does not control the old one's objects).
+fn controlled_by(meta: &ObjectMeta, profile: &SchedulerProfile) -> bool {
+    let uid = profile.metadata.uid.as_deref().unwrap_or_default();
+    meta.owner_references.iter().flatten().any(|o| {
+        o.controller == Some(true)
+            && o.kind == SchedulerProfile::kind(&())
+            && o.api_version == SchedulerProfile::api_version(&())
+            && o.uid == uid
+    })
+}
+
+/// Who controls `meta`, in words.
+fn controller_of(meta: &ObjectMeta) -> String {
+    match meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+    {
+        Some(o) => format!("controlled by {} {} (uid {})", o.kind, o.name, o.uid),
+        None => "not controlled by this profile".to_string(),
+    }
+}
+
+/// Checks the image, the reserved names and every existing child of `profile`.
+pub fn check(profile: &SchedulerProfile, s: &Settings, snap: &Snapshot) -> Result<(), Invalid> {
+    if let Some(image) = profile.spec.image.as_deref()
+        && !image_allowed(image, &s.allowed_images, &s.default_image)
+    {
+        return Err(Invalid::ImageNotAllowed {
+            image: image.to_string(),
+            allowed: allowed_list(s),
+        });
+    }
+    let p = names::profile_name(profile);
+    let child = names::child_name(p);
+    for name in [child.clone(), names::auth_reader_binding_name(p)] {
+        if name == names::OPERATOR_LEASE || s.reserved_names.contains(&name) {
+            return Err(Invalid::NameConflict {
+                kind: "object".to_string(),
+                name,
+                why: "the name is reserved for the operator's own objects".to_string(),
+            });
+        }
+    }
+    let metas: [(&str, Option<&ObjectMeta>); 9] = [
+        (
+            "ServiceAccount",
+            snap.service_account.as_ref().map(|o| &o.metadata),
+        ),
+        (
+            "ClusterRole",
+            snap.cluster_role.as_ref().map(|o| &o.metadata),
+        ),
+        (
+            "ClusterRoleBinding",
+            snap.cluster_role_binding.as_ref().map(|o| &o.metadata),
+        ),
+        ("Role", snap.lease_role.as_ref().map(|o| &o.metadata)),
+        (
+            "RoleBinding",
+            snap.lease_role_binding.as_ref().map(|o| &o.metadata),
+        ),
+        (
+            "RoleBinding",
+            snap.auth_reader_binding.as_ref().map(|o| &o.metadata),
+        ),
+        ("Deployment", snap.deployment.as_ref().map(|o| &o.metadata)),
+        ("Service", snap.service.as_ref().map(|o| &o.metadata)),
+        (
+            "PodDisruptionBudget",
+            snap.pdb.as_ref().map(|o| &o.metadata),
+        ),
+    ];
+    for (kind, meta) in metas {
+        if let Some(meta) = meta
+            && !controlled_by(meta, profile)
+        {
+            return Err(conflict(kind, meta));
+        }
+    }
+    if let Some(lease) = &snap.lease
+        && !controlled_by(&lease.metadata, profile)
+        && !own_scheduler_lease(lease, &child)
+    {
+        return Err(conflict("Lease", &lease.metadata));
+    }
+    Ok(())
+}
+
+/// A Lease with no owner that no one holds, or that one of this profile's scheduler pods
+/// (`ferrosched-<profile>-…`) holds: the scheduler recreates its Lease when it is deleted,
+/// so the operator adopts it again.
+fn own_scheduler_lease(lease: &k8s_openapi::api::coordination::v1::Lease, child: &str) -> bool {
+    let ownerless = lease
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(Vec::is_empty);
+    let holder = lease
+        .spec
+        .as_ref()
+        .and_then(|s| s.holder_identity.as_deref())
+        .unwrap_or_default();
+    ownerless && (holder.is_empty() || holder.starts_with(&format!("{child}-")))
+}
+
+fn conflict(kind: &str, meta: &ObjectMeta) -> Invalid {
+    Invalid::NameConflict {
+        kind: kind.to_string(),
+        name: meta.name.clone().unwrap_or_default(),
+        why: format!("it exists and is {}", controller_of(meta)),
+    }
+}
