@@ -184,6 +184,59 @@ fn set_status(
     }
 }
 
+/// Config ConfigMaps kept during a rollout besides the ones in use (the deployed one, the
+/// last good one, the one the Deployment's template mounts now): the newest few, so a
+/// rollout stuck through several edits does not pile them up.
+pub const SPARE_CONFIG_MAPS: usize = 1;
+
+/// The config ConfigMaps to keep. Once the rollout is complete, only the deployed one;
+/// during it, the ones in use plus the [`SPARE_CONFIG_MAPS`] newest others.
+fn kept_config_maps(
+    snap: &Snapshot,
+    decision: &rollout::Decision,
+    last_good: Option<&ConfigRef>,
+) -> Vec<String> {
+    let mut keep = vec![decision.deploy.config_map_name.clone()];
+    if decision.complete {
+        return keep;
+    }
+    keep.extend(last_good.map(|g| g.config_map_name.clone()));
+    keep.extend(snap.deployment.as_ref().and_then(mounted_config_map));
+    let mut others: Vec<_> = snap
+        .config_maps
+        .iter()
+        .filter(|c| !keep.iter().any(|k| c.metadata.name.as_ref() == Some(k)))
+        .collect();
+    others.sort_by(|a, b| {
+        let key = |c: &ConfigMap| {
+            (
+                c.metadata.creation_timestamp.clone().map(|t| t.0),
+                c.metadata.name.clone(),
+            )
+        };
+        key(b).cmp(&key(a))
+    });
+    keep.extend(
+        others
+            .into_iter()
+            .take(SPARE_CONFIG_MAPS)
+            .filter_map(|c| c.metadata.name.clone()),
+    );
+    keep
+}
+
+/// The config ConfigMap the Deployment's pod template mounts.
+fn mounted_config_map(d: &Deployment) -> Option<String> {
+    d.spec
+        .template
+        .spec
+        .as_ref()?
+        .volumes
+        .iter()
+        .flatten()
+        .find_map(|v| v.config_map.as_ref().map(|c| c.name.clone()))
+}
+
 /// Adds the applies and deletes of a valid profile; returns the rollout decision.
 fn deploy(
     profile: &SchedulerProfile,
@@ -284,12 +337,11 @@ fn deploy(
         None if snap.pdb.is_some() => plan.deletes.push(Deletion::Pdb(names::child_name(p))),
         None => {}
     }
-    if decision.complete {
-        for cm in &snap.config_maps {
-            let name = cm.metadata.name.clone().unwrap_or_default();
-            if name != decision.deploy.config_map_name && cm.metadata.deletion_timestamp.is_none() {
-                plan.deletes.push(Deletion::ConfigMap(name));
-            }
+    let keep = kept_config_maps(snap, &decision, last_good.as_ref());
+    for cm in &snap.config_maps {
+        let name = cm.metadata.name.clone().unwrap_or_default();
+        if !keep.contains(&name) && cm.metadata.deletion_timestamp.is_none() {
+            plan.deletes.push(Deletion::ConfigMap(name));
         }
     }
     if let Some(hash) = &decision.newly_failed {

@@ -174,3 +174,70 @@ fn a_remembered_failure_is_forgotten_once_a_new_config_is_available() {
     let plan = settle(&mut p, &snap, "2026-03-01T10:00:00Z");
     assert_eq!(plan.failed_annotation, Some(None));
 }
+
+#[test]
+fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
+    let mut p = minimal("demo");
+    let mut snap = converged(&p);
+    settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    let good = desired_ref(&p);
+    // Edits while the rollout never completes: each applies a new ConfigMap and template.
+    let mut created = Vec::new();
+    for (i, pct) in [10, 20, 30, 40, 50, 60].into_iter().enumerate() {
+        p.spec.percentage_of_nodes_to_score = Some(pct);
+        p.metadata.generation = Some(2 + i as i64);
+        let plan = settle(&mut p, &snap, &format!("2026-03-01T10:0{}:00Z", i + 1));
+        for child in &plan.applies {
+            match child {
+                Child::ConfigMap(cm) => {
+                    let mut cm = stored(cm);
+                    cm.metadata.creation_timestamp =
+                        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(
+                            &format!("2026-03-01T10:0{}:00Z", i + 1),
+                        )));
+                    created.push(cm.metadata.name.clone().unwrap_or_default());
+                    snap.config_maps.push(cm);
+                }
+                // Applied, but never rolled out: its new pods never become ready.
+                Child::Deployment(d) => snap.deployment = Some(stored(d)),
+                _ => {}
+            }
+        }
+        let gone: Vec<String> = plan
+            .deletes
+            .iter()
+            .filter_map(|d| match d {
+                Deletion::ConfigMap(n) => Some(n.clone()),
+                Deletion::Pdb(_) => None,
+            })
+            .collect();
+        snap.config_maps
+            .retain(|c| !gone.contains(&c.metadata.name.clone().unwrap_or_default()));
+        assert!(
+            !gone.contains(&good.config_map_name),
+            "the last good config is kept"
+        );
+        let desired = desired_ref(&p).config_map_name;
+        assert!(
+            !gone.contains(&desired),
+            "the config being rolled out is kept"
+        );
+    }
+    // Last good + the one rolled out + the one the template mounted before + the spares.
+    assert!(
+        snap.config_maps.len() <= 3 + crate::plan::SPARE_CONFIG_MAPS,
+        "{} ConfigMaps kept: {:?}",
+        snap.config_maps.len(),
+        snap.config_maps
+            .iter()
+            .map(|c| c.metadata.name.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(created.len(), 6, "every edit made its ConfigMap");
+    let newest = created.last().cloned().unwrap_or_default();
+    assert!(
+        snap.config_maps
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some(newest.as_str()))
+    );
+}
