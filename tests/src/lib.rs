@@ -8,6 +8,7 @@ pub mod diff;
 pub mod env;
 pub mod fixtures;
 pub mod operands;
+pub mod operator;
 pub mod procs;
 
 pub use env::TestEnv;

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use ferrosched_crds::SchedulerProfile;
 use ferrosched_e2e::TestEnv;
-use ferrosched_e2e::fixtures::{self, MANAGER, NodeSpec};
+use ferrosched_e2e::fixtures::{MANAGER, NodeSpec};
 use ferrosched_e2e::operands::free_port;
+use ferrosched_e2e::operator::{NS, Scrape, condition, start, wait_rolled_out, writes};
 use ferrosched_e2e::procs::{self, Spawned};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -18,36 +19,12 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
-const NS: &str = "ferrosched-system";
-
-/// Where and how to read the operator's metrics (HTTPS, a token allowed `get /metrics`).
-struct Scrape {
-    port: u16,
-    token: String,
-}
-
 async fn setup(env: &TestEnv) -> anyhow::Result<(Spawned, Scrape)> {
-    let c = env.client.clone();
-    fixtures::install_with_restricted_namespace(&c, NS).await?;
     let specs: Vec<NodeSpec> = (0..3)
         .map(|i| NodeSpec::standard(&format!("node-{i}")))
         .collect();
     env.ready_nodes(&specs).await?;
-    let port = free_port();
-    let op = env.spawn(
-        "operator",
-        &procs::binary("ferrosched-operator"),
-        &[
-            format!("--kubeconfig={}", env.kubeconfig.display()),
-            format!("--namespace={NS}"),
-            "--scheduler-image=ferrosched:e2e".into(),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={port}"),
-            "--leader-elect=false".into(),
-        ],
-    )?;
-    let token = fixtures::metrics_reader_token(&c, NS).await?;
-    Ok((op, Scrape { port, token }))
+    start(env, &[]).await
 }
 
 fn example(name: &str) -> anyhow::Result<SchedulerProfile> {
@@ -66,59 +43,6 @@ async fn apply(c: &kube::Client, p: &SchedulerProfile) -> anyhow::Result<()> {
         )
         .await?;
     Ok(())
-}
-
-async fn condition(c: &kube::Client, name: &str, type_: &str) -> Option<(String, String, String)> {
-    let p = Api::<SchedulerProfile>::all(c.clone())
-        .get(name)
-        .await
-        .ok()?;
-    p.status?
-        .conditions
-        .into_iter()
-        .find(|x| x.type_ == type_)
-        .map(|x| (x.status, x.reason, x.message))
-}
-
-async fn writes(scrape: &Scrape) -> anyhow::Result<f64> {
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()?;
-    let response = http
-        .get(format!("https://127.0.0.1:{}/metrics", scrape.port))
-        .bearer_auth(&scrape.token)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status() == 200,
-        "operator /metrics answered {}",
-        response.status()
-    );
-    let body = response.text().await?;
-    Ok(body
-        .lines()
-        .filter(|l| l.starts_with("ferrosched_operator_api_writes_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
-}
-
-/// Waits until profile `name` is Available and rolled out (Progressing=False): only then is
-/// its configuration recorded as the last good one in `status.configMapName`.
-async fn wait_rolled_out(env: &TestEnv, c: &kube::Client, name: &str) -> anyhow::Result<()> {
-    env.wait_for(
-        &format!("{name} Available and rolled out"),
-        Duration::from_secs(180),
-        || async {
-            condition(c, name, "Available")
-                .await
-                .filter(|(s, _, _)| s == "True")?;
-            condition(c, name, "Progressing")
-                .await
-                .filter(|(s, _, _)| s == "False")
-        },
-    )
-    .await
-    .map(|_| ())
 }
 
 /// resourceVersions of every child the operator writes (not the ones controllers update).

@@ -9,47 +9,22 @@ use std::time::Duration;
 
 use ferrosched_crds::SchedulerProfile;
 use ferrosched_e2e::TestEnv;
-use ferrosched_e2e::fixtures::{self, MANAGER};
-use ferrosched_e2e::operands::free_port;
-use ferrosched_e2e::procs::{self, Spawned};
+use ferrosched_e2e::operator::{NS, apply_spec as apply, start};
+use ferrosched_e2e::procs::Spawned;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 
-const NS: &str = "ferrosched-system";
-
 async fn operator(env: &TestEnv) -> anyhow::Result<Spawned> {
-    fixtures::install_with_restricted_namespace(&env.client, NS).await?;
-    env.spawn(
-        "operator",
-        &procs::binary("ferrosched-operator"),
-        &[
-            format!("--kubeconfig={}", env.kubeconfig.display()),
-            format!("--namespace={NS}"),
-            "--scheduler-image=registry.example/ferrosched:e2e".into(),
-            "--allowed-images=registry.example/ferrosched,registry.example/team/".into(),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={}", free_port()),
-            // Elect, so the operator's own Lease ferrosched-operator exists.
-            "--leader-elect=true".into(),
-        ],
-    )
-}
-
-async fn apply(c: &kube::Client, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
-    let p = json!({"apiVersion": "ferrosched.dev/v1alpha1", "kind": "SchedulerProfile",
-        "metadata": {"name": name}, "spec": spec});
-    Api::<SchedulerProfile>::all(c.clone())
-        .patch(
-            name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&p),
-        )
-        .await?;
-    Ok(())
+    let extra = [
+        "--allowed-images=ferrosched,registry.example/team/".to_string(),
+        // Elect, so the operator's own Lease ferrosched-operator exists.
+        "--leader-elect=true".to_string(),
+    ];
+    Ok(start(env, &extra).await?.0)
 }
 
 /// Waits for `Degraded=True` with `reason` at the profile's current generation; returns
@@ -81,78 +56,148 @@ fn rv(meta: &kube::api::ObjectMeta) -> String {
 #[tokio::test]
 #[ignore = "needs the control plane binaries (hack/build-control-plane.sh) and the workspace binaries"]
 async fn a_profile_never_takes_the_operators_or_anyone_elses_objects() -> anyhow::Result<()> {
-    TestEnv::start().await?.run(|env| async move {
-        let c = env.client.clone();
-        let _op = operator(&env).await?;
-        let leases: Api<Lease> = Api::namespaced(c.clone(), NS);
-        let op_lease = env.wait_for("the operator's Lease held", Duration::from_secs(60), || async {
-            let l = leases.get_opt("ferrosched-operator").await.ok()??;
-            l.spec.as_ref()?.holder_identity.as_ref()?;
-            Some(l)
-        }).await?;
+    TestEnv::start()
+        .await?
+        .run(|env| async move {
+            let c = env.client.clone();
+            let _op = operator(&env).await?;
+            let leases: Api<Lease> = Api::namespaced(c.clone(), NS);
+            let op_lease = env
+                .wait_for(
+                    "the operator's Lease held",
+                    Duration::from_secs(60),
+                    || async {
+                        let l = leases.get_opt("ferrosched-operator").await.ok()??;
+                        l.spec.as_ref()?.holder_identity.as_ref()?;
+                        Some(l)
+                    },
+                )
+                .await?;
 
-        // What `helm install ferrosched-prod` creates in the namespace, with no owner.
-        let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "ferrosched-prod", "namespace": NS}}))?;
-        let sa = Api::<ServiceAccount>::namespaced(c.clone(), NS).create(&PostParams::default(), &sa).await?;
-        let role: Role = serde_json::from_value(json!({"metadata": {"name": "ferrosched-prod", "namespace": NS},
-            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}))?;
-        let role = Api::<Role>::namespaced(c.clone(), NS).create(&PostParams::default(), &role).await?;
-        let dep: Deployment = serde_json::from_value(json!({"metadata": {"name": "ferrosched-prod", "namespace": NS},
+            // What `helm install ferrosched-prod` creates in the namespace, with no owner.
+            let sa: ServiceAccount = serde_json::from_value(
+                json!({"metadata": {"name": "ferrosched-prod", "namespace": NS}}),
+            )?;
+            let sa = Api::<ServiceAccount>::namespaced(c.clone(), NS)
+                .create(&PostParams::default(), &sa)
+                .await?;
+            let role: Role = serde_json::from_value(
+                json!({"metadata": {"name": "ferrosched-prod", "namespace": NS},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}),
+            )?;
+            let role = Api::<Role>::namespaced(c.clone(), NS)
+                .create(&PostParams::default(), &role)
+                .await?;
+            let dep: Deployment = serde_json::from_value(
+                json!({"metadata": {"name": "ferrosched-prod", "namespace": NS},
             "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "operator"}},
                 "template": {"metadata": {"labels": {"app": "operator"}},
-                    "spec": {"containers": [{"name": "operator", "image": "registry.example/ferrosched:e2e"}]}}}}))?;
-        let deploys: Api<Deployment> = Api::namespaced(c.clone(), NS);
-        let dep = deploys.create(&PostParams::default(), &dep).await?;
+                    "spec": {"containers": [{"name": "operator", "image": "ferrosched:e2e"}]}}}}),
+            )?;
+            let deploys: Api<Deployment> = Api::namespaced(c.clone(), NS);
+            let dep = deploys.create(&PostParams::default(), &dep).await?;
 
-        apply(&c, "prod", json!({})).await?;
-        let message = degraded(&env, "prod", "NameConflict").await?;
-        assert!(message.contains("ServiceAccount ferrosched-prod") && message.contains("not controlled by this profile"), "{message}");
-        apply(&c, "operator", json!({})).await?;
-        let message = degraded(&env, "operator", "NameConflict").await?;
-        assert!(message.contains("ferrosched-operator") && message.contains("reserved"), "{message}");
+            apply(&c, "prod", json!({})).await?;
+            let message = degraded(&env, "prod", "NameConflict").await?;
+            assert!(
+                message.contains("ServiceAccount ferrosched-prod")
+                    && message.contains("not controlled by this profile"),
+                "{message}"
+            );
+            apply(&c, "operator", json!({})).await?;
+            let message = degraded(&env, "operator", "NameConflict").await?;
+            assert!(
+                message.contains("ferrosched-operator") && message.contains("reserved"),
+                "{message}"
+            );
 
-        // The image allowlist: outside it nothing is deployed; inside it deploys.
-        apply(&c, "foreign", json!({"image": "evil.example/miner:1"})).await?;
-        let message = degraded(&env, "foreign", "ImageNotAllowed").await?;
-        assert!(message.contains("spec.image") && message.contains("evil.example/miner"), "{message}");
-        apply(&c, "allowed", json!({"image": "registry.example/team/fs:2"})).await?;
-        let image = env.wait_for("allowed's Deployment", Duration::from_secs(60), || async {
-            let d = deploys.get_opt("ferrosched-allowed").await.ok()??;
-            let pod = d.spec.template.spec?;
-            pod.containers.first()?.image.clone()
-        }).await?;
-        assert_eq!(image, "registry.example/team/fs:2");
+            // The image allowlist: outside it nothing is deployed; inside it deploys.
+            apply(&c, "foreign", json!({"image": "evil.example/miner:1"})).await?;
+            let message = degraded(&env, "foreign", "ImageNotAllowed").await?;
+            assert!(
+                message.contains("spec.image") && message.contains("evil.example/miner"),
+                "{message}"
+            );
+            apply(
+                &c,
+                "allowed",
+                json!({"image": "registry.example/team/fs:2"}),
+            )
+            .await?;
+            let image = env
+                .wait_for("allowed's Deployment", Duration::from_secs(60), || async {
+                    let d = deploys.get_opt("ferrosched-allowed").await.ok()??;
+                    let pod = d.spec.template.spec?;
+                    pod.containers.first()?.image.clone()
+                })
+                .await?;
+            assert_eq!(image, "registry.example/team/fs:2");
 
-        // A reconcile of every profile has run since (allowed deployed after them): the
-        // operator's objects are as they were, and nothing of the refused profiles exists.
-        let sa_now = Api::<ServiceAccount>::namespaced(c.clone(), NS).get("ferrosched-prod").await?;
-        assert_eq!(rv(&sa_now.metadata), rv(&sa.metadata), "ServiceAccount untouched");
-        assert!(sa_now.metadata.owner_references.is_none());
-        let role_now = Api::<Role>::namespaced(c.clone(), NS).get("ferrosched-prod").await?;
-        assert_eq!(rv(&role_now.metadata), rv(&role.metadata), "Role untouched");
-        let dep_now = deploys.get("ferrosched-prod").await?;
-        assert_eq!(dep_now.metadata.generation, dep.metadata.generation, "Deployment spec untouched");
-        assert!(dep_now.metadata.owner_references.is_none());
-        let lease_now = leases.get("ferrosched-operator").await?;
-        assert!(lease_now.metadata.owner_references.is_none(), "the operator's Lease is not adopted");
-        assert_eq!(lease_now.metadata.labels, op_lease.metadata.labels);
-        let roles: Api<ClusterRole> = Api::all(c.clone());
-        for p in ["prod", "operator", "foreign"] {
-            assert!(roles.get_opt(&format!("ferrosched:scheduler:{p}")).await?.is_none(), "no ClusterRole for {p}");
-        }
-        assert!(deploys.get_opt("ferrosched-foreign").await?.is_none());
+            // A reconcile of every profile has run since (allowed deployed after them): the
+            // operator's objects are as they were, and nothing of the refused profiles exists.
+            let sa_now = Api::<ServiceAccount>::namespaced(c.clone(), NS)
+                .get("ferrosched-prod")
+                .await?;
+            assert_eq!(
+                rv(&sa_now.metadata),
+                rv(&sa.metadata),
+                "ServiceAccount untouched"
+            );
+            assert!(sa_now.metadata.owner_references.is_none());
+            let role_now = Api::<Role>::namespaced(c.clone(), NS)
+                .get("ferrosched-prod")
+                .await?;
+            assert_eq!(rv(&role_now.metadata), rv(&role.metadata), "Role untouched");
+            let dep_now = deploys.get("ferrosched-prod").await?;
+            assert_eq!(
+                dep_now.metadata.generation, dep.metadata.generation,
+                "Deployment spec untouched"
+            );
+            assert!(dep_now.metadata.owner_references.is_none());
+            let lease_now = leases.get("ferrosched-operator").await?;
+            assert!(
+                lease_now.metadata.owner_references.is_none(),
+                "the operator's Lease is not adopted"
+            );
+            assert_eq!(lease_now.metadata.labels, op_lease.metadata.labels);
+            let roles: Api<ClusterRole> = Api::all(c.clone());
+            for p in ["prod", "operator", "foreign"] {
+                assert!(
+                    roles
+                        .get_opt(&format!("ferrosched:scheduler:{p}"))
+                        .await?
+                        .is_none(),
+                    "no ClusterRole for {p}"
+                );
+            }
+            assert!(deploys.get_opt("ferrosched-foreign").await?.is_none());
 
-        // Once the clash is gone (the release uninstalled), the profile deploys.
-        Api::<ServiceAccount>::namespaced(c.clone(), NS).delete("ferrosched-prod", &Default::default()).await?;
-        Api::<Role>::namespaced(c.clone(), NS).delete("ferrosched-prod", &Default::default()).await?;
-        deploys.delete("ferrosched-prod", &Default::default()).await?;
-        env.wait_for("prod deployed once the names are free", Duration::from_secs(90), || async {
-            let d = deploys.get_opt("ferrosched-prod").await.ok()??;
-            let owners = d.metadata.owner_references?;
-            owners.iter().any(|o| o.kind == "SchedulerProfile" && o.name == "prod").then_some(())
-        }).await?;
-        Ok(())
-    }).await
+            // Once the clash is gone (the release uninstalled), the profile deploys.
+            Api::<ServiceAccount>::namespaced(c.clone(), NS)
+                .delete("ferrosched-prod", &Default::default())
+                .await?;
+            Api::<Role>::namespaced(c.clone(), NS)
+                .delete("ferrosched-prod", &Default::default())
+                .await?;
+            deploys
+                .delete("ferrosched-prod", &Default::default())
+                .await?;
+            env.wait_for(
+                "prod deployed once the names are free",
+                Duration::from_secs(90),
+                || async {
+                    let d = deploys.get_opt("ferrosched-prod").await.ok()??;
+                    let owners = d.metadata.owner_references?;
+                    owners
+                        .iter()
+                        .any(|o| o.kind == "SchedulerProfile" && o.name == "prod")
+                        .then_some(())
+                },
+            )
+            .await?;
+            Ok(())
+        })
+        .await
 }
 
 #[tokio::test]
