@@ -33,6 +33,9 @@ pub const MAX_REPLICAS: i32 = 10;
     status = "SchedulerProfileStatus",
     derive = "PartialEq",
     doc = "A pod scheduler run by the Ferrosched operator: plugins in upstream KubeSchedulerConfiguration shape and how the scheduler pods are deployed.",
+    validation = Rule::new(
+        "size(self.metadata.name) <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+    ).message("metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit) of at most 52 characters, so that Service ferrosched-<name> fits 63"),
     scale(
         spec_replicas_path = ".spec.replicas",
         status_replicas_path = ".status.replicas",
@@ -72,6 +75,7 @@ pub struct SchedulerProfileSpec {
     /// the profile's name; immutable; unique across profiles (a second claim gets `Conflict`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
+    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub scheduler_name: Option<String>,
 
     /// Scheduler pods; one leads, the others stand by with warm caches. `kubectl scale` works.
