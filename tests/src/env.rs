@@ -31,11 +31,16 @@ impl TestEnv {
     /// Starts a fresh control plane (etcd, kube-apiserver, controller-manager, kwok,
     /// upstream kube-scheduler as default-scheduler).
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(ControlPlaneOptions::default()).await
+    }
+
+    /// Like [`TestEnv::start`], with other control-plane options.
+    pub async fn start_with(opts: ControlPlaneOptions) -> anyhow::Result<Self> {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("info,kube_client=warn")
             .with_test_writer()
             .try_init();
-        let cp = ControlPlane::start(ControlPlaneOptions::default()).await?;
+        let cp = ControlPlane::start(opts).await?;
         let client = cp.try_client()?;
         Ok(TestEnv {
             dir: cp.work_dir().to_path_buf(),

@@ -1,9 +1,13 @@
 //! ServiceAccount, ClusterRole(+Binding) with exactly the rules the enabled plugins need,
 //! the Lease Role(+Binding) and the kube-system auth-reader RoleBinding (pure).
 //!
-//! The rules follow upstream's `system:kube-scheduler` and `system:volume-scheduler`
+//! The read rules follow upstream's `system:kube-scheduler` and `system:volume-scheduler`
 //! bootstrap roles (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go, v1.37.2),
-//! split by the plugin whose informers or API calls need them.
+//! split by the plugin whose informers need them. Write verbs are only the calls
+//! Ferrosched's scheduler makes (checked against an audit log in
+//! `tests/tests/scheduler_rbac.rs`): binds, status patches, `events.k8s.io` creates,
+//! preemption's deletes, VolumeBinding's PV/PVC updates; DynamicResources, a guard for
+//! now, only reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +21,7 @@ use super::Settings;
 use crate::names;
 
 const READ: &[&str] = &["get", "list", "watch"];
-const READ_UPDATE: &[&str] = &["get", "list", "watch", "update", "patch"];
+const READ_UPDATE: &[&str] = &["get", "list", "watch", "update"];
 const CORE: &str = "";
 const APPS: &str = "apps";
 const POLICY: &str = "policy";
@@ -35,9 +39,8 @@ type Grant = (
 const BASE: &[Grant] = &[
     (CORE, &["nodes", "pods"], READ),
     (CORE, &["pods/binding"], &["create"]),
-    (CORE, &["pods/status"], &["patch", "update"]),
-    (CORE, &["events"], &["create", "patch", "update"]),
-    ("events.k8s.io", &["events"], &["create", "patch", "update"]),
+    (CORE, &["pods/status"], &["patch"]),
+    ("events.k8s.io", &["events"], &["create"]),
     ("authentication.k8s.io", &["tokenreviews"], &["create"]),
     (
         "authorization.k8s.io",
@@ -112,23 +115,16 @@ const PER_PLUGIN: &[(&str, &[Grant])] = &[
     ),
     (
         "DynamicResources",
-        &[
-            (
-                RESOURCE,
-                &["deviceclasses", "resourceslices", "devicetaintrules"],
-                READ,
-            ),
-            (
-                RESOURCE,
-                &["resourceclaims"],
-                &[
-                    "get", "list", "watch", "update", "patch", "create", "delete",
-                ],
-            ),
-            (RESOURCE, &["resourceclaims/status"], READ_UPDATE),
-            (RESOURCE, &["resourceclaims/binding"], &["update", "patch"]),
-            (CORE, &["pods/finalizers"], &["update"]),
-        ],
+        &[(
+            RESOURCE,
+            &[
+                "deviceclasses",
+                "resourceclaims",
+                "resourceslices",
+                "devicetaintrules",
+            ],
+            READ,
+        )],
     ),
 ];
 

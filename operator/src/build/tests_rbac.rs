@@ -29,21 +29,16 @@ fn rules_of(p: &SchedulerProfile) -> Vec<String> {
 fn default_plugins_get_upstreams_scheduler_rules() {
     let expected = [
         r#""" | namespaces,nodes,replicationcontrollers,services | get,list,watch"#,
-        r#""" | persistentvolumeclaims,persistentvolumes | get,list,watch,update,patch"#,
+        r#""" | persistentvolumeclaims,persistentvolumes | get,list,watch,update"#,
         r#""" | pods | get,list,watch,delete"#,
         r#""" | pods/binding | create"#,
-        r#""" | events | create,update,patch"#,
-        r#""" | pods/finalizers | update"#,
-        r#""" | pods/status | update,patch"#,
+        r#""" | pods/status | patch"#,
         r#""apps" | replicasets,statefulsets | get,list,watch"#,
         r#""authentication.k8s.io" | tokenreviews | create"#,
         r#""authorization.k8s.io" | subjectaccessreviews | create"#,
-        r#""events.k8s.io" | events | create,update,patch"#,
+        r#""events.k8s.io" | events | create"#,
         r#""policy" | poddisruptionbudgets | get,list,watch"#,
-        r#""resource.k8s.io" | deviceclasses,devicetaintrules,resourceslices | get,list,watch"#,
-        r#""resource.k8s.io" | resourceclaims | get,list,watch,create,update,patch,delete"#,
-        r#""resource.k8s.io" | resourceclaims/status | get,list,watch,update,patch"#,
-        r#""resource.k8s.io" | resourceclaims/binding | update,patch"#,
+        r#""resource.k8s.io" | deviceclasses,devicetaintrules,resourceclaims,resourceslices | get,list,watch"#,
         r#""storage.k8s.io" | csidrivers,csinodes,csistoragecapacities,storageclasses,volumeattachments | get,list,watch"#,
     ];
     assert_eq!(rules_of(&minimal("demo")), expected);
@@ -71,11 +66,10 @@ spec:
     let expected = [
         r#""" | nodes,pods | get,list,watch"#,
         r#""" | pods/binding | create"#,
-        r#""" | events | create,update,patch"#,
-        r#""" | pods/status | update,patch"#,
+        r#""" | pods/status | patch"#,
         r#""authentication.k8s.io" | tokenreviews | create"#,
         r#""authorization.k8s.io" | subjectaccessreviews | create"#,
-        r#""events.k8s.io" | events | create,update,patch"#,
+        r#""events.k8s.io" | events | create"#,
     ];
     assert_eq!(rules_of(&p), expected);
 }

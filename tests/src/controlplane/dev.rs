@@ -44,6 +44,7 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<i32> {
         with_kwok: opts.kwok,
         with_default_scheduler: true,
         default_scheduler_args: Vec::new(),
+        audit_users: Vec::new(),
     };
     let mut cp = tokio::select! {
         result = ControlPlane::start(cp_opts) => match result {

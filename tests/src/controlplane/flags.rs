@@ -82,6 +82,26 @@ pub fn apiserver(pki: &Pki, token_auth_file: &Path, ports: Ports) -> Vec<String>
     ]
 }
 
+/// Audit flags logging every request of `users` to `<work_dir>/audit.log` (the policy is
+/// written next to it); none when `users` is empty.
+pub fn audit(work_dir: &Path, users: &[String]) -> Result<Vec<String>, super::Error> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let policy = work_dir.join("audit-policy.yaml");
+    let quoted: Vec<String> = users.iter().map(|u| format!("{u:?}")).collect();
+    let text = format!(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n- level: Metadata\n  users: [{}]\n- level: None\n",
+        quoted.join(", ")
+    );
+    std::fs::write(&policy, text).map_err(|e| super::Error::io("writing the audit policy", e))?;
+    Ok(vec![
+        format!("--audit-policy-file={}", p(&policy)),
+        format!("--audit-log-path={}", p(&work_dir.join("audit.log"))),
+        "--audit-log-format=json".into(),
+    ])
+}
+
 /// kube-controller-manager: its own identity, per-controller service-account
 /// credentials, the CA as cluster signer and client CA of its own secure port, no
 /// leader election, higher client QPS so

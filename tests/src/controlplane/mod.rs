@@ -165,7 +165,11 @@ impl ControlPlane {
             cp.components.push(Component::spawn(
                 "kube-apiserver",
                 &apiserver_bin,
-                &flags::apiserver(&pki, &tokens.auth_file, ports),
+                &[
+                    flags::apiserver(&pki, &tokens.auth_file, ports),
+                    flags::audit(&work_dir, &opts.audit_users)?,
+                ]
+                .concat(),
                 &work_dir,
             )?);
             readiness::apiserver(&mut cp, &pki).await?;

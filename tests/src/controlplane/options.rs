@@ -20,6 +20,9 @@ pub struct ControlPlaneOptions {
     pub with_default_scheduler: bool,
     /// Extra flags for that kube-scheduler (e.g. `--vmodule=schedule_one=10` to log scores).
     pub default_scheduler_args: Vec<String>,
+    /// Users whose requests the API server writes to `<work_dir>/audit.log` (JSON lines,
+    /// level Metadata, stage ResponseComplete); empty (the default): no audit log.
+    pub audit_users: Vec<String>,
 }
 
 impl ControlPlaneOptions {
@@ -43,6 +46,7 @@ impl Default for ControlPlaneOptions {
             with_kwok: true,
             with_default_scheduler: true,
             default_scheduler_args: Vec::new(),
+            audit_users: Vec::new(),
         }
     }
 }
