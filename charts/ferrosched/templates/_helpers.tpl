@@ -64,7 +64,8 @@ then its ":tag" when the last ":" comes after the last "/") — the operator's o
 {{- if .Values.operands.allowedImages }}
 {{- toJson .Values.operands.allowedImages }}
 {{- else }}
-{{- $repo := include "ferrosched.schedulerImage" . | regexReplaceAll "@.*$" "" | regexReplaceAll ":[^/:]*$" "" }}
+{{- $untagged := regexReplaceAll "@.*$" (include "ferrosched.schedulerImage" .) "" }}
+{{- $repo := regexReplaceAll ":[^/:]*$" $untagged "" }}
 {{- list $repo | toJson }}
 {{- end }}
 {{- end }}
