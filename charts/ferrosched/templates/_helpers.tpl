@@ -49,3 +49,47 @@ app.kubernetes.io/component: operator
 {{- define "ferrosched.operandNamespace" -}}
 {{- .Values.operands.namespace | default .Release.Namespace }}
 {{- end }}
+
+{{/* Image of profiles without spec.image: operands.schedulerImage, else the chart's. */}}
+{{- define "ferrosched.schedulerImage" -}}
+{{- .Values.operands.schedulerImage | default (include "ferrosched.image" .) }}
+{{- end }}
+
+{{/*
+Image repositories (or prefixes ending in "/") a profile's spec.image may use, as JSON:
+operands.allowedImages, else the repository of the scheduler image (its "@digest" cut,
+then its ":tag" when the last ":" comes after the last "/") — the operator's own default.
+*/}}
+{{- define "ferrosched.allowedImages" -}}
+{{- if .Values.operands.allowedImages }}
+{{- toJson .Values.operands.allowedImages }}
+{{- else }}
+{{- $untagged := regexReplaceAll "@.*$" (include "ferrosched.schedulerImage" .) "" }}
+{{- $repo := regexReplaceAll ":[^/:]*$" $untagged "" }}
+{{- list $repo | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+Names of the chart's namespaced objects in the operands' namespace, comma-separated:
+the operator refuses a profile whose children ("ferrosched-<profile>", ...) would take
+one. Keep in step with the templates (tests/tests/chart.rs derives the list from the
+rendering and compares).
+*/}}
+{{- define "ferrosched.reservedNames" -}}
+{{- $full := include "ferrosched.fullname" . -}}
+{{- $ops := include "ferrosched.operandNamespace" . -}}
+{{- /* Lease; Role and RoleBinding: always in the operands' namespace. */ -}}
+{{- $names := list "ferrosched-operator" $full -}}
+{{- if eq $ops .Release.Namespace -}}
+{{- /* ServiceAccount, Deployment, Service, PDB, ServiceMonitor: $full, in the release namespace. */ -}}
+{{- if .Values.metrics.serviceMonitor.enabled -}}
+{{- $names = append $names (printf "%s-schedulers" $full) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.metrics.dashboard.enabled (eq (.Values.metrics.dashboard.namespace | default .Release.Namespace) $ops) -}}
+{{- $names = append $names (printf "%s-dashboard" $full) -}}
+{{- end -}}
+{{- /* The PrometheusRule is named $full. */ -}}
+{{- $names | uniq | sortAlpha | join "," -}}
+{{- end }}
