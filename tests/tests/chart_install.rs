@@ -40,11 +40,6 @@ const PROMETHEUS_RULE_CRD: &str = r#"{
       "schema": {"openAPIV3Schema": {"type": "object", "properties": {
         "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}}"#;
 
-/// Operator flags the chart passes for the issue's operator side
-/// (`--allowed-images`, `--reserved-names`). Dropped, with a note, while the operator
-/// binary under test does not know them yet; passed as soon as its `--help` lists them.
-const NEWER_OPERATOR_FLAGS: &[&str] = &["--allowed-images", "--reserved-names"];
-
 fn kubectl(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec![format!("--kubeconfig={}", env.kubeconfig.display())];
     all.extend(args.iter().map(|a| a.to_string()));
@@ -110,19 +105,6 @@ async fn operator_args(
         .into_iter()
         .filter(|a| !a.starts_with("--bind-address=") && !a.starts_with("--secure-port="))
         .collect();
-    let help = chart::run(
-        &procs::binary("ferrosched-operator"),
-        &["--help".into()],
-        &[],
-    )?;
-    args.retain(|a| {
-        let name = a.split('=').next().unwrap_or_default();
-        let known = !NEWER_OPERATOR_FLAGS.contains(&name) || help.contains(name);
-        if !known {
-            println!("note: the operator binary does not know {name} yet; not passing {a}");
-        }
-        known
-    });
     args.push("--bind-address=127.0.0.1".into());
     args.push(format!("--secure-port={port}"));
     args.push(format!("--kubeconfig={}", kubeconfig.display()));
