@@ -75,7 +75,9 @@ pub struct SchedulerProfileSpec {
     /// the profile's name; immutable; unique across profiles (a second claim gets `Conflict`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(regex(
+        pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+    ))]
     pub scheduler_name: Option<String>,
 
     /// Scheduler pods; one leads, the others stand by with warm caches. `kubectl scale` works.
