@@ -139,6 +139,9 @@ pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) ->
         name: name.clone(),
         source,
     };
+    if let Some(Some(_)) = &plan.failed_annotation {
+        w.metrics.count_rollback(&name);
+    }
     if let Some(value) = &plan.failed_annotation {
         let patch = json!({"metadata": {"annotations": {names::FAILED_HASH_ANNOTATION: value}}});
         profiles

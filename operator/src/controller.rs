@@ -95,6 +95,7 @@ pub async fn run(
     let controller = Controller::new(profiles.clone(), watcher::Config::default().any_semantic());
     let store = controller.store();
     let ctx = Arc::new(build_ctx(store.clone()));
+    ctx.metrics.watch_profiles(store.clone());
     let ns = ctx.settings.namespace.clone();
     let managed = watcher::Config::default().labels(&names::managed_selector());
     let c = &client;

@@ -24,6 +24,29 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// Labels of `ferrosched_operator_profile_condition`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    /// The profile's name.
+    pub profile: String,
+    /// The condition type (`Available`, `Progressing`, `Degraded`).
+    pub r#type: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+}
+
+/// Label `profile`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProfileLabels {
+    /// The profile's name.
+    pub profile: String,
+}
+
+/// The condition types exported per profile.
+const CONDITION_TYPES: [&str; 3] = ["Available", "Progressing", "Degraded"];
+/// The statuses a condition can have.
+const CONDITION_STATUSES: [&str; 3] = ["True", "False", "Unknown"];
+
 /// The operator's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -38,6 +61,17 @@ pub struct Metrics {
     pub writes: Family<KindLabels, Counter>,
     /// `ferrosched_operator_leader`: 1 while this replica leads.
     pub leader: Gauge,
+    /// `ferrosched_operator_profile_condition{profile,type,status}`: 1 for each profile's
+    /// current status of each condition type, 0 for the others (as kube-state-metrics'
+    /// `kube_pod_status_condition`); refreshed from the profiles' cache at every scrape,
+    /// so a deleted profile's series go with it. Only the leader has the cache.
+    pub profile_condition: Family<ConditionLabels, Gauge>,
+    /// `ferrosched_operator_rollbacks_total{profile}`: rollouts rolled back to the last
+    /// good configuration.
+    pub rollbacks: Family<ProfileLabels, Counter>,
+    profiles: std::sync::Mutex<
+        Option<kube::runtime::reflector::Store<ferrosched_crds::SchedulerProfile>>,
+    >,
 }
 
 impl Default for Metrics {
@@ -48,6 +82,8 @@ impl Default for Metrics {
         let duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
         let writes = Family::<KindLabels, Counter>::default();
         let leader = Gauge::default();
+        let profile_condition = Family::<ConditionLabels, Gauge>::default();
+        let rollbacks = Family::<ProfileLabels, Counter>::default();
         // Counters are registered without `_total`: the client appends it.
         registry.register(
             "ferrosched_operator_reconciles",
@@ -75,6 +111,16 @@ impl Default for Metrics {
             "Whether this replica is the leader (1) or not (0)",
             leader.clone(),
         );
+        registry.register(
+            "ferrosched_operator_profile_condition",
+            "Status of each SchedulerProfile condition: 1 for the current status, 0 for the others",
+            profile_condition.clone(),
+        );
+        registry.register(
+            "ferrosched_operator_rollbacks",
+            "Rollouts rolled back to the last good configuration, by profile",
+            rollbacks.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -82,6 +128,9 @@ impl Default for Metrics {
             duration,
             writes,
             leader,
+            profile_condition,
+            rollbacks,
+            profiles: std::sync::Mutex::new(None),
         }
     }
 }
@@ -114,8 +163,59 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one rollback of `profile`.
+    pub fn count_rollback(&self, profile: &str) {
+        self.rollbacks
+            .get_or_create(&ProfileLabels {
+                profile: profile.to_string(),
+            })
+            .inc();
+    }
+
+    /// Reads profile conditions from `store` at every scrape (set once this replica leads).
+    pub fn watch_profiles(
+        &self,
+        store: kube::runtime::reflector::Store<ferrosched_crds::SchedulerProfile>,
+    ) {
+        if let Ok(mut p) = self.profiles.lock() {
+            *p = Some(store);
+        }
+    }
+
+    /// Replaces the condition series with those of `profiles`.
+    pub fn observe_profiles(&self, profiles: &[std::sync::Arc<ferrosched_crds::SchedulerProfile>]) {
+        self.profile_condition.clear();
+        for p in profiles {
+            let name = crate::names::profile_name(p).to_string();
+            let conditions = p
+                .status
+                .as_ref()
+                .map(|s| s.conditions.as_slice())
+                .unwrap_or_default();
+            for type_ in CONDITION_TYPES {
+                let current = conditions
+                    .iter()
+                    .find(|c| c.type_ == type_)
+                    .map_or("Unknown", |c| c.status.as_str());
+                for status in CONDITION_STATUSES {
+                    self.profile_condition
+                        .get_or_create(&ConditionLabels {
+                            profile: name.clone(),
+                            r#type: type_.to_string(),
+                            status: status.to_string(),
+                        })
+                        .set(i64::from(current == status));
+                }
+            }
+        }
+    }
+
     /// The metrics in OpenMetrics text format.
     pub fn encode(&self) -> String {
+        let store = self.profiles.lock().ok().and_then(|s| s.clone());
+        if let Some(store) = store {
+            self.observe_profiles(&store.state());
+        }
         let mut out = String::new();
         match prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             Ok(()) => out,

@@ -730,23 +730,13 @@ fn reserved_names_are_the_charts_objects_in_the_operands_namespace() -> anyhow::
     Ok(())
 }
 
-/// Metrics the alerts read that the operator does not export yet (to be added with the
-/// issue's operator side): a gauge per profile, condition type and status, and a
-/// counter of rollbacks per profile.
-const PENDING_OPERATOR_METRICS: &[(&str, &[&str])] = &[
-    (
-        "ferrosched_operator_profile_condition",
-        &["profile", "type", "status"],
-    ),
-    ("ferrosched_operator_rollbacks_total", &["profile"]),
-];
 /// kube-state-metrics' series the restart alert reads.
 const KUBE_STATE_METRICS: &[&str] = &["kube_pod_container_status_restarts_total"];
 /// Labels Prometheus adds to every scraped series (ServiceMonitor targets).
 const TARGET_LABELS: &[&str] = &["namespace", "service", "pod", "job", "container"];
 
 /// Every metric an alert reads is exported by the scheduler or the operator (or is one
-/// of the listed pending or kube-state-metrics series), with the labels it matches on;
+/// of the listed kube-state-metrics series), with the labels it matches on;
 /// every alert links a runbook section that exists in the chart's README.
 #[test]
 #[ignore = "needs helm (hack/build-control-plane.sh)"]
@@ -775,11 +765,17 @@ fn alerts_read_exported_metrics_and_link_their_runbooks() -> anyhow::Result<()> 
     let op = ferrosched_operator::metrics::Metrics::default();
     op.observe_reconcile(true, 0.1);
     op.leader.set(1);
+    op.count_rollback("p");
+    let profile: ferrosched_crds::SchedulerProfile = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ferrosched.dev/v1alpha1", "kind": "SchedulerProfile",
+        "metadata": {"name": "p"}, "spec": {},
+        "status": {"conditions": [{"type": "Degraded", "status": "True", "reason": "RolloutFailed",
+            "message": "m", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}))?;
+    op.observe_profiles(&[std::sync::Arc::new(profile)]);
     let exported = format!("{}{}", sched.encode(), op.encode());
     let samples: Vec<&str> = exported.lines().filter(|l| !l.starts_with('#')).collect();
 
     let readme = std::fs::read_to_string(chart::chart_dir().join("README.md"))?;
-    let mut pending_used = BTreeSet::new();
     let rules = alerts(rule[0]);
     assert_eq!(
         rules
@@ -846,22 +842,14 @@ fn alerts_read_exported_metrics_and_link_their_runbooks() -> anyhow::Result<()> 
                     l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))
                 })
                 .collect();
-            let known_labels: Vec<String> = if lines.is_empty() {
-                let (_, labels) = PENDING_OPERATOR_METRICS
-                    .iter()
-                    .find(|(m, _)| *m == name)
-                    .unwrap_or_else(|| panic!("{alert}: {name} is not exported"));
-                pending_used.insert(name.to_string());
-                labels.iter().map(|l| l.to_string()).collect()
-            } else {
-                lines
-                    .iter()
-                    .flat_map(|l| {
-                        l.split(['{', ','])
-                            .filter_map(|kv| kv.split_once("=\"").map(|(k, _)| k.to_string()))
-                    })
-                    .collect()
-            };
+            assert!(!lines.is_empty(), "{alert}: {name} is not exported");
+            let known_labels: Vec<String> = lines
+                .iter()
+                .flat_map(|l| {
+                    l.split(['{', ','])
+                        .filter_map(|kv| kv.split_once("=\"").map(|(k, _)| k.to_string()))
+                })
+                .collect();
             for (label, value) in labels {
                 if TARGET_LABELS.contains(&label) {
                     continue;
@@ -893,22 +881,14 @@ fn alerts_read_exported_metrics_and_link_their_runbooks() -> anyhow::Result<()> 
             let exported = samples
                 .iter()
                 .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
-            let pending = PENDING_OPERATOR_METRICS.iter().any(|(m, _)| *m == name);
-            if pending && !exported {
-                pending_used.insert(name.to_string());
-            }
             metrics += 1;
             assert!(
-                exported || pending || KUBE_STATE_METRICS.contains(&name),
+                exported || KUBE_STATE_METRICS.contains(&name),
                 "{alert}: {name} is not exported"
             );
         }
         assert!(metrics > 0, "{alert}: no metric in {expr}");
     }
-    let still_pending: Vec<&str> = PENDING_OPERATOR_METRICS.iter().map(|(m, _)| *m).collect();
-    println!(
-        "note: alerts read operator metrics not exported yet: {pending_used:?} (of {still_pending:?})"
-    );
     let _ = std::fs::remove_dir_all(home);
     Ok(())
 }
