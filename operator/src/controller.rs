@@ -2,7 +2,10 @@
 //!
 //! Children are watched by the `app.kubernetes.io/managed-by` label and mapped to their
 //! owning profile by hand: kube-runtime's `owns` would give a cluster-scoped owner the
-//! child's namespace and never find it. The scheduler Leases are renewed every few
+//! child's namespace and never find it. Each child watch backs off on its own and its
+//! errors are logged, not passed on: kube-runtime backs off the *merged* trigger stream
+//! on any error, so after an API-server restart (every watch answering 410 Gone in turn)
+//! all triggers stalled for minutes, and a Deployment's rollout went unseen. The scheduler Leases are renewed every few
 //! seconds, so only a change of holder, transitions, labels or owners (or a deletion)
 //! triggers a reconcile.
 
@@ -46,6 +49,31 @@ fn same_name(
             .map(|p| ObjectRef::from_obj(p.as_ref()))
             .collect()
     }
+}
+
+/// The objects `api` touches, each watch with its own backoff; errors are logged and
+/// dropped (the watch retries by itself), so one failing watch never stalls the others.
+fn children<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    watcher(api, wc)
+        .default_backoff()
+        .touched_objects()
+        .filter_map(move |r| {
+            future::ready(match r {
+                Ok(obj) => Some(Ok(obj)),
+                Err(err) => {
+                    warn!(%kind, %err, "watch failed; retrying");
+                    None
+                }
+            })
+        })
 }
 
 /// What of a Lease the status and drift correction care about.
@@ -99,54 +127,61 @@ pub async fn run(
     let ns = ctx.settings.namespace.clone();
     let managed = watcher::Config::default().labels(&names::managed_selector());
     let c = &client;
+    let w = |wc: &watcher::Config| wc.clone();
     controller
-        .watches(
-            Api::<Deployment>::namespaced(c.clone(), &ns),
-            managed.clone(),
+        .watches_stream(
+            children(Api::<Deployment>::namespaced(c.clone(), &ns), w(&managed)),
             owner,
         )
-        .watches(
-            Api::<ConfigMap>::namespaced(c.clone(), &ns),
-            managed.clone(),
+        .watches_stream(
+            children(Api::<ConfigMap>::namespaced(c.clone(), &ns), w(&managed)),
             owner,
         )
-        .watches(
-            Api::<Service>::namespaced(c.clone(), &ns),
-            managed.clone(),
+        .watches_stream(
+            children(Api::<Service>::namespaced(c.clone(), &ns), w(&managed)),
             owner,
         )
-        .watches(
-            Api::<ServiceAccount>::namespaced(c.clone(), &ns),
-            managed.clone(),
+        .watches_stream(
+            children(
+                Api::<ServiceAccount>::namespaced(c.clone(), &ns),
+                w(&managed),
+            ),
             owner,
         )
-        .watches(
-            Api::<PodDisruptionBudget>::namespaced(c.clone(), &ns),
-            managed.clone(),
+        .watches_stream(
+            children(
+                Api::<PodDisruptionBudget>::namespaced(c.clone(), &ns),
+                w(&managed),
+            ),
             owner,
         )
-        .watches(
-            Api::<Role>::namespaced(c.clone(), &ns),
-            managed.clone(),
+        .watches_stream(
+            children(Api::<Role>::namespaced(c.clone(), &ns), w(&managed)),
             owner,
         )
-        .watches(
-            Api::<RoleBinding>::namespaced(c.clone(), &ns),
-            managed.clone(),
+        .watches_stream(
+            children(Api::<RoleBinding>::namespaced(c.clone(), &ns), w(&managed)),
             owner,
         )
-        .watches(
-            Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
-            managed.clone(),
+        .watches_stream(
+            children(
+                Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
+                w(&managed),
+            ),
             owner,
         )
-        .watches(Api::<ClusterRole>::all(c.clone()), managed.clone(), owner)
-        .watches(
-            Api::<ClusterRoleBinding>::all(c.clone()),
-            managed.clone(),
+        .watches_stream(
+            children(Api::<ClusterRole>::all(c.clone()), w(&managed)),
             owner,
         )
-        .watches(profiles, watcher::Config::default(), same_name(store))
+        .watches_stream(
+            children(Api::<ClusterRoleBinding>::all(c.clone()), w(&managed)),
+            owner,
+        )
+        .watches_stream(
+            children(profiles, watcher::Config::default()),
+            same_name(store),
+        )
         .reconcile_all_on(lease_changes(Api::namespaced(c.clone(), &ns), managed))
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)

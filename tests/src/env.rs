@@ -61,6 +61,14 @@ impl TestEnv {
         Ok(())
     }
 
+    /// Restarts kube-apiserver (see [`ControlPlane::restart_apiserver`]).
+    pub async fn restart_apiserver(&self) -> anyhow::Result<()> {
+        match self.cp.lock().await.as_mut() {
+            Some(cp) => Ok(cp.restart_apiserver().await?),
+            None => anyhow::bail!("the control plane is stopped"),
+        }
+    }
+
     /// PID of a control-plane component (`kube-apiserver`, ...).
     pub async fn pid_of(&self, name: &str) -> Option<u32> {
         self.cp.lock().await.as_ref().and_then(|cp| cp.pid_of(name))

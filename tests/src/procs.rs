@@ -102,14 +102,30 @@ impl Spawned {
 
     /// The leader-election identity a scheduler logged (`identity=<id>`), once it has.
     pub fn logged_identity(&self) -> Option<String> {
-        let log = self.log();
+        let log = strip_ansi(&self.log());
         let i = log.find("identity=")?;
         let rest = &log[i + "identity=".len()..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '\u{1b}')
-            .unwrap_or(rest.len());
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         Some(rest[..end].to_string())
     }
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … letter`), as colored logs carry them.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for Spawned {

@@ -39,6 +39,8 @@ pub struct ControlPlane {
     config: kube::Config,
     /// In start order: etcd, kube-apiserver, [kube-controller-manager], [kwok].
     components: Vec<Component>,
+    /// How kube-apiserver was started, to start it again ([`ControlPlane::restart_apiserver`]).
+    apiserver: Option<(PathBuf, Vec<String>, certs::Pki)>,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -153,6 +155,7 @@ impl ControlPlane {
             ca_pem: pki.ca_pem.clone(),
             config,
             components: Vec::new(),
+            apiserver: None,
         };
         let boot = async {
             cp.components.push(Component::spawn(
@@ -162,16 +165,18 @@ impl ControlPlane {
                 &work_dir,
             )?);
             readiness::etcd(&mut cp, ports.etcd_client).await?;
+            let apiserver_args = [
+                flags::apiserver(&pki, &tokens.auth_file, ports),
+                flags::audit(&work_dir, &opts.audit_users)?,
+            ]
+            .concat();
             cp.components.push(Component::spawn(
                 "kube-apiserver",
                 &apiserver_bin,
-                &[
-                    flags::apiserver(&pki, &tokens.auth_file, ports),
-                    flags::audit(&work_dir, &opts.audit_users)?,
-                ]
-                .concat(),
+                &apiserver_args,
                 &work_dir,
             )?);
+            cp.apiserver = Some((apiserver_bin.clone(), apiserver_args, pki.clone()));
             readiness::apiserver(&mut cp, &pki).await?;
             if let Some(kcm_bin) = &kcm_bin {
                 let args = flags::controller_manager(&pki, &kcm_kubeconfig, ports);
@@ -218,6 +223,24 @@ impl ControlPlane {
                 Err(e)
             }
         }
+    }
+
+    /// Stops kube-apiserver (SIGTERM) and starts it again with the same flags on the same
+    /// port, waiting until it is ready: every watch is dropped, and the new watch cache
+    /// starts at etcd's current revision, so a client resuming an older one gets 410 Gone.
+    pub async fn restart_apiserver(&mut self) -> Result<(), Error> {
+        let Some((bin, args, pki)) = self.apiserver.clone() else {
+            return Err(Error::Client("kube-apiserver was not started".into()));
+        };
+        let at = self
+            .components
+            .iter()
+            .position(|c| c.name() == "kube-apiserver")
+            .ok_or_else(|| Error::Client("no kube-apiserver component".into()))?;
+        // A short grace: it waits for clients that do not read (a frozen one) otherwise.
+        self.components[at].stop(Duration::from_secs(2)).await?;
+        self.components[at] = Component::spawn("kube-apiserver", &bin, &args, &self.work_dir)?;
+        readiness::apiserver(self, &pki).await
     }
 
     /// The admin kubeconfig (`<work_dir>/admin.kubeconfig`, client cert in `system:masters`).
