@@ -12,6 +12,7 @@ pub mod cli;
 pub mod controller;
 pub mod diff;
 pub mod error;
+pub mod fault;
 pub mod guard;
 pub mod http;
 pub mod metrics;

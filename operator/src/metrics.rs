@@ -154,13 +154,15 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one API write to an object of `kind`.
+    /// Counts one API write to an object of `kind` (and is where tests crash the operator,
+    /// see [`crate::fault`]).
     pub fn count_write(&self, kind: &str) {
         self.writes
             .get_or_create(&KindLabels {
                 kind: kind.to_string(),
             })
             .inc();
+        crate::fault::after_write(kind);
     }
 
     /// Counts one rollback of `profile`.
