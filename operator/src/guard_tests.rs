@@ -65,13 +65,7 @@ fn an_image_outside_the_allowlist_deploys_nothing() {
     let p = profile(
         "apiVersion: ferrosched.dev/v1alpha1\nkind: SchedulerProfile\nmetadata:\n  name: demo\nspec:\n  image: evil.example/miner:1\n",
     );
-    let out = crate::plan::plan(
-        &p,
-        std::slice::from_ref(&p),
-        &settings(),
-        &Snapshot::default(),
-        t("2026-03-01T10:00:00Z"),
-    );
+    let out = plan_of(&p, &Snapshot::default());
     assert!(out.applies.is_empty(), "{:?}", kinds(&out));
     let (reason, message) = degraded(&out);
     assert_eq!(reason, "ImageNotAllowed");
@@ -85,13 +79,7 @@ fn an_image_outside_the_allowlist_deploys_nothing() {
 fn reserved_names_deploy_nothing() {
     // `operator` would derive ferrosched-operator, the operator's own election Lease.
     let p = minimal("operator");
-    let out = crate::plan::plan(
-        &p,
-        std::slice::from_ref(&p),
-        &settings(),
-        &Snapshot::default(),
-        t("2026-03-01T10:00:00Z"),
-    );
+    let out = plan_of(&p, &Snapshot::default());
     assert!(out.applies.is_empty(), "{:?}", kinds(&out));
     let (reason, message) = degraded(&out);
     assert_eq!(reason, "NameConflict");
@@ -124,13 +112,7 @@ fn an_object_the_profile_does_not_control_is_never_taken_over() {
     let mut sa = ServiceAccount::default();
     sa.metadata.name = Some("ferrosched-prod".into());
     snap.service_account = Some(sa);
-    let out = crate::plan::plan(
-        &p,
-        std::slice::from_ref(&p),
-        &settings(),
-        &snap,
-        t("2026-03-01T10:00:00Z"),
-    );
+    let out = plan_of(&p, &snap);
     assert!(
         out.applies.is_empty() && out.deletes.is_empty(),
         "{:?}",
@@ -155,13 +137,7 @@ fn an_object_the_profile_does_not_control_is_never_taken_over() {
             block_owner_deletion: Some(true),
         }]);
     }
-    let out = crate::plan::plan(
-        &p,
-        std::slice::from_ref(&p),
-        &settings(),
-        &snap,
-        t("2026-03-01T10:00:00Z"),
-    );
+    let out = plan_of(&p, &snap);
     assert!(out.applies.is_empty());
     let (reason, message) = degraded(&out);
     assert_eq!(reason, "NameConflict");
@@ -185,22 +161,10 @@ fn a_lease_the_profiles_own_scheduler_recreated_is_adopted_and_another_is_not() 
     };
     let mut snap = converged(&p);
     snap.lease = Some(lease("ferrosched-demo-7d9f8-abcde_1234"));
-    let out = crate::plan::plan(
-        &p,
-        std::slice::from_ref(&p),
-        &settings(),
-        &snap,
-        t("2026-03-01T10:00:00Z"),
-    );
+    let out = plan_of(&p, &snap);
     assert_eq!(kinds(&out), ["Lease"], "re-owned, nothing else");
     snap.lease = Some(lease("some-other-app-0"));
-    let out = crate::plan::plan(
-        &p,
-        std::slice::from_ref(&p),
-        &settings(),
-        &snap,
-        t("2026-03-01T10:00:00Z"),
-    );
+    let out = plan_of(&p, &snap);
     assert!(out.applies.is_empty());
     assert_eq!(degraded(&out).0, "NameConflict");
 }
@@ -210,13 +174,7 @@ fn a_request_that_is_not_a_quantity_names_the_field() {
     let p = profile(
         "apiVersion: ferrosched.dev/v1alpha1\nkind: SchedulerProfile\nmetadata:\n  name: demo\nspec:\n  resources:\n    requests:\n      cpu: lots\n",
     );
-    let out = crate::plan::plan(
-        &p,
-        std::slice::from_ref(&p),
-        &settings(),
-        &Snapshot::default(),
-        t("2026-03-01T10:00:00Z"),
-    );
+    let out = plan_of(&p, &Snapshot::default());
     assert!(out.applies.is_empty());
     let (reason, message) = degraded(&out);
     assert_eq!(reason, "InvalidConfig");

@@ -40,6 +40,23 @@ const PROMETHEUS_RULE_CRD: &str = r#"{
       "schema": {"openAPIV3Schema": {"type": "object", "properties": {
         "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}}"#;
 
+/// `helm install` of the chart as release RELEASE in NAMESPACE with the values file.
+fn install(env: &TestEnv, values: &str) -> anyhow::Result<String> {
+    let chart = chart::chart_dir().display().to_string();
+    helm(
+        env,
+        &[
+            "install",
+            RELEASE,
+            &chart,
+            "--namespace",
+            NAMESPACE,
+            "-f",
+            values,
+        ],
+    )
+}
+
 fn kubectl(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec![format!("--kubeconfig={}", env.kubeconfig.display())];
     all.extend(args.iter().map(|a| a.to_string()));
@@ -139,18 +156,7 @@ async fn helm_install_runs_profiles_as_the_charts_account_and_uninstall_leaves_n
                 .display()
                 .to_string();
             let started = Instant::now();
-            helm(
-                &env,
-                &[
-                    "install",
-                    RELEASE,
-                    &chart::chart_dir().display().to_string(),
-                    "--namespace",
-                    NAMESPACE,
-                    "-f",
-                    &values,
-                ],
-            )?;
+            install(&env, &values)?;
             established(&env, "schedulerprofiles.ferrosched.dev").await?;
             let rendered_text =
                 chart::template(&["-f".into(), values.clone()], &env.dir.join("helm"))?;
@@ -443,18 +449,7 @@ async fn image_policy_refuses_profiles_naming_an_image_outside_the_allowlist() -
                 .join("ci/image-policy-values.yaml")
                 .display()
                 .to_string();
-            helm(
-                &env,
-                &[
-                    "install",
-                    RELEASE,
-                    &chart::chart_dir().display().to_string(),
-                    "--namespace",
-                    NAMESPACE,
-                    "-f",
-                    &values,
-                ],
-            )?;
+            install(&env, &values)?;
             established(&env, "schedulerprofiles.ferrosched.dev").await?;
             let api = Api::<SchedulerProfile>::all(c.clone());
 

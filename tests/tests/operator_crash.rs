@@ -64,95 +64,89 @@ async fn runs_edit(c: &kube::Client, p: &str) -> bool {
     text.contains("percentageOfNodesToScore: 40")
 }
 
+/// `name` read through `api`, as JSON.
+async fn get_json<K>(api: Api<K>, name: &str) -> anyhow::Result<Value>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    Ok(serde_json::to_value(api.get(name).await?)?)
+}
+
 /// Every child of `p` as the operator owns it, with `p` and config hashes made generic so
 /// two profiles compare.
 async fn fingerprint(c: &kube::Client, p: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let child = format!("ferrosched-{p}");
     let cluster = format!("ferrosched:scheduler:{p}");
+    let ns = |c: &kube::Client| c.clone();
+    let objects = [
+        (
+            "sa",
+            get_json(Api::<ServiceAccount>::namespaced(ns(c), NS), &child).await?,
+            &["/metadata/labels"][..],
+        ),
+        (
+            "clusterrole",
+            get_json(Api::<ClusterRole>::all(ns(c)), &cluster).await?,
+            &["/rules"][..],
+        ),
+        (
+            "crb",
+            get_json(Api::<ClusterRoleBinding>::all(ns(c)), &cluster).await?,
+            &["/roleRef", "/subjects"][..],
+        ),
+        (
+            "role",
+            get_json(Api::<Role>::namespaced(ns(c), NS), &child).await?,
+            &["/rules"][..],
+        ),
+        (
+            "rb",
+            get_json(Api::<RoleBinding>::namespaced(ns(c), NS), &child).await?,
+            &["/roleRef", "/subjects"][..],
+        ),
+        (
+            "auth",
+            get_json(
+                Api::<RoleBinding>::namespaced(ns(c), "kube-system"),
+                &format!("{child}-auth-reader"),
+            )
+            .await?,
+            &["/roleRef", "/subjects"][..],
+        ),
+        (
+            "lease",
+            get_json(Api::<Lease>::namespaced(ns(c), NS), &child).await?,
+            &["/metadata/labels"][..],
+        ),
+        (
+            "service",
+            get_json(Api::<Service>::namespaced(ns(c), NS), &child).await?,
+            &["/spec/ports", "/spec/selector"][..],
+        ),
+        (
+            "pdb",
+            get_json(Api::<PodDisruptionBudget>::namespaced(ns(c), NS), &child).await?,
+            &["/spec"][..],
+        ),
+        (
+            "deployment",
+            get_json(Api::<Deployment>::namespaced(ns(c), NS), &child).await?,
+            &[
+                "/spec/replicas",
+                "/spec/template/spec/containers",
+                "/spec/template/spec/volumes",
+            ][..],
+        ),
+    ];
     let mut out = BTreeMap::new();
     let mut put = |k: &str, v: Value| out.insert(k.to_string(), v.to_string());
-    put(
-        "sa",
-        serde_json::to_value(
-            Api::<ServiceAccount>::namespaced(c.clone(), NS)
-                .get(&child)
-                .await?
-                .metadata
-                .labels,
-        )?,
-    );
-    put(
-        "clusterrole",
-        serde_json::to_value(
-            Api::<ClusterRole>::all(c.clone())
-                .get(&cluster)
-                .await?
-                .rules,
-        )?,
-    );
-    let crb = Api::<ClusterRoleBinding>::all(c.clone())
-        .get(&cluster)
-        .await?;
-    put("crb", serde_json::to_value((crb.role_ref, crb.subjects))?);
-    put(
-        "role",
-        serde_json::to_value(
-            Api::<Role>::namespaced(c.clone(), NS)
-                .get(&child)
-                .await?
-                .rules,
-        )?,
-    );
-    let rb = Api::<RoleBinding>::namespaced(c.clone(), NS)
-        .get(&child)
-        .await?;
-    put("rb", serde_json::to_value((rb.role_ref, rb.subjects))?);
-    let auth = Api::<RoleBinding>::namespaced(c.clone(), "kube-system")
-        .get(&format!("{child}-auth-reader"))
-        .await?;
-    put(
-        "auth",
-        serde_json::to_value((auth.role_ref, auth.subjects))?,
-    );
-    put(
-        "lease",
-        serde_json::to_value(
-            Api::<Lease>::namespaced(c.clone(), NS)
-                .get(&child)
-                .await?
-                .metadata
-                .labels,
-        )?,
-    );
-    put(
-        "service",
-        serde_json::to_value(
-            Api::<Service>::namespaced(c.clone(), NS)
-                .get(&child)
-                .await?
-                .spec
-                .map(|s| (s.ports, s.selector)),
-        )?,
-    );
-    put(
-        "pdb",
-        serde_json::to_value(
-            Api::<PodDisruptionBudget>::namespaced(c.clone(), NS)
-                .get(&child)
-                .await?
-                .spec,
-        )?,
-    );
-    let d = Api::<Deployment>::namespaced(c.clone(), NS)
-        .get(&child)
-        .await?;
-    put(
-        "deployment",
-        serde_json::to_value((
-            d.spec.replicas,
-            d.spec.template.spec.map(|s| (s.containers, s.volumes)),
-        ))?,
-    );
+    for (key, obj, fields) in objects {
+        let picked: Vec<Value> = fields
+            .iter()
+            .map(|f| obj.pointer(f).cloned().unwrap_or(Value::Null))
+            .collect();
+        put(key, Value::Array(picked));
+    }
     let cms = Api::<ConfigMap>::namespaced(c.clone(), NS)
         .list(&ListParams::default().labels(&format!("ferrosched.dev/profile={p}")))
         .await?;
