@@ -34,6 +34,31 @@ run_tests() {
   "$@" 2>&1 | tee -a "$out"
 }
 
+# The end-to-end tests in two lanes at once: the test files named after the results file
+# argument (the operator lane: its output is kept and shown when it ends) and every other
+# test file plus the library's tests (the scheduler lane, shown as it runs). Fails if
+# either lane fails.
+run_e2e_lanes() {
+  local out="$1"; shift
+  local operator_lane=() scheduler_lane=(--lib) t name
+  for t in "$@"; do operator_lane+=(--test "$t"); done
+  for t in tests/tests/*.rs; do
+    name="$(basename "$t" .rs)"
+    [[ " $* " == *" $name "* ]] || scheduler_lane+=(--test "$name")
+  done
+  local args=(-- --include-ignored --test-threads=1 --show-output)
+  local lane_log; lane_log="$(mktemp)"
+  cargo test -p ferrosched-e2e --locked "${operator_lane[@]}" "${args[@]}" >"$lane_log" 2>&1 &
+  local pid=$!
+  local rc=0 lane_rc=0
+  run_tests "$out" cargo test -p ferrosched-e2e --locked "${scheduler_lane[@]}" "${args[@]}" || rc=$?
+  wait "$pid" || lane_rc=$?
+  echo "==> operator lane (ran alongside; exit $lane_rc)"
+  tee -a "$out" <"$lane_log"
+  rm -f "$lane_log"
+  [[ $rc -eq 0 && $lane_rc -eq 0 ]]
+}
+
 # The closing line: totals over every `test result:` line cargo printed.
 summarize_tests() {
   awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) s += $(i-1) } }

@@ -16,7 +16,12 @@ phase "release build (the image's build step)" cargo build --release --locked --
 RESULTS="$(mktemp)"
 trap 'rm -f "$RESULTS"' EXIT
 phase "unit tests" run_tests "$RESULTS" cargo test --workspace --exclude ferrosched-e2e --locked
-# One control plane per end-to-end test, one test at a time: 2 cores hold one well.
-phase "end-to-end tests" run_tests "$RESULTS" cargo test -p ferrosched-e2e --locked -- --include-ignored --test-threads=1 --show-output
+# One control plane per end-to-end test, one test at a time in each of two lanes: the
+# scheduler's tests (timing and throughput matter) and the operator's (mostly waiting on
+# rollouts, a 60 s steady-state window, a 30 s API-server freeze) run side by side.
+phase "end-to-end tests (build)" cargo test -p ferrosched-e2e --locked --no-run
+phase "end-to-end tests" run_e2e_lanes "$RESULTS" \
+  chart chart_install operator operator_crash operator_guards operator_ha operator_limits \
+  operator_steady scheduler_rbac
 print_phases
 summarize_tests "$RESULTS"

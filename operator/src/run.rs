@@ -83,11 +83,16 @@ async fn termination() {
     }
 }
 
+/// Waits for the task in `handle`; once it has finished the handle is taken out, so the
+/// clean-up never awaits a finished task again (a tokio JoinHandle panics if polled after
+/// completion). With no task it never completes.
 async fn join<T>(handle: &mut Option<JoinHandle<T>>) -> Result<T, StartError> {
-    match handle {
-        Some(h) => h.await.map_err(|e| StartError::Task(e.to_string())),
-        None => std::future::pending().await,
-    }
+    let Some(h) = handle.as_mut() else {
+        return std::future::pending().await;
+    };
+    let out = h.await.map_err(|e| StartError::Task(e.to_string()));
+    *handle = None;
+    out
 }
 
 /// Runs the operator until SIGTERM (then returns `Ok`) or a fatal error.
@@ -175,4 +180,24 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         error!(%err, "health endpoint failed");
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join;
+
+    #[tokio::test]
+    async fn a_joined_task_is_not_awaited_again() {
+        let mut handle = Some(tokio::spawn(async { 7 }));
+        assert_eq!(join(&mut handle).await.ok(), Some(7));
+        assert!(handle.is_none(), "taken out once finished");
+        // What the clean-up does: nothing left to await (awaiting it again panicked).
+        if let Some(h) = handle.take() {
+            let _ = h.await;
+        }
+        let mut none: Option<tokio::task::JoinHandle<()>> = None;
+        let pending =
+            tokio::time::timeout(std::time::Duration::from_millis(20), join(&mut none)).await;
+        assert!(pending.is_err(), "no task: never completes");
+    }
 }

@@ -218,6 +218,9 @@ async fn a_standby_finishes_the_rollout_and_two_replicas_never_write_in_turns() 
         // The killed replica comes back as a standby; the API server freezes for 30 s in
         // the middle of the next rollout.
         ops.insert(leader, spawn(leader, 2)?);
+        env.wait_for("the returned replica stands by", Duration::from_secs(30), || async {
+            ops[leader].logged_identity().map(|_| ())
+        }).await?;
         apply_spec(&c, "ha", json!({"percentageOfNodesToScore": 20})).await?;
         let apiserver = env.pid_of("kube-apiserver").await.ok_or_else(|| anyhow::anyhow!("no apiserver pid"))?;
         let signal = |sig: &str| std::process::Command::new("kill").arg(format!("-{sig}")).arg(apiserver.to_string()).status();
