@@ -498,6 +498,9 @@ impl Scheduler {
                 &fw.scheduler_name,
                 start.elapsed().as_secs_f64(),
             );
+            // As upstream, a failure after the pod was assumed clears its nomination.
+            let nominated =
+                super::nominating::status_patch(&pod, &Nominating::Override(String::new()));
             self.report_failure(
                 &fw.scheduler_name,
                 pod,
@@ -507,7 +510,7 @@ impl Scheduler {
                     "Unschedulable"
                 },
                 status.message(),
-                None,
+                nominated,
             );
             parts.queue.add_unschedulable(qp, cycle, error);
             return;
@@ -648,11 +651,13 @@ async fn binding_cycle(
         .observe_attempt(AttemptResult::Error, profile, start.elapsed().as_secs_f64());
     tracing::warn!(pod = %pod.key, node, %message, "binding failed");
     if let Some(sink) = parts.outcomes.get(profile) {
+        // As upstream, a failed bind clears the pod's nomination.
+        let nominated = super::nominating::status_patch(&pod, &Nominating::Override(String::new()));
         sink.failed(
             &pod,
             "SchedulerError",
             &format!("Binding rejected: {message}"),
-            None,
+            nominated.as_deref(),
         )
         .await;
     }

@@ -19,6 +19,8 @@ use crate::serving::SchedulerMetrics;
 #[derive(Default)]
 struct RecordingOutcomes {
     failed: Mutex<Vec<(String, String, String)>>,
+    /// The `status.nominatedNodeName` each failure writes (`None`: left as it is).
+    nominations: Mutex<Vec<Option<String>>>,
     scheduled: Mutex<Vec<(String, String)>>,
 }
 
@@ -36,9 +38,13 @@ impl OutcomeSink for RecordingOutcomes {
         pod: &'a PodInfo,
         reason: &'a str,
         message: &'a str,
-        _: Option<&'a str>,
+        nominated: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            self.nominations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(nominated.map(str::to_string));
             self.failed.lock().unwrap_or_else(|e| e.into_inner()).push((
                 pod.key.clone(),
                 reason.into(),
@@ -90,7 +96,30 @@ struct Setup {
     outcomes: Arc<RecordingOutcomes>,
 }
 
+/// Refuses every bind with a retryable error (a webhook, a timeout).
+struct RefusingBinder;
+
+impl crate::framework::PodBinder for RefusingBinder {
+    fn bind<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), crate::framework::BindError>> {
+        Box::pin(async {
+            Err(crate::framework::BindError::Other(
+                "denied by a webhook".into(),
+            ))
+        })
+    }
+}
+
 fn setup(lease: crate::leader::LeaseGuard) -> Setup {
+    setup_with(lease, None)
+}
+
+fn setup_with(lease: crate::leader::LeaseGuard, refuse: Option<Arc<RefusingBinder>>) -> Setup {
     let fw = Arc::new(default_framework());
     let sorter = fw.plugins(ExtensionPoint::QueueSort)[0].clone();
     let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
@@ -120,7 +149,10 @@ fn setup(lease: crate::leader::LeaseGuard) -> Setup {
         cache: cache.clone(),
         queue: queue.clone(),
         bind: BindContext {
-            binder: binder.clone(),
+            binder: match refuse {
+                Some(r) => r,
+                None => binder.clone(),
+            },
             client: None,
         },
         outcomes: sinks,
@@ -338,4 +370,49 @@ fn an_overflowing_request_sum_leaves_the_pod_pending() {
         Err(e) => panic!("not a fit error: {e:?}"),
         Ok(r) => panic!("placed on {}", r.suggested_host),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_bind_clears_the_pods_nomination_as_upstream() {
+    let Setup {
+        mut scheduler,
+        queue,
+        outcomes,
+        ..
+    } = setup_with(
+        crate::leader::LeaseGuard::always(),
+        Some(Arc::new(RefusingBinder)),
+    );
+    let nominated: Pod = serde_saphyr::from_str(
+        "metadata: {name: n, namespace: t, uid: n}\nspec:\n  containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]\nstatus: {nominatedNodeName: a}\n",
+    )
+    .expect("pod yaml");
+    queue.add(Arc::new(PodInfo::new(Arc::new(nominated))));
+    queue.add(pod("plain", "100m"));
+    let scheduler = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Handle::current();
+        for _ in 0..2 {
+            let (qp, cycle) = rt.block_on(queue.pop()).expect("a pod");
+            scheduler.schedule_one(qp, cycle);
+        }
+        scheduler
+    })
+    .await
+    .expect("cycles ran");
+    scheduler.in_flight.wait_idle().await;
+    let failed = outcomes.failed.lock().expect("failed").clone();
+    let nominations = outcomes.nominations.lock().expect("nominations").clone();
+    let of = |key: &str| {
+        failed
+            .iter()
+            .zip(&nominations)
+            .find(|((k, _, _), _)| k == key)
+            .map(|((_, reason, message), n)| (reason.clone(), message.clone(), n.clone()))
+    };
+    let (reason, message, cleared) = of("t/n").expect("the nominated pod's failure");
+    assert_eq!(reason, "SchedulerError");
+    assert!(message.starts_with("Binding rejected: "), "{message}");
+    assert_eq!(cleared.as_deref(), Some(""), "its nomination is cleared");
+    let (_, _, untouched) = of("t/plain").expect("the other pod's failure");
+    assert_eq!(untouched, None, "nothing to clear on a pod never nominated");
 }
