@@ -12,6 +12,8 @@ mod preemption_cycle_tests;
 mod scheduler;
 mod status_patcher;
 #[cfg(test)]
+mod test_parts;
+#[cfg(test)]
 mod tests;
 
 pub use algorithm::{Algorithm, ScheduleError, ScheduleResult, num_feasible_nodes_to_find};

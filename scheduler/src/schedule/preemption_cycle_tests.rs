@@ -7,16 +7,13 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use rustc_hash::FxHashMap;
 
 use super::*;
 use crate::cache::Cache;
-use crate::config::ExtensionPoint;
 use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
-use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
+use crate::framework::{Framework, Handle};
 use crate::model::{PodInfo, SlimNode};
-use crate::queue::{QueueOptions, SchedulingQueue, SystemClock};
-use crate::serving::SchedulerMetrics;
+use crate::queue::{QueueOptions, SchedulingQueue};
 
 /// What the cycles reported, by pod name.
 #[derive(Default)]
@@ -110,18 +107,13 @@ fn world() -> World {
     let fw = Arc::new(
         Framework::new(&cfg.profiles[0], &crate::plugins::registry(), &handle).expect("fw"),
     );
-    let sorter = fw.plugins(ExtensionPoint::QueueSort)[0].clone();
-    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
-        sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
-    });
     let opts = QueueOptions {
         initial_backoff: Duration::ZERO,
         max_backoff: Duration::ZERO,
         ..Default::default()
     };
     let queue = Arc::new(
-        SchedulingQueue::new(less, FxHashMap::default(), Arc::new(SystemClock), opts)
-            .with_nominator(handle.nominator.clone()),
+        super::test_parts::sorted_queue(&fw, opts).with_nominator(handle.nominator.clone()),
     );
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
     let n: Node = serde_saphyr::from_str(
@@ -134,28 +126,16 @@ fn world() -> World {
         .upsert_node(Arc::new(SlimNode::new(&n)));
     let binder = Arc::new(RecordingBinder::default());
     let recorded = Arc::new(Recorded::default());
-    let mut outcomes: FxHashMap<String, Arc<dyn OutcomeSink>> = FxHashMap::default();
-    outcomes.insert("default-scheduler".into(), recorded.clone());
-    let mut frameworks = FxHashMap::default();
-    frameworks.insert("default-scheduler".to_string(), fw);
-    let parts = SchedulerParts {
-        frameworks,
-        cache: cache.clone(),
-        queue: queue.clone(),
-        bind: BindContext {
-            binder: binder.clone(),
-            client: None,
-        },
-        outcomes,
-        metrics: Arc::new(SchedulerMetrics::new()),
-        percentage_of_nodes_to_score: None,
-        parallelism: 1,
-        lease: {
-            let lease = crate::leader::LeaseGuard::new();
-            lease.extend_until(std::time::Instant::now() + Duration::from_secs(600));
-            lease
-        },
-    };
+    let lease = crate::leader::LeaseGuard::new();
+    lease.extend_until(std::time::Instant::now() + Duration::from_secs(600));
+    let parts = super::test_parts::parts(
+        fw,
+        cache.clone(),
+        queue.clone(),
+        binder.clone(),
+        recorded.clone(),
+        lease,
+    );
     let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current()).expect("scheduler");
     World {
         scheduler,

@@ -6,15 +6,13 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use rustc_hash::FxHashMap;
 
 use super::*;
 use crate::cache::Cache;
 use crate::config::ExtensionPoint;
-use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
+use crate::framework::{Framework, Handle};
 use crate::model::{PodInfo, SlimNode};
-use crate::queue::{QueueOptions, SchedulingQueue, SystemClock};
-use crate::serving::SchedulerMetrics;
+use crate::queue::{QueueOptions, SchedulingQueue};
 
 #[derive(Default)]
 struct RecordingOutcomes {
@@ -121,14 +119,8 @@ fn setup(lease: crate::leader::LeaseGuard) -> Setup {
 
 fn setup_with(lease: crate::leader::LeaseGuard, refuse: Option<Arc<RefusingBinder>>) -> Setup {
     let fw = Arc::new(default_framework());
-    let sorter = fw.plugins(ExtensionPoint::QueueSort)[0].clone();
-    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
-        sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
-    });
-    let queue = Arc::new(SchedulingQueue::new(
-        less,
-        FxHashMap::default(),
-        Arc::new(SystemClock),
+    let queue = Arc::new(super::test_parts::sorted_queue(
+        &fw,
         QueueOptions::default(),
     ));
     let cache = Arc::new(Mutex::new(Cache::new(Duration::ZERO)));
@@ -140,27 +132,18 @@ fn setup_with(lease: crate::leader::LeaseGuard, refuse: Option<Arc<RefusingBinde
     }
     let binder = Arc::new(RecordingBinder::default());
     let outcomes = Arc::new(RecordingOutcomes::default());
-    let mut sinks: FxHashMap<String, Arc<dyn OutcomeSink>> = FxHashMap::default();
-    sinks.insert("default-scheduler".into(), outcomes.clone());
-    let mut frameworks = FxHashMap::default();
-    frameworks.insert("default-scheduler".to_string(), fw);
-    let parts = SchedulerParts {
-        frameworks,
-        cache: cache.clone(),
-        queue: queue.clone(),
-        bind: BindContext {
-            binder: match refuse {
-                Some(r) => r,
-                None => binder.clone(),
-            },
-            client: None,
-        },
-        outcomes: sinks,
-        metrics: Arc::new(SchedulerMetrics::new()),
-        percentage_of_nodes_to_score: None,
-        parallelism: 1,
-        lease,
+    let bind: Arc<dyn crate::framework::PodBinder> = match refuse {
+        Some(r) => r,
+        None => binder.clone(),
     };
+    let parts = super::test_parts::parts(
+        fw,
+        cache.clone(),
+        queue.clone(),
+        bind,
+        outcomes.clone(),
+        lease,
+    );
     let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current()).expect("scheduler");
     Setup {
         scheduler,
