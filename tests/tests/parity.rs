@@ -161,8 +161,11 @@ async fn leader_elect_creates_the_lease_and_client_certs_authenticate() -> anyho
                 .ok_or_else(|| anyhow::anyhow!("pprof request failed"))?;
             assert_eq!(status, 200, "enableProfiling defaults to true");
             // A real CPU profile, which Go's own pprof tool reads.
+            // Symbolizing the stacks of a debug binary takes seconds more on a busy
+            // machine (CI ran it over the client's 5 s): this request gets a minute.
             let profile = as_admin
                 .get(format!("{base}/debug/pprof/profile?seconds=2"))
+                .timeout(Duration::from_secs(60))
                 .send()
                 .await?;
             assert_eq!(profile.status(), 200);
