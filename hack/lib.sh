@@ -28,6 +28,23 @@ ensure_toolchain() {
   cargo --version; go version
 }
 
+# Installs the Debian packages named that are not installed yet (the project's scripts
+# install what they need; nothing is expected to be there from an earlier machine).
+# apt's index is refreshed once per run, and only when something is missing.
+ensure_debs() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" = 0 ] && return 0
+  echo "installing Debian packages: ${missing[*]}" >&2
+  if [ -z "${FERROSCHED_APT_UPDATED:-}" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    export FERROSCHED_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # Runs a cargo test command, keeping its output (also shown) for the final summary.
 run_tests() {
   local out="$1"; shift
