@@ -19,6 +19,10 @@ phase "unit tests" run_tests "$RESULTS" cargo test --workspace --exclude ferrosc
 # One control plane per end-to-end test, one test at a time in each of two lanes: the
 # scheduler's tests (timing and throughput matter) and the operator's (mostly waiting on
 # rollouts, a 60 s steady-state window, a 30 s API-server freeze) run side by side.
+# The real node's packages (containerd, runc, CNI plugins, iptables, ...) and its images
+# (pause, probe), for tests/tests/real_node.rs.
+phase "node packages" bash hack/node-packages.sh
+phase "node images (cached after the first run)" bash hack/node-images.sh
 phase "end-to-end tests (build)" cargo test -p ferrosched-e2e --locked --no-run
 phase "end-to-end tests" run_e2e_lanes "$RESULTS" \
   chart chart_install operator operator_crash operator_guards operator_ha operator_limits \

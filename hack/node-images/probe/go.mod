@@ -1,0 +1,3 @@
+module ferrosched.dev/probe
+
+go 1.25
