@@ -69,6 +69,24 @@ impl TestEnv {
         }
     }
 
+    /// Imports an image archive into the real node's containerd (see
+    /// [`ControlPlane::import_image`]); the control plane must run with `real_node: true`.
+    pub async fn import_image(&self, archive: &std::path::Path) -> anyhow::Result<()> {
+        match self.cp.lock().await.as_ref() {
+            Some(cp) => Ok(cp.import_image(archive).await?),
+            None => anyhow::bail!("the control plane is stopped"),
+        }
+    }
+
+    /// The real node's name, if the control plane runs one.
+    pub async fn real_node(&self) -> Option<String> {
+        self.cp
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|cp| cp.real_node().map(str::to_owned))
+    }
+
     /// PID of a control-plane component (`kube-apiserver`, ...).
     pub async fn pid_of(&self, name: &str) -> Option<u32> {
         self.cp.lock().await.as_ref().and_then(|cp| cp.pid_of(name))

@@ -42,6 +42,32 @@ pub struct Pki {
     pub sa_key: PathBuf,
     /// Service-account verification key (public, PKIX).
     pub sa_pub: PathBuf,
+    /// The real node's certificates, when there is one.
+    pub node: Option<NodePki>,
+}
+
+/// Who the real node is: its name and the address pods reach the API server on.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    /// Node name (kubelet's `--hostname-override`).
+    pub name: String,
+    /// The host's primary interface address: kube-apiserver serves and advertises on it,
+    /// the kubelet listens on it.
+    pub ip: Ipv4Addr,
+}
+
+/// Certificates of a real node and of the API server's calls to it.
+#[derive(Debug, Clone)]
+pub struct NodePki {
+    /// kubelet's client certificate (CN `system:node:<name>`, O `system:nodes`).
+    pub kubelet_client: CertFiles,
+    /// kubelet's serving certificate (SANs: the node name and address).
+    pub kubelet_serving: CertFiles,
+    /// kube-proxy's client certificate (CN `system:kube-proxy`, bound to `system:node-proxier`).
+    pub kube_proxy: CertFiles,
+    /// kube-apiserver's client certificate towards kubelets (O `system:masters`), for
+    /// logs, exec and port-forward.
+    pub apiserver_kubelet_client: CertFiles,
 }
 
 /// Names and IPs the apiserver's serving certificate is valid for.
@@ -121,8 +147,9 @@ fn client_cert(
     )
 }
 
-/// Generate the CA, all certificates and the service-account key pair into `dir`.
-pub fn generate(dir: &Path) -> Result<Pki, Error> {
+/// Generate the CA, all certificates and the service-account key pair into `dir`; with a
+/// real `node`, its certificates too, and its address in the API server's SANs.
+pub fn generate(dir: &Path, node: Option<&NodeIdentity>) -> Result<Pki, Error> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
 
@@ -157,6 +184,11 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
             .subject_alt_names
             .push(SanType::DnsName((*name).try_into()?));
     }
+    if let Some(node) = node {
+        serving
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(node.ip)));
+    }
     let apiserver = leaf(
         dir,
         "apiserver",
@@ -181,7 +213,12 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
     write(&sa_key, &sa.serialize_pem())?;
     write(&sa_pub, &sa.public_key_pem())?;
 
+    let node = node
+        .map(|node| node_certs(dir, node, &ca_issuer))
+        .transpose()?;
+
     Ok(Pki {
+        node,
         ca_pem,
         ca,
         apiserver,
@@ -193,6 +230,47 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
     })
 }
 
+fn node_certs(
+    dir: &Path,
+    node: &NodeIdentity,
+    issuer: &CertifiedIssuer<'_, KeyPair>,
+) -> Result<NodePki, Error> {
+    let kubelet_client = client_cert(
+        dir,
+        "kubelet-client",
+        &format!("system:node:{}", node.name),
+        Some("system:nodes"),
+        issuer,
+    )?;
+    let mut serving = CertificateParams::default();
+    serving.distinguished_name = dn(&node.name, None);
+    serving.subject_alt_names = vec![
+        SanType::IpAddress(IpAddr::V4(node.ip)),
+        SanType::DnsName(node.name.as_str().try_into()?),
+    ];
+    let kubelet_serving = leaf(
+        dir,
+        "kubelet-serving",
+        serving,
+        ExtendedKeyUsagePurpose::ServerAuth,
+        issuer,
+    )?;
+    let kube_proxy = client_cert(dir, "kube-proxy", "system:kube-proxy", None, issuer)?;
+    let apiserver_kubelet_client = client_cert(
+        dir,
+        "apiserver-kubelet-client",
+        "kube-apiserver-kubelet-client",
+        Some("system:masters"),
+        issuer,
+    )?;
+    Ok(NodePki {
+        kubelet_client,
+        kubelet_serving,
+        kube_proxy,
+        apiserver_kubelet_client,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,7 +279,12 @@ mod tests {
     #[test]
     fn generates_v3_certificates() {
         let dir = std::env::temp_dir().join(format!("ferrosched-certs-{}", uuid::Uuid::new_v4()));
-        let pki = generate(&dir).expect("generate");
+        let node = NodeIdentity {
+            name: "node-a".into(),
+            ip: Ipv4Addr::new(192, 0, 2, 2),
+        };
+        let pki = generate(&dir, Some(&node)).expect("generate");
+        let node_pki = pki.node.clone().expect("node certificates");
         assert!(pki.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         for f in [
             &pki.ca,
@@ -209,6 +292,10 @@ mod tests {
             &pki.admin,
             &pki.controller_manager,
             &pki.kwok,
+            &node_pki.kubelet_client,
+            &node_pki.kubelet_serving,
+            &node_pki.kube_proxy,
+            &node_pki.apiserver_kubelet_client,
         ] {
             let pem = std::fs::read_to_string(&f.cert).expect("read cert");
             let der =

@@ -45,6 +45,8 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<i32> {
         with_default_scheduler: true,
         default_scheduler_args: Vec::new(),
         audit_users: Vec::new(),
+        real_node: false,
+        node_images_dir: ControlPlaneOptions::default_node_images_dir(),
     };
     let mut cp = tokio::select! {
         result = ControlPlane::start(cp_opts) => match result {

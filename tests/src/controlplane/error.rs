@@ -48,6 +48,9 @@ pub enum Error {
         /// The end of its log.
         log_tail: String,
     },
+    /// Preparing, starting or tearing down the real node failed.
+    #[error("real node: {0}")]
+    Node(String),
     /// Building or using a Kubernetes client failed.
     #[error("kube client: {0}")]
     Client(String),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::certs::Pki;
+use super::certs::{NodeIdentity, Pki};
 
 /// Loopback ports chosen for one control plane.
 #[derive(Debug, Clone, Copy)]
@@ -59,13 +59,25 @@ fn apiserver_profiling() -> bool {
 }
 
 /// kube-apiserver: client-cert and static bearer-token authentication, Node+RBAC authorization, ES256
-/// service-account tokens, no endpoint reconciler (loopback advertise address).
-pub fn apiserver(pki: &Pki, token_auth_file: &Path, ports: Ports) -> Vec<String> {
-    vec![
+/// service-account tokens, no endpoint reconciler (loopback advertise address). With a real
+/// `node`, it serves and advertises on the node's address instead (pods reach it there
+/// through the `kubernetes` Service, whose endpoint the lease reconciler keeps), and calls
+/// kubelets with its own client certificate.
+pub fn apiserver(
+    pki: &Pki,
+    token_auth_file: &Path,
+    ports: Ports,
+    node: Option<&NodeIdentity>,
+) -> Vec<String> {
+    let (address, reconciler) = match node {
+        Some(node) => (node.ip.to_string(), "lease"),
+        None => ("127.0.0.1".to_owned(), "none"),
+    };
+    let mut args = vec![
         format!("--etcd-servers=http://127.0.0.1:{}", ports.etcd_client),
         format!("--secure-port={}", ports.apiserver),
-        "--bind-address=127.0.0.1".into(),
-        "--advertise-address=127.0.0.1".into(),
+        format!("--bind-address={address}"),
+        format!("--advertise-address={address}"),
         format!("--tls-cert-file={}", p(&pki.apiserver.cert)),
         format!("--tls-private-key-file={}", p(&pki.apiserver.key)),
         format!("--client-ca-file={}", p(&pki.ca.cert)),
@@ -76,10 +88,25 @@ pub fn apiserver(pki: &Pki, token_auth_file: &Path, ports: Ports) -> Vec<String>
         "--authorization-mode=Node,RBAC".into(),
         format!("--service-cluster-ip-range={SERVICE_CIDR}"),
         format!("--enable-admission-plugins={ADMISSION_PLUGINS}"),
-        "--endpoint-reconciler-type=none".into(),
+        format!("--endpoint-reconciler-type={reconciler}"),
         "--allow-privileged=false".into(),
         format!("--profiling={}", apiserver_profiling()),
-    ]
+    ];
+    if let Some(node) = &pki.node {
+        args.extend([
+            format!(
+                "--kubelet-client-certificate={}",
+                p(&node.apiserver_kubelet_client.cert)
+            ),
+            format!(
+                "--kubelet-client-key={}",
+                p(&node.apiserver_kubelet_client.key)
+            ),
+            format!("--kubelet-certificate-authority={}", p(&pki.ca.cert)),
+            "--kubelet-preferred-address-types=InternalIP".into(),
+        ]);
+    }
+    args
 }
 
 /// Audit flags logging every request of `users` to `<work_dir>/audit.log` (the policy is

@@ -11,6 +11,7 @@ pub mod dev;
 mod error;
 mod flags;
 mod kubeconfig;
+pub mod node;
 mod options;
 mod process;
 mod readiness;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 pub use error::Error;
 pub use flags::{ADMISSION_PLUGINS, SERVICE_CIDR};
+pub use node::{NODE_NAME, NodeImage};
 pub use options::ControlPlaneOptions;
 use process::Component;
 
@@ -41,6 +43,8 @@ pub struct ControlPlane {
     components: Vec<Component>,
     /// How kube-apiserver was started, to start it again ([`ControlPlane::restart_apiserver`]).
     apiserver: Option<(PathBuf, Vec<String>, certs::Pki)>,
+    /// The real node ([`ControlPlaneOptions::real_node`]): torn down after the components stop.
+    node: Option<node::RealNode>,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -79,6 +83,10 @@ impl ControlPlane {
             .with_default_scheduler
             .then(|| bin("kube-scheduler"))
             .transpose()?;
+        let node_bins = opts
+            .real_node
+            .then(|| node::NodeBins::find(&opts.bin_dir))
+            .transpose()?;
         let stages_dir = opts.bin_dir.join("../kwok-stages");
         let stages: Vec<PathBuf> = flags::KWOK_STAGES
             .iter()
@@ -99,7 +107,13 @@ impl ControlPlane {
             std::fs::remove_dir_all(&etcd_dir)
                 .map_err(|e| Error::io("removing stale etcd data", e))?;
         }
-        let pki = certs::generate(&work_dir.join("pki"))?;
+        // The machine lock first: a second real node waits here for the first to stop.
+        let real_node = match opts.real_node {
+            true => Some(node::prepare(&work_dir, &opts.node_images_dir).await?),
+            false => None,
+        };
+        let identity = real_node.as_ref().map(|n| n.identity().clone());
+        let pki = certs::generate(&work_dir.join("pki"), identity.as_ref())?;
         let [
             etcd_client,
             etcd_peer,
@@ -115,7 +129,10 @@ impl ControlPlane {
             controller_manager,
             kwok,
         };
-        let server_url = format!("https://127.0.0.1:{apiserver}");
+        let host = identity
+            .as_ref()
+            .map_or_else(|| "127.0.0.1".to_owned(), |n| n.ip.to_string());
+        let server_url = format!("https://{host}:{apiserver}");
         let kubeconfig = work_dir.join("admin.kubeconfig");
         kubeconfig::write(&kubeconfig, &server_url, &pki.ca.cert, "admin", &pki.admin)?;
         let tokens = token::write_admin(&work_dir)?;
@@ -156,7 +173,9 @@ impl ControlPlane {
             config,
             components: Vec::new(),
             apiserver: None,
+            node: real_node,
         };
+        let server_url_for_node = cp.server_url.clone();
         let boot = async {
             cp.components.push(Component::spawn(
                 "etcd",
@@ -166,7 +185,7 @@ impl ControlPlane {
             )?);
             readiness::etcd(&mut cp, ports.etcd_client).await?;
             let apiserver_args = [
-                flags::apiserver(&pki, &tokens.auth_file, ports),
+                flags::apiserver(&pki, &tokens.auth_file, ports, identity.as_ref()),
                 flags::audit(&work_dir, &opts.audit_users)?,
             ]
             .concat();
@@ -210,6 +229,9 @@ impl ControlPlane {
                     &work_dir,
                 )?);
                 readiness::kube_scheduler(&mut cp, scheduler).await?;
+            }
+            if let Some(bins) = &node_bins {
+                node::start(&mut cp, bins, &pki, &server_url_for_node).await?;
             }
             Ok::<(), Error>(())
         };
@@ -280,7 +302,7 @@ impl ControlPlane {
         kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
     }
 
-    /// `https://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>` (with a real node: `https://<host address>:<port>`).
     pub fn server_url(&self) -> String {
         self.server_url.clone()
     }
@@ -305,6 +327,21 @@ impl ControlPlane {
         self.component(name).map(Component::log_path)
     }
 
+    /// The real node's name, if [`ControlPlaneOptions::real_node`] started one.
+    pub fn real_node(&self) -> Option<&str> {
+        self.node.as_ref().map(|n| n.identity().name.as_str())
+    }
+
+    /// Import an image archive (OCI layout or docker-archive tar) into the real node's
+    /// containerd, for pods with `imagePullPolicy: Never` or `IfNotPresent`.
+    pub async fn import_image(&self, archive: &Path) -> Result<(), Error> {
+        let node = self
+            .node
+            .as_ref()
+            .ok_or_else(|| Error::Node("no real node: start with real_node: true".into()))?;
+        node::import_image(node.containerd_sock(), archive).await
+    }
+
     fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name() == name)
     }
@@ -317,8 +354,11 @@ impl ControlPlane {
             .try_for_each(Component::check_alive)
     }
 
-    /// Stop kwok, kube-controller-manager, kube-apiserver, etcd in that order: SIGTERM,
-    /// SIGKILL after [`STOP_GRACE`], waiting for each. Removes the etcd data dir.
+    /// Stop every component in reverse start order (the real node's kube-proxy, kubelet and
+    /// containerd first; kube-scheduler, kwok, kube-controller-manager, kube-apiserver, etcd
+    /// last): SIGTERM, SIGKILL after [`STOP_GRACE`], waiting for each. Then tear the real
+    /// node down (containers, mounts, network, chains, cgroups, sysctls) and remove the
+    /// etcd data dir.
     pub async fn stop(mut self) -> Result<(), Error> {
         self.shutdown().await
     }
@@ -330,6 +370,9 @@ impl ControlPlane {
                 Ok(status) => tracing::debug!(component = c.name(), %status, "stopped"),
                 Err(e) => result = result.and(Err(e)),
             }
+        }
+        if let Some(node) = &mut self.node {
+            result = result.and(node.teardown());
         }
         if result.is_ok() {
             let _ = std::fs::remove_dir_all(self.work_dir.join("etcd"));
@@ -347,5 +390,7 @@ impl Drop for ControlPlane {
         for c in &mut self.components {
             c.reap_until(deadline);
         }
+        // Its processes are dead: remove what they left and restore the host.
+        drop(self.node.take());
     }
 }

@@ -23,9 +23,31 @@ pub struct ControlPlaneOptions {
     /// Users whose requests the API server writes to `<work_dir>/audit.log` (JSON lines,
     /// level Metadata, stage ResponseComplete); empty (the default): no audit log.
     pub audit_users: Vec<String>,
+    /// Run a real node (default false): containerd, kubelet and kube-proxy on this host,
+    /// registered as [`super::node::NODE_NAME`]. The API server then serves and advertises
+    /// on the host's primary address (pods reach it through the `kubernetes` Service).
+    /// Needs root, `hack/node-packages.sh`, kubelet and kube-proxy in `bin_dir`, and the
+    /// images of `hack/node-images.sh`. One real node runs per machine; another waits.
+    pub real_node: bool,
+    /// Where `hack/node-images.sh` put the node's image archives (the pause image, test
+    /// images): `$FERROSCHED_NODE_IMAGES`, else `$FERROSCHED_CACHE/node-images`, else
+    /// `~/.cache/ferrosched/node-images`.
+    pub node_images_dir: PathBuf,
 }
 
 impl ControlPlaneOptions {
+    /// The default [`ControlPlaneOptions::node_images_dir`].
+    pub fn default_node_images_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("FERROSCHED_NODE_IMAGES") {
+            return dir.into();
+        }
+        if let Some(cache) = std::env::var_os("FERROSCHED_CACHE") {
+            return PathBuf::from(cache).join("node-images");
+        }
+        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+        home.join(".cache/ferrosched/node-images")
+    }
+
     /// The default bin dir: `$FERROSCHED_BIN_DIR`, else `~/.cache/ferrosched/k8s-v1.37.2/bin`.
     pub fn default_bin_dir() -> PathBuf {
         if let Some(dir) = std::env::var_os("FERROSCHED_BIN_DIR") {
@@ -47,6 +69,8 @@ impl Default for ControlPlaneOptions {
             with_default_scheduler: true,
             default_scheduler_args: Vec::new(),
             audit_users: Vec::new(),
+            real_node: false,
+            node_images_dir: Self::default_node_images_dir(),
         }
     }
 }

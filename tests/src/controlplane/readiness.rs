@@ -18,7 +18,7 @@ const CONTROLLER_MANAGER_TIMEOUT: Duration = Duration::from_secs(60);
 const KWOK_TIMEOUT: Duration = Duration::from_secs(30);
 const KUBE_SCHEDULER_TIMEOUT: Duration = Duration::from_secs(60);
 
-async fn poll<F, Fut>(
+pub(super) async fn poll<F, Fut>(
     cp: &mut ControlPlane,
     component: &'static str,
     waiting_for: &str,
@@ -59,7 +59,7 @@ where
 }
 
 /// GET `url`; Ok if 200, else the status and body.
-async fn get_ok(http: &reqwest::Client, url: &str) -> Result<(), String> {
+pub(super) async fn get_ok(http: &reqwest::Client, url: &str) -> Result<(), String> {
     let resp = http
         .get(url)
         .send()
