@@ -18,6 +18,10 @@ use serde_json::json;
 
 const NS: &str = "real-node";
 
+/// The tests measure the whole machine: one at a time (the node lock would serialize the
+/// nodes, not the measurements around them).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Process names (`/proc/<pid>/comm`, 15 bytes at most) a node runs.
 const NODE_COMMS: &[&str] = &[
     "containerd",
@@ -108,8 +112,14 @@ impl Machine {
             let zombie = stat
                 .rsplit_once(')')
                 .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
-            // A docker engine of another job runs its own containerd and shims.
-            if NODE_COMMS.contains(&comm) && !zombie && !args.contains("/docker/") {
+            // Another job's docker engine runs its own containerd and shims: count only
+            // those pointing into a node dir or running in the node's cgroups.
+            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            let ours = (args.contains("ferrosched-cp-") && args.contains("/node/"))
+                || cgroup.contains(node::CGROUP_ROOT)
+                || comm == "pause"
+                || comm == "probe";
+            if NODE_COMMS.contains(&comm) && !zombie && ours {
                 processes.insert(format!("{pid} {comm} {}", args.trim()));
             }
         }
@@ -222,6 +232,7 @@ fn images_dir() -> PathBuf {
 #[ignore = "needs root, hack/node-packages.sh, hack/node-images.sh and the node binaries (hack/build-control-plane.sh)"]
 async fn a_real_node_runs_a_restricted_pod_that_reaches_the_api_server_and_leaves_nothing_behind()
 -> anyhow::Result<()> {
+    let _serial = SERIAL.lock().await;
     let probe = NodeImage::load(&images_dir(), "probe")?;
     let before = Machine::measure();
     let started = Instant::now();
@@ -371,14 +382,93 @@ async fn a_real_node_runs_a_restricted_pod_that_reaches_the_api_server_and_leave
             .collect::<Vec<_>>()
             .join("\n  ")
     );
-    assert!(
-        !appeared.is_empty(),
-        "the measurement sees the node while it runs"
+    let count = |prefix: &str| appeared.iter().filter(|c| c.starts_with(prefix)).count();
+    println!(
+        "while the node ran: {} processes, {} mounts, {} iptables chains, {} nft tables, {} interfaces, {} cgroup roots, {} sysctls changed",
+        count("process"),
+        count("mount"),
+        count("chain"),
+        count("nft table"),
+        count("interface"),
+        count("cgroup"),
+        count("sysctl")
     );
+    for (what, min) in [("process", 4), ("mount", 1), ("chain", 1), ("interface", 2)] {
+        assert!(
+            count(what) >= min,
+            "the measurement sees the running node's {what}s: {appeared:#?}"
+        );
+    }
     let left = before.left_behind(&after);
     assert!(
         left.is_empty(),
         "the stopped node left behind:\n  {}",
+        left.join("\n  ")
+    );
+    Ok(())
+}
+
+/// Imports the probe image, creates its restricted namespace and pod, and waits until it
+/// runs (the failure-path test's part of the main test).
+async fn probe_running(env: &TestEnv, probe: &NodeImage) -> anyhow::Result<()> {
+    env.import_image(&probe.archive).await?;
+    fixtures::create_namespace(
+        &env.client,
+        NS,
+        &[("pod-security.kubernetes.io/enforce", "restricted")],
+    )
+    .await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.client.clone(), NS);
+    env.wait_for(
+        "ServiceAccount default",
+        Duration::from_secs(60),
+        || async { accounts.get_opt("default").await.ok().flatten() },
+    )
+    .await?;
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), NS);
+    pods.create(&PostParams::default(), &probe_pod(&probe.reference)?)
+        .await?;
+    env.wait_for(
+        "the probe pod Running",
+        Duration::from_secs(120),
+        || async {
+            let p = pods.get("probe").await.ok()?;
+            (p.status?.phase? == "Running").then_some(())
+        },
+    )
+    .await
+}
+
+/// A test that fails or panics without stopping its environment drops it: the control
+/// plane's `Drop` kills every process and tears the node down all the same.
+#[tokio::test]
+#[ignore = "needs root, hack/node-packages.sh, hack/node-images.sh and the node binaries (hack/build-control-plane.sh)"]
+async fn a_dropped_environment_tears_its_real_node_down_too() -> anyhow::Result<()> {
+    let _serial = SERIAL.lock().await;
+    let probe = NodeImage::load(&images_dir(), "probe")?;
+    let before = Machine::measure();
+    let env = TestEnv::start_with(ControlPlaneOptions {
+        real_node: true,
+        ..ControlPlaneOptions::default()
+    })
+    .await?;
+    probe_running(&env, &probe).await?;
+    let during = Machine::measure();
+    assert!(
+        during.processes.iter().any(|p| p.contains(" probe ")),
+        "the probe runs: {:?}",
+        during.processes
+    );
+    let dropped = Instant::now();
+    drop(env);
+    println!(
+        "figure: real node dropped without stop: killed and torn down in {:.2} s",
+        dropped.elapsed().as_secs_f64()
+    );
+    let left = before.left_behind(&Machine::measure());
+    assert!(
+        left.is_empty(),
+        "the dropped node left behind:\n  {}",
         left.join("\n  ")
     );
     Ok(())
