@@ -54,6 +54,9 @@ pub struct HostState {
     pub absent_paths: Vec<PathBuf>,
     /// nft tables before start (`<family> <name>`).
     pub nft_tables: BTreeSet<String>,
+    /// iptables chains before start (`<save command>/<table>/<chain>`).
+    #[serde(default)]
+    pub chains: BTreeSet<String>,
 }
 
 /// `/proc/sys/<key with dots as slashes>`.
@@ -84,6 +87,7 @@ impl HostState {
             sysctls,
             absent_paths,
             nft_tables: super::netfilter::nft_tables(),
+            chains: super::netfilter::chains(),
         }
     }
 

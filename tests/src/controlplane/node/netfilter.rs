@@ -15,7 +15,7 @@ const FRONT_ENDS: &[(&str, &str)] = &[
     ("ip6tables-save", "ip6tables-restore"),
 ];
 
-fn owned(chain: &str) -> bool {
+fn owned_prefix(chain: &str) -> bool {
     CHAIN_PREFIXES.iter().any(|p| chain.starts_with(p))
 }
 
@@ -63,10 +63,11 @@ pub fn nft_tables() -> BTreeSet<String> {
         .collect()
 }
 
-/// An `iptables-restore --noflush` script removing the owned chains of one `*-save` dump:
-/// first flush them (which drops their jumps to each other), then delete the rules of other
-/// chains that jump to them, then delete the chains. Empty if there is nothing to remove.
-fn removal_script(dump: &str) -> String {
+/// An `iptables-restore --noflush` script removing the chains of one `*-save` dump that
+/// `owned(table, chain)` selects: first flush them (which drops their jumps to each other),
+/// then delete the rules of other chains that jump to them, then delete the chains. Empty
+/// if there is nothing to remove.
+fn removal_script(dump: &str, owned: impl Fn(&str, &str) -> bool) -> String {
     let mut script = String::new();
     let mut table: Option<&str> = None;
     let (mut flush, mut unhook, mut delete) = (Vec::new(), Vec::new(), Vec::new());
@@ -96,17 +97,18 @@ fn removal_script(dump: &str) -> String {
             table = None;
         } else if let Some(decl) = line.strip_prefix(':') {
             let chain = decl.split_whitespace().next().unwrap_or_default();
-            if owned(chain) {
+            if owned(table.unwrap_or_default(), chain) {
                 flush.push(format!(":{chain} - [0:0]"));
                 delete.push(format!("-X {chain}"));
             }
         } else if let Some(rule) = line.strip_prefix("-A ") {
             let chain = rule.split_whitespace().next().unwrap_or_default();
             let words: Vec<&str> = rule.split_whitespace().collect();
+            let t = table.unwrap_or_default();
             let jumps_to_owned = words
                 .windows(2)
-                .any(|w| (w[0] == "-j" || w[0] == "-g") && owned(w[1]));
-            if !owned(chain) && jumps_to_owned {
+                .any(|w| (w[0] == "-j" || w[0] == "-g") && owned(t, w[1]));
+            if !owned(t, chain) && jumps_to_owned {
                 unhook.push(format!("-D {rule}"));
             }
         }
@@ -114,10 +116,11 @@ fn removal_script(dump: &str) -> String {
     script
 }
 
-/// Remove every owned chain and the rules jumping to them, in both families; then delete
-/// the nft tables that were not in `tables_before` and hold no rule any more. Returns the
-/// problems met.
-pub fn cleanup(tables_before: &BTreeSet<String>) -> Vec<String> {
+/// Remove every chain with an owned prefix that was not in `chains_before` (as listed by
+/// [`chains`]; a chain of another Kubernetes node on this host is left alone) and the rules
+/// jumping to them, in both families; then delete the nft tables that were not in
+/// `tables_before` and hold no rule any more. Returns the problems met.
+pub fn cleanup(chains_before: &BTreeSet<String>, tables_before: &BTreeSet<String>) -> Vec<String> {
     let mut problems = Vec::new();
     for (save, restore) in FRONT_ENDS {
         let dump = match run(save, &[]) {
@@ -127,7 +130,9 @@ pub fn cleanup(tables_before: &BTreeSet<String>) -> Vec<String> {
                 continue;
             }
         };
-        let script = removal_script(&dump);
+        let script = removal_script(&dump, |table, chain| {
+            owned_prefix(chain) && !chains_before.contains(&format!("{save}/{table}/{chain}"))
+        });
         if script.is_empty() {
             continue;
         }
@@ -192,13 +197,25 @@ mod tests {
         let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n\
 -A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
 -A PREROUTING -j DOCKER\n-A KUBE-SERVICES -j KUBE-MARK-MASQ\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n";
-        let script = removal_script(dump);
+        let script = removal_script(dump, |_, chain| super::owned_prefix(chain));
         assert_eq!(
             script,
             "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n\
 -D PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
 -X KUBE-SERVICES\n-X KUBE-MARK-MASQ\nCOMMIT\n"
         );
-        assert_eq!(removal_script("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"), "");
+        assert_eq!(
+            removal_script("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", |_, c| {
+                super::owned_prefix(c)
+            }),
+            ""
+        );
+        // A chain that was there before (another node's) stays, with the jumps to it.
+        let keep_services =
+            removal_script(dump, |_, c| super::owned_prefix(c) && c != "KUBE-SERVICES");
+        assert_eq!(
+            keep_services,
+            "*nat\n:KUBE-MARK-MASQ - [0:0]\n-D KUBE-SERVICES -j KUBE-MARK-MASQ\n-X KUBE-MARK-MASQ\nCOMMIT\n"
+        );
     }
 }

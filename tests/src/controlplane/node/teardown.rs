@@ -36,7 +36,7 @@ pub fn teardown(layout: &Layout, host: &HostState) -> Vec<String> {
     let mounts_clear = still_mounted.is_empty();
     problems.extend(still_mounted);
     remove_interfaces(&mut problems);
-    problems.extend(netfilter::cleanup(&host.nft_tables));
+    problems.extend(netfilter::cleanup(&host.chains, &host.nft_tables));
     problems.extend(host.restore_sysctls());
     problems.extend(cgroups::remove(layout.cgroup_root, PATIENCE));
     remove_host_files(layout, host, &sandboxes);
