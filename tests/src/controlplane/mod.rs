@@ -1,5 +1,6 @@
 //! A real local control plane for end-to-end tests: etcd, kube-apiserver,
-//! kube-controller-manager and kwok (fake kubelets), on loopback ports, in a work dir.
+//! kube-controller-manager and kwok (fake kubelets), on loopback ports, in a work dir;
+//! optionally a real node (containerd, kubelet, kube-proxy; see [`node`]).
 //!
 //! Binaries come from `hack/build-control-plane.sh` (see `/work/shared/CONTROL_PLANE.md`).
 //! Every child runs in its own process group with its output in `<work_dir>/<name>.log`;
