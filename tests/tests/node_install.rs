@@ -1,0 +1,412 @@
+//! The path a user takes, on a real node: the image `hack/image.sh` built, imported into
+//! the node's containerd; `helm install` into a namespace enforcing Pod Security
+//! `restricted`; the operator and a two-replica profile's schedulers run as pods under a
+//! real kubelet (HTTPS probes, emptyDir cert-dir, read-only root, in-cluster config).
+//! The schedulers bind pods to kwok nodes and one to the real node, where it runs; the
+//! leader pod deleted, the standby leads; a config edit rolls the Deployment without ever
+//! dropping to zero Ready replicas; `helm uninstall` leaves nothing of the release.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferrosched_crds::SchedulerProfile;
+use ferrosched_e2e::chart::{self, NAMESPACE, RELEASE};
+use ferrosched_e2e::controlplane::{ControlPlaneOptions, NODE_NAME, NodeImage};
+use ferrosched_e2e::fixtures::{self, NodeSpec};
+use ferrosched_e2e::{TestEnv, operator};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::watcher;
+use serde_json::json;
+
+const PROFILE: &str = "real";
+const SCHEDULER: &str = "ferrosched-real";
+/// The profile's children (Deployment, Lease) are named `ferrosched-<profile>`.
+const CHILD: &str = "ferrosched-real";
+const WORKLOAD_NS: &str = "work";
+
+/// The project image `hack/image.sh` built: `hack/test.sh` passes the saved archive and the
+/// image's reference in `FERROSCHED_IMAGE_ARCHIVE` and `FERROSCHED_IMAGE`.
+fn project_image() -> anyhow::Result<NodeImage> {
+    let var = |name: &str| {
+        std::env::var(name).map_err(|_| {
+            anyhow::anyhow!(
+                "{name} is not set: build the image with hack/image.sh (hack/test.sh does)"
+            )
+        })
+    };
+    let archive = PathBuf::from(var("FERROSCHED_IMAGE_ARCHIVE")?);
+    anyhow::ensure!(
+        archive.is_file(),
+        "{} not found: run hack/image.sh",
+        archive.display()
+    );
+    Ok(NodeImage {
+        archive,
+        reference: var("FERROSCHED_IMAGE")?,
+    })
+}
+
+fn helm(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.push(format!("--kubeconfig={}", env.kubeconfig.display()));
+    chart::helm(&all, &env.dir.join("helm"))
+}
+
+/// `repository:tag` split at the last colon after the last slash.
+fn split_reference(reference: &str) -> (&str, &str) {
+    let slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[slash..].rfind(':') {
+        Some(i) => (&reference[..slash + i], &reference[slash + i + 1..]),
+        None => (reference, "latest"),
+    }
+}
+
+fn values(image: &NodeImage, percentage: i32) -> String {
+    let (repository, tag) = split_reference(&image.reference);
+    let pin = json!({"kubernetes.io/hostname": NODE_NAME});
+    json!({
+        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+        "operator": {"nodeSelector": pin},
+        "profiles": [{"name": PROFILE, "spec": {
+            "schedulerName": SCHEDULER,
+            "replicas": 2,
+            "nodeSelector": pin,
+            "imagePullPolicy": "Never",
+            "percentageOfNodesToScore": percentage,
+            "leaderElection": {"leaseDuration": "6s", "renewDeadline": "4s", "retryPeriod": "1s"},
+        }}],
+    })
+    .to_string()
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Seconds from the pod's creation to its Ready condition.
+fn created_to_ready(pod: &Pod) -> Option<f64> {
+    let created = pod.metadata.creation_timestamp.as_ref()?.0;
+    let ready = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")?
+        .last_transition_time
+        .as_ref()?
+        .0;
+    Some(ready.duration_since(created).as_secs_f64())
+}
+
+async fn scheduler_pods(c: &kube::Client) -> anyhow::Result<Vec<Pod>> {
+    let lp = ListParams::default().labels(&format!("app.kubernetes.io/instance={PROFILE}"));
+    Ok(Api::<Pod>::namespaced(c.clone(), NAMESPACE)
+        .list(&lp)
+        .await?
+        .items)
+}
+
+async fn holder(c: &kube::Client) -> Option<String> {
+    Api::<Lease>::namespaced(c.clone(), NAMESPACE)
+        .get_opt(CHILD)
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
+        .filter(|h| !h.is_empty())
+}
+
+/// A pod for the profile's scheduler, pinned by nodeSelector; `image` runs for real on the
+/// real node (kwok only pretends).
+fn workload(name: &str, node_selector: BTreeMap<&str, &str>, image: &str) -> anyhow::Result<Pod> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": WORKLOAD_NS},
+        "spec": {
+            "schedulerName": SCHEDULER,
+            "nodeSelector": node_selector,
+            "automountServiceAccountToken": false,
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "c", "image": image, "imagePullPolicy": "Never",
+                "resources": {"requests": {"cpu": "100m", "memory": "16Mi"}},
+                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                    "capabilities": {"drop": ["ALL"]}}}],
+        },
+    }))?)
+}
+
+/// Waits until every pod named is bound; returns name → node.
+async fn bound(env: &TestEnv, names: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), WORKLOAD_NS);
+    env.wait_for("workload pods bound", Duration::from_secs(60), || {
+        let pods = pods.clone();
+        async move {
+            let mut out = BTreeMap::new();
+            for n in names {
+                let node = pods.get(n).await.ok()?.spec?.node_name?;
+                out.insert(n.clone(), node);
+            }
+            Some(out)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs root, the real node's packages and images, and hack/image.sh's image"]
+async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<()> {
+    let image = project_image()?;
+    let pause = NodeImage::load(&ControlPlaneOptions::default_node_images_dir(), "pause")?;
+    let env = TestEnv::start_with(ControlPlaneOptions {
+        real_node: true,
+        ..ControlPlaneOptions::default()
+    })
+    .await?;
+    env.run(|env| async move {
+        let c = env.client.clone();
+        env.import_image(&image.archive).await?;
+        env.import_image(&pause.archive).await?;
+        fixtures::create_namespace(
+            &c,
+            NAMESPACE,
+            &[
+                ("pod-security.kubernetes.io/enforce", "restricted"),
+                ("pod-security.kubernetes.io/warn", "restricted"),
+            ],
+        )
+        .await?;
+        fixtures::create_namespace(
+            &c,
+            WORKLOAD_NS,
+            &[("pod-security.kubernetes.io/enforce", "restricted")],
+        )
+        .await?;
+        let kwok: Vec<NodeSpec> = (0..3)
+            .map(|i| NodeSpec::standard(&format!("kwok-{i}")))
+            .collect();
+        env.ready_nodes(&kwok).await?;
+
+        // 1. helm install: operator Ready through its HTTPS probes, profile Available.
+        let values_file = env.dir.join("real-values.json");
+        std::fs::write(&values_file, values(&image, 0))?;
+        let values_path = values_file.display().to_string();
+        let chart_dir = chart::chart_dir().display().to_string();
+        let started = Instant::now();
+        helm(
+            &env,
+            &["install", RELEASE, &chart_dir, "-n", NAMESPACE, "-f", &values_path],
+        )?;
+        let deployments: Api<Deployment> = Api::namespaced(c.clone(), NAMESPACE);
+        env.wait_for("operator Ready", Duration::from_secs(120), || async {
+            let d = deployments.get(RELEASE).await.ok()?;
+            let want = d.spec.replicas.unwrap_or(1);
+            (d.status?.ready_replicas? == want).then_some(())
+        })
+        .await?;
+        println!(
+            "figure: helm install to operator Ready (real node, HTTPS probes): {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        operator::wait_rolled_out(&env, &c, PROFILE).await?;
+        println!(
+            "figure: helm install to profile Available (2 scheduler pods Ready): {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let pods = scheduler_pods(&c).await?;
+        assert_eq!(pods.len(), 2, "two scheduler replicas");
+        for p in &pods {
+            assert!(ready(p), "scheduler pod Ready: {:?}", p.status);
+            assert_eq!(p.spec.as_ref().and_then(|s| s.node_name.as_deref()), Some(NODE_NAME));
+            let secs = created_to_ready(p).ok_or_else(|| anyhow::anyhow!("no Ready time"))?;
+            println!("figure: scheduler pod created to Ready: {secs:.1} s");
+        }
+
+        // 2. Pods for the profile: four to kwok nodes, one to the real node, where it runs.
+        let kwok_sel = BTreeMap::from([("type", "kwok")]);
+        let real_sel = BTreeMap::from([("kubernetes.io/hostname", NODE_NAME)]);
+        let work: Api<Pod> = Api::namespaced(c.clone(), WORKLOAD_NS);
+        let mut names = Vec::new();
+        for i in 0..4 {
+            let name = format!("kwok-pod-{i}");
+            work.create(&PostParams::default(), &workload(&name, kwok_sel.clone(), &pause.reference)?)
+                .await?;
+            names.push(name);
+        }
+        work.create(&PostParams::default(), &workload("real-pod", real_sel.clone(), &pause.reference)?)
+            .await?;
+        names.push("real-pod".into());
+        let placed = bound(&env, &names).await?;
+        for (pod, node) in &placed {
+            let want_real = pod == "real-pod";
+            assert_eq!(node == NODE_NAME, want_real, "{pod} on {node}");
+        }
+        env.wait_for("real-pod Running on the real node", Duration::from_secs(60), || async {
+            let p = work.get("real-pod").await.ok()?;
+            let running = p.status?.container_statuses?.first()?.state.as_ref()?.running.is_some();
+            running.then_some(())
+        })
+        .await?;
+
+        // 3. The leader pod deleted: the standby leads, status.leader follows.
+        let leader = holder(&c).await.ok_or_else(|| anyhow::anyhow!("no Lease holder"))?;
+        let leader_pod = leader.split('_').next().unwrap_or_default().to_string();
+        assert!(
+            pods.iter().any(|p| p.metadata.name.as_deref() == Some(&leader_pod)),
+            "holder {leader} is one of the scheduler pods"
+        );
+        let deleted = Instant::now();
+        Api::<Pod>::namespaced(c.clone(), NAMESPACE)
+            .delete(&leader_pod, &DeleteParams::default())
+            .await?;
+        let new_leader = env
+            .wait_for("the standby leads", Duration::from_secs(30), || async {
+                holder(&c).await.filter(|h| !h.starts_with(&format!("{leader_pod}_")))
+            })
+            .await?;
+        let failover = deleted.elapsed();
+        println!(
+            "figure: failover after the leader pod is deleted: {:.1} s (bound: leaseDuration 6 s + retryPeriod 1 s)",
+            failover.as_secs_f64()
+        );
+        assert!(failover <= Duration::from_secs(7), "failover took {failover:?}");
+        let new_pod = new_leader.split('_').next().unwrap_or_default().to_string();
+        env.wait_for("status.leader follows", Duration::from_secs(30), || async {
+            let p = Api::<SchedulerProfile>::all(c.clone()).get(PROFILE).await.ok()?;
+            (p.status?.leader? == new_pod).then_some(())
+        })
+        .await?;
+        for i in 4..8 {
+            let name = format!("kwok-pod-{i}");
+            work.create(&PostParams::default(), &workload(&name, kwok_sel.clone(), &pause.reference)?)
+                .await?;
+            names.push(name);
+        }
+        bound(&env, &names).await?;
+        // Bound exactly once: one Scheduled event per pod, none refused.
+        let events = Api::<Event>::namespaced(c.clone(), WORKLOAD_NS)
+            .list(&ListParams::default())
+            .await?
+            .items;
+        for n in &names {
+            let scheduled = events
+                .iter()
+                .filter(|e| {
+                    e.reason.as_deref() == Some("Scheduled")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
+                })
+                .count();
+            assert_eq!(scheduled, 1, "{n}: Scheduled events");
+        }
+
+        // 4. A config edit rolls the Deployment; Ready replicas never reach zero.
+        let min_ready = Arc::new(Mutex::new(i32::MAX));
+        let seen = min_ready.clone();
+        let watch_api = deployments.clone();
+        let watch = tokio::spawn(async move {
+            let cfg = watcher::Config::default().fields(&format!("metadata.name={CHILD}"));
+            let mut stream = watcher::watcher(watch_api, cfg).boxed();
+            while let Some(Ok(ev)) = stream.next().await {
+                if let watcher::Event::Apply(d) | watcher::Event::InitApply(d) = ev {
+                    let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+                    let mut m = seen.lock().unwrap_or_else(|e| e.into_inner());
+                    *m = (*m).min(ready);
+                }
+            }
+        });
+        let before = deployments.get(CHILD).await?.metadata.generation.unwrap_or(0);
+        std::fs::write(&values_file, values(&image, 50))?;
+        helm(
+            &env,
+            &["upgrade", RELEASE, &chart_dir, "-n", NAMESPACE, "-f", &values_path],
+        )?;
+        env.wait_for("Deployment edited", Duration::from_secs(60), || async {
+            let g = deployments.get(CHILD).await.ok()?.metadata.generation?;
+            (g > before).then_some(())
+        })
+        .await?;
+        // The operator pod killed mid-rollout: its replacement finishes it.
+        let operator_pods = |c: kube::Client| async move {
+            let lp = ListParams::default().labels(&format!("app.kubernetes.io/instance={RELEASE}"));
+            Api::<Pod>::namespaced(c, NAMESPACE).list(&lp).await.map(|l| l.items)
+        };
+        let old_operator = operator_pods(c.clone())
+            .await?
+            .into_iter()
+            .filter_map(|p| p.metadata.name)
+            .collect::<Vec<_>>();
+        anyhow::ensure!(!old_operator.is_empty(), "no operator pod found");
+        for name in &old_operator {
+            Api::<Pod>::namespaced(c.clone(), NAMESPACE)
+                .delete(name, &DeleteParams::default())
+                .await?;
+        }
+        env.wait_for("a new operator pod Ready", Duration::from_secs(120), || async {
+            let pods = operator_pods(c.clone()).await.ok()?;
+            pods.iter()
+                .any(|p| {
+                    let name = p.metadata.name.clone().unwrap_or_default();
+                    !old_operator.contains(&name) && ready(p)
+                })
+                .then_some(())
+        })
+        .await?;
+        operator::wait_rolled_out(&env, &c, PROFILE).await?;
+        let rolled = deployments.get(CHILD).await?;
+        let template_hash = rolled
+            .spec
+            .template
+            .metadata
+            .and_then(|m| m.annotations)
+            .and_then(|a| a.get("ferrosched.dev/config-hash").cloned());
+        let recorded = Api::<SchedulerProfile>::all(c.clone())
+            .get(PROFILE)
+            .await?
+            .status
+            .and_then(|s| s.config_hash);
+        assert!(template_hash.is_some());
+        assert_eq!(recorded, template_hash, "the new operator recorded the rolled-out config");
+        env.wait_for("rollout complete", Duration::from_secs(120), || async {
+            let d = deployments.get(CHILD).await.ok()?;
+            let s = d.status?;
+            let want = 2;
+            (s.updated_replicas? == want && s.ready_replicas? == want && s.replicas? == want)
+                .then_some(())
+        })
+        .await?;
+        watch.abort();
+        let lowest = *min_ready.lock().unwrap_or_else(|e| e.into_inner());
+        println!("figure: fewest Ready scheduler replicas during the rollout: {lowest}");
+        assert!(lowest >= 1 && lowest != i32::MAX, "Ready replicas fell to {lowest}");
+
+        // 5. helm uninstall: nothing of the release is left.
+        helm(&env, &["uninstall", RELEASE, "-n", NAMESPACE, "--wait"])?;
+        env.wait_for("release gone", Duration::from_secs(120), || async {
+            let left = Api::<Pod>::namespaced(c.clone(), NAMESPACE)
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items;
+            let profiles = Api::<SchedulerProfile>::all(c.clone())
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items;
+            (left.is_empty() && profiles.is_empty()).then_some(())
+        })
+        .await?;
+        Ok(())
+    })
+    .await
+}
