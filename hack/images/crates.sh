@@ -37,6 +37,9 @@ TOML
 printf '%s\n' "FROM $BUILDER_BASE" 'COPY vendor /usr/local/cargo/vendor' \
   'COPY config.toml /usr/local/cargo/config.toml' >"$ctx/Dockerfile"
 DOCKER_BUILDKIT=1 docker build -q -t "$image" "$ctx" >/dev/null
+# BuildKit keeps a copy of each build context; this one is the vendored crates, now in
+# the image.
+docker builder prune -f --filter type=source.local >/dev/null
 # Images for earlier lock files are of no further use.
 docker image ls --format '{{.Repository}}:{{.Tag}}' ferrosched-local/rust-crates |
   { grep -vxF "$image" || true; } | xargs -r "$DOCKER_BIN" image rm >/dev/null
