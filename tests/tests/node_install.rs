@@ -281,10 +281,9 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
             failover.as_secs_f64()
         );
         assert!(failover <= Duration::from_secs(7), "failover took {failover:?}");
-        let new_pod = new_leader.split('_').next().unwrap_or_default().to_string();
         env.wait_for("status.leader follows", Duration::from_secs(30), || async {
             let p = Api::<SchedulerProfile>::all(c.clone()).get(PROFILE).await.ok()?;
-            (p.status?.leader? == new_pod).then_some(())
+            (p.status?.leader? == new_leader).then_some(())
         })
         .await?;
         for i in 4..8 {

@@ -204,8 +204,10 @@ fn container(profile: &SchedulerProfile, s: &Settings) -> Container {
             protocol: Some("TCP".to_string()),
             ..ContainerPort::default()
         }]),
-        liveness_probe: Some(probe("/livez", 15, 8)),
-        readiness_probe: Some(probe("/readyz", 5, 3)),
+        liveness_probe: Some(probe("/livez", 10, 15, 8)),
+        // Probed every 2 s: a new replica counts as Ready (and a rollout moves on) about a
+        // second after it serves, not up to 10 s later.
+        readiness_probe: Some(probe("/readyz", 2, 2, 3)),
         resources: Some(
             profile
                 .spec
@@ -235,7 +237,7 @@ fn container(profile: &SchedulerProfile, s: &Settings) -> Container {
     }
 }
 
-fn probe(path: &str, timeout_seconds: i32, failure_threshold: i32) -> Probe {
+fn probe(path: &str, period_seconds: i32, timeout_seconds: i32, failure_threshold: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_string()),
@@ -245,7 +247,7 @@ fn probe(path: &str, timeout_seconds: i32, failure_threshold: i32) -> Probe {
         }),
         // A zero delay is not stored by the API server (omitempty), so leave it unset.
         initial_delay_seconds: (path == "/livez").then_some(10),
-        period_seconds: Some(10),
+        period_seconds: Some(period_seconds),
         timeout_seconds: Some(timeout_seconds),
         success_threshold: Some(1),
         failure_threshold: Some(failure_threshold),
