@@ -13,20 +13,27 @@ phase "build binaries" cargo build --workspace --bins --locked
 # The image, built from the Dockerfile by a dockerd of the script's own (its release build
 # replaces the host one CI ran before; bases assembled locally, no registry needed), run
 # read-only as 65532 and saved to a tar under the cache; the daemon is stopped after.
-phase "image build (hack/image.sh)" bash hack/image.sh
+IMAGE_OUT="$(mktemp)"
+phase "image build (hack/image.sh)" bash -c 'set -o pipefail; bash hack/image.sh | tee "$1"' _ "$IMAGE_OUT"
+# For tests/tests/node_install.rs: the saved image (last line) and its name.
+FERROSCHED_IMAGE_ARCHIVE="$(tail -1 "$IMAGE_OUT")"
+FERROSCHED_IMAGE="$(sed -n 's/^image: //p' "$IMAGE_OUT" | tail -1)"
+export FERROSCHED_IMAGE_ARCHIVE FERROSCHED_IMAGE
+rm -f "$IMAGE_OUT"
 RESULTS="$(mktemp)"
 trap 'rm -f "$RESULTS"' EXIT
 phase "unit tests" run_tests "$RESULTS" cargo test --workspace --exclude ferrosched-e2e --locked
-# One control plane per end-to-end test, one test at a time in each of two lanes: the
-# scheduler's tests (timing and throughput matter) and the operator's (mostly waiting on
-# rollouts, a 60 s steady-state window, a 30 s API-server freeze) run side by side.
 # The real node's packages (containerd, runc, CNI plugins, iptables, ...) and its images
-# (pause, probe), for tests/tests/real_node.rs.
+# (pause, probe), for tests/tests/real_node.rs and node_install.rs.
 phase "node packages" bash hack/node-packages.sh
 phase "node images (cached after the first run)" bash hack/node-images.sh
 phase "end-to-end tests (build)" cargo test -p ferrosched-e2e --locked --no-run
+# One control plane per end-to-end test, one test at a time in each of two lanes: the
+# scheduler's tests (timing and throughput matter) and the operator's (mostly waiting on
+# rollouts, a 60 s steady-state window, a 30 s API-server freeze) run side by side. The
+# real-node tests share the operator lane: one real node runs on a machine at a time.
 phase "end-to-end tests" run_e2e_lanes "$RESULTS" \
   chart chart_install operator operator_crash operator_guards operator_ha operator_limits \
-  operator_steady scheduler_rbac
+  operator_steady scheduler_rbac real_node node_install
 print_phases
 summarize_tests "$RESULTS"
