@@ -246,11 +246,22 @@ fn deploy(
     plan: &mut Plan,
 ) -> rollout::Decision {
     let p = names::profile_name(profile);
-    let desired_ref = ConfigRef {
-        hash: valid.rendered.hash.clone(),
-        config_map_name: names::config_map_name(p, &valid.rendered.hash),
-    };
-    let last_good = status::last_good(profile);
+    let desired_ref = ConfigRef::desired(profile, s, &valid.rendered);
+    // The image of the last good configuration is on its ConfigMap.
+    let last_good = status::last_good(profile).map(|mut g| {
+        g.image = snap
+            .config_maps
+            .iter()
+            .find(|c| c.metadata.name.as_ref() == Some(&g.config_map_name))
+            .and_then(|c| {
+                c.metadata
+                    .annotations
+                    .as_ref()?
+                    .get(names::IMAGE_ANNOTATION)
+            })
+            .cloned();
+        g
+    });
     let failed = profile
         .metadata
         .annotations

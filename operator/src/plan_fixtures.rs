@@ -9,7 +9,6 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::build::{ConfigRef, build};
-use crate::names;
 use crate::plan::{Child, Plan, Snapshot, plan};
 use crate::testing::settings;
 use crate::validate::validate;
@@ -48,10 +47,7 @@ pub(crate) fn stored<K: Serialize + DeserializeOwned>(obj: &K) -> K {
 pub(crate) fn desired_ref(p: &SchedulerProfile) -> ConfigRef {
     let v = validate(p, std::slice::from_ref(p), "ferrosched-system")
         .unwrap_or_else(|e| panic!("{}", e.message()));
-    ConfigRef {
-        config_map_name: names::config_map_name(names::profile_name(p), &v.rendered.hash),
-        hash: v.rendered.hash,
-    }
+    ConfigRef::desired(p, &crate::testing::settings(), &v.rendered)
 }
 
 /// What a finished reconcile of `p` leaves in the cluster, with the rollout complete.

@@ -73,23 +73,7 @@ fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
         panic!("no config map")
     };
     snap.config_maps.push(stored(&cm));
-    let mut stuck = stored(&d);
-    stuck.metadata.generation = Some(2);
-    stuck.status = Some(DeploymentStatus {
-        observed_generation: Some(2),
-        replicas: Some(3),
-        updated_replicas: Some(1),
-        available_replicas: Some(2),
-        ready_replicas: Some(2),
-        conditions: Some(vec![DeploymentCondition {
-            type_: Some("Progressing".into()),
-            status: Some("False".into()),
-            reason: Some("ProgressDeadlineExceeded".into()),
-            ..DeploymentCondition::default()
-        }]),
-        ..DeploymentStatus::default()
-    });
-    snap.deployment = Some(stuck);
+    snap.deployment = Some(stuck(&d));
 
     let rollback = settle(&mut p, &snap, "2026-03-01T10:04:00Z");
     assert_eq!(kinds(&rollback), ["Deployment"]);
@@ -239,5 +223,97 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
         snap.config_maps
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(newest.as_str()))
+    );
+}
+
+/// `d` as stored, its rollout past the progress deadline (one new pod never available).
+fn stuck(d: &k8s_openapi::api::apps::v1::Deployment) -> k8s_openapi::api::apps::v1::Deployment {
+    let mut stuck = stored(d);
+    stuck.metadata.generation = Some(2);
+    stuck.status = Some(DeploymentStatus {
+        observed_generation: Some(2),
+        replicas: Some(3),
+        updated_replicas: Some(1),
+        available_replicas: Some(2),
+        ready_replicas: Some(2),
+        conditions: Some(vec![DeploymentCondition {
+            type_: Some("Progressing".into()),
+            status: Some("False".into()),
+            reason: Some("ProgressDeadlineExceeded".into()),
+            ..DeploymentCondition::default()
+        }]),
+        ..DeploymentStatus::default()
+    });
+    stuck
+}
+
+/// The Deployment and ConfigMap a plan applies.
+fn deployment_and_config_map(
+    plan: &crate::plan::Plan,
+) -> (
+    k8s_openapi::api::apps::v1::Deployment,
+    k8s_openapi::api::core::v1::ConfigMap,
+) {
+    let d = plan.applies.iter().find_map(|c| match c {
+        Child::Deployment(d) => Some(d.clone()),
+        _ => None,
+    });
+    let cm = plan.applies.iter().find_map(|c| match c {
+        Child::ConfigMap(cm) => Some(cm.clone()),
+        _ => None,
+    });
+    (d.expect("no deployment"), cm.expect("no config map"))
+}
+
+fn image_of(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<String> {
+    d.spec
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .clone()
+}
+
+#[test]
+fn an_image_that_never_starts_is_rolled_back_with_its_configuration() {
+    let mut p = minimal("demo");
+    let mut snap = converged(&p);
+    settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    let good = desired_ref(&p);
+    assert_eq!(good.image.as_deref(), Some("ferrosched:test"));
+    // Only the image changes: a new configuration all the same.
+    p.spec.image = Some("ferrosched:broken".into());
+    let bad = desired_ref(&p);
+    assert_ne!(good.hash, bad.hash);
+    let plan = settle(&mut p, &snap, "2026-03-01T10:01:00Z");
+    let (d, cm) = deployment_and_config_map(&plan);
+    assert_eq!(image_of(&d).as_deref(), Some("ferrosched:broken"));
+    assert_eq!(
+        cm.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(names::IMAGE_ANNOTATION))
+            .map(String::as_str),
+        Some("ferrosched:broken")
+    );
+    snap.config_maps.push(stored(&cm));
+    snap.deployment = Some(stuck(&d));
+
+    let rollback = settle(&mut p, &snap, "2026-03-01T10:04:00Z");
+    assert_eq!(kinds(&rollback), ["Deployment"]);
+    let Some(Child::Deployment(back)) = rollback.applies.first() else {
+        panic!()
+    };
+    assert_eq!(image_of(back).as_deref(), Some("ferrosched:test"));
+    assert_eq!(
+        crate::rollout::template_hash(back),
+        Some(good.hash.as_str())
+    );
+    let (status, reason, _) = condition(&rollback, "Degraded");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "RolloutFailed")
     );
 }

@@ -172,6 +172,7 @@ pub fn last_good(profile: &SchedulerProfile) -> Option<ConfigRef> {
     Some(ConfigRef {
         hash: status.config_hash.clone()?,
         config_map_name: status.config_map_name.clone()?,
+        image: None,
     })
 }
 

@@ -3,7 +3,6 @@
 use ferrosched_crds::SchedulerProfile;
 
 use crate::build::{ConfigRef, Desired, Settings, build};
-use crate::names;
 use crate::validate::{Valid, validate};
 
 /// Settings of the tests: namespace `ferrosched-system`, image `ferrosched:test`.
@@ -50,10 +49,7 @@ pub fn valid(p: &SchedulerProfile) -> Valid {
 
 pub fn desired(p: &SchedulerProfile) -> Desired {
     let v = valid(p);
-    let deployed = ConfigRef {
-        hash: v.rendered.hash.clone(),
-        config_map_name: names::config_map_name(names::profile_name(p), &v.rendered.hash),
-    };
+    let deployed = ConfigRef::desired(p, &settings(), &v.rendered);
     build(p, &settings(), &v, &deployed)
 }
 

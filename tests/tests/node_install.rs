@@ -4,7 +4,10 @@
 //! real kubelet (HTTPS probes, emptyDir cert-dir, read-only root, in-cluster config).
 //! The schedulers bind pods to kwok nodes and one to the real node, where it runs; the
 //! leader pod deleted, the standby leads; a config edit rolls the Deployment without ever
-//! dropping to zero Ready replicas; `helm uninstall` leaves nothing of the release.
+//! dropping to zero Ready replicas, also with the operator pod killed mid-rollout;
+//! an image that cannot start is rolled back with its configuration; `helm uninstall`
+//! leaves nothing of the release; the plain manifests
+//! (`kubectl apply -k deploy/`) install the same operator.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,6 +62,12 @@ fn helm(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
     chart::helm(&all, &env.dir.join("helm"))
 }
 
+fn kubectl(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
+    let mut all = vec![format!("--kubeconfig={}", env.kubeconfig.display())];
+    all.extend(args.iter().map(|a| a.to_string()));
+    chart::run(&chart::tool("kubectl"), &all, &[])
+}
+
 /// `repository:tag` split at the last colon after the last slash.
 fn split_reference(reference: &str) -> (&str, &str) {
     let slash = reference.rfind('/').map_or(0, |i| i + 1);
@@ -68,10 +77,12 @@ fn split_reference(reference: &str) -> (&str, &str) {
     }
 }
 
-fn values(image: &NodeImage, percentage: i32) -> String {
+/// The release's values: the operator and a two-replica profile pinned to the real node;
+/// `scheduler_image` sets the profile's `spec.image`.
+fn values(image: &NodeImage, percentage: i32, scheduler_image: Option<&str>) -> String {
     let (repository, tag) = split_reference(&image.reference);
     let pin = json!({"kubernetes.io/hostname": NODE_NAME});
-    json!({
+    let mut v = json!({
         "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
         "operator": {"nodeSelector": pin},
         "profiles": [{"name": PROFILE, "spec": {
@@ -82,8 +93,22 @@ fn values(image: &NodeImage, percentage: i32) -> String {
             "percentageOfNodesToScore": percentage,
             "leaderElection": {"leaseDuration": "6s", "renewDeadline": "4s", "retryPeriod": "1s"},
         }}],
-    })
-    .to_string()
+    });
+    if let Some(i) = scheduler_image {
+        v["profiles"][0]["spec"]["image"] = json!(i);
+    }
+    v.to_string()
+}
+
+fn container_image(d: &Deployment) -> Option<String> {
+    d.spec
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .clone()
 }
 
 fn ready(pod: &Pod) -> bool {
@@ -200,7 +225,7 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
 
         // 1. helm install: operator Ready through its HTTPS probes, profile Available.
         let values_file = env.dir.join("real-values.json");
-        std::fs::write(&values_file, values(&image, 0))?;
+        std::fs::write(&values_file, values(&image, 0, None))?;
         let values_path = values_file.display().to_string();
         let chart_dir = chart::chart_dir().display().to_string();
         let started = Instant::now();
@@ -325,7 +350,7 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
             }
         });
         let before = deployments.get(CHILD).await?.metadata.generation.unwrap_or(0);
-        std::fs::write(&values_file, values(&image, 50))?;
+        std::fs::write(&values_file, values(&image, 50, None))?;
         helm(
             &env,
             &["upgrade", RELEASE, &chart_dir, "-n", NAMESPACE, "-f", &values_path],
@@ -389,7 +414,41 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
         println!("figure: fewest Ready scheduler replicas during the rollout: {lowest}");
         assert!(lowest >= 1 && lowest != i32::MAX, "Ready replicas fell to {lowest}");
 
-        // 5. helm uninstall: nothing of the release is left.
+        // 5. An image that cannot start: the rollout misses its progress deadline and the
+        // operator rolls back to the last good configuration and image, saying so.
+        let good_image = container_image(&deployments.get(CHILD).await?);
+        let broken = format!("{}-missing", image.reference);
+        std::fs::write(&values_file, values(&image, 50, Some(&broken)))?;
+        helm(
+            &env,
+            &["upgrade", RELEASE, &chart_dir, "-n", NAMESPACE, "-f", &values_path],
+        )?;
+        env.wait_for("the broken image deployed", Duration::from_secs(60), || async {
+            let d = deployments.get(CHILD).await.ok()?;
+            (container_image(&d) == Some(broken.clone())).then_some(())
+        })
+        .await?;
+        let broke = Instant::now();
+        let (_, _, message) = env
+            .wait_for("rolled back", Duration::from_secs(240), || async {
+                operator::condition(&c, PROFILE, "Degraded")
+                    .await
+                    .filter(|(s, r, _)| s == "True" && r == "RolloutFailed")
+            })
+            .await?;
+        assert!(message.contains("rolled back to configuration"), "{message}");
+        env.wait_for("the good image back, 2 Ready", Duration::from_secs(120), || async {
+            let d = deployments.get(CHILD).await.ok()?;
+            let ready = d.status.as_ref()?.ready_replicas? == 2;
+            (ready && container_image(&d) == good_image).then_some(())
+        })
+        .await?;
+        println!(
+            "figure: an image that cannot start, deployed to rolled back: {:.1} s (progress deadline 120 s)",
+            broke.elapsed().as_secs_f64()
+        );
+
+        // 6. helm uninstall: nothing of the release is left.
         helm(&env, &["uninstall", RELEASE, "-n", NAMESPACE, "--wait"])?;
         env.wait_for("release gone", Duration::from_secs(120), || async {
             let left = Api::<Pod>::namespaced(c.clone(), NAMESPACE)
@@ -405,6 +464,47 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
             (left.is_empty() && profiles.is_empty()).then_some(())
         })
         .await?;
+
+        // 7. The plain manifests install the same operator: `kubectl apply -k deploy/`.
+        // They name the image without a registry, as hack/image.sh tags it, and pin no
+        // node: the kwok nodes are cordoned so the stock scheduler places the operator on
+        // the real node.
+        let manifests = std::fs::read_to_string(chart::repo().join("deploy/ferrosched.yaml"))?;
+        anyhow::ensure!(
+            manifests.contains(&format!("image: \"{}\"", image.reference)),
+            "deploy/ferrosched.yaml does not run {} (hack/render-manifests.sh)",
+            image.reference
+        );
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(c.clone());
+        for n in &kwok {
+            nodes
+                .patch(
+                    &n.name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(json!({"spec": {"unschedulable": true}})),
+                )
+                .await?;
+        }
+        let deploy_dir = chart::repo().join("deploy").display().to_string();
+        let applied = Instant::now();
+        kubectl(&env, &["apply", "--server-side", "-k", &deploy_dir])?;
+        env.wait_for("operator Ready (plain manifests)", Duration::from_secs(120), || async {
+            let d = deployments.get(RELEASE).await.ok()?;
+            (d.status?.ready_replicas? >= 1).then_some(())
+        })
+        .await?;
+        operator::apply_spec(
+            &c,
+            PROFILE,
+            json!({"schedulerName": SCHEDULER, "replicas": 1, "imagePullPolicy": "Never",
+                "nodeSelector": {"kubernetes.io/hostname": NODE_NAME}}),
+        )
+        .await?;
+        operator::wait_rolled_out(&env, &c, PROFILE).await?;
+        println!(
+            "figure: kubectl apply -k deploy/ to profile Available: {:.1} s",
+            applied.elapsed().as_secs_f64()
+        );
         Ok(())
     })
     .await

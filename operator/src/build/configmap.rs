@@ -1,26 +1,35 @@
-//! The immutable ConfigMap holding the rendered configuration under a content-hashed name (pure).
+//! The immutable ConfigMap holding the rendered configuration, and naming the image that
+//! runs it, under a name hashed from both (pure).
 
 use std::collections::BTreeMap;
 
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::Settings;
+use super::{ConfigRef, Settings};
 use crate::names;
 use crate::render::Rendered;
 
-/// `ferrosched-<profile>-config-<hash>` with `config.yaml`; a new content gets a new name.
-pub fn config_map(profile: &SchedulerProfile, s: &Settings, rendered: &Rendered) -> ConfigMap {
-    let p = names::profile_name(profile);
-    let mut metadata = names::child_meta(
-        profile,
-        names::config_map_name(p, &rendered.hash),
-        Some(&s.namespace),
-    );
+/// `ferrosched-<profile>-config-<hash>` with `config.yaml` and the image annotated; a new
+/// configuration or image gets a new name.
+pub fn config_map(
+    profile: &SchedulerProfile,
+    s: &Settings,
+    rendered: &Rendered,
+    desired: &ConfigRef,
+) -> ConfigMap {
+    let mut metadata =
+        names::child_meta(profile, desired.config_map_name.clone(), Some(&s.namespace));
     metadata
         .labels
         .get_or_insert_with(BTreeMap::new)
-        .insert(names::CONFIG_HASH_KEY.to_string(), rendered.hash.clone());
+        .insert(names::CONFIG_HASH_KEY.to_string(), desired.hash.clone());
+    if let Some(image) = &desired.image {
+        metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(names::IMAGE_ANNOTATION.to_string(), image.clone());
+    }
     ConfigMap {
         metadata,
         data: Some(BTreeMap::from([(

@@ -147,7 +147,7 @@ fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Pod
             seccomp_profile: Some(runtime_default()),
             ..PodSecurityContext::default()
         }),
-        containers: vec![container(profile, s)],
+        containers: vec![container(profile, s, config)],
         volumes: Some(vec![
             Volume {
                 name: "config".to_string(),
@@ -178,7 +178,7 @@ fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Pod
     }
 }
 
-fn container(profile: &SchedulerProfile, s: &Settings) -> Container {
+fn container(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Container {
     let (command, args) = command(profile);
     let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
         name: name.to_string(),
@@ -188,12 +188,12 @@ fn container(profile: &SchedulerProfile, s: &Settings) -> Container {
     };
     Container {
         name: CONTAINER.to_string(),
+        // The image recorded with the configuration: a rollback restores both.
         image: Some(
-            profile
-                .spec
+            config
                 .image
                 .clone()
-                .unwrap_or_else(|| s.default_image.clone()),
+                .unwrap_or_else(|| super::scheduler_image(profile, s)),
         ),
         image_pull_policy: profile.spec.image_pull_policy.clone(),
         command: Some(command),

@@ -37,6 +37,8 @@ pub use rbac::{
 };
 pub use service::service;
 
+use crate::names;
+use crate::render::Rendered;
 use crate::validate::Valid;
 
 /// Operator-wide settings the builders need.
@@ -54,13 +56,40 @@ pub struct Settings {
     pub reserved_names: Vec<String>,
 }
 
-/// The configuration a Deployment mounts: its hash and ConfigMap.
+/// What a Deployment runs, the unit of a rollout and of a rollback: the scheduler
+/// configuration and the image running it, under one hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigRef {
-    /// Content hash (the pod template's `ferrosched.dev/config-hash`).
+    /// Hash of the rendered configuration and the image (the pod template's
+    /// `ferrosched.dev/config-hash`).
     pub hash: String,
     /// Name of the ConfigMap holding it.
     pub config_map_name: String,
+    /// The image; `None` for a ConfigMap written before images were recorded (the
+    /// profile's current image runs it).
+    pub image: Option<String>,
+}
+
+impl ConfigRef {
+    /// What a valid profile asks for: its rendered configuration and its image.
+    pub fn desired(profile: &SchedulerProfile, s: &Settings, rendered: &Rendered) -> ConfigRef {
+        let image = scheduler_image(profile, s);
+        let hash = crate::render::content_hash(&format!("{}\n# image: {image}\n", rendered.text));
+        ConfigRef {
+            config_map_name: names::config_map_name(names::profile_name(profile), &hash),
+            hash,
+            image: Some(image),
+        }
+    }
+}
+
+/// `spec.image`, else the operator's default scheduler image.
+pub fn scheduler_image(profile: &SchedulerProfile, s: &Settings) -> String {
+    profile
+        .spec
+        .image
+        .clone()
+        .unwrap_or_else(|| s.default_image.clone())
 }
 
 /// Every object a valid profile should have.
@@ -106,7 +135,12 @@ pub fn build(
         lease_role_binding: lease_role_binding(profile, s),
         auth_reader_binding: auth_reader_binding(profile, s),
         lease: lease(profile, s),
-        config_map: config_map(profile, s, &valid.rendered),
+        config_map: config_map(
+            profile,
+            s,
+            &valid.rendered,
+            &ConfigRef::desired(profile, s, &valid.rendered),
+        ),
         deployment: deployment(profile, s, deployed),
         service: service(profile, s),
         pdb: pdb(profile, s),

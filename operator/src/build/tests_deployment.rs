@@ -27,7 +27,9 @@ fn deployment_of_a_minimal_profile() {
     assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
     let meta = spec.template.metadata.as_ref().expect("template metadata");
     assert_eq!(meta.labels, Some(names::labels("demo")));
-    let hash = valid(&p).rendered.hash;
+    // The hash covers the configuration and the image.
+    let hash = super::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered).hash;
+    assert_ne!(hash, valid(&p).rendered.hash);
     assert_eq!(
         meta.annotations
             .as_ref()
