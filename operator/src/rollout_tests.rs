@@ -61,17 +61,7 @@ fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
     p.spec.percentage_of_nodes_to_score = Some(40);
     let bad = desired_ref(&p);
     let plan = settle(&mut p, &snap, "2026-03-01T10:01:00Z");
-    let Some(Child::Deployment(d)) = plan
-        .applies
-        .iter()
-        .find(|c| matches!(c, Child::Deployment(_)))
-        .cloned()
-    else {
-        panic!("no deployment");
-    };
-    let Some(Child::ConfigMap(cm)) = plan.applies.first().cloned() else {
-        panic!("no config map")
-    };
+    let (d, cm) = deployment_and_config_map(&plan);
     snap.config_maps.push(stored(&cm));
     snap.deployment = Some(stuck(&d));
 

@@ -48,18 +48,16 @@ pub async fn install_with_restricted_namespace(
     namespace: &str,
 ) -> anyhow::Result<()> {
     install_crd(client).await?;
-    create_namespace(
-        client,
-        namespace,
-        &[
-            ("pod-security.kubernetes.io/enforce", "restricted"),
-            ("pod-security.kubernetes.io/warn", "restricted"),
-        ],
-    )
-    .await
+    create_namespace(client, namespace, &RESTRICTED).await
 }
 
-/// Creates a namespace with labels (e.g. Pod Security `restricted`).
+/// Labels of a namespace that enforces (and warns about) Pod Security `restricted`.
+pub const RESTRICTED: [(&str, &str); 2] = [
+    ("pod-security.kubernetes.io/enforce", "restricted"),
+    ("pod-security.kubernetes.io/warn", "restricted"),
+];
+
+/// Creates a namespace with labels (e.g. [`RESTRICTED`]).
 pub async fn create_namespace(
     client: &Client,
     name: &str,

@@ -136,15 +136,7 @@ async fn helm_install_runs_profiles_as_the_charts_account_and_uninstall_leaves_n
         .await?
         .run(|env| async move {
             let c = env.client.clone();
-            fixtures::create_namespace(
-                &c,
-                NAMESPACE,
-                &[
-                    ("pod-security.kubernetes.io/enforce", "restricted"),
-                    ("pod-security.kubernetes.io/warn", "restricted"),
-                ],
-            )
-            .await?;
+            fixtures::create_namespace(&c, NAMESPACE, &fixtures::RESTRICTED).await?;
             let nodes: Vec<NodeSpec> = (0..3)
                 .map(|i| NodeSpec::standard(&format!("node-{i}")))
                 .collect();

@@ -203,21 +203,9 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
         let c = env.client.clone();
         env.import_image(&image.archive).await?;
         env.import_image(&pause.archive).await?;
-        fixtures::create_namespace(
-            &c,
-            NAMESPACE,
-            &[
-                ("pod-security.kubernetes.io/enforce", "restricted"),
-                ("pod-security.kubernetes.io/warn", "restricted"),
-            ],
-        )
-        .await?;
-        fixtures::create_namespace(
-            &c,
-            WORKLOAD_NS,
-            &[("pod-security.kubernetes.io/enforce", "restricted")],
-        )
-        .await?;
+        for ns in [NAMESPACE, WORKLOAD_NS] {
+            fixtures::create_namespace(&c, ns, &fixtures::RESTRICTED).await?;
+        }
         let kwok: Vec<NodeSpec> = (0..3)
             .map(|i| NodeSpec::standard(&format!("kwok-{i}")))
             .collect();
