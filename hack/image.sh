@@ -76,15 +76,15 @@ mkdir -p "$CONTEXT"
 git ls-files -z --cached --others --exclude-standard |
   while IFS= read -r -d '' f; do if [ -f "$f" ]; then printf '%s\0' "$f"; fi; done |
   xargs -0 -r cp --parents -t "$CONTEXT"
-(cd "$CONTEXT" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) >"$CONTEXT.sha256"
+(cd "$CONTEXT" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) >"$IMAGE_CACHE/context.new.sha256"
 unchanged=0
 if [ -f "$MANIFEST" ]; then
   while IFS= read -r -d '' f; do
     touch -d @946684800 "$CONTEXT/$f"
     unchanged=$((unchanged + 1))
-  done < <(comm -12 <(sort "$MANIFEST") <(sort "$CONTEXT.sha256") | sed 's/^[0-9a-f]*  //' | tr '\n' '\0')
+  done < <(comm -12 <(sort "$MANIFEST") <(sort "$IMAGE_CACHE/context.new.sha256") | sed 's/^[0-9a-f]*  //' | tr '\n' '\0')
 fi
-echo "context: $(wc -l <"$CONTEXT.sha256") files, $unchanged unchanged since the last build" >&2
+echo "context: $(wc -l <"$IMAGE_CACHE/context.new.sha256") files, $unchanged unchanged since the last build" >&2
 rm -f "$MANIFEST"
 
 echo "building $IMAGE (bases: $BASES)" >&2
@@ -105,7 +105,7 @@ status=0
 wait "$BUILD_PID" || status=$?
 BUILD_PID=
 [ "$status" = 0 ] || { tail -30 "$log" >&2; echo "docker build failed (log: $log)" >&2; exit 1; }
-mv "$CONTEXT.sha256" "$MANIFEST"
+mv "$IMAGE_CACHE/context.new.sha256" "$MANIFEST"
 echo "figure: image build: $((SECONDS - start)) s" >&2
 
 # The image's checks: the user, and both binaries starting on a read-only root file
