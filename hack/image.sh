@@ -61,32 +61,6 @@ case "$BASES" in
   *) echo "FERROSCHED_IMAGE_BASES: local or upstream, not '$BASES'" >&2; exit 2 ;;
 esac
 
-# The build context: the work tree's files (tracked, and untracked ones git does not
-# ignore) copied to a staging folder. Cargo decides freshness by file times, and a fresh
-# clone makes every file new, so the cached target folder would rebuild every workspace
-# crate each time. Here a file whose content is what the last successful build compiled
-# (its SHA-256 in the manifest) gets an old time, so Cargo sees it as built; a changed or
-# new file keeps the copy's new time and is rebuilt. The manifest is dropped before a
-# build and written after a successful one, so it never names content the cache did not
-# compile. Only the staged copy's times change, never the work tree's.
-CONTEXT="$IMAGE_CACHE/context"
-MANIFEST="$IMAGE_CACHE/context.sha256"
-rm -rf "$CONTEXT"
-mkdir -p "$CONTEXT"
-git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' f; do if [ -f "$f" ]; then printf '%s\0' "$f"; fi; done |
-  xargs -0 -r cp --parents -t "$CONTEXT"
-(cd "$CONTEXT" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) >"$IMAGE_CACHE/context.new.sha256"
-unchanged=0
-if [ -f "$MANIFEST" ]; then
-  while IFS= read -r -d '' f; do
-    touch -d @946684800 "$CONTEXT/$f"
-    unchanged=$((unchanged + 1))
-  done < <(comm -12 <(sort "$MANIFEST") <(sort "$IMAGE_CACHE/context.new.sha256") | sed 's/^[0-9a-f]*  //' | tr '\n' '\0')
-fi
-echo "context: $(wc -l <"$IMAGE_CACHE/context.new.sha256") files, $unchanged unchanged since the last build" >&2
-rm -f "$MANIFEST"
-
 echo "building $IMAGE (bases: $BASES)" >&2
 start=$SECONDS
 # The whole log is kept; steps, crates compiled and errors are shown.
@@ -95,7 +69,7 @@ log="$IMAGE_CACHE/build.log"
 # traps at once rather than when the build returns.
 set -m
 (
-  DOCKER_BUILDKIT=1 docker build --progress=plain "${build_args[@]}" -t "$IMAGE" "$CONTEXT" 2>&1 |
+  DOCKER_BUILDKIT=1 docker build --progress=plain "${build_args[@]}" -t "$IMAGE" . 2>&1 |
     tee "$log" | grep --line-buffered -E '^#[0-9]+ (\[|[0-9.]+ +(Compiling|Finished|error|warning))|ERROR'
   exit "${PIPESTATUS[0]}"
 ) &
@@ -105,7 +79,6 @@ status=0
 wait "$BUILD_PID" || status=$?
 BUILD_PID=
 [ "$status" = 0 ] || { tail -30 "$log" >&2; echo "docker build failed (log: $log)" >&2; exit 1; }
-mv "$IMAGE_CACHE/context.new.sha256" "$MANIFEST"
 echo "figure: image build: $((SECONDS - start)) s" >&2
 
 # The image's checks: the user, and both binaries starting on a read-only root file
