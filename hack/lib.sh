@@ -65,8 +65,13 @@ run_e2e_lanes() {
   done
   local args=(-- --include-ignored --test-threads=1 --show-output)
   local lane_log; lane_log="$(mktemp)"
+  # In a process group of its own, killed if this script ends first (an interrupted or
+  # timed-out run must not leave a lane holding the machine's real-node lock).
+  set -m
   cargo test -p ferrosched-e2e --locked "${operator_lane[@]}" "${args[@]}" >"$lane_log" 2>&1 &
   local pid=$!
+  set +m
+  trap "kill -TERM -- -$pid 2>/dev/null || true; rm -f '$out' '$lane_log'" EXIT
   local rc=0 lane_rc=0
   run_tests "$out" cargo test -p ferrosched-e2e --locked "${scheduler_lane[@]}" "${args[@]}" || rc=$?
   wait "$pid" || lane_rc=$?

@@ -22,6 +22,8 @@ export FERROSCHED_IMAGE_ARCHIVE FERROSCHED_IMAGE
 rm -f "$IMAGE_OUT"
 RESULTS="$(mktemp)"
 trap 'rm -f "$RESULTS"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 phase "unit tests" run_tests "$RESULTS" cargo test --workspace --exclude ferrosched-e2e --locked
 # The real node's packages (containerd, runc, CNI plugins, iptables, ...) and its images
 # (pause, probe), for tests/tests/real_node.rs and node_install.rs.

@@ -67,7 +67,7 @@ engine_start() {
     exec "$@"' sh \
     dockerd --data-root "$IMAGE_CACHE/docker" --exec-root "$IMAGE_RUN" \
     --host "$DOCKER_HOST" --pidfile "$ENGINE_PIDFILE" \
-    --iptables=false --ip-masq=false --bridge=none >>"$ENGINE_LOG" 2>&1 </dev/null &
+    --iptables=false --ip-masq=false --bridge=none >>"$ENGINE_LOG" 2>&1 </dev/null 9>&- &
   local i
   for ((i = 0; i < 600; i++)); do
     docker version >/dev/null 2>&1 && return 0

@@ -38,9 +38,9 @@ pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_PROFILE: &str = "ferrosched.dev/profile";
 /// Label on config ConfigMaps and annotation on the pod template: the config hash.
 pub const CONFIG_HASH_KEY: &str = "ferrosched.dev/config-hash";
-/// Annotation on the profile: the config hash whose rollout failed and was rolled back.
 /// On a config ConfigMap: the image that configuration runs with (part of its hash).
 pub const IMAGE_ANNOTATION: &str = "ferrosched.dev/image";
+/// Annotation on the profile: the config hash whose rollout failed and was rolled back.
 pub const FAILED_HASH_ANNOTATION: &str = "ferrosched.dev/failed-config-hash";
 /// Value of `app.kubernetes.io/name` on every operand.
 pub const APP_NAME: &str = "ferrosched-scheduler";

@@ -253,13 +253,7 @@ fn deploy(
             .config_maps
             .iter()
             .find(|c| c.metadata.name.as_ref() == Some(&g.config_map_name))
-            .and_then(|c| {
-                c.metadata
-                    .annotations
-                    .as_ref()?
-                    .get(names::IMAGE_ANNOTATION)
-            })
-            .cloned();
+            .and_then(|c| build::recorded_image(c, &g.hash, s));
         g
     });
     let failed = profile

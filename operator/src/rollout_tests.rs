@@ -266,8 +266,12 @@ fn image_of(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<String> {
         .clone()
 }
 
-#[test]
-fn an_image_that_never_starts_is_rolled_back_with_its_configuration() {
+/// A profile rolled out on the default image, then given `ferrosched:broken`, whose
+/// rollout misses its deadline; `edit` may change the stored ConfigMaps first. Returns the
+/// rollback plan and the good configuration.
+fn broken_image_rollback(
+    edit: impl Fn(&mut Vec<k8s_openapi::api::core::v1::ConfigMap>),
+) -> (crate::plan::Plan, crate::build::ConfigRef) {
     let mut p = minimal("demo");
     let mut snap = converged(&p);
     settle(&mut p, &snap, "2026-03-01T10:00:00Z");
@@ -289,9 +293,14 @@ fn an_image_that_never_starts_is_rolled_back_with_its_configuration() {
         Some("ferrosched:broken")
     );
     snap.config_maps.push(stored(&cm));
+    edit(&mut snap.config_maps);
     snap.deployment = Some(stuck(&d));
+    (settle(&mut p, &snap, "2026-03-01T10:04:00Z"), good)
+}
 
-    let rollback = settle(&mut p, &snap, "2026-03-01T10:04:00Z");
+#[test]
+fn an_image_that_never_starts_is_rolled_back_with_its_configuration() {
+    let (rollback, good) = broken_image_rollback(|_| {});
     assert_eq!(kinds(&rollback), ["Deployment"]);
     let Some(Child::Deployment(back)) = rollback.applies.first() else {
         panic!()
@@ -306,4 +315,24 @@ fn an_image_that_never_starts_is_rolled_back_with_its_configuration() {
         (status.as_str(), reason.as_str()),
         ("True", "RolloutFailed")
     );
+}
+
+#[test]
+fn a_rollback_ignores_an_image_annotation_edited_after_the_fact() {
+    // Someone who may edit ConfigMaps in the operands' namespace (but not profiles)
+    // rewrites the good configuration's image annotation: it no longer matches the hash.
+    let (rollback, _) = broken_image_rollback(|cms| {
+        for cm in cms.iter_mut() {
+            if let Some(a) = cm.metadata.annotations.as_mut() {
+                a.insert(
+                    names::IMAGE_ANNOTATION.into(),
+                    "ferrosched:test-evil".into(),
+                );
+            }
+        }
+    });
+    let Some(Child::Deployment(back)) = rollback.applies.first() else {
+        panic!()
+    };
+    assert_ne!(image_of(back).as_deref(), Some("ferrosched:test-evil"));
 }

@@ -306,38 +306,50 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
             names.push(name);
         }
         bound(&env, &names).await?;
-        // Bound exactly once: one Scheduled event per pod, none refused.
-        let events = Api::<Event>::namespaced(c.clone(), WORKLOAD_NS)
-            .list(&ListParams::default())
-            .await?
-            .items;
-        for n in &names {
-            let scheduled = events
+        // Bound exactly once: one Scheduled event per pod (events are written after the
+        // bind, asynchronously: waited for), never two.
+        let scheduled = |events: &[Event], n: &str| {
+            events
                 .iter()
                 .filter(|e| {
                     e.reason.as_deref() == Some("Scheduled")
                         && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
                 })
-                .count();
-            assert_eq!(scheduled, 1, "{n}: Scheduled events");
+                .count()
+        };
+        let events_api = Api::<Event>::namespaced(c.clone(), WORKLOAD_NS);
+        let events = env
+            .wait_for("a Scheduled event per pod", Duration::from_secs(30), || async {
+                let events = events_api.list(&ListParams::default()).await.ok()?.items;
+                names
+                    .iter()
+                    .all(|n| scheduled(&events, n) >= 1)
+                    .then_some(events)
+            })
+            .await?;
+        for n in &names {
+            assert_eq!(scheduled(&events, n), 1, "{n}: Scheduled events");
         }
 
         // 4. A config edit rolls the Deployment; Ready replicas never reach zero.
-        let min_ready = Arc::new(Mutex::new(i32::MAX));
+        // Every state of the Deployment is seen through a watch (errors retried): the
+        // fewest Ready replicas, and the newest generation the watch saw.
+        let before = deployments.get(CHILD).await?.metadata.generation.unwrap_or(0);
+        let min_ready = Arc::new(Mutex::new((i32::MAX, 0_i64)));
         let seen = min_ready.clone();
         let watch_api = deployments.clone();
         let watch = tokio::spawn(async move {
             let cfg = watcher::Config::default().fields(&format!("metadata.name={CHILD}"));
             let mut stream = watcher::watcher(watch_api, cfg).boxed();
-            while let Some(Ok(ev)) = stream.next().await {
-                if let watcher::Event::Apply(d) | watcher::Event::InitApply(d) = ev {
+            while let Some(ev) = stream.next().await {
+                if let Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) = ev {
+                    let generation = d.metadata.generation.unwrap_or(0);
                     let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
                     let mut m = seen.lock().unwrap_or_else(|e| e.into_inner());
-                    *m = (*m).min(ready);
+                    *m = (m.0.min(ready), m.1.max(generation));
                 }
             }
         });
-        let before = deployments.get(CHILD).await?.metadata.generation.unwrap_or(0);
         std::fs::write(&values_file, values(&image, 50, None))?;
         helm(
             &env,
@@ -398,8 +410,9 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
         })
         .await?;
         watch.abort();
-        let lowest = *min_ready.lock().unwrap_or_else(|e| e.into_inner());
+        let (lowest, newest) = *min_ready.lock().unwrap_or_else(|e| e.into_inner());
         println!("figure: fewest Ready scheduler replicas during the rollout: {lowest}");
+        assert!(newest > before, "the watch saw the edited Deployment (generation {newest})");
         assert!(lowest >= 1 && lowest != i32::MAX, "Ready replicas fell to {lowest}");
 
         // 5. An image that cannot start: the rollout misses its progress deadline and the

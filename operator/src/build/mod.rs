@@ -74,13 +74,33 @@ impl ConfigRef {
     /// What a valid profile asks for: its rendered configuration and its image.
     pub fn desired(profile: &SchedulerProfile, s: &Settings, rendered: &Rendered) -> ConfigRef {
         let image = scheduler_image(profile, s);
-        let hash = crate::render::content_hash(&format!("{}\n# image: {image}\n", rendered.text));
+        let hash = revision_hash(&rendered.text, &image);
         ConfigRef {
             config_map_name: names::config_map_name(names::profile_name(profile), &hash),
             hash,
             image: Some(image),
         }
     }
+}
+
+/// The hash of a configuration's text and the image running it.
+pub fn revision_hash(config_text: &str, image: &str) -> String {
+    crate::render::content_hash(&format!("{config_text}\n# image: {image}\n"))
+}
+
+/// The image recorded on a config ConfigMap, if it is the one its hash was made with
+/// (the annotation can be edited, the data and the name's hash cannot) and the operator
+/// allows it.
+pub fn recorded_image(cm: &ConfigMap, hash: &str, s: &Settings) -> Option<String> {
+    let image = cm
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(names::IMAGE_ANNOTATION)?;
+    let text = cm.data.as_ref()?.get(names::CONFIG_KEY)?;
+    (revision_hash(text, image) == hash
+        && crate::guard::image_allowed(image, &s.allowed_images, &s.default_image))
+    .then(|| image.clone())
 }
 
 /// `spec.image`, else the operator's default scheduler image.

@@ -188,9 +188,9 @@ fn clean_up_after(node_dir: &Path) {
     let Ok(layout) = Layout::new(work_dir) else {
         return;
     };
-    let host = HostState::load(&layout.host_state).unwrap_or_default();
+    let host = HostState::load(&layout.host_state).ok();
     tracing::warn!(dir = %node_dir.display(), "a previous real node was not torn down; cleaning up after it");
-    for problem in teardown::teardown(&layout, &host) {
+    for problem in teardown::teardown(&layout, host.as_ref()) {
         tracing::warn!(%problem, "cleaning up after the previous real node");
     }
 }
@@ -219,7 +219,7 @@ impl RealNode {
         }
         self.torn_down = true;
         let started = Instant::now();
-        let problems = teardown::teardown(&self.layout, &self.host);
+        let problems = teardown::teardown(&self.layout, Some(&self.host));
         tracing::info!(elapsed = ?started.elapsed(), problems = problems.len(), "real node torn down");
         match self.lock.take() {
             Some(lock) if problems.is_empty() => lock.release_clean(),

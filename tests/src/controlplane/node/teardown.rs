@@ -19,7 +19,10 @@ use super::{cgroups, mounts, netfilter, procs};
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Remove everything the node made; returns what could not be removed or restored.
-pub fn teardown(layout: &Layout, host: &HostState) -> Vec<String> {
+/// Without the host state saved before the start (`None`: a node that died before saving
+/// it), iptables chains, nft tables and sysctls are left alone: with nothing to compare,
+/// the cleanup could remove what others made.
+pub fn teardown(layout: &Layout, host: Option<&HostState>) -> Vec<String> {
     let mut problems = Vec::new();
     let sandboxes = sandbox_ids(layout);
     delete_containers(layout, &mut problems);
@@ -36,10 +39,19 @@ pub fn teardown(layout: &Layout, host: &HostState) -> Vec<String> {
     let mounts_clear = still_mounted.is_empty();
     problems.extend(still_mounted);
     remove_interfaces(&mut problems);
-    problems.extend(netfilter::cleanup(&host.chains, &host.nft_tables));
-    problems.extend(host.restore_sysctls());
+    let unknown = HostState::default();
+    match host {
+        Some(host) => {
+            problems.extend(netfilter::cleanup(&host.chains, &host.nft_tables));
+            problems.extend(host.restore_sysctls());
+        }
+        None => problems.push(
+            "no saved host state: iptables chains, nft tables and sysctls left as they are"
+                .to_string(),
+        ),
+    }
     problems.extend(cgroups::remove(layout.cgroup_root, PATIENCE));
-    remove_host_files(layout, host, &sandboxes);
+    remove_host_files(layout, host.unwrap_or(&unknown), &sandboxes);
     // Images, snapshots and pod dirs are large; logs and configs stay for the report.
     // Never remove a tree that still has something mounted in it.
     if mounts_clear {
