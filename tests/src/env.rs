@@ -87,6 +87,15 @@ impl TestEnv {
             .and_then(|cp| cp.real_node().map(str::to_owned))
     }
 
+    /// The real node's `/etc/kubernetes`, if the control plane runs one.
+    pub async fn node_etc_kubernetes(&self) -> Option<crate::controlplane::node::EtcKubernetes> {
+        self.cp
+            .lock()
+            .await
+            .as_ref()
+            .and_then(ControlPlane::node_etc_kubernetes)
+    }
+
     /// PID of a control-plane component (`kube-apiserver`, ...).
     pub async fn pid_of(&self, name: &str) -> Option<u32> {
         self.cp.lock().await.as_ref().and_then(|cp| cp.pid_of(name))

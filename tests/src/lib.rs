@@ -10,5 +10,6 @@ pub mod fixtures;
 pub mod operands;
 pub mod operator;
 pub mod procs;
+pub mod user_path;
 
 pub use env::TestEnv;

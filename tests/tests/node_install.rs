@@ -10,7 +10,6 @@
 //! (`kubectl apply -k deploy/`) install the same operator.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,9 @@ use ferrosched_crds::SchedulerProfile;
 use ferrosched_e2e::chart::{self, NAMESPACE, RELEASE};
 use ferrosched_e2e::controlplane::{ControlPlaneOptions, NODE_NAME, NodeImage};
 use ferrosched_e2e::fixtures::{self, NodeSpec};
+use ferrosched_e2e::user_path::{
+    self, created_to_ready, pod_ready as ready, project_image, split_reference,
+};
 use ferrosched_e2e::{TestEnv, operator};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -34,47 +36,12 @@ const SCHEDULER: &str = "ferrosched-real";
 const CHILD: &str = "ferrosched-real";
 const WORKLOAD_NS: &str = "work";
 
-/// The project image `hack/image.sh` built: `hack/test.sh` passes the saved archive and the
-/// image's reference in `FERROSCHED_IMAGE_ARCHIVE` and `FERROSCHED_IMAGE`.
-fn project_image() -> anyhow::Result<NodeImage> {
-    let var = |name: &str| {
-        std::env::var(name).map_err(|_| {
-            anyhow::anyhow!(
-                "{name} is not set: build the image with hack/image.sh (hack/test.sh does)"
-            )
-        })
-    };
-    let archive = PathBuf::from(var("FERROSCHED_IMAGE_ARCHIVE")?);
-    anyhow::ensure!(
-        archive.is_file(),
-        "{} not found: run hack/image.sh",
-        archive.display()
-    );
-    Ok(NodeImage {
-        archive,
-        reference: var("FERROSCHED_IMAGE")?,
-    })
-}
-
 fn helm(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
-    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.push(format!("--kubeconfig={}", env.kubeconfig.display()));
-    chart::helm(&all, &env.dir.join("helm"))
+    user_path::helm(&env.kubeconfig, &env.dir.join("helm"), args)
 }
 
 fn kubectl(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
-    let mut all = vec![format!("--kubeconfig={}", env.kubeconfig.display())];
-    all.extend(args.iter().map(|a| a.to_string()));
-    chart::run(&chart::tool("kubectl"), &all, &[])
-}
-
-/// `repository:tag` split at the last colon after the last slash.
-fn split_reference(reference: &str) -> (&str, &str) {
-    let slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[slash..].rfind(':') {
-        Some(i) => (&reference[..slash + i], &reference[slash + i + 1..]),
-        None => (reference, "latest"),
-    }
+    user_path::kubectl(&env.kubeconfig, args)
 }
 
 /// The release's values: the operator and a two-replica profile pinned to the real node;
@@ -109,29 +76,6 @@ fn container_image(d: &Deployment) -> Option<String> {
         .first()?
         .image
         .clone()
-}
-
-fn ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-/// Seconds from the pod's creation to its Ready condition.
-fn created_to_ready(pod: &Pod) -> Option<f64> {
-    let created = pod.metadata.creation_timestamp.as_ref()?.0;
-    let ready = pod
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready" && c.status == "True")?
-        .last_transition_time
-        .as_ref()?
-        .0;
-    Some(ready.duration_since(created).as_secs_f64())
 }
 
 async fn scheduler_pods(c: &kube::Client) -> anyhow::Result<Vec<Pod>> {

@@ -68,6 +68,9 @@ pub struct NodePki {
     /// kube-apiserver's client certificate towards kubelets (O `system:masters`), for
     /// logs, exec and port-forward.
     pub apiserver_kubelet_client: CertFiles,
+    /// A scheduler's client certificate (CN `system:kube-scheduler`, the user upstream's
+    /// bootstrap RBAC grants the scheduler's rights), for a static-pod scheduler on the node.
+    pub scheduler_client: CertFiles,
 }
 
 /// Names and IPs the apiserver's serving certificate is valid for.
@@ -263,11 +266,19 @@ fn node_certs(
         Some("system:masters"),
         issuer,
     )?;
+    let scheduler_client = client_cert(
+        dir,
+        "scheduler-client",
+        "system:kube-scheduler",
+        None,
+        issuer,
+    )?;
     Ok(NodePki {
         kubelet_client,
         kubelet_serving,
         kube_proxy,
         apiserver_kubelet_client,
+        scheduler_client,
     })
 }
 
@@ -296,6 +307,7 @@ mod tests {
             &node_pki.kubelet_serving,
             &node_pki.kube_proxy,
             &node_pki.apiserver_kubelet_client,
+            &node_pki.scheduler_client,
         ] {
             let pem = std::fs::read_to_string(&f.cert).expect("read cert");
             let der =

@@ -32,10 +32,48 @@ pub fn write_token(
     write_user(path, server, ca, user, json!({ "tokenFile": token_file }))
 }
 
+/// Write a self-contained kubeconfig for `user`: the CA, certificate and key embedded
+/// (`*-data`, as kubeadm's `scheduler.conf`), so it can be mounted alone into a pod.
+/// Readable by the owner only.
+pub fn write_embedded(
+    path: &Path,
+    server: &str,
+    ca: &Path,
+    user: &str,
+    creds: &CertFiles,
+) -> Result<(), Error> {
+    let data = |file: &Path| -> Result<serde_json::Value, Error> {
+        let bytes =
+            std::fs::read(file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+        // ByteString serializes as standard base64, the encoding of kubeconfig `*-data`.
+        serde_json::to_value(k8s_openapi::ByteString(bytes))
+            .map_err(|e| Error::io("encoding", std::io::Error::other(e)))
+    };
+    let auth = json!({
+        "client-certificate-data": data(&creds.cert)?,
+        "client-key-data": data(&creds.key)?,
+    });
+    let cluster = json!({ "server": server, "certificate-authority-data": data(ca)? });
+    write_config(path, cluster, user, auth)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
+}
+
 fn write_user(
     path: &Path,
     server: &str,
     ca: &Path,
+    user: &str,
+    auth: serde_json::Value,
+) -> Result<(), Error> {
+    let cluster = json!({ "server": server, "certificate-authority": ca });
+    write_config(path, cluster, user, auth)
+}
+
+fn write_config(
+    path: &Path,
+    cluster: serde_json::Value,
     user: &str,
     auth: serde_json::Value,
 ) -> Result<(), Error> {
@@ -44,7 +82,7 @@ fn write_user(
         "kind": "Config",
         "clusters": [{
             "name": "ferrosched",
-            "cluster": { "server": server, "certificate-authority": ca },
+            "cluster": cluster,
         }],
         "users": [{
             "name": user,

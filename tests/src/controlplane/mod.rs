@@ -333,6 +333,11 @@ impl ControlPlane {
         self.node.as_ref().map(|n| n.identity().name.as_str())
     }
 
+    /// The real node's `/etc/kubernetes` (static pod manifests, the scheduler's kubeconfig).
+    pub fn node_etc_kubernetes(&self) -> Option<node::EtcKubernetes> {
+        self.node.as_ref().map(node::RealNode::etc_kubernetes)
+    }
+
     /// Import an image archive (OCI layout or docker-archive tar) into the real node's
     /// containerd, for pods with `imagePullPolicy: Never` or `IfNotPresent`.
     pub async fn import_image(&self, archive: &Path) -> Result<(), Error> {

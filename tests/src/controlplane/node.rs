@@ -51,8 +51,20 @@ const LOCK_PATIENCE: Duration = Duration::from_secs(15 * 60);
 const CONTAINERD_TIMEOUT: Duration = Duration::from_secs(60);
 const NODE_READY_TIMEOUT: Duration = Duration::from_secs(180);
 const PROXY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The scheduler's kubeconfig in the node's `/etc/kubernetes`.
+const SCHEDULER_KUBECONFIG: &str = "scheduler.conf";
 /// `ctr`, from Debian's containerd package (`hack/node-packages.sh`).
 const CTR: &str = "ctr";
+
+/// The real node's stand-in for a control-plane node's `/etc/kubernetes`.
+#[derive(Debug, Clone)]
+pub struct EtcKubernetes {
+    /// kubelet's `staticPodPath`: a pod manifest written here runs without a scheduler.
+    pub manifests: PathBuf,
+    /// A kubeconfig of user `system:kube-scheduler` (client certificate, everything
+    /// embedded, mode 0600), as kubeadm's `scheduler.conf`.
+    pub scheduler_kubeconfig: PathBuf,
+}
 
 /// An image archive built by `hack/node-images.sh`: `<dir>/<name>.tar` and its reference.
 #[derive(Debug, Clone)]
@@ -211,6 +223,14 @@ impl RealNode {
         &self.layout.dir
     }
 
+    /// The node's `/etc/kubernetes`, as a kubeadm control-plane node has it.
+    pub fn etc_kubernetes(&self) -> EtcKubernetes {
+        EtcKubernetes {
+            manifests: self.layout.static_pods.clone(),
+            scheduler_kubeconfig: self.layout.etc_kubernetes.join(SCHEDULER_KUBECONFIG),
+        }
+    }
+
     /// Remove everything the node made and restore the host (see [`teardown`]); call after
     /// its processes are stopped. Idempotent. On success the lock is released as clean.
     pub fn teardown(&mut self) -> Result<(), Error> {
@@ -339,6 +359,14 @@ pub async fn start(
         &pki.ca.cert,
         "system:kube-proxy",
         &node_pki.kube_proxy,
+    )?;
+    // As kubeadm's /etc/kubernetes/scheduler.conf: for a scheduler run as a static pod.
+    kubeconfig::write_embedded(
+        &layout.etc_kubernetes.join(SCHEDULER_KUBECONFIG),
+        server_url,
+        &pki.ca.cert,
+        "system:kube-scheduler",
+        &node_pki.scheduler_client,
     )?;
     let proxy_config = cfg.join("kube-proxy.json");
     write_json(

@@ -163,7 +163,8 @@ pub fn kubelet(
         "protectKernelDefaults": false,
         "podLogsDir": layout.pod_logs_dir,
         "volumePluginDir": layout.volume_plugin_dir,
-        "staticPodPath": "",
+        "staticPodPath": layout.static_pods,
+        "fileCheckFrequency": "5s",
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
         "evictionHard": {

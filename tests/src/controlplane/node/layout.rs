@@ -37,6 +37,10 @@ pub struct Layout {
     pub volume_plugin_dir: PathBuf,
     /// Config files and kubeconfigs of kubelet and kube-proxy.
     pub config_dir: PathBuf,
+    /// The node's `/etc/kubernetes`: control-plane credentials for static pods.
+    pub etc_kubernetes: PathBuf,
+    /// kubelet's `staticPodPath` (`<etc_kubernetes>/manifests`).
+    pub static_pods: PathBuf,
     /// The host state saved before start (sysctls, paths that did not exist).
     pub host_state: PathBuf,
     /// The cgroupfs path of the node's cgroup root.
@@ -65,6 +69,8 @@ impl Layout {
             pod_logs_dir: dir.join("pod-logs"),
             volume_plugin_dir: dir.join("volume-plugins"),
             config_dir: dir.join("config"),
+            etc_kubernetes: dir.join("etc-kubernetes"),
+            static_pods: dir.join("etc-kubernetes/manifests"),
             host_state: dir.join("host-state.json"),
             cgroup_root: CGROUP_ROOT,
             dir,
@@ -80,7 +86,7 @@ impl Layout {
     }
 
     /// Directories created before any component starts.
-    pub fn dirs(&self) -> [&Path; 9] {
+    pub fn dirs(&self) -> [&Path; 10] {
         [
             &self.containerd_root,
             &self.containerd_state,
@@ -91,6 +97,7 @@ impl Layout {
             &self.kubelet_root,
             &self.pod_logs_dir,
             &self.config_dir,
+            &self.static_pods,
         ]
     }
 
