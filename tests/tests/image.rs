@@ -170,6 +170,14 @@ fn dockerfile_builds_both_binaries_into_a_minimal_non_root_image() {
     let (command, _) = ferrosched_operator::build::command(&profile);
     assert_eq!(command, ["ferrosched-scheduler"]);
     assert!(files.contains(&command[0]));
+    // The replace-default static pod runs the same binary from the same place.
+    let static_pod: serde_json::Value =
+        serde_saphyr::from_str(&read("deploy/static-pod/ferrosched-scheduler.yaml"))
+            .expect("the static pod manifest parses");
+    assert_eq!(
+        static_pod["spec"]["containers"][0]["command"][0],
+        format!("/usr/local/bin/{}", command[0])
+    );
 
     // The operator is the entrypoint, in exec form (signals reach it).
     let entrypoints: Vec<&String> = last
