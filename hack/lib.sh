@@ -5,12 +5,14 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FERROSCHED_CACHE/target}"
 export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 PHASES=()
 
+# Runs a command as a named, timed phase; returns its status (also inside `if`).
 phase() {
   local name="$1"; shift
-  local start=$SECONDS
+  local start=$SECONDS rc=0
   echo "==> $name"
-  "$@"
+  "$@" || rc=$?
   PHASES+=("$(printf '%5ss  %s' "$((SECONDS - start))" "$name")")
+  return "$rc"
 }
 
 print_phases() {

@@ -26,16 +26,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 phase "unit tests" run_tests "$RESULTS" cargo test --workspace --exclude ferrosched-e2e --locked
 # The real node's packages (containerd, runc, CNI plugins, iptables, ...) and its images
-# (pause, probe), for tests/tests/real_node.rs and node_install.rs.
+# (pause, probe), for the real-node tests.
 phase "node packages" bash hack/node-packages.sh
 phase "node images (cached after the first run)" bash hack/node-images.sh
 phase "end-to-end tests (build)" cargo test -p ferrosched-e2e --locked --no-run
 # One control plane per end-to-end test, one test at a time in each of two lanes: the
 # scheduler's tests (timing and throughput matter) and the operator's (mostly waiting on
 # rollouts, a 60 s steady-state window, a 30 s API-server freeze) run side by side. The
-# real-node tests share the operator lane (one real node runs on a machine at a time);
-# the shorter operator tests run in the scheduler lane, so both take about as long.
+# real-node tests (the node, the user's install, replace-default as a static pod, the
+# demo) share the operator lane (one real node runs on a machine at a time); the shorter
+# operator tests run in the scheduler lane, so both take about as long.
 phase "end-to-end tests" run_e2e_lanes "$RESULTS" \
-  chart operator operator_crash operator_ha operator_steady real_node node_install
+  operator operator_crash operator_ha operator_steady real_node node_install replace_default demo_node
 print_phases
 summarize_tests "$RESULTS"

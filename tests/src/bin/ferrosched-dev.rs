@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use ferrosched_e2e::controlplane::NodeImage;
 use ferrosched_e2e::controlplane::dev::{UpOptions, up};
 
 /// Developer tools around Ferrosched's local control plane.
@@ -48,6 +49,17 @@ enum Command {
         /// Demo pods to create.
         #[arg(long, default_value_t = 50)]
         pods: usize,
+        /// The image archive `hack/image.sh` saved: with it (and --image) the operator and
+        /// the schedulers run as pods on a real node of the local control plane.
+        #[arg(long, env = "FERROSCHED_IMAGE_ARCHIVE")]
+        image_archive: Option<PathBuf>,
+        /// That image's reference (`hack/image.sh` prints it).
+        #[arg(long, env = "FERROSCHED_IMAGE")]
+        image: Option<String>,
+        /// Run the operator and the schedulers as local processes, for this reason
+        /// (`hack/demo.sh` passes why the machine cannot run a real node).
+        #[arg(long)]
+        processes_because: Option<String>,
     },
 }
 
@@ -79,12 +91,21 @@ async fn main() -> anyhow::Result<()> {
             work_dir,
             profile,
             pods,
+            image_archive,
+            image,
+            processes_because,
         } => {
+            let node = match (processes_because, image_archive, image) {
+                (Some(why), _, _) => Err(why),
+                (None, Some(archive), Some(reference)) => Ok(NodeImage { archive, reference }),
+                _ => Err("no image given (--image-archive and --image; hack/demo.sh builds one where the machine allows a real node)".into()),
+            };
             ferrosched_e2e::demo::run(ferrosched_e2e::demo::DemoOptions {
                 kubeconfig,
                 work_dir,
                 profile,
                 pods,
+                node,
             })
             .await?
         }

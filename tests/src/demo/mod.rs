@@ -1,8 +1,13 @@
 //! `ferrosched-dev demo`: the README's main job. Uses the cluster in `--kubeconfig` (or
-//! `$KUBECONFIG`) when one answers, otherwise starts the local control plane; installs the
-//! CRD, runs the operator, applies `examples/second-scheduler.yaml`, runs the scheduler
-//! replicas as the operator's ServiceAccount, creates demo pods (and fake nodes on the
-//! local control plane) and shows where they land and who leads. Ctrl-C stops everything.
+//! `$KUBECONFIG`) when one answers, otherwise starts the local control plane. Where the
+//! machine allows a real node and `hack/demo.sh` built the image, the operator and the
+//! scheduler replicas run as pods of that image on the real node, installed by
+//! `helm install` ([`pods`]); otherwise, saying why, as local processes ([`processes`]).
+//! Then it creates demo pods (and fake nodes on the local control plane) and shows where
+//! they land and who leads. Ctrl-C stops everything.
+
+mod pods;
+mod processes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,12 +15,11 @@ use std::time::Duration;
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 
-use crate::controlplane::{ControlPlane, ControlPlaneOptions};
-use crate::fixtures::{self, MANAGER, NodeSpec};
-use crate::operands;
-use crate::procs::{self, Spawned};
+use crate::controlplane::{ControlPlane, ControlPlaneOptions, NODE_NAME, NodeImage};
+use crate::fixtures::{self, NodeSpec};
+use crate::procs::Spawned;
 
 /// Options of the demo.
 #[derive(Debug, Clone)]
@@ -28,10 +32,20 @@ pub struct DemoOptions {
     pub profile: PathBuf,
     /// Demo pods to create.
     pub pods: usize,
+    /// The image to run on a real node, or why the operands run as local processes.
+    pub node: Result<NodeImage, String>,
 }
 
 const NS: &str = "ferrosched-system";
 const DEMO_NS: &str = "ferrosched-demo";
+
+/// The cluster the demo talks to.
+pub struct Cluster {
+    client: kube::Client,
+    kubeconfig: PathBuf,
+    server: String,
+    ca: String,
+}
 
 async fn reachable(kubeconfig: &std::path::Path) -> Option<kube::Client> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).ok()?;
@@ -46,82 +60,126 @@ async fn reachable(kubeconfig: &std::path::Path) -> Option<kube::Client> {
     Some(client)
 }
 
+async fn user_cluster(path: &std::path::Path) -> anyhow::Result<Cluster> {
+    let client = reachable(path)
+        .await
+        .ok_or_else(|| anyhow::anyhow!("cluster went away"))?;
+    let cfg = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(path)?,
+        &Default::default(),
+    )
+    .await?;
+    let ca = cfg
+        .root_cert
+        .as_ref()
+        .and_then(|c| c.first())
+        .map(|der| pem_of(der))
+        .unwrap_or_default();
+    Ok(Cluster {
+        client,
+        kubeconfig: path.to_path_buf(),
+        server: cfg.cluster_url.to_string(),
+        ca,
+    })
+}
+
+/// Starts the local control plane, with a real node when `image` is given; a real node
+/// that does not start is reported and the demo goes on without it.
+async fn local_cluster(opts: &DemoOptions) -> anyhow::Result<(ControlPlane, bool)> {
+    let start = |real_node: bool| {
+        ControlPlane::start(ControlPlaneOptions {
+            work_dir: opts.work_dir.join(if real_node { "cp-node" } else { "cp" }),
+            real_node,
+            ..Default::default()
+        })
+    };
+    if opts.node.is_ok() {
+        match start(true).await {
+            Ok(cp) => return Ok((cp, true)),
+            Err(e) => println!(
+                "the real node did not start ({e}): the operator and the schedulers run as local processes"
+            ),
+        }
+    }
+    Ok((start(false).await?, false))
+}
+
+fn cluster_of(cp: &ControlPlane) -> anyhow::Result<Cluster> {
+    Ok(Cluster {
+        client: cp.try_client()?,
+        kubeconfig: cp.kubeconfig_path().to_path_buf(),
+        server: cp.server_url(),
+        ca: cp.ca_pem().to_string(),
+    })
+}
+
 /// Runs the demo until Ctrl-C. Returns the process exit code.
 pub async fn run(opts: DemoOptions) -> anyhow::Result<i32> {
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let text = std::fs::read_to_string(&opts.profile)?;
+    let profile: SchedulerProfile = serde_saphyr::from_str(&text)?;
     let user_kc = opts
         .kubeconfig
         .clone()
         .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from));
     let mut local: Option<ControlPlane> = None;
-    let (client, kubeconfig, server, ca) = match &user_kc {
+    let mut on_node = false;
+    let cluster = match &user_kc {
         Some(path) if reachable(path).await.is_some() => {
             println!("using the cluster in {}", path.display());
-            let client = reachable(path)
-                .await
-                .ok_or_else(|| anyhow::anyhow!("cluster went away"))?;
-            let cfg = kube::Config::from_custom_kubeconfig(
-                kube::config::Kubeconfig::read_from(path)?,
-                &Default::default(),
-            )
-            .await?;
-            let ca = cfg
-                .root_cert
-                .as_ref()
-                .and_then(|c| c.first())
-                .map(|der| pem_of(der))
-                .unwrap_or_default();
-            (client, path.clone(), cfg.cluster_url.to_string(), ca)
+            if opts.node.is_ok() {
+                println!(
+                    "the operator and the schedulers run as local processes: the image built here is on this machine only (push it and `helm install`, see the README)"
+                );
+            }
+            user_cluster(path).await?
         }
         _ => {
             println!(
                 "no cluster reachable: starting a local control plane in {}",
                 opts.work_dir.display()
             );
-            let cp = ControlPlane::start(ControlPlaneOptions {
-                work_dir: opts.work_dir.join("cp"),
-                ..Default::default()
-            })
-            .await?;
-            let out = (
-                cp.try_client()?,
-                cp.kubeconfig_path().to_path_buf(),
-                cp.server_url(),
-                cp.ca_pem().to_string(),
-            );
+            if let Err(why) = &opts.node {
+                println!("the operator and the schedulers run as local processes: {why}");
+            }
+            let (cp, node) = local_cluster(&opts).await?;
+            let cluster = cluster_of(&cp)?;
             local = Some(cp);
-            out
+            on_node = node;
+            cluster
         }
     };
     let mut procs_held: Vec<Spawned> = Vec::new();
+    let operands = async {
+        match (&local, &opts.node) {
+            (Some(cp), Ok(image)) if on_node => {
+                pods::install(cp, &cluster, image, &profile, &opts.work_dir.join("demo")).await
+            }
+            _ => processes::start(&opts, &cluster, &profile, &mut procs_held).await,
+        }
+    };
     let result = tokio::select! {
-        r = demo(&opts, &client, &kubeconfig, &server, &ca, local.is_some(), &mut procs_held) => r,
+        r = async {
+            operands.await?;
+            demo_pods(&opts, &cluster, &profile, local.is_some(), on_node).await
+        } => r,
         _ = sigint.recv() => Ok(()),
         _ = sigterm.recv() => Ok(()),
     };
     if let Err(e) = &result {
         eprintln!("error: {e:#}");
         for p in &procs_held {
-            eprintln!(
-                "----- {} -----\n{}",
-                p.name,
-                p.log()
-                    .lines()
-                    .rev()
-                    .take(20)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            );
+            let log = p.log();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            eprintln!("----- {} -----\n{}", p.name, tail.join("\n"));
         }
     }
     println!("stopping");
     drop(procs_held);
     if local.is_none() {
-        let _ = Api::<Namespace>::all(client.clone())
+        let _ = Api::<Namespace>::all(cluster.client.clone())
             .delete(DEMO_NS, &DeleteParams::default())
             .await;
     }
@@ -131,58 +189,23 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<i32> {
     Ok(if result.is_ok() { 0 } else { 1 })
 }
 
-fn pem_of(der: &[u8]) -> String {
-    let b64 = base64_encode(der);
-    let body: Vec<String> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        body.join("\n")
-    )
-}
-
-fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-async fn demo(
+/// Creates the demo pods (fake nodes first on the local control plane; one pod for the
+/// real node, where it runs, when there is one) and prints where they land and who leads,
+/// every 2 s, until Ctrl-C.
+async fn demo_pods(
     opts: &DemoOptions,
-    client: &kube::Client,
-    kubeconfig: &std::path::Path,
-    server: &str,
-    ca: &str,
+    cluster: &Cluster,
+    profile: &SchedulerProfile,
     local: bool,
-    held: &mut Vec<Spawned>,
+    on_node: bool,
 ) -> anyhow::Result<()> {
-    let dir = opts.work_dir.join("demo");
-    fixtures::install_crd(client).await?;
-    println!("CRD schedulerprofiles.ferrosched.dev installed");
-    let _ = fixtures::create_namespace(
-        client,
-        NS,
-        &[("pod-security.kubernetes.io/enforce", "restricted")],
-    )
-    .await;
+    let client = &cluster.client;
+    let name = profile.metadata.name.clone().unwrap_or_default();
+    let scheduler_name = profile
+        .spec
+        .scheduler_name
+        .clone()
+        .unwrap_or_else(|| name.clone());
     let _ = fixtures::create_namespace(client, DEMO_NS, &[]).await;
     if local {
         let nodes: Vec<NodeSpec> = (0..5)
@@ -191,72 +214,43 @@ async fn demo(
         fixtures::create_nodes(client, &nodes).await?;
         println!("created 5 fake nodes (4 CPU, 32Gi, 110 pods; kept Ready by kwok)");
     }
-    held.push(Spawned::start(
-        "operator",
-        &procs::binary("ferrosched-operator"),
-        &[
-            format!("--kubeconfig={}", kubeconfig.display()),
-            format!("--namespace={NS}"),
-            "--scheduler-image=ferrosched:dev".into(),
-            "--bind-address=127.0.0.1".into(),
-            "--secure-port=0".into(),
-        ],
-        &dir,
-        &[],
-    )?);
-    println!("operator started (log: {}/operator.log)", dir.display());
-    let text = std::fs::read_to_string(&opts.profile)?;
-    let profile: SchedulerProfile = serde_saphyr::from_str(&text)?;
-    let name = profile.metadata.name.clone().unwrap_or_default();
-    let scheduler_name = profile
-        .spec
-        .scheduler_name
-        .clone()
-        .unwrap_or_else(|| name.clone());
-    let profiles: Api<SchedulerProfile> = Api::all(client.clone());
-    profiles
-        .patch(
-            &name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&profile),
-        )
-        .await?;
-    println!(
-        "applied {} (SchedulerProfile {name}, schedulerName {scheduler_name})",
-        opts.profile.display()
-    );
-    let operand = loop {
-        match operands::prepare(client, server, ca, NS, &name, &dir).await {
-            Ok(o) => break o,
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    };
-    let replicas = profile.spec.replicas.max(1) as usize;
-    for i in 0..replicas {
-        let args = operand.args(&dir.join(format!("certs-{i}")))?;
-        held.push(Spawned::start(
-            &format!("scheduler-{i}"),
-            &procs::binary("ferrosched-scheduler"),
-            &args,
-            &dir,
-            &[],
-        )?);
-    }
-    println!("{replicas} scheduler replicas running as ServiceAccount {NS}/ferrosched-{name}");
     let pods: Api<Pod> = Api::namespaced(client.clone(), DEMO_NS);
     for i in 0..opts.pods {
-        let p = fixtures::pod(
+        let mut p = fixtures::pod(
             DEMO_NS,
             &format!("demo-{i}"),
             &scheduler_name,
             "100m",
             "500Mi",
         );
+        if on_node {
+            // The fake nodes only: the real node is for the pod below and the operands.
+            if let Some(spec) = p.spec.as_mut() {
+                spec.node_selector = Some([("type".to_string(), "kwok".to_string())].into());
+            }
+        }
         let _ = pods.create(&PostParams::default(), &p).await;
+    }
+    if on_node {
+        let pause = NodeImage::load(&ControlPlaneOptions::default_node_images_dir(), "pause")?;
+        let mut p = fixtures::pod(DEMO_NS, "demo-real", &scheduler_name, "100m", "16Mi");
+        if let Some(spec) = p.spec.as_mut() {
+            spec.node_selector =
+                Some([("kubernetes.io/hostname".to_string(), NODE_NAME.to_string())].into());
+            if let Some(c) = spec.containers.first_mut() {
+                c.image = Some(pause.reference.clone());
+                c.image_pull_policy = Some("Never".into());
+            }
+        }
+        pods.create(&PostParams::default(), &p).await?;
+        println!(
+            "created demo-real for the real node (it runs there: {})",
+            pause.reference
+        );
     }
     println!(
         "created {} pods with schedulerName {scheduler_name}",
-        opts.pods
+        opts.pods + usize::from(on_node)
     );
     let leases: Api<Lease> = Api::namespaced(client.clone(), NS);
     let nodes: Api<Node> = Api::all(client.clone());
@@ -299,4 +293,38 @@ async fn demo(
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+}
+
+fn pem_of(der: &[u8]) -> String {
+    let b64 = base64_encode(der);
+    let body: Vec<String> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        body.join("\n")
+    )
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
