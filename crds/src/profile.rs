@@ -168,6 +168,13 @@ pub struct SchedulerProfileSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3600))]
     pub termination_grace_period_seconds: Option<i64>,
+
+    /// Seconds a rollout may go without progress (the Deployment's
+    /// `progressDeadlineSeconds`) before the operator rolls back to the last good
+    /// configuration and image. Unset: 120.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 3600))]
+    pub progress_deadline_seconds: Option<i32>,
 }
 
 /// The PodDisruptionBudget of the scheduler pods.

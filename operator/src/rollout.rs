@@ -49,7 +49,12 @@ pub fn decide(i: Inputs<'_>) -> Decision {
     let fallback = i
         .last_good
         .filter(|g| g.hash != desired.hash && (i.config_map_exists)(&g.config_map_name));
-    let deadline = format!("{PROGRESS_DEADLINE_SECONDS}s");
+    // The deadline the Deployment was given (and missed).
+    let deadline = i
+        .deployment
+        .and_then(|d| d.spec.progress_deadline_seconds)
+        .unwrap_or(PROGRESS_DEADLINE_SECONDS);
+    let deadline = format!("{deadline}s");
     // One message for "just rolled back" and "still rolled back", so it reads the same
     // in the condition and raises one Event.
     let rolled_back = |good: &ConfigRef| {

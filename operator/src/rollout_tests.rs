@@ -52,20 +52,53 @@ fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
     );
 }
 
-#[test]
-fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
-    let mut p = minimal("demo");
-    let mut snap = converged(&p);
-    settle(&mut p, &snap, "2026-03-01T10:00:00Z");
-    let good = desired_ref(&p);
+/// `p` converged, then edited; the edit's rollout stuck past its deadline. Returns the
+/// good and bad configurations, the plan that follows and the snapshot it saw.
+fn stuck_after_an_edit(
+    p: &mut ferrosched_crds::SchedulerProfile,
+) -> (
+    crate::build::ConfigRef,
+    crate::build::ConfigRef,
+    crate::plan::Plan,
+    crate::plan::Snapshot,
+) {
+    let mut snap = converged(p);
+    settle(p, &snap, "2026-03-01T10:00:00Z");
+    let good = desired_ref(p);
     p.spec.percentage_of_nodes_to_score = Some(40);
-    let bad = desired_ref(&p);
-    let plan = settle(&mut p, &snap, "2026-03-01T10:01:00Z");
+    let bad = desired_ref(p);
+    let plan = settle(p, &snap, "2026-03-01T10:01:00Z");
     let (d, cm) = deployment_and_config_map(&plan);
     snap.config_maps.push(stored(&cm));
     snap.deployment = Some(stuck(&d));
+    let plan = settle(p, &snap, "2026-03-01T10:04:00Z");
+    (good, bad, plan, snap)
+}
 
-    let rollback = settle(&mut p, &snap, "2026-03-01T10:04:00Z");
+#[test]
+fn the_rollback_names_the_progress_deadline_the_profile_set() {
+    let mut p = minimal("demo");
+    p.spec.progress_deadline_seconds = Some(30);
+    let (good, bad, rollback, _) = stuck_after_an_edit(&mut p);
+    let Some(Child::Deployment(back)) = rollback.applies.first() else {
+        panic!("no rollback")
+    };
+    assert_eq!(back.spec.progress_deadline_seconds, Some(30));
+    let (_, reason, message) = condition(&rollback, "Degraded");
+    assert_eq!(reason, "RolloutFailed");
+    assert_eq!(
+        message,
+        format!(
+            "rollout of configuration {} missed its progress deadline (30s); rolled back to configuration {}",
+            bad.hash, good.hash
+        )
+    );
+}
+
+#[test]
+fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
+    let mut p = minimal("demo");
+    let (good, bad, rollback, mut snap) = stuck_after_an_edit(&mut p);
     assert_eq!(kinds(&rollback), ["Deployment"]);
     let Some(Child::Deployment(back)) = rollback.applies.first() else {
         panic!()

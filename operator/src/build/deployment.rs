@@ -24,7 +24,8 @@ use crate::names;
 pub const CONTAINER: &str = "scheduler";
 /// Non-root UID and GID the scheduler runs as.
 pub const RUN_AS: i64 = 65532;
-/// Seconds a rollout may take before the Deployment reports ProgressDeadlineExceeded.
+/// Seconds a rollout may go without progress before the Deployment reports
+/// ProgressDeadlineExceeded, unless the profile sets `progressDeadlineSeconds`.
 pub const PROGRESS_DEADLINE_SECONDS: i32 = 120;
 
 /// Seconds a stopping scheduler spends finishing its binds before it releases its Lease
@@ -110,7 +111,12 @@ pub fn deployment(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) 
                     }
                 }),
             }),
-            progress_deadline_seconds: Some(PROGRESS_DEADLINE_SECONDS),
+            progress_deadline_seconds: Some(
+                profile
+                    .spec
+                    .progress_deadline_seconds
+                    .unwrap_or(PROGRESS_DEADLINE_SECONDS),
+            ),
             revision_history_limit: Some(5),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {

@@ -1,5 +1,6 @@
 //! The knobs users need around the scheduler pods: the PodDisruptionBudget, pull secrets,
-//! a single scheduler without election, the termination grace period.
+//! a single scheduler without election, the termination grace period, the progress
+//! deadline.
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -118,5 +119,17 @@ fn the_grace_period_covers_the_bind_drain_and_the_lease_release() {
             .contains("spec.terminationGracePeriodSeconds: Invalid value: 20: must be at least 40"),
         "{}",
         err.message()
+    );
+}
+
+#[test]
+fn the_progress_deadline_is_the_profiles_or_two_minutes() {
+    let deadline = |p: &ferrosched_crds::SchedulerProfile| {
+        desired(p).deployment.spec.progress_deadline_seconds
+    };
+    assert_eq!(deadline(&minimal("demo")), Some(120));
+    assert_eq!(
+        deadline(&with_spec("  progressDeadlineSeconds: 30\n")),
+        Some(30)
     );
 }
