@@ -35,6 +35,8 @@ const SCHEDULER: &str = "ferrosched-real";
 /// The profile's children (Deployment, Lease) are named `ferrosched-<profile>`.
 const CHILD: &str = "ferrosched-real";
 const WORKLOAD_NS: &str = "work";
+/// The profile's `progressDeadlineSeconds` while it names an image that cannot start.
+const BROKEN_DEADLINE_SECONDS: i32 = 30;
 
 fn helm(env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
     user_path::helm(&env.kubeconfig, &env.dir.join("helm"), args)
@@ -63,6 +65,8 @@ fn values(image: &NodeImage, percentage: i32, scheduler_image: Option<&str>) -> 
     });
     if let Some(i) = scheduler_image {
         v["profiles"][0]["spec"]["image"] = json!(i);
+        // The image step is the one meant to fail: rolled back after 30 s without progress.
+        v["profiles"][0]["spec"]["progressDeadlineSeconds"] = json!(BROKEN_DEADLINE_SECONDS);
     }
     v.to_string()
 }
@@ -381,7 +385,12 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
                     .filter(|(s, r, _)| s == "True" && r == "RolloutFailed")
             })
             .await?;
-        assert!(message.contains("rolled back to configuration"), "{message}");
+        assert!(
+            message.contains(&format!(
+                "missed its progress deadline ({BROKEN_DEADLINE_SECONDS}s); rolled back to configuration"
+            )),
+            "{message}"
+        );
         env.wait_for("the good image back, 2 Ready", Duration::from_secs(120), || async {
             let d = deployments.get(CHILD).await.ok()?;
             let ready = d.status.as_ref()?.ready_replicas? == 2;
@@ -389,7 +398,7 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
         })
         .await?;
         println!(
-            "figure: an image that cannot start, deployed to rolled back: {:.1} s (progress deadline 120 s)",
+            "figure: an image that cannot start, deployed to rolled back: {:.1} s (progress deadline {BROKEN_DEADLINE_SECONDS} s)",
             broke.elapsed().as_secs_f64()
         );
 
