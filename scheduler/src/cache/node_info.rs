@@ -35,7 +35,7 @@ pub struct NodeInfo {
     /// The node's labels (shared with [`NodeInfo::node`]): per-topology counters clone
     /// their atoms instead of allocating (see [`NodeInfo::label_atom`]).
     pub labels: Labels,
-    /// Host ports in use.
+    /// Host ports in use: a set, as upstream's `HostPortInfo` (see [`NodeInfo::add_pod`]).
     pub used_ports: Vec<HostPort>,
     /// How many of its pods have pod (anti-)affinity terms.
     pub pods_with_affinity: usize,
@@ -107,7 +107,13 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.non_zero_cpu = self.non_zero_cpu.saturating_add(pod.non_zero_cpu);
         self.non_zero_memory = self.non_zero_memory.saturating_add(pod.non_zero_memory);
-        self.used_ports.extend(pod.host_ports.iter().cloned());
+        // A set, as upstream's HostPortInfo: a second pod with the same (ip, protocol,
+        // port) adds nothing, and removing either pod frees the port (see remove_pod).
+        for hp in &pod.host_ports {
+            if !self.used_ports.contains(hp) {
+                self.used_ports.push(hp.clone());
+            }
+        }
         if pod.has_affinity {
             self.pods_with_affinity += 1;
         }
@@ -148,11 +154,10 @@ impl NodeInfo {
             self.non_zero_cpu = self.non_zero_cpu.saturating_sub(pod.non_zero_cpu);
             self.non_zero_memory = self.non_zero_memory.saturating_sub(pod.non_zero_memory);
         }
-        for hp in &pod.host_ports {
-            if let Some(j) = self.used_ports.iter().position(|u| u == hp) {
-                self.used_ports.swap_remove(j);
-            }
-        }
+        // Upstream deletes the entry even when another pod on the node holds the same
+        // port (HostPortInfo.Remove): kube-scheduler then treats the port as free, in its
+        // cache and in preemption's dry run. Kept, so the two decide alike.
+        self.used_ports.retain(|u| !pod.host_ports.contains(u));
         if pod.has_affinity {
             self.pods_with_affinity -= 1;
         }

@@ -53,6 +53,23 @@ fn bound_pods_are_accounted_on_their_node() {
 }
 
 #[test]
+fn a_host_port_is_a_set_entry_freed_by_either_holder_as_upstream() {
+    // Two pods on one node with the same host port (bound by nodeName, or by two
+    // schedulers): upstream's HostPortInfo keeps one entry, and removing either pod
+    // deletes it, so kube-scheduler then places a third pod with that port there.
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_node(node("a"));
+    c.upsert_bound_pod(pod("p1", Some("a"), "100m", Some(8080)));
+    c.upsert_bound_pod(pod("p2", Some("a"), "100m", Some(8080)));
+    assert_eq!(c.node("a").map(|n| n.used_ports.len()), Some(1));
+    assert!(c.remove_pod("p1"));
+    let a = c.node("a").expect("node a");
+    assert_eq!((a.pods.len(), a.used_ports.len()), (1, 0));
+    let want = pod("p3", None, "100m", Some(8080));
+    assert!(crate::plugins::node_ports::fits_ports(&want.host_ports, a));
+}
+
+#[test]
 fn assume_forget_and_confirm() {
     let mut c = Cache::new(Duration::ZERO);
     c.upsert_node(node("a"));

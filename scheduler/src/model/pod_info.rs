@@ -88,7 +88,15 @@ impl PodInfo {
         let (non_zero_cpu, non_zero_memory) = pod_non_zero_requests(&pod);
         let spec = pod.spec.as_ref();
         let mut host_ports = Vec::new();
-        for c in spec.map(|s| s.containers.as_slice()).unwrap_or_default() {
+        // As upstream's GetHostPorts: sidecars (init containers with restartPolicy Always,
+        // running for the pod's whole life), then the containers.
+        let sidecars = spec
+            .and_then(|s| s.init_containers.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+        let containers = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
+        for c in sidecars.chain(containers) {
             for p in c.ports.iter().flatten() {
                 if let Some(port) = p.host_port.filter(|p| *p > 0) {
                     host_ports.push(HostPort {
@@ -330,5 +338,25 @@ mod tests {
             assert_eq!(p.affinity_terms().required_anti_affinity.len(), 1);
             assert!(!p.terminating_by_preemption());
         }
+    }
+
+    #[test]
+    fn host_ports_are_upstreams_sidecars_and_containers() {
+        let pod: Pod = serde_saphyr::from_str(
+            "metadata: {name: p, namespace: ns}\nspec:\n  initContainers:\n  - {name: init, image: x, ports: [{containerPort: 1, hostPort: 7001}]}\n  - {name: sidecar, image: x, restartPolicy: Always, ports: [{containerPort: 2, hostPort: 7002, protocol: UDP}]}\n  containers: [{name: c, image: x, ports: [{containerPort: 80, hostPort: 8080, hostIP: 10.0.0.1}, {containerPort: 81}]}]\n",
+        )
+        .expect("pod");
+        let ports: Vec<(String, String, i32)> = PodInfo::new(Arc::new(pod))
+            .host_ports
+            .iter()
+            .map(|h| (h.ip.clone(), h.protocol.clone(), h.port))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("0.0.0.0".to_string(), "UDP".to_string(), 7002),
+                ("10.0.0.1".to_string(), "TCP".to_string(), 8080),
+            ]
+        );
     }
 }
