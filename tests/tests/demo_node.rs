@@ -116,6 +116,21 @@ async fn the_demo_runs_the_operands_as_pods_on_a_real_node() -> anyhow::Result<(
         pods_on_node, 3,
         "the operator and two schedulers Ready on the real node"
     );
+    // The last placement line: 10 demo pods spread over the five fake nodes (upstream's
+    // default scoring spreads small pods), one on the real node.
+    let last = output
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("bound 11/11"))
+        .ok_or_else(|| anyhow::anyhow!("no line with every pod bound"))?;
+    let used = (0..5)
+        .filter(|i| !last.contains(&format!("\"demo-node-{i}\": 0")))
+        .count();
+    assert!(
+        used >= 3,
+        "demo pods spread over {used} of 5 fake nodes: {last}"
+    );
+    assert!(last.contains("\"ferrosched-node\": 1"), "{last}");
     let status =
         status.map_err(|_| anyhow::anyhow!("the demo did not stop within 120 s of Ctrl-C"))??;
     assert!(status.success(), "the demo exited with {status}");

@@ -260,10 +260,12 @@ async fn a_static_pod_ferrosched_is_the_only_scheduler_and_places_ordinary_pods(
             ],
         )?;
         env.wait_for("kube-scheduler waiting for the Lease", Duration::from_secs(60), || async {
-            stock
-                .log()
-                .contains("attempting to acquire leader lease kube-system/kube-scheduler")
-                .then_some(())
+            let log = stock.log();
+            let waiting = log.lines().any(|l| {
+                l.contains("Attempting to acquire leader lease")
+                    && l.contains("kube-system/kube-scheduler")
+            });
+            waiting.then_some(())
         })
         .await?;
         Api::<Deployment>::namespaced(c.clone(), WORKLOAD_NS)
@@ -283,7 +285,7 @@ async fn a_static_pod_ferrosched_is_the_only_scheduler_and_places_ordinary_pods(
         assert_eq!(still.as_deref(), Some(holder.as_str()), "the Lease changed hands");
         let log = stock.log();
         assert!(
-            !log.contains("successfully acquired lease"),
+            !log.contains("Successfully acquired lease"),
             "the stock kube-scheduler led while Ferrosched held the Lease"
         );
         drop(stock);

@@ -212,6 +212,31 @@ async fn demo_pods(
             .map(|i| NodeSpec::standard(&format!("demo-node-{i}")))
             .collect();
         fixtures::create_nodes(client, &nodes).await?;
+        // A new node is tainted not-ready until kwok reports it Ready: pods created before
+        // that could only go to the nodes already untainted.
+        let api: Api<Node> = Api::all(client.clone());
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let list = api.list(&Default::default()).await?.items;
+            let ready = nodes
+                .iter()
+                .filter(|s| {
+                    list.iter().any(|n| {
+                        n.metadata.name.as_deref() == Some(s.name.as_str())
+                            && fixtures::node_schedulable(n)
+                    })
+                })
+                .count();
+            if ready == nodes.len() {
+                break;
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "{ready} of {} fake nodes schedulable after 60 s (is kwok running?)",
+                nodes.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         println!("created 5 fake nodes (4 CPU, 32Gi, 110 pods; kept Ready by kwok)");
     }
     let pods: Api<Pod> = Api::namespaced(client.clone(), DEMO_NS);
