@@ -9,7 +9,7 @@ PHASES=()
 phase() {
   local name="$1"; shift
   local start=$SECONDS rc=0
-  echo "==> $name"
+  echo "==> $name ($(date -u +%H:%M:%S) UTC, ${SECONDS}s into the run)"
   "$@" || rc=$?
   PHASES+=("$(printf '%5ss  %s' "$((SECONDS - start))" "$name")")
   return "$rc"
