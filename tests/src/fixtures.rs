@@ -288,3 +288,45 @@ pub async fn list_pods(client: &Client, namespace: &str) -> anyhow::Result<Vec<P
         .await?
         .items)
 }
+
+/// A Pod Security `restricted` pod running `image` (never pulled: imported into the real
+/// node) as 65532, pinned by `node_selector`; `scheduler` sets `spec.schedulerName`
+/// (unset: the cluster's default scheduler).
+pub fn restricted_pod(
+    namespace: &str,
+    name: &str,
+    scheduler: Option<&str>,
+    node_selector: &BTreeMap<&str, &str>,
+    image: &str,
+) -> anyhow::Result<Pod> {
+    let mut pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "nodeSelector": node_selector,
+            "automountServiceAccountToken": false,
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "c", "image": image, "imagePullPolicy": "Never",
+                "resources": {"requests": {"cpu": "100m", "memory": "16Mi"}},
+                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                    "capabilities": {"drop": ["ALL"]}}}],
+        },
+    });
+    if let Some(s) = scheduler {
+        pod["spec"]["schedulerName"] = serde_json::json!(s);
+    }
+    Ok(serde_json::from_value(pod)?)
+}
+
+/// Pod name → node name, for the bound pods among `pods`.
+pub fn placements(pods: &[Pod]) -> BTreeMap<String, String> {
+    pods.iter()
+        .filter_map(|p| {
+            Some((
+                p.metadata.name.clone()?,
+                p.spec.as_ref()?.node_name.clone()?,
+            ))
+        })
+        .collect()
+}

@@ -103,21 +103,7 @@ async fn holder(c: &kube::Client) -> Option<String> {
 /// A pod for the profile's scheduler, pinned by nodeSelector; `image` runs for real on the
 /// real node (kwok only pretends).
 fn workload(name: &str, node_selector: BTreeMap<&str, &str>, image: &str) -> anyhow::Result<Pod> {
-    Ok(serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": WORKLOAD_NS},
-        "spec": {
-            "schedulerName": SCHEDULER,
-            "nodeSelector": node_selector,
-            "automountServiceAccountToken": false,
-            "securityContext": {"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
-                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "c", "image": image, "imagePullPolicy": "Never",
-                "resources": {"requests": {"cpu": "100m", "memory": "16Mi"}},
-                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-                    "capabilities": {"drop": ["ALL"]}}}],
-        },
-    }))?)
+    fixtures::restricted_pod(WORKLOAD_NS, name, Some(SCHEDULER), &node_selector, image)
 }
 
 /// Waits until every pod named is bound; returns name → node.

@@ -133,20 +133,11 @@ async fn profile_deploys_a_scheduler_that_binds_pods() -> anyhow::Result<()> {
             let placed = env
                 .wait_for("30 pods bound", Duration::from_secs(60), || async {
                     let l = pods.list(&Default::default()).await.ok()?;
-                    let bound: Vec<(String, String)> = l
-                        .items
-                        .iter()
-                        .filter_map(|p| {
-                            Some((
-                                p.metadata.name.clone()?,
-                                p.spec.as_ref()?.node_name.clone()?,
-                            ))
-                        })
-                        .collect();
+                    let bound = fixtures::placements(&l.items);
                     (bound.len() == 30).then_some(bound)
                 })
                 .await?;
-            let used: BTreeSet<&str> = placed.iter().map(|(_, n)| n.as_str()).collect();
+            let used: BTreeSet<&str> = placed.values().map(String::as_str).collect();
             assert!(
                 used.iter().all(|n| n.starts_with("node-")),
                 "pods bound to real nodes: {used:?}"

@@ -59,20 +59,7 @@ fn ordinary_pod(
     node_selector: BTreeMap<&str, &str>,
     image: &str,
 ) -> anyhow::Result<Pod> {
-    Ok(serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": WORKLOAD_NS},
-        "spec": {
-            "nodeSelector": node_selector,
-            "automountServiceAccountToken": false,
-            "securityContext": {"runAsNonRoot": true, "runAsUser": NONROOT, "runAsGroup": NONROOT,
-                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "c", "image": image, "imagePullPolicy": "Never",
-                "resources": {"requests": {"cpu": "100m", "memory": "16Mi"}},
-                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-                    "capabilities": {"drop": ["ALL"]}}}],
-        },
-    }))?)
+    fixtures::restricted_pod(WORKLOAD_NS, name, None, &node_selector, image)
 }
 
 fn ordinary_deployment(name: &str, replicas: i32, image: &str) -> anyhow::Result<Deployment> {
@@ -184,15 +171,7 @@ async fn a_static_pod_ferrosched_is_the_only_scheduler_and_places_ordinary_pods(
         let placed = env
             .wait_for("7 ordinary pods bound", Duration::from_secs(60), || async {
                 let pods = work.list(&ListParams::default()).await.ok()?.items;
-                let placed: BTreeMap<String, String> = pods
-                    .iter()
-                    .filter_map(|p| {
-                        Some((
-                            p.metadata.name.clone()?,
-                            p.spec.as_ref()?.node_name.clone()?,
-                        ))
-                    })
-                    .collect();
+                let placed = fixtures::placements(&pods);
                 (placed.len() == 7).then_some(placed)
             })
             .await?;
