@@ -473,3 +473,52 @@ async fn a_dropped_environment_tears_its_real_node_down_too() -> anyhow::Result<
     );
     Ok(())
 }
+
+/// Removes the iptables chain it names when dropped (also when the test fails).
+struct TestChain(&'static str);
+
+impl Drop for TestChain {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("iptables")
+            .args(["-t", "filter", "-X", self.0])
+            .status();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs root, hack/node-packages.sh, hack/node-images.sh and the node binaries (hack/build-control-plane.sh)"]
+async fn a_real_node_refuses_a_host_where_another_node_left_its_chains() -> anyhow::Result<()> {
+    let _serial = SERIAL.lock().await;
+    // Another node's kube-proxy would have left KUBE- chains; one empty chain stands in.
+    let chain = TestChain("KUBE-FERROSCHED-FOREIGN");
+    let created = std::process::Command::new("iptables")
+        .args(["-t", "filter", "-N", chain.0])
+        .status()?;
+    anyhow::ensure!(created.success(), "iptables -N {}: {created}", chain.0);
+    let before = Machine::measure();
+    let result = TestEnv::start_with(ControlPlaneOptions {
+        real_node: true,
+        ..ControlPlaneOptions::default()
+    })
+    .await;
+    let Err(e) = result else {
+        anyhow::bail!("a real node started next to another node's chains");
+    };
+    let message = format!("{e:#}");
+    assert!(
+        message.contains("iptables chains of another Kubernetes node")
+            && message.contains("filter/KUBE-FERROSCHED-FOREIGN"),
+        "{message}"
+    );
+    // Nothing was started, and the chain it found is still there.
+    let after = Machine::measure();
+    assert_eq!(before, after, "the refused start changed the machine");
+    assert!(
+        after
+            .chains
+            .iter()
+            .any(|c| c.ends_with("/filter/KUBE-FERROSCHED-FOREIGN"))
+    );
+    drop(chain);
+    Ok(())
+}

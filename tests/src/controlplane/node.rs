@@ -16,6 +16,7 @@
 
 mod cgroups;
 mod config;
+mod foreign;
 mod host;
 mod layout;
 mod lock;
@@ -171,6 +172,11 @@ pub async fn prepare(work_dir: &Path, images_dir: &Path) -> Result<RealNode, Err
         .map_err(Error::Node)?;
     if let Some(previous) = previous {
         clean_up_after(&previous);
+    }
+    if let Some(why) = foreign::another_node(&netfilter::chains(), &procs::find(|_| true)) {
+        // The lock is released as clean: nothing of ours was started.
+        lock.release_clean();
+        return Err(Error::Node(why));
     }
     for dir in layout.dirs() {
         std::fs::create_dir_all(dir)
