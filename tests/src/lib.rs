@@ -4,6 +4,7 @@ pub mod bench;
 pub mod chart;
 pub mod controlplane;
 pub mod demo;
+pub mod demo_run;
 pub mod diff;
 pub mod env;
 pub mod fixtures;

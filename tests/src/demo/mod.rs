@@ -152,6 +152,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<i32> {
     };
     let mut procs_held: Vec<Spawned> = Vec::new();
     let operands = async {
+        if local.is_some() {
+            fake_nodes(&cluster.client).await?;
+        }
         match (&local, &opts.node) {
             (Some(cp), Ok(image)) if on_node => {
                 pods::install(cp, &cluster, image, &profile, &opts.work_dir.join("demo")).await
@@ -162,7 +165,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<i32> {
     let result = tokio::select! {
         r = async {
             operands.await?;
-            demo_pods(&opts, &cluster, &profile, local.is_some(), on_node).await
+            demo_pods(&opts, &cluster, &profile, on_node).await
         } => r,
         _ = sigint.recv() => Ok(()),
         _ = sigterm.recv() => Ok(()),
@@ -189,14 +192,49 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<i32> {
     Ok(if result.is_ok() { 0 } else { 1 })
 }
 
-/// Creates the demo pods (fake nodes first on the local control plane; one pod for the
-/// real node, where it runs, when there is one) and prints where they land and who leads,
-/// every 2 s, until Ctrl-C.
+/// Five kwok nodes on the local control plane, waited for until schedulable (the operands'
+/// pods need them too when they run as local processes: the profile's Deployment becomes
+/// Available on them).
+async fn fake_nodes(client: &kube::Client) -> anyhow::Result<()> {
+    let nodes: Vec<NodeSpec> = (0..5)
+        .map(|i| NodeSpec::standard(&format!("demo-node-{i}")))
+        .collect();
+    fixtures::create_nodes(client, &nodes).await?;
+    // A new node is tainted not-ready until kwok reports it Ready: pods created before
+    // that could only go to the nodes already untainted.
+    let api: Api<Node> = Api::all(client.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = api.list(&Default::default()).await?.items;
+        let ready = nodes
+            .iter()
+            .filter(|s| {
+                list.iter().any(|n| {
+                    n.metadata.name.as_deref() == Some(s.name.as_str())
+                        && fixtures::node_schedulable(n)
+                })
+            })
+            .count();
+        if ready == nodes.len() {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{ready} of {} fake nodes schedulable after 60 s (is kwok running?)",
+            nodes.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("created 5 fake nodes (4 CPU, 32Gi, 110 pods; kept Ready by kwok)");
+    Ok(())
+}
+
+/// Creates the demo pods (one for the real node, where it runs, when there is one) and
+/// prints where they land and who leads, every 2 s, until Ctrl-C.
 async fn demo_pods(
     opts: &DemoOptions,
     cluster: &Cluster,
     profile: &SchedulerProfile,
-    local: bool,
     on_node: bool,
 ) -> anyhow::Result<()> {
     let client = &cluster.client;
@@ -207,38 +245,6 @@ async fn demo_pods(
         .clone()
         .unwrap_or_else(|| name.clone());
     let _ = fixtures::create_namespace(client, DEMO_NS, &[]).await;
-    if local {
-        let nodes: Vec<NodeSpec> = (0..5)
-            .map(|i| NodeSpec::standard(&format!("demo-node-{i}")))
-            .collect();
-        fixtures::create_nodes(client, &nodes).await?;
-        // A new node is tainted not-ready until kwok reports it Ready: pods created before
-        // that could only go to the nodes already untainted.
-        let api: Api<Node> = Api::all(client.clone());
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let list = api.list(&Default::default()).await?.items;
-            let ready = nodes
-                .iter()
-                .filter(|s| {
-                    list.iter().any(|n| {
-                        n.metadata.name.as_deref() == Some(s.name.as_str())
-                            && fixtures::node_schedulable(n)
-                    })
-                })
-                .count();
-            if ready == nodes.len() {
-                break;
-            }
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "{ready} of {} fake nodes schedulable after 60 s (is kwok running?)",
-                nodes.len()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        println!("created 5 fake nodes (4 CPU, 32Gi, 110 pods; kept Ready by kwok)");
-    }
     let pods: Api<Pod> = Api::namespaced(client.clone(), DEMO_NS);
     for i in 0..opts.pods {
         let mut p = fixtures::pod(
