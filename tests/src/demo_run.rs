@@ -119,6 +119,22 @@ pub fn work_dir() -> std::path::PathBuf {
 }
 
 impl DemoRun {
+    /// The demo's last placement line reporting `bound` pods bound (`bound 11/11 | …`),
+    /// and how many of its five fake nodes hold a demo pod.
+    pub fn fake_nodes_used(&self, bound: usize) -> anyhow::Result<(usize, &str)> {
+        let prefix = format!("bound {bound}/{bound}");
+        let last = self
+            .output
+            .iter()
+            .rev()
+            .find(|l| l.starts_with(&prefix))
+            .ok_or_else(|| anyhow::anyhow!("no line with all {bound} pods bound"))?;
+        let used = (0..5)
+            .filter(|i| !last.contains(&format!("\"demo-node-{i}\": 0")))
+            .count();
+        Ok((used, last))
+    }
+
     /// Errs unless every milestone was reached and the demo stopped cleanly, leaving nothing.
     pub fn check_clean_run(&self) -> anyhow::Result<()> {
         if let Some(m) = &self.missed {

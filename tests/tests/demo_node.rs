@@ -59,15 +59,7 @@ async fn the_demo_runs_the_operands_as_pods_on_a_real_node() -> anyhow::Result<(
     );
     // The last placement line: 10 demo pods spread over the five fake nodes (upstream's
     // default scoring spreads small pods), one on the real node.
-    let last = run
-        .output
-        .iter()
-        .rev()
-        .find(|l| l.starts_with("bound 11/11"))
-        .ok_or_else(|| anyhow::anyhow!("no line with every pod bound"))?;
-    let used = (0..5)
-        .filter(|i| !last.contains(&format!("\"demo-node-{i}\": 0")))
-        .count();
+    let (used, last) = run.fake_nodes_used(11)?;
     assert!(
         used >= 3,
         "demo pods spread over {used} of 5 fake nodes: {last}"

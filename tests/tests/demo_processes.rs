@@ -45,15 +45,7 @@ async fn without_a_real_node_the_demo_says_why_and_runs_local_processes() -> any
         !run.output.iter().any(|l| l.contains("helm install")),
         "no helm install without a real node"
     );
-    let last = run
-        .output
-        .iter()
-        .rev()
-        .find(|l| l.starts_with("bound 10/10"))
-        .ok_or_else(|| anyhow::anyhow!("no line with every pod bound"))?;
-    let used = (0..5)
-        .filter(|i| !last.contains(&format!("\"demo-node-{i}\": 0")))
-        .count();
+    let (used, last) = run.fake_nodes_used(10)?;
     assert!(
         used >= 3,
         "demo pods spread over {used} of 5 fake nodes: {last}"
