@@ -283,16 +283,35 @@ impl TestEnv {
         let outcome = std::panic::AssertUnwindSafe(body(env.clone()))
             .catch_unwind()
             .await;
-        if !matches!(outcome, Ok(Ok(()))) {
+        let passed = matches!(outcome, Ok(Ok(())));
+        if !passed {
             env.dump_logs();
         }
+        let dir = env.dir.clone();
         match std::sync::Arc::try_unwrap(env) {
             Ok(env) => env.stop().await?,
             Err(_) => anyhow::bail!("test kept a reference to its environment"),
+        }
+        if passed {
+            remove_default_work_dir(&dir);
         }
         match outcome {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+}
+
+/// Removes a passed test's control-plane work dir (logs, certificates, kubeconfigs) when
+/// it is a default one (`<temp>/ferrosched-cp-*`); a failed test's stays for its logs, and
+/// a dir the test chose is its own.
+fn remove_default_work_dir(dir: &std::path::Path) {
+    let default = dir.parent() == Some(std::env::temp_dir().as_path())
+        && dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("ferrosched-cp-"));
+    if default && let Err(e) = std::fs::remove_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "removing the test's work dir");
     }
 }
