@@ -5,12 +5,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FERROSCHED_CACHE/target}"
 export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 PHASES=()
 
-# Runs a command as a named, timed phase; returns its status (also inside `if`).
+# Runs a command as a named, timed phase. Under `set -e` a failure stops the script as
+# before; inside `if` or `&&` (errexit off) the command's status is returned. (Not
+# `"$@" || rc=$?`: that would turn errexit off inside shell functions run as phases.)
 phase() {
   local name="$1"; shift
-  local start=$SECONDS rc=0
+  local start=$SECONDS
   echo "==> $name ($(date -u +%H:%M:%S) UTC, ${SECONDS}s into the run)"
-  "$@" || rc=$?
+  "$@"
+  local rc=$?
   PHASES+=("$(printf '%5ss  %s' "$((SECONDS - start))" "$name")")
   return "$rc"
 }
