@@ -73,4 +73,6 @@ pub mod condition_reasons {
     pub const IMAGE_NOT_ALLOWED: &str = "ImageNotAllowed";
     /// The API server refused a child in a dry run (an invalid pod-template field, say).
     pub const REJECTED: &str = "Rejected";
+    /// A grant ClusterRole the profile's plugins need is missing (the chart ships them).
+    pub const GRANT_ROLE_MISSING: &str = "GrantRoleMissing";
 }

@@ -23,7 +23,6 @@ async fn apply_child(
 ) -> Result<(&'static str, usize), Error> {
     Ok(match child {
         Child::ServiceAccount(o) => ("ServiceAccount", ssa::namespaced(client, o, dry).await?),
-        Child::ClusterRole(o) => ("ClusterRole", ssa::cluster(client, o, dry).await?),
         Child::ClusterRoleBinding(o) => ("ClusterRoleBinding", ssa::cluster(client, o, dry).await?),
         Child::Role(o) => ("Role", ssa::namespaced(client, o, dry).await?),
         Child::RoleBinding(o) => ("RoleBinding", ssa::namespaced(client, o, dry).await?),
@@ -41,9 +40,8 @@ async fn apply_child(
 /// Applies every child with `dryRun=All` (the API server validates and admits each, and
 /// stores nothing), before any real write. The first child the API server refuses as
 /// invalid (400, 422) is returned with its message; other failures are errors to retry.
-/// A binding whose role does not exist yet cannot be checked before the role is created
-/// (the API server resolves the role to check for escalation): that 404 is skipped, and
-/// the real apply, which creates the role first, decides.
+/// A 404 (a binding's role deleted since the snapshot showed it) is skipped: the real
+/// apply decides, and the next reconcile reports the missing role.
 pub async fn dry_run(client: &Client, applies: &[Child]) -> Result<Option<Invalid>, Error> {
     for child in applies {
         match apply_child(client, child, true).await {

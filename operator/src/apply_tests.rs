@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::apply::{Writer, execute};
 use crate::metrics::Metrics;
 use crate::plan::{Snapshot, plan};
+use crate::plan_fixtures::fresh;
 use crate::testing::{minimal, settings};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -73,24 +74,37 @@ const SSA: &str = "?&force=true&fieldManager=ferrosched-operator";
 
 #[tokio::test]
 async fn a_new_profile_is_applied_server_side_under_one_field_manager() {
-    let requests = run_plan(&minimal("demo"), &Snapshot::default()).await;
+    let requests = run_plan(&minimal("demo"), &fresh()).await;
     let lines: Vec<&str> = requests.iter().map(|(l, _)| l.as_str()).collect();
     let ns = "/namespaces/ferrosched-system";
-    let expected = [
-        format!("PATCH /api/v1{ns}/serviceaccounts/ferrosched-demo{SSA}"),
+    let groups = [
+        "base",
+        "default-preemption",
+        "dynamic-resources",
+        "inter-pod-affinity",
+        "node-volume-limits",
+        "pod-topology-spread",
+        "volume-binding",
+        "volume-restrictions",
+        "volume-zone",
+    ];
+    let bindings = groups.iter().map(|g| {
         format!(
-            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterroles/ferrosched:scheduler:demo{SSA}"
-        ),
-        format!(
-            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ferrosched:scheduler:demo{SSA}"
-        ),
+            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ferrosched:scheduler:demo:{g}{SSA}"
+        )
+    });
+    let mut expected = vec![format!(
+        "PATCH /api/v1{ns}/serviceaccounts/ferrosched-demo{SSA}"
+    )];
+    expected.extend(bindings);
+    expected.extend([
         format!("PATCH /apis/rbac.authorization.k8s.io/v1{ns}/roles/ferrosched-demo{SSA}"),
         format!("PATCH /apis/rbac.authorization.k8s.io/v1{ns}/rolebindings/ferrosched-demo{SSA}"),
         format!(
             "PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings/ferrosched-demo-auth-reader{SSA}"
         ),
         format!("PATCH /apis/coordination.k8s.io/v1{ns}/leases/ferrosched-demo{SSA}"),
-    ];
+    ]);
     assert_eq!(
         lines[..expected.len()],
         expected.iter().map(String::as_str).collect::<Vec<_>>()[..]
@@ -115,7 +129,7 @@ async fn a_new_profile_is_applied_server_side_under_one_field_manager() {
             "POST /apis/events.k8s.io/v1/namespaces/default/events",
         ]
     );
-    let (_, status) = &requests[11];
+    let (_, status) = &requests[expected.len() + 4];
     assert_eq!(status["kind"], "SchedulerProfile");
     assert_eq!(status["status"]["schedulerName"], "demo");
 }
@@ -127,7 +141,7 @@ async fn an_invalid_profile_only_gets_its_status_and_a_warning() {
         name: "Nope".into(),
         args: None,
     }];
-    let requests = run_plan(&p, &Snapshot::default()).await;
+    let requests = run_plan(&p, &fresh()).await;
     let lines: Vec<String> = requests
         .iter()
         .map(|(l, _)| l.split('?').next().unwrap_or_default().to_string())

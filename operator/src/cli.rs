@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser, ValueEnum};
 use ferrosched_scheduler::serving::ServingOptions;
 
-use crate::names::DEFAULT_NAMESPACE;
+use crate::names::{DEFAULT_GRANT_ROLE_PREFIX, DEFAULT_NAMESPACE};
 
 /// Default `--secure-port` of the operator.
 pub const DEFAULT_SECURE_PORT: u16 = 8443;
@@ -49,6 +49,12 @@ pub struct Args {
     /// whose children would take one gets `Degraded` / `NameConflict`.
     #[arg(long, env = "FERROSCHED_RESERVED_NAMES", value_delimiter = ',')]
     pub reserved_names: Vec<String>,
+
+    /// Prefix of the fixed ClusterRoles the chart ships, one per grant group
+    /// (`<prefix>base`, `<prefix>volume-binding`, …). The operator binds schedulers to
+    /// them and writes no ClusterRole itself.
+    #[arg(long, env = "FERROSCHED_GRANT_ROLE_PREFIX", default_value = DEFAULT_GRANT_ROLE_PREFIX)]
+    pub grant_role_prefix: String,
 
     /// Log format.
     #[arg(long, env = "FERROSCHED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

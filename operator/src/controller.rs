@@ -19,7 +19,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -168,10 +168,6 @@ pub async fn run(
                 Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
                 w(&managed),
             ),
-            owner,
-        )
-        .watches_stream(
-            children(Api::<ClusterRole>::all(c.clone()), w(&managed)),
             owner,
         )
         .watches_stream(

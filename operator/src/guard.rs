@@ -9,10 +9,10 @@ use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 
-use crate::build::Settings;
+use crate::build::{self, Settings};
 use crate::names;
 use crate::plan::Snapshot;
-use crate::validate::Invalid;
+use crate::validate::{Invalid, Valid};
 
 /// The repository of an image reference: without `@digest`, and without `:tag` when the
 /// last `:` comes after the last `/` (a registry port is not a tag).
@@ -58,7 +58,7 @@ fn allowed_list(s: &Settings) -> Vec<String> {
 
 /// Whether `meta` has a controller reference to `profile` (by UID: a profile deleted and
 /// created again under the same name does not control the old one's objects).
-fn controlled_by(meta: &ObjectMeta, profile: &SchedulerProfile) -> bool {
+pub(crate) fn controlled_by(meta: &ObjectMeta, profile: &SchedulerProfile) -> bool {
     let uid = profile.metadata.uid.as_deref().unwrap_or_default();
     meta.owner_references.iter().flatten().any(|o| {
         o.controller == Some(true)
@@ -81,8 +81,14 @@ fn controller_of(meta: &ObjectMeta) -> String {
     }
 }
 
-/// Checks the image, the reserved names and every existing child of `profile`.
-pub fn check(profile: &SchedulerProfile, s: &Settings, snap: &Snapshot) -> Result<(), Invalid> {
+/// Checks the image, the reserved names, every existing child of `profile` and the grant
+/// roles its plugins need.
+pub fn check(
+    profile: &SchedulerProfile,
+    s: &Settings,
+    valid: &Valid,
+    snap: &Snapshot,
+) -> Result<(), Invalid> {
     if let Some(image) = profile.spec.image.as_deref()
         && !image_allowed(image, &s.allowed_images, &s.default_image)
     {
@@ -102,18 +108,26 @@ pub fn check(profile: &SchedulerProfile, s: &Settings, snap: &Snapshot) -> Resul
             });
         }
     }
-    let metas: [(&str, Option<&ObjectMeta>); 9] = [
+    let groups = build::groups_for(&valid.enabled_plugins);
+    for g in &groups {
+        let role = build::grant_role_name(&s.grant_role_prefix, &g.name());
+        if !snap.grant_roles.contains(&role) {
+            return Err(Invalid::GrantRoleMissing { name: role });
+        }
+        let binding = names::grant_binding_name(p, &g.name());
+        if let Some(b) = snap
+            .cluster_role_bindings
+            .iter()
+            .find(|b| b.metadata.name.as_deref() == Some(&binding))
+            && !controlled_by(&b.metadata, profile)
+        {
+            return Err(conflict("ClusterRoleBinding", &b.metadata));
+        }
+    }
+    let metas: [(&str, Option<&ObjectMeta>); 7] = [
         (
             "ServiceAccount",
             snap.service_account.as_ref().map(|o| &o.metadata),
-        ),
-        (
-            "ClusterRole",
-            snap.cluster_role.as_ref().map(|o| &o.metadata),
-        ),
-        (
-            "ClusterRoleBinding",
-            snap.cluster_role_binding.as_ref().map(|o| &o.metadata),
         ),
         ("Role", snap.lease_role.as_ref().map(|o| &o.metadata)),
         (

@@ -7,7 +7,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use crate::build::Settings;
 use crate::guard::{image_allowed, repository};
-use crate::plan::Snapshot;
 use crate::plan_fixtures::*;
 use crate::testing::{minimal, profile, settings};
 
@@ -65,7 +64,7 @@ fn an_image_outside_the_allowlist_deploys_nothing() {
     let p = profile(
         "apiVersion: ferrosched.dev/v1alpha1\nkind: SchedulerProfile\nmetadata:\n  name: demo\nspec:\n  image: evil.example/miner:1\n",
     );
-    let out = plan_of(&p, &Snapshot::default());
+    let out = plan_of(&p, &fresh());
     assert!(out.applies.is_empty(), "{:?}", kinds(&out));
     let (reason, message) = degraded(&out);
     assert_eq!(reason, "ImageNotAllowed");
@@ -79,7 +78,7 @@ fn an_image_outside_the_allowlist_deploys_nothing() {
 fn reserved_names_deploy_nothing() {
     // `operator` would derive ferrosched-operator, the operator's own election Lease.
     let p = minimal("operator");
-    let out = plan_of(&p, &Snapshot::default());
+    let out = plan_of(&p, &fresh());
     assert!(out.applies.is_empty(), "{:?}", kinds(&out));
     let (reason, message) = degraded(&out);
     assert_eq!(reason, "NameConflict");
@@ -97,7 +96,7 @@ fn reserved_names_deploy_nothing() {
         &p,
         std::slice::from_ref(&p),
         &s,
-        &Snapshot::default(),
+        &fresh(),
         t("2026-03-01T10:00:00Z"),
     );
     assert!(out.applies.is_empty());
@@ -174,7 +173,7 @@ fn a_request_that_is_not_a_quantity_names_the_field() {
     let p = profile(
         "apiVersion: ferrosched.dev/v1alpha1\nkind: SchedulerProfile\nmetadata:\n  name: demo\nspec:\n  resources:\n    requests:\n      cpu: lots\n",
     );
-    let out = plan_of(&p, &Snapshot::default());
+    let out = plan_of(&p, &fresh());
     assert!(out.applies.is_empty());
     let (reason, message) = degraded(&out);
     assert_eq!(reason, "InvalidConfig");

@@ -17,6 +17,9 @@ pub const DEFAULT_NAMESPACE: &str = "ferrosched-system";
 pub const KUBE_SYSTEM: &str = "kube-system";
 /// Upstream Role that lets a component read the client CA for delegated authentication.
 pub const AUTH_READER_ROLE: &str = "extension-apiserver-authentication-reader";
+/// Prefix of the fixed grant ClusterRoles when the operator runs without the chart's
+/// `--grant-role-prefix` (the chart's release `ferrosched` gives the same).
+pub const DEFAULT_GRANT_ROLE_PREFIX: &str = "ferrosched:grants:";
 /// Lease the operator replicas elect their leader on.
 pub const OPERATOR_LEASE: &str = "ferrosched-operator";
 /// Secure port of the scheduler (HTTPS: health, metrics).
@@ -64,9 +67,9 @@ pub fn child_name(p: &str) -> String {
     format!("ferrosched-{p}")
 }
 
-/// ClusterRole and ClusterRoleBinding of profile `p`.
-pub fn cluster_role_name(p: &str) -> String {
-    format!("ferrosched:scheduler:{p}")
+/// ClusterRoleBinding of profile `p` to the fixed ClusterRole of grant group `group`.
+pub fn grant_binding_name(p: &str, group: &str) -> String {
+    format!("ferrosched:scheduler:{p}:{group}")
 }
 
 /// RoleBinding in kube-system to [`AUTH_READER_ROLE`].

@@ -2,6 +2,7 @@
 //! and a snapshot of what exists, to the writes to make. With nothing changed the plan is
 //! empty — that is what makes a second reconcile write nothing.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ferrosched_crds::{SchedulerProfile, SchedulerProfileStatus};
@@ -9,7 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
 use crate::build::{self, ConfigRef, Settings};
 use crate::diff::needs_apply;
@@ -21,10 +22,11 @@ use crate::{guard, names, rollout, validate};
 pub struct Snapshot {
     /// The ServiceAccount.
     pub service_account: Option<ServiceAccount>,
-    /// The ClusterRole.
-    pub cluster_role: Option<ClusterRole>,
-    /// The ClusterRoleBinding.
-    pub cluster_role_binding: Option<ClusterRoleBinding>,
+    /// The ClusterRoleBindings that exist under the names of the profile's grant bindings
+    /// (one name per grant group, whoever controls them).
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    /// The fixed grant ClusterRoles that exist, by name.
+    pub grant_roles: BTreeSet<String>,
     /// The Lease Role.
     pub lease_role: Option<Role>,
     /// The Lease RoleBinding.
@@ -49,8 +51,6 @@ pub struct Snapshot {
 pub enum Child {
     /// A ServiceAccount.
     ServiceAccount(ServiceAccount),
-    /// A ClusterRole.
-    ClusterRole(ClusterRole),
     /// A ClusterRoleBinding.
     ClusterRoleBinding(ClusterRoleBinding),
     /// A Role.
@@ -125,13 +125,15 @@ pub fn plan(
         ..Plan::default()
     };
     let valid = validate::validate(profile, all, &s.namespace)
-        .and_then(|v| guard::check(profile, s, snap).map(|()| v));
+        .and_then(|v| guard::check(profile, s, &v, snap).map(|()| v));
     let decision;
     let outcome = match &valid {
         Err(invalid) => {
             if matches!(
                 invalid,
-                validate::Invalid::Conflict { .. } | validate::Invalid::NameConflict { .. }
+                validate::Invalid::Conflict { .. }
+                    | validate::Invalid::NameConflict { .. }
+                    | validate::Invalid::GrantRoleMissing { .. }
             ) {
                 plan.requeue = CONFLICT_RESYNC;
             }
@@ -284,14 +286,29 @@ fn deploy(
         needs_apply(&d.service_account, snap.service_account.as_ref()),
         Child::ServiceAccount(d.service_account),
     );
-    apply(
-        needs_apply(&d.cluster_role, snap.cluster_role.as_ref()),
-        Child::ClusterRole(d.cluster_role),
-    );
-    apply(
-        needs_apply(&d.cluster_role_binding, snap.cluster_role_binding.as_ref()),
-        Child::ClusterRoleBinding(d.cluster_role_binding),
-    );
+    for existing in &snap.cluster_role_bindings {
+        let needed = d
+            .cluster_role_bindings
+            .iter()
+            .any(|b| b.metadata.name == existing.metadata.name);
+        let grants = existing.subjects.as_ref().is_some_and(|s| !s.is_empty());
+        if !needed && grants && guard::controlled_by(&existing.metadata, profile) {
+            apply(
+                true,
+                Child::ClusterRoleBinding(build::emptied_binding(profile, existing)),
+            );
+        }
+    }
+    for binding in d.cluster_role_bindings {
+        let existing = snap
+            .cluster_role_bindings
+            .iter()
+            .find(|b| b.metadata.name == binding.metadata.name);
+        apply(
+            needs_apply(&binding, existing),
+            Child::ClusterRoleBinding(binding),
+        );
+    }
     apply(
         needs_apply(&d.lease_role, snap.lease_role.as_ref()),
         Child::Role(d.lease_role),

@@ -50,6 +50,19 @@ pub(crate) fn desired_ref(p: &SchedulerProfile) -> ConfigRef {
     ConfigRef::desired(p, &crate::testing::settings(), &v.rendered)
 }
 
+/// A cluster where the chart is installed (every grant role exists) and the profile has
+/// no child yet.
+pub(crate) fn fresh() -> Snapshot {
+    let prefix = settings().grant_role_prefix;
+    Snapshot {
+        grant_roles: crate::build::grant_roles(&prefix)
+            .into_iter()
+            .filter_map(|r| r.metadata.name)
+            .collect(),
+        ..Snapshot::default()
+    }
+}
+
 /// What a finished reconcile of `p` leaves in the cluster, with the rollout complete.
 pub(crate) fn converged(p: &SchedulerProfile) -> Snapshot {
     let v = validate(p, std::slice::from_ref(p), "ferrosched-system")
@@ -63,8 +76,8 @@ pub(crate) fn converged(p: &SchedulerProfile) -> Snapshot {
     });
     Snapshot {
         service_account: Some(stored(&d.service_account)),
-        cluster_role: Some(stored(&d.cluster_role)),
-        cluster_role_binding: Some(stored(&d.cluster_role_binding)),
+        cluster_role_bindings: d.cluster_role_bindings.iter().map(stored).collect(),
+        grant_roles: fresh().grant_roles,
         lease_role: Some(stored(&d.lease_role)),
         lease_role_binding: Some(stored(&d.lease_role_binding)),
         auth_reader_binding: Some(stored(&d.auth_reader_binding)),
@@ -113,7 +126,6 @@ pub(crate) fn kinds(plan: &Plan) -> Vec<&'static str> {
         .iter()
         .map(|c| match c {
             Child::ServiceAccount(_) => "ServiceAccount",
-            Child::ClusterRole(_) => "ClusterRole",
             Child::ClusterRoleBinding(_) => "ClusterRoleBinding",
             Child::Role(_) => "Role",
             Child::RoleBinding(_) => "RoleBinding",

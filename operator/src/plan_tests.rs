@@ -3,19 +3,26 @@
 
 use serde_json::{Value, json};
 
-use crate::plan::{Snapshot, plan};
+use crate::plan::plan;
 use crate::plan_fixtures::*;
 use crate::testing::{minimal, profile, settings};
 
 #[test]
 fn a_new_profile_gets_every_child_in_order() {
     let mut p = minimal("demo");
-    let plan = settle(&mut p, &Snapshot::default(), "2026-03-01T10:00:00Z");
+    let plan = settle(&mut p, &fresh(), "2026-03-01T10:00:00Z");
     assert_eq!(
         kinds(&plan),
         [
             "ServiceAccount",
-            "ClusterRole",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
             "ClusterRoleBinding",
             "Role",
             "RoleBinding",
@@ -105,8 +112,8 @@ fn drift_is_corrected_child_by_child() {
         pod.containers[0].image = Some("evil:latest".into());
     }
     edited.service_account = None;
-    if let Some(cr) = edited.cluster_role.as_mut() {
-        cr.rules.get_or_insert_with(Vec::new).pop();
+    if let Some(b) = edited.cluster_role_bindings.get_mut(3) {
+        b.subjects = None;
     }
     let plan = plan(
         &p,
@@ -117,7 +124,7 @@ fn drift_is_corrected_child_by_child() {
     );
     assert_eq!(
         kinds(&plan),
-        ["ServiceAccount", "ClusterRole", "Deployment"]
+        ["ServiceAccount", "ClusterRoleBinding", "Deployment"]
     );
 
     // A label someone else added is not ours to remove: no write.
@@ -184,7 +191,7 @@ fn the_newer_claimant_of_a_name_gets_conflict_and_nothing_deployed() {
         &newer,
         &all,
         &settings(),
-        &Snapshot::default(),
+        &fresh(),
         t("2026-03-01T10:00:00Z"),
     );
     assert!(plan.applies.is_empty());
@@ -200,10 +207,10 @@ fn the_newer_claimant_of_a_name_gets_conflict_and_nothing_deployed() {
         &older,
         &all,
         &settings(),
-        &Snapshot::default(),
+        &fresh(),
         t("2026-03-01T10:00:00Z"),
     );
-    assert_eq!(winner.applies.len(), 11);
+    assert_eq!(winner.applies.len(), 18);
 }
 
 #[test]
@@ -222,4 +229,89 @@ fn condition_times_change_only_when_the_status_flips() {
         );
         assert_eq!(after["conditions"][i]["observedGeneration"], json!(3));
     }
+}
+
+#[test]
+fn a_disabled_plugins_binding_is_emptied_not_deleted() {
+    let mut p = minimal("demo");
+    let snap = converged(&p);
+    settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    let mut edited = profile(
+        r#"
+apiVersion: ferrosched.dev/v1alpha1
+kind: SchedulerProfile
+metadata: {name: demo}
+spec:
+  plugins:
+    multiPoint:
+      disabled: [{name: DefaultPreemption}]
+"#,
+    );
+    edited.metadata.uid = p.metadata.uid.clone();
+    edited.status = p.status.clone();
+    let plan = plan_of(&edited, &snap);
+    let bindings: Vec<_> = plan
+        .applies
+        .iter()
+        .filter_map(|c| match c {
+            crate::plan::Child::ClusterRoleBinding(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bindings.len(), 1, "only the preemption binding changes");
+    assert_eq!(
+        bindings[0].metadata.name.as_deref(),
+        Some("ferrosched:scheduler:demo:default-preemption")
+    );
+    assert_eq!(bindings[0].subjects.as_deref(), Some(&[][..]));
+    assert!(plan.deletes.is_empty(), "the operator deletes no binding");
+
+    // Once emptied, it is left alone.
+    let mut after = snap.clone();
+    for b in &mut after.cluster_role_bindings {
+        if b.metadata.name == bindings[0].metadata.name {
+            b.subjects = None;
+        }
+    }
+    let again = plan_of(&edited, &after);
+    assert!(
+        !kinds(&again).contains(&"ClusterRoleBinding"),
+        "{:?}",
+        kinds(&again)
+    );
+}
+
+#[test]
+fn a_missing_grant_role_deploys_nothing_and_names_it() {
+    let mut p = minimal("demo");
+    let mut snap = fresh();
+    snap.grant_roles.remove("ferrosched:grants:volume-binding");
+    let plan = settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    assert!(plan.applies.is_empty(), "{:?}", kinds(&plan));
+    let (status, reason, message) = condition(&plan, "Degraded");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "GrantRoleMissing")
+    );
+    assert!(
+        message.contains("ClusterRole ferrosched:grants:volume-binding does not exist"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_binding_of_the_same_name_owned_by_someone_else_is_not_taken() {
+    let mut p = minimal("demo");
+    let mut snap = fresh();
+    let mut foreign = converged(&p).cluster_role_bindings[0].clone();
+    foreign.metadata.owner_references = None;
+    snap.cluster_role_bindings.push(foreign);
+    let plan = settle(&mut p, &snap, "2026-03-01T10:00:00Z");
+    assert!(plan.applies.is_empty(), "{:?}", kinds(&plan));
+    let (_, reason, message) = condition(&plan, "Degraded");
+    assert_eq!(reason, "NameConflict");
+    assert!(
+        message.contains("ClusterRoleBinding ferrosched:scheduler:demo:base"),
+        "{message}"
+    );
 }

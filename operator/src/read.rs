@@ -1,10 +1,13 @@
 //! Reading what exists of a profile's children (I/O).
 
+use futures::future::try_join_all;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+
+use crate::build::{self, Settings};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -31,11 +34,23 @@ fn kind<K: Resource<DynamicType = ()>>() -> &'static str {
     }
 }
 
-/// Reads every child of profile `p` whose operands live in `ns`.
-pub async fn snapshot(client: &Client, ns: &str, p: &str) -> Result<Snapshot, Error> {
+/// Reads every child of profile `p`, and which grant roles exist.
+pub async fn snapshot(client: &Client, s: &Settings, p: &str) -> Result<Snapshot, Error> {
+    let ns = s.namespace.as_str();
     let child = names::child_name(p);
-    let cluster = names::cluster_role_name(p);
     let c = client;
+    let groups: Vec<String> = build::grant_groups().iter().map(|g| g.name()).collect();
+    let bindings = try_join_all(groups.iter().map(|g| {
+        get(
+            Api::<ClusterRoleBinding>::all(c.clone()),
+            names::grant_binding_name(p, g),
+        )
+    }));
+    let roles = try_join_all(groups.iter().map(|g| {
+        let name = build::grant_role_name(&s.grant_role_prefix, g);
+        let api = Api::<ClusterRole>::all(c.clone());
+        async move { get(api, name.clone()).await.map(|r| r.map(|_| name)) }
+    }));
     let selector = names::config_maps_selector(p);
     let config_maps = async {
         let api: Api<ConfigMap> = Api::namespaced(c.clone(), ns);
@@ -48,13 +63,13 @@ pub async fn snapshot(client: &Client, ns: &str, p: &str) -> Result<Snapshot, Er
                 source,
             })
     };
-    let (service_account, cluster_role, cluster_role_binding, lease_role, lease_role_binding) = tokio::try_join!(
+    let (service_account, cluster_role_bindings, grant_roles, lease_role, lease_role_binding) = tokio::try_join!(
         get(
             Api::<ServiceAccount>::namespaced(c.clone(), ns),
             child.clone()
         ),
-        get(Api::<ClusterRole>::all(c.clone()), cluster.clone()),
-        get(Api::<ClusterRoleBinding>::all(c.clone()), cluster),
+        bindings,
+        roles,
         get(Api::<Role>::namespaced(c.clone(), ns), child.clone()),
         get(Api::<RoleBinding>::namespaced(c.clone(), ns), child.clone()),
     )?;
@@ -71,8 +86,8 @@ pub async fn snapshot(client: &Client, ns: &str, p: &str) -> Result<Snapshot, Er
     )?;
     Ok(Snapshot {
         service_account,
-        cluster_role,
-        cluster_role_binding,
+        cluster_role_bindings: cluster_role_bindings.into_iter().flatten().collect(),
+        grant_roles: grant_roles.into_iter().flatten().collect(),
         lease_role,
         lease_role_binding,
         auth_reader_binding,

@@ -50,7 +50,7 @@ async fn reconcile_inner(profile: &SchedulerProfile, ctx: &Context) -> Result<Ac
         .await
         .map_err(|_| Error::CacheGone)?;
     let name = names::profile_name(profile);
-    let snapshot = read::snapshot(&ctx.client, &ctx.settings.namespace, name).await?;
+    let snapshot = read::snapshot(&ctx.client, &ctx.settings, name).await?;
     let all: Vec<SchedulerProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
     let now = jiff::Timestamp::now();
     let mut plan = plan::plan(profile, &all, &ctx.settings, &snapshot, now);

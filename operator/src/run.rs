@@ -147,6 +147,7 @@ pub async fn run(args: Args) -> Result<(), StartError> {
             default_image: args.scheduler_image.clone(),
             allowed_images: non_empty(&args.allowed_images),
             reserved_names: non_empty(&args.reserved_names),
+            grant_role_prefix: args.grant_role_prefix.clone(),
         };
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_string(),

@@ -12,6 +12,7 @@ pub fn settings() -> Settings {
         default_image: "ferrosched:test".to_string(),
         allowed_images: Vec::new(),
         reserved_names: vec!["ferrosched-operator".to_string()],
+        grant_role_prefix: crate::names::DEFAULT_GRANT_ROLE_PREFIX.to_string(),
     }
 }
 

@@ -48,6 +48,12 @@ pub enum Invalid {
         /// The allowlist in force.
         allowed: Vec<String>,
     },
+    /// A fixed grant ClusterRole the profile's plugins need does not exist (the chart
+    /// ships them; the operator may not create ClusterRoles).
+    GrantRoleMissing {
+        /// The ClusterRole's name.
+        name: String,
+    },
     /// The API server refused a child in a dry run; nothing was applied.
     Rejected {
         /// Kind of the child.
@@ -68,6 +74,7 @@ impl Invalid {
             Invalid::Config(_) => r::INVALID_CONFIG,
             Invalid::NameConflict { .. } => r::NAME_CONFLICT,
             Invalid::ImageNotAllowed { .. } => r::IMAGE_NOT_ALLOWED,
+            Invalid::GrantRoleMissing { .. } => r::GRANT_ROLE_MISSING,
             Invalid::Rejected { .. } => r::REJECTED,
         }
     }
@@ -95,6 +102,9 @@ impl Invalid {
                 "spec.image: Forbidden: repository {:?} of image {image:?} is not in the operator's allowed images [{}]; nothing was applied",
                 crate::guard::repository(image),
                 allowed.join(", ")
+            ),
+            Invalid::GrantRoleMissing { name } => format!(
+                "ClusterRole {name} does not exist: the chart installs the schedulers' grant roles, and the operator may not create ClusterRoles; nothing was applied"
             ),
             Invalid::Rejected {
                 kind,

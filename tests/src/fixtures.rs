@@ -6,16 +6,19 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt};
 
 /// Field manager tests write with.
 pub const MANAGER: &str = "ferrosched-e2e";
 
-/// Applies the SchedulerProfile CRD and waits until it is established.
+/// Applies what the chart installs cluster-wide for an operator run as a process: the
+/// schedulers' grant ClusterRoles (default prefix) and the SchedulerProfile CRD, waiting
+/// until the CRD is established.
 pub async fn install_crd(client: &Client) -> anyhow::Result<()> {
+    install_grant_roles(client).await?;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = ferrosched_crds::SchedulerProfile::crd();
     let name = crd.metadata.name.clone().unwrap_or_default();
@@ -39,6 +42,48 @@ pub async fn install_crd(client: &Client) -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     anyhow::bail!("CRD {name} not established in 10s")
+}
+
+/// The fixed grant ClusterRoles the chart ships (grant-roles.yaml), under the operator's
+/// default prefix.
+pub async fn install_grant_roles(client: &Client) -> anyhow::Result<()> {
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let prefix = ferrosched_operator::names::DEFAULT_GRANT_ROLE_PREFIX;
+    for role in ferrosched_operator::build::grant_roles(prefix) {
+        let name = role.metadata.name.clone().unwrap_or_default();
+        roles
+            .patch(
+                &name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&role),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The ClusterRoleBindings the operator made for profile `p`, sorted by name.
+pub async fn profile_bindings(client: &Client, p: &str) -> anyhow::Result<Vec<ClusterRoleBinding>> {
+    let lp = ListParams::default().labels(&format!("ferrosched.dev/profile={p}"));
+    let mut items = Api::<ClusterRoleBinding>::all(client.clone())
+        .list(&lp)
+        .await?
+        .items;
+    items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok(items)
+}
+
+/// The cluster-wide rules profile `p`'s scheduler holds: those of every grant role its
+/// bindings give it (bindings with subjects).
+pub async fn profile_cluster_rules(client: &Client, p: &str) -> anyhow::Result<Vec<PolicyRule>> {
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let mut rules = Vec::new();
+    for b in profile_bindings(client, p).await? {
+        if b.subjects.as_ref().is_some_and(|s| !s.is_empty()) {
+            rules.extend(roles.get(&b.role_ref.name).await?.rules.unwrap_or_default());
+        }
+    }
+    Ok(rules)
 }
 
 /// Installs the CRD and creates the operands' namespace, Pod Security `restricted`

@@ -428,28 +428,21 @@ fn grant(g: &str, r: &str, verbs: &[&str]) -> Vec<Grant> {
 
 #[test]
 #[ignore = "needs helm (hack/build-control-plane.sh)"]
-fn operator_rbac_is_what_it_does_plus_what_it_grants() -> anyhow::Result<()> {
+fn operator_rbac_is_what_it_does_and_binds_only_the_grant_roles() -> anyhow::Result<()> {
     let home = home();
     let docs = chart::documents(&chart::template(&[], &home)?)?;
-    let cluster_role = of_kind(&docs, "ClusterRole")
-        .into_iter()
-        .find(|r| r["metadata"]["name"] == "ferrosched")
-        .expect("operator ClusterRole");
+    let role_named = |name: &str| {
+        of_kind(&docs, "ClusterRole")
+            .into_iter()
+            .find(|r| r["metadata"]["name"] == name)
+            .cloned()
+    };
+    let cluster_role = role_named("ferrosched").expect("operator ClusterRole");
     let have = grants(&cluster_role["rules"], false);
     assert!(grants(&cluster_role["rules"], true).is_empty());
 
-    // Every rule a scheduler's ClusterRole can hold, with every plugin enabled.
-    let every_plugin: BTreeSet<String> = ferrosched_scheduler::plugins::registry()
-        .names()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let granted = serde_json::to_value(ferrosched_operator::build::cluster_rules(&every_plugin))?;
-    let granted = grants(&granted, false);
-    let missing: Vec<_> = granted.difference(&have).collect();
-    assert!(missing.is_empty(), "the operator cannot grant {missing:?}");
-
-    // Its own work (operator/src/{read,apply,controller,run,http}.rs).
+    // Its own work (operator/src/{read,apply,controller,run,http}.rs), and nothing of
+    // the schedulers': no ClusterRole write, no pods/binding, no PV update.
     let own: BTreeSet<Grant> = [
         grant(
             "ferrosched.dev",
@@ -457,11 +450,6 @@ fn operator_rbac_is_what_it_does_plus_what_it_grants() -> anyhow::Result<()> {
             &["get", "list", "watch", "patch"],
         ),
         grant("ferrosched.dev", "schedulerprofiles/status", &["patch"]),
-        grant(
-            "rbac.authorization.k8s.io",
-            "clusterroles",
-            &["get", "list", "watch", "create", "patch"],
-        ),
         grant(
             "rbac.authorization.k8s.io",
             "clusterrolebindings",
@@ -474,9 +462,54 @@ fn operator_rbac_is_what_it_does_plus_what_it_grants() -> anyhow::Result<()> {
     .concat()
     .into_iter()
     .collect();
-    let needed: BTreeSet<Grant> = own.union(&granted).cloned().collect();
-    let extra: Vec<_> = have.difference(&needed).collect();
-    assert!(extra.is_empty(), "more than needed: {extra:?}");
+    assert_eq!(have, own, "the operator's cluster-wide rights");
+
+    // One fixed ClusterRole per grant group, with the group's rules; together they hold
+    // every rule a scheduler with every plugin enabled needs.
+    let prefix = "ferrosched:grants:";
+    let mut shipped = BTreeSet::new();
+    let mut names = Vec::new();
+    for group in ferrosched_operator::build::grant_groups() {
+        let name = format!("{prefix}{}", group.name());
+        let role = role_named(&name).unwrap_or_else(|| panic!("no ClusterRole {name}"));
+        let want = grants(&serde_json::to_value(group.rules())?, false);
+        assert_eq!(grants(&role["rules"], false), want, "{name}");
+        shipped.extend(want);
+        names.push(name);
+    }
+    let every_plugin: BTreeSet<String> = ferrosched_scheduler::plugins::registry()
+        .names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let needed = serde_json::to_value(ferrosched_operator::build::cluster_rules(&every_plugin))?;
+    assert_eq!(
+        grants(&needed, false),
+        shipped,
+        "the grant roles hold what schedulers need"
+    );
+
+    // The operator may bind exactly those roles, and learn whether they exist.
+    let grantor = role_named("ferrosched:grantor").expect("grantor ClusterRole");
+    let rules = grantor["rules"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let mut listed = strings(&rules[0]["resourceNames"]);
+    listed.sort();
+    names.sort();
+    assert_eq!(listed, names);
+    assert_eq!(strings(&rules[0]["verbs"]), ["bind", "get"]);
+    assert_eq!(strings(&rules[0]["resources"]), ["clusterroles"]);
+    let binding = of_kind(&docs, "ClusterRoleBinding")
+        .into_iter()
+        .find(|b| b["metadata"]["name"] == "ferrosched:grantor")
+        .expect("grantor binding");
+    assert_eq!(binding["subjects"][0]["name"], "ferrosched");
+    let deploy = of_kind(&docs, "Deployment");
+    let args = strings(&deploy[0]["spec"]["template"]["spec"]["containers"][0]["args"]);
+    assert!(
+        args.contains(&format!("--grant-role-prefix={prefix}")),
+        "{args:?}"
+    );
 
     // kube-system: RoleBindings, and `bind` on the auth reader Role only.
     let kube_system = of_kind(&docs, "Role")

@@ -15,8 +15,10 @@ use ferrosched_e2e::operands::free_port;
 use ferrosched_e2e::{TestEnv, procs};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
 
 /// Stands in for prometheus-operator's ServiceMonitor CRD (not available offline): the
 /// API server checks apiVersion, kind and metadata of the rendered ServiceMonitors; their
@@ -278,6 +280,7 @@ async fn helm_install_runs_profiles_as_the_charts_account_and_uninstall_leaves_n
                 !log.to_lowercase().contains("forbidden"),
                 "the chart's RBAC is enough: {log}"
             );
+            grants_nothing_but_the_grant_roles(&c, &kubeconfig).await?;
 
             // Uninstall: the release's objects go, and the profiles' children through GC;
             // the namespace is left as a fresh one is (the test's reader removed first).
@@ -367,6 +370,91 @@ async fn helm_install_runs_profiles_as_the_charts_account_and_uninstall_leaves_n
             Ok(())
         })
         .await
+}
+
+/// What the operator's own account may do with cluster RBAC: bind its profiles'
+/// ServiceAccounts to the chart's grant roles, and nothing else. Each refusal is the
+/// API server's 403; the allowed binding shows the account works.
+async fn grants_nothing_but_the_grant_roles(
+    c: &kube::Client,
+    kubeconfig: &Path,
+) -> anyhow::Result<()> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    let op = kube::Client::try_from(cfg)?;
+    let roles_as_op: Api<ClusterRole> = Api::all(op.clone());
+    let bindings_as_op: Api<ClusterRoleBinding> = Api::all(op.clone());
+    // A ClusterRole someone else made, the chart's own grant role, a system role.
+    let theirs: ClusterRole =
+        serde_json::from_value(json!({"metadata": {"name": "someone-elses"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}))?;
+    Api::<ClusterRole>::all(c.clone())
+        .create(&PostParams::default(), &theirs)
+        .await?;
+    let widen = json!({"rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]});
+    let mut refused = Vec::new();
+    let base = format!("{RELEASE}:grants:base");
+    for name in ["someone-elses", base.as_str(), "system:kube-scheduler"] {
+        let r = roles_as_op
+            .patch(name, &PatchParams::default(), &Patch::Merge(&widen))
+            .await;
+        refused.push((format!("patch ClusterRole {name}"), r.map(|_| ())));
+    }
+    let create_role: ClusterRole =
+        serde_json::from_value(json!({"metadata": {"name": "made-by-operator"},
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]}))?;
+    let r = roles_as_op
+        .create(&PostParams::default(), &create_role)
+        .await;
+    refused.push(("create a ClusterRole".into(), r.map(|_| ())));
+    let sa = json!([{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]);
+    let to = |role: &str, name: &str| -> anyhow::Result<ClusterRoleBinding> {
+        Ok(serde_json::from_value(json!({"metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": sa}))?)
+    };
+    let r = bindings_as_op
+        .create(&PostParams::default(), &to("cluster-admin", "op-admin")?)
+        .await;
+    refused.push(("bind cluster-admin".into(), r.map(|_| ())));
+    let r = bindings_as_op
+        .patch(
+            "system:kube-scheduler",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"subjects": sa})),
+        )
+        .await;
+    refused.push((
+        "take over the system:kube-scheduler binding".into(),
+        r.map(|_| ()),
+    ));
+    for (what, result) in &refused {
+        match result {
+            Err(kube::Error::Api(s)) if s.code == 403 => {}
+            other => anyhow::bail!("{what}: expected 403 Forbidden, got {other:?}"),
+        }
+    }
+    println!(
+        "figure: cluster RBAC writes refused to the operator's account: {} of {}",
+        refused.len(),
+        refused.len()
+    );
+    // The one thing it may do.
+    bindings_as_op
+        .create(&PostParams::default(), &to(&base, "op-grant")?)
+        .await?;
+    Api::<ClusterRoleBinding>::all(c.clone())
+        .delete("op-grant", &Default::default())
+        .await?;
+    Api::<ClusterRole>::all(c.clone())
+        .delete("someone-elses", &Default::default())
+        .await?;
+    let untouched = Api::<ClusterRole>::all(c.clone()).get(&base).await?;
+    assert!(
+        !serde_json::to_string(&untouched.rules)?.contains('*'),
+        "the grant role is as the chart made it"
+    );
+    Ok(())
 }
 
 #[tokio::test]

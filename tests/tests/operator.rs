@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ferrosched_crds::SchedulerProfile;
 use ferrosched_e2e::TestEnv;
-use ferrosched_e2e::fixtures::{MANAGER, NodeSpec};
+use ferrosched_e2e::fixtures::{self, MANAGER, NodeSpec};
 use ferrosched_e2e::operands::free_port;
 use ferrosched_e2e::operator::{NS, Scrape, condition, start, wait_rolled_out, writes};
 use ferrosched_e2e::procs::{self, Spawned};
@@ -15,7 +15,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
@@ -48,7 +48,6 @@ async fn apply(c: &kube::Client, p: &SchedulerProfile) -> anyhow::Result<()> {
 /// resourceVersions of every child the operator writes (not the ones controllers update).
 async fn versions(c: &kube::Client, p: &str, cm: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let child = format!("ferrosched-{p}");
-    let cluster = format!("ferrosched:scheduler:{p}");
     let rv = |m: &kube::api::ObjectMeta| m.resource_version.clone().unwrap_or_default();
     let mut out = BTreeMap::new();
     out.insert(
@@ -58,20 +57,12 @@ async fn versions(c: &kube::Client, p: &str, cm: &str) -> anyhow::Result<BTreeMa
             .await?
             .meta()),
     );
-    out.insert(
-        "clusterrole".into(),
-        rv(Api::<ClusterRole>::all(c.clone())
-            .get(&cluster)
-            .await?
-            .meta()),
-    );
-    out.insert(
-        "crb".into(),
-        rv(Api::<ClusterRoleBinding>::all(c.clone())
-            .get(&cluster)
-            .await?
-            .meta()),
-    );
+    for b in fixtures::profile_bindings(c, p).await? {
+        out.insert(
+            format!("crb {}", b.metadata.name.clone().unwrap_or_default()),
+            rv(b.meta()),
+        );
+    }
     out.insert(
         "role".into(),
         rv(Api::<Role>::namespaced(c.clone(), NS)
@@ -148,8 +139,7 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
         );
         assert!(!prof.plugins.is_enabled_at("NodeResourcesBalancedAllocation", ferrosched_scheduler::config::ExtensionPoint::Score));
         assert_eq!(cfg.leader_election.resource_name, "ferrosched-bin-packing");
-        let role = Api::<ClusterRole>::all(c.clone()).get("ferrosched:scheduler:bin-packing").await?;
-        let rules = role.rules.unwrap_or_default();
+        let rules = fixtures::profile_cluster_rules(&c, "bin-packing").await?;
         assert!(rules.iter().any(|r| r.resources.iter().flatten().any(|x| x == "pods/binding") && r.verbs.contains(&"create".to_string())));
         assert!(!rules.iter().any(|r| r.resources.iter().flatten().any(|x| x == "secrets" || x == "*")), "no secrets, no wildcards");
         let lease_role = Api::<Role>::namespaced(c.clone(), NS).get("ferrosched-bin-packing").await?;
@@ -185,17 +175,18 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
 
         // Drift: deleted and edited children come back.
         Api::<ConfigMap>::namespaced(c.clone(), NS).delete(&cm_name, &DeleteParams::default()).await?;
-        Api::<ClusterRole>::all(c.clone()).delete("ferrosched:scheduler:bin-packing", &DeleteParams::default()).await?;
+        let base_binding = "ferrosched:scheduler:bin-packing:base";
+        Api::<ClusterRoleBinding>::all(c.clone()).delete(base_binding, &DeleteParams::default()).await?;
         let deploys: Api<Deployment> = Api::namespaced(c.clone(), NS);
         deploys.patch("ferrosched-bin-packing", &PatchParams::default(), &Patch::Strategic(serde_json::json!({
             "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "image": "evil:1"}]}}}
         }))).await?;
         env.wait_for("drift restored", Duration::from_secs(60), || async {
             let cm = Api::<ConfigMap>::namespaced(c.clone(), NS).get_opt(&cm_name).await.ok()??;
-            let cr = Api::<ClusterRole>::all(c.clone()).get_opt("ferrosched:scheduler:bin-packing").await.ok()??;
+            let crb = Api::<ClusterRoleBinding>::all(c.clone()).get_opt(base_binding).await.ok()??;
             let d = deploys.get("ferrosched-bin-packing").await.ok()?;
             let image = d.spec.template.spec?.containers.first()?.image.clone()?;
-            (cm.immutable == Some(true) && cr.rules.is_some() && image == "ferrosched:e2e").then_some(())
+            (cm.immutable == Some(true) && crb.subjects.is_some_and(|s| !s.is_empty()) && image == "ferrosched:e2e").then_some(())
         }).await?;
 
         // Scale through the scale subresource, as kubectl scale does.
@@ -216,13 +207,12 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
         // Deleting the profile removes every child, cluster-scoped and kube-system ones included.
         Api::<SchedulerProfile>::all(c.clone()).delete("bin-packing", &DeleteParams::foreground()).await?;
         env.wait_for("every child garbage-collected", Duration::from_secs(90), || async {
-            let gone_cr = Api::<ClusterRole>::all(c.clone()).get_opt("ferrosched:scheduler:bin-packing").await.ok()?.is_none();
-            let gone_crb = Api::<ClusterRoleBinding>::all(c.clone()).get_opt("ferrosched:scheduler:bin-packing").await.ok()?.is_none();
+            let gone_crb = fixtures::profile_bindings(&c, "bin-packing").await.ok()?.is_empty();
             let gone_rb = Api::<RoleBinding>::namespaced(c.clone(), "kube-system").get_opt("ferrosched-bin-packing-auth-reader").await.ok()?.is_none();
             let gone_d = deploys.get_opt("ferrosched-bin-packing").await.ok()?.is_none();
             let gone_cm = Api::<ConfigMap>::namespaced(c.clone(), NS).list(&kube::api::ListParams::default().labels("ferrosched.dev/profile=bin-packing")).await.ok()?.items.is_empty();
             let gone_lease = Api::<Lease>::namespaced(c.clone(), NS).get_opt("ferrosched-bin-packing").await.ok()?.is_none();
-            (gone_cr && gone_crb && gone_rb && gone_d && gone_cm && gone_lease).then_some(())
+            (gone_crb && gone_rb && gone_d && gone_cm && gone_lease).then_some(())
         }).await?;
         Ok(())
     }).await
@@ -296,21 +286,17 @@ async fn fingerprint(
     p: &str,
 ) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
     let child = format!("ferrosched-{p}");
-    let cluster = format!("ferrosched:scheduler:{p}");
     let mut out = BTreeMap::new();
     let sa = Api::<ServiceAccount>::namespaced(c.clone(), NS)
         .get(&child)
         .await?;
     out.insert("sa".into(), serde_json::to_value(sa.metadata.labels)?);
-    let cr = Api::<ClusterRole>::all(c.clone()).get(&cluster).await?;
-    out.insert("clusterrole".into(), serde_json::to_value(cr.rules)?);
-    let crb = Api::<ClusterRoleBinding>::all(c.clone())
-        .get(&cluster)
-        .await?;
-    out.insert(
-        "crb".into(),
-        serde_json::to_value((crb.role_ref, crb.subjects))?,
-    );
+    let crbs: Vec<_> = fixtures::profile_bindings(c, p)
+        .await?
+        .into_iter()
+        .map(|b| (b.metadata.name, b.role_ref, b.subjects))
+        .collect();
+    out.insert("crbs".into(), serde_json::to_value(crbs)?);
     let role = Api::<Role>::namespaced(c.clone(), NS).get(&child).await?;
     out.insert("role".into(), serde_json::to_value(role.rules)?);
     let rb = Api::<RoleBinding>::namespaced(c.clone(), NS)
@@ -415,14 +401,14 @@ async fn every_example_deploys_and_every_child_is_restored() -> anyhow::Result<(
         let want = fingerprint(&c, p).await?;
         let dp = DeleteParams::default();
         Api::<ServiceAccount>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
-        Api::<ClusterRoleBinding>::all(c.clone()).delete(&cluster, &dp).await?;
+        Api::<ClusterRoleBinding>::all(c.clone()).delete(&format!("{cluster}:base"), &dp).await?;
         Api::<Role>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
         Api::<RoleBinding>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
         Api::<RoleBinding>::namespaced(c.clone(), "kube-system").delete(&format!("{child}-auth-reader"), &dp).await?;
         Api::<Lease>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
         Api::<PodDisruptionBudget>::namespaced(c.clone(), NS).delete(&child, &dp).await?;
         let merge = |v: serde_json::Value| Patch::Merge(v);
-        Api::<ClusterRole>::all(c.clone()).patch(&cluster, &PatchParams::default(), &merge(serde_json::json!({"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}))).await?;
+        Api::<ClusterRoleBinding>::all(c.clone()).patch(&format!("{cluster}:volume-binding"), &PatchParams::default(), &merge(serde_json::json!({"subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": NS}]}))).await?;
         Api::<Service>::namespaced(c.clone(), NS).patch(&child, &PatchParams::default(), &merge(serde_json::json!({"spec": {"selector": {"app": "elsewhere"}}}))).await?;
         Api::<Deployment>::namespaced(c.clone(), NS).patch(&child, &PatchParams::default(), &Patch::Strategic(serde_json::json!({
             "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "args": ["--config=/tmp/other.yaml"]}]}}}

@@ -18,7 +18,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
@@ -76,24 +76,19 @@ where
 /// two profiles compare.
 async fn fingerprint(c: &kube::Client, p: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let child = format!("ferrosched-{p}");
-    let cluster = format!("ferrosched:scheduler:{p}");
     let ns = |c: &kube::Client| c.clone();
+    let bindings: Vec<Value> = fixtures::profile_bindings(c, p)
+        .await?
+        .into_iter()
+        .map(|b| serde_json::json!([b.metadata.name, b.role_ref, b.subjects]))
+        .collect();
     let objects = [
         (
             "sa",
             get_json(Api::<ServiceAccount>::namespaced(ns(c), NS), &child).await?,
             &["/metadata/labels"][..],
         ),
-        (
-            "clusterrole",
-            get_json(Api::<ClusterRole>::all(ns(c)), &cluster).await?,
-            &["/rules"][..],
-        ),
-        (
-            "crb",
-            get_json(Api::<ClusterRoleBinding>::all(ns(c)), &cluster).await?,
-            &["/roleRef", "/subjects"][..],
-        ),
+        ("crbs", Value::Array(bindings), &[""][..]),
         (
             "role",
             get_json(Api::<Role>::namespaced(ns(c), NS), &child).await?,

@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 use ferrosched_crds::SchedulerProfile;
-use ferrosched_e2e::TestEnv;
 use ferrosched_e2e::operator::{NS, apply_spec as apply, start};
 use ferrosched_e2e::procs::Spawned;
+use ferrosched_e2e::{TestEnv, fixtures};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
+use k8s_openapi::api::rbac::v1::Role;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
@@ -160,14 +160,10 @@ async fn a_profile_never_takes_the_operators_or_anyone_elses_objects() -> anyhow
                 "the operator's Lease is not adopted"
             );
             assert_eq!(lease_now.metadata.labels, op_lease.metadata.labels);
-            let roles: Api<ClusterRole> = Api::all(c.clone());
             for p in ["prod", "operator", "foreign"] {
                 assert!(
-                    roles
-                        .get_opt(&format!("ferrosched:scheduler:{p}"))
-                        .await?
-                        .is_none(),
-                    "no ClusterRole for {p}"
+                    fixtures::profile_bindings(&c, p).await?.is_empty(),
+                    "no ClusterRoleBinding for {p}"
                 );
             }
             assert!(deploys.get_opt("ferrosched-foreign").await?.is_none());
@@ -214,7 +210,7 @@ async fn a_refused_pod_template_field_applies_nothing() -> anyhow::Result<()> {
         let message = degraded(&env, "fresh", "Rejected").await?;
         assert!(message.contains("tolerations[0].operator") && message.contains("Bogus"), "{message}");
         assert!(Api::<ServiceAccount>::namespaced(c.clone(), NS).get_opt("ferrosched-fresh").await?.is_none());
-        assert!(Api::<ClusterRole>::all(c.clone()).get_opt("ferrosched:scheduler:fresh").await?.is_none());
+        assert!(fixtures::profile_bindings(&c, "fresh").await?.is_empty());
 
         // A running profile: every bad edit leaves its Deployment and ConfigMaps alone.
         apply(&c, "run", json!({})).await?;

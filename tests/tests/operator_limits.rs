@@ -12,7 +12,7 @@ use ferrosched_e2e::{TestEnv, operands, procs};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
@@ -81,8 +81,8 @@ async fn the_longest_names_allowed_deploy_and_their_events_are_accepted() -> any
                         .get_opt(&child)
                         .await
                         .ok()??;
-                    Api::<ClusterRole>::all(c.clone())
-                        .get_opt(&format!("ferrosched:scheduler:{name}"))
+                    Api::<ClusterRoleBinding>::all(c.clone())
+                        .get_opt(&format!("ferrosched:scheduler:{name}:base"))
                         .await
                         .ok()??;
                     Api::<RoleBinding>::namespaced(c.clone(), "kube-system")

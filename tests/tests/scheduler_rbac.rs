@@ -11,7 +11,7 @@ use ferrosched_e2e::fixtures::{self, NodeSpec};
 use ferrosched_e2e::operator::{NS, apply_spec, start};
 use ferrosched_e2e::{TestEnv, operands, procs};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
@@ -137,7 +137,7 @@ async fn every_write_the_scheduler_is_granted_is_one_it_makes() -> anyhow::Resul
         let status = http.get(format!("https://127.0.0.1:{port}/metrics")).bearer_auth(&scrape.token).send().await?.status();
         assert_eq!(status, 200, "the scheduler's /metrics with a reader's token");
 
-        let mut granted = granted_writes(&Api::<ClusterRole>::all(c.clone()).get(&format!("ferrosched:scheduler:{PROFILE}")).await?.rules.unwrap_or_default());
+        let mut granted = granted_writes(&fixtures::profile_cluster_rules(&c, PROFILE).await?);
         granted.extend(granted_writes(&Api::<Role>::namespaced(c.clone(), NS).get(&child).await?.rules.unwrap_or_default()));
         let log_path = env.dir.join("audit.log");
         let missing = env.wait_for("every granted write in the audit log", Duration::from_secs(30), || async {

@@ -20,7 +20,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
 use ferrosched_crds::SchedulerProfile;
 
@@ -32,7 +32,8 @@ pub use deployment::{
 pub use lease::lease;
 pub use pdb::pdb;
 pub use rbac::{
-    auth_reader_binding, cluster_role, cluster_role_binding, cluster_rules, lease_role,
+    BASE_GROUP, GrantGroup, auth_reader_binding, cluster_role_bindings, cluster_rules,
+    emptied_binding, grant_groups, grant_role_name, grant_roles, groups_for, lease_role,
     lease_role_binding, service_account,
 };
 pub use service::service;
@@ -54,6 +55,8 @@ pub struct Settings {
     /// Names in the operands' namespace that belong to the operator itself (its
     /// Deployment, ServiceAccount, Lease, …): no profile's child may take one.
     pub reserved_names: Vec<String>,
+    /// Prefix of the fixed grant ClusterRoles the chart ships (`<release>:grants:`).
+    pub grant_role_prefix: String,
 }
 
 /// What a Deployment runs, the unit of a rollout and of a rollback: the scheduler
@@ -117,10 +120,9 @@ pub fn scheduler_image(profile: &SchedulerProfile, s: &Settings) -> String {
 pub struct Desired {
     /// The scheduler pods' identity.
     pub service_account: ServiceAccount,
-    /// Cluster-wide read/bind permissions derived from the enabled plugins.
-    pub cluster_role: ClusterRole,
-    /// Binds `cluster_role` to `service_account`.
-    pub cluster_role_binding: ClusterRoleBinding,
+    /// Bindings of `service_account` to the grant roles of the enabled plugins, sorted
+    /// by name.
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
     /// get/update on the scheduler's Lease.
     pub lease_role: Role,
     /// Binds `lease_role`.
@@ -149,8 +151,7 @@ pub fn build(
 ) -> Desired {
     Desired {
         service_account: service_account(profile, s),
-        cluster_role: cluster_role(profile, &valid.enabled_plugins),
-        cluster_role_binding: cluster_role_binding(profile, s),
+        cluster_role_bindings: cluster_role_bindings(profile, s, &valid.enabled_plugins),
         lease_role: lease_role(profile, s),
         lease_role_binding: lease_role_binding(profile, s),
         auth_reader_binding: auth_reader_binding(profile, s),

@@ -1,5 +1,11 @@
-//! ServiceAccount, ClusterRole(+Binding) with exactly the rules the enabled plugins need,
+//! ServiceAccount, ClusterRoleBindings to the fixed grant roles the enabled plugins need,
 //! the Lease Role(+Binding) and the kube-system auth-reader RoleBinding (pure).
+//!
+//! The operator writes no ClusterRole. The chart ships one fixed ClusterRole per grant
+//! group ([`grant_roles`]: `base`, and one per plugin that needs more), and the operator
+//! binds a profile's ServiceAccount to the groups of its enabled plugins. It holds `bind`
+//! on those roles only, so it can grant nothing else, and it does not need to hold the
+//! schedulers' rights itself (docs/decisions.md, *The operator writes no ClusterRole*).
 //!
 //! The read rules follow upstream's `system:kube-scheduler` and `system:volume-scheduler`
 //! bootstrap roles (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go, v1.37.2),
@@ -16,6 +22,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::Settings;
 use crate::names;
@@ -133,16 +140,92 @@ const VERB_ORDER: &[&str] = &[
     "get", "list", "watch", "create", "update", "patch", "delete",
 ];
 
-/// The ClusterRole rules for a scheduler running `enabled` plugins: one rule per
-/// (API group, verb set), resources sorted, so equal inputs give byte-equal rules.
-pub fn cluster_rules<S: AsRef<str>>(enabled: &BTreeSet<S>) -> Vec<PolicyRule> {
+/// Name of the grant group every scheduler is bound to.
+pub const BASE_GROUP: &str = "base";
+
+/// One grant group: a fixed ClusterRole the chart ships, bound per profile. `base` for
+/// every scheduler, then one per plugin that needs more than nodes and pods.
+#[derive(Clone, Copy, Debug)]
+pub struct GrantGroup {
+    /// The plugin whose informers and calls need it; `None` for the base group.
+    pub plugin: Option<&'static str>,
+    grants: &'static [Grant],
+}
+
+impl GrantGroup {
+    /// The group's name in role and binding names: `base`, or the plugin in kebab case
+    /// (`VolumeBinding` → `volume-binding`).
+    pub fn name(&self) -> String {
+        let Some(plugin) = self.plugin else {
+            return BASE_GROUP.to_string();
+        };
+        let mut out = String::with_capacity(plugin.len() + 4);
+        for (i, c) in plugin.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
+    /// The group's rules.
+    pub fn rules(&self) -> Vec<PolicyRule> {
+        rules_of(self.grants.iter())
+    }
+}
+
+/// Every grant group, base first.
+pub fn grant_groups() -> Vec<GrantGroup> {
+    std::iter::once(GrantGroup {
+        plugin: None,
+        grants: BASE,
+    })
+    .chain(PER_PLUGIN.iter().map(|(plugin, grants)| GrantGroup {
+        plugin: Some(plugin),
+        grants,
+    }))
+    .collect()
+}
+
+/// The grant groups a scheduler running `enabled` plugins is bound to.
+pub fn groups_for<S: AsRef<str>>(enabled: &BTreeSet<S>) -> Vec<GrantGroup> {
     let enabled: BTreeSet<&str> = enabled.iter().map(AsRef::as_ref).collect();
-    let grants = BASE.iter().chain(
-        PER_PLUGIN
-            .iter()
-            .filter(|(plugin, _)| enabled.contains(plugin))
-            .flat_map(|(_, g)| g.iter()),
-    );
+    grant_groups()
+        .into_iter()
+        .filter(|g| g.plugin.is_none_or(|p| enabled.contains(p)))
+        .collect()
+}
+
+/// The fixed ClusterRole of grant group `group` under `prefix` (the chart's
+/// `<release>:grants:`).
+pub fn grant_role_name(prefix: &str, group: &str) -> String {
+    format!("{prefix}{group}")
+}
+
+/// Every fixed ClusterRole, as the chart ships them (without the chart's labels).
+pub fn grant_roles(prefix: &str) -> Vec<ClusterRole> {
+    grant_groups()
+        .iter()
+        .map(|g| ClusterRole {
+            metadata: ObjectMeta {
+                name: Some(grant_role_name(prefix, &g.name())),
+                ..ObjectMeta::default()
+            },
+            rules: Some(g.rules()),
+            ..ClusterRole::default()
+        })
+        .collect()
+}
+
+/// The rules a scheduler running `enabled` plugins holds (the union of its groups'): one
+/// rule per (API group, verb set), resources sorted, so equal inputs give equal rules.
+pub fn cluster_rules<S: AsRef<str>>(enabled: &BTreeSet<S>) -> Vec<PolicyRule> {
+    let groups = groups_for(enabled);
+    rules_of(groups.iter().flat_map(|g| g.grants.iter()))
+}
+
+fn rules_of<'a>(grants: impl Iterator<Item = &'a Grant>) -> Vec<PolicyRule> {
     let mut verbs_of: BTreeMap<(&str, &str), BTreeSet<usize>> = BTreeMap::new();
     for (group, resources, verbs) in grants {
         for resource in *resources {
@@ -201,26 +284,44 @@ pub fn service_account(profile: &SchedulerProfile, s: &Settings) -> ServiceAccou
     }
 }
 
-/// The ClusterRole with [`cluster_rules`].
-pub fn cluster_role<S: AsRef<str>>(
+/// One ClusterRoleBinding per grant group of the `enabled` plugins, each binding the
+/// group's fixed ClusterRole to the scheduler's ServiceAccount, sorted by name.
+pub fn cluster_role_bindings<S: AsRef<str>>(
     profile: &SchedulerProfile,
+    s: &Settings,
     enabled: &BTreeSet<S>,
-) -> ClusterRole {
+) -> Vec<ClusterRoleBinding> {
     let p = names::profile_name(profile);
-    ClusterRole {
-        metadata: names::child_meta(profile, names::cluster_role_name(p), None),
-        rules: Some(cluster_rules(enabled)),
-        ..ClusterRole::default()
-    }
+    let mut out: Vec<_> = groups_for(enabled)
+        .iter()
+        .map(|g| {
+            let group = g.name();
+            ClusterRoleBinding {
+                metadata: names::child_meta(profile, names::grant_binding_name(p, &group), None),
+                role_ref: role_ref("ClusterRole", grant_role_name(&s.grant_role_prefix, &group)),
+                subjects: Some(vec![subject(p, s)]),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    out
 }
 
-/// Binds the ClusterRole to the ServiceAccount.
-pub fn cluster_role_binding(profile: &SchedulerProfile, s: &Settings) -> ClusterRoleBinding {
-    let p = names::profile_name(profile);
+/// A binding the profile no longer needs (its plugin was disabled), emptied: the
+/// operator may not delete ClusterRoleBindings, so it takes the subjects away; garbage
+/// collection removes the binding with the profile.
+pub fn emptied_binding(
+    profile: &SchedulerProfile,
+    existing: &ClusterRoleBinding,
+) -> ClusterRoleBinding {
     ClusterRoleBinding {
-        metadata: names::child_meta(profile, names::cluster_role_name(p), None),
-        role_ref: role_ref("ClusterRole", names::cluster_role_name(p)),
-        subjects: Some(vec![subject(p, s)]),
+        metadata: names::child_meta(
+            profile,
+            existing.metadata.name.clone().unwrap_or_default(),
+            None,
+        ),
+        role_ref: existing.role_ref.clone(),
+        subjects: Some(Vec::new()),
     }
 }
 

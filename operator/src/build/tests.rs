@@ -165,10 +165,8 @@ fn lease_has_no_spec_for_the_operator_to_own() {
 fn every_child_is_labelled_and_owned_by_the_profile() {
     let p = minimal("demo");
     let d = desired(&p);
-    let metas = [
+    let mut metas = vec![
         &d.service_account.metadata,
-        &d.cluster_role.metadata,
-        &d.cluster_role_binding.metadata,
         &d.lease_role.metadata,
         &d.lease_role_binding.metadata,
         &d.auth_reader_binding.metadata,
@@ -178,7 +176,8 @@ fn every_child_is_labelled_and_owned_by_the_profile() {
         &d.service.metadata,
         &d.pdb.as_ref().expect("pdb").metadata,
     ];
-    for meta in metas {
+    metas.extend(d.cluster_role_bindings.iter().map(|b| &b.metadata));
+    for meta in &metas {
         let labels = meta.labels.clone().unwrap_or_default();
         for (k, v) in names::labels("demo") {
             assert_eq!(labels.get(&k), Some(&v), "{:?} lacks {k}", meta.name);
@@ -202,7 +201,8 @@ fn every_child_is_labelled_and_owned_by_the_profile() {
         .collect();
     let s = |x: &str| Some(x.to_string());
     for expected in [
-        (s("ferrosched:scheduler:demo"), None),
+        (s("ferrosched:scheduler:demo:base"), None),
+        (s("ferrosched:scheduler:demo:volume-binding"), None),
         (s("ferrosched-demo-auth-reader"), s("kube-system")),
         (s("ferrosched-demo"), s("ferrosched-system")),
     ] {

@@ -1,5 +1,7 @@
 //! ClusterRole rules per plugin set, and the Lease and auth-reader bindings.
 
+use std::collections::BTreeSet;
+
 use ferrosched_crds::SchedulerProfile;
 
 use super::*;
@@ -13,9 +15,7 @@ fn rules_of(p: &SchedulerProfile) -> Vec<String> {
         Ok(v) => v,
         Err(e) => panic!("{}", e.message()),
     };
-    cluster_role(p, &v.enabled_plugins)
-        .rules
-        .unwrap_or_default()
+    cluster_rules(&v.enabled_plugins)
         .iter()
         .map(|r| {
             let group = r.api_groups.clone().unwrap_or_default().join(",");
@@ -126,11 +126,39 @@ fn bindings_point_at_the_service_account() {
     let s = settings();
     let sa = service_account(&p, &s);
     assert_eq!(sa.metadata.name.as_deref(), Some("ferrosched-demo"));
-    let crb = cluster_role_binding(&p, &s);
+    let v = validate(&p, std::slice::from_ref(&p), "ferrosched-system").expect("valid");
+    let crbs = cluster_role_bindings(&p, &s, &v.enabled_plugins);
+    let refs: Vec<(String, String)> = crbs
+        .iter()
+        .map(|b| {
+            (
+                b.metadata.name.clone().unwrap_or_default(),
+                b.role_ref.name.clone(),
+            )
+        })
+        .collect();
+    let group = |g: &str| {
+        (
+            format!("ferrosched:scheduler:demo:{g}"),
+            format!("ferrosched:grants:{g}"),
+        )
+    };
     assert_eq!(
-        (crb.role_ref.kind.as_str(), crb.role_ref.name.as_str()),
-        ("ClusterRole", "ferrosched:scheduler:demo")
+        refs,
+        [
+            group("base"),
+            group("default-preemption"),
+            group("dynamic-resources"),
+            group("inter-pod-affinity"),
+            group("node-volume-limits"),
+            group("pod-topology-spread"),
+            group("volume-binding"),
+            group("volume-restrictions"),
+            group("volume-zone"),
+        ]
     );
+    let crb = crbs[0].clone();
+    assert!(crbs.iter().all(|b| b.role_ref.kind == "ClusterRole"));
     let rb = lease_role_binding(&p, &s);
     assert_eq!(
         (rb.role_ref.kind.as_str(), rb.role_ref.name.as_str()),
@@ -161,4 +189,117 @@ fn bindings_point_at_the_service_account() {
             )
         );
     }
+}
+
+#[test]
+fn a_lean_profile_is_bound_to_the_base_group_only() {
+    let p = profile(
+        r#"
+apiVersion: ferrosched.dev/v1alpha1
+kind: SchedulerProfile
+metadata: {name: lean}
+spec:
+  plugins:
+    multiPoint:
+      disabled: [{name: "*"}]
+      enabled: [{name: PrioritySort}, {name: NodeResourcesFit}, {name: DefaultBinder}]
+"#,
+    );
+    let v = validate(&p, std::slice::from_ref(&p), "ferrosched-system").expect("valid");
+    let crbs = cluster_role_bindings(&p, &settings(), &v.enabled_plugins);
+    let roles: Vec<&str> = crbs.iter().map(|b| b.role_ref.name.as_str()).collect();
+    assert_eq!(roles, ["ferrosched:grants:base"]);
+}
+
+#[test]
+fn every_grant_group_has_rules_and_the_union_is_every_plugins() {
+    let all: BTreeSet<&str> = grant_groups().iter().filter_map(|g| g.plugin).collect();
+    let mut union: Vec<_> = grant_groups().iter().flat_map(GrantGroup::rules).collect();
+    assert!(grant_groups().iter().all(|g| !g.rules().is_empty()));
+    let per_group: usize = grant_groups().len();
+    assert_eq!(
+        per_group,
+        all.len() + 1,
+        "one group per plugin with grants, and base"
+    );
+    union.sort_by_key(|r| format!("{r:?}"));
+    // Every rule of the union of all groups is held by some group, and vice versa.
+    for rule in cluster_rules(&all) {
+        for resource in rule.resources.iter().flatten() {
+            for verb in &rule.verbs {
+                assert!(
+                    union.iter().any(|r| r.api_groups == rule.api_groups
+                        && r.resources.iter().flatten().any(|x| x == resource)
+                        && r.verbs.contains(verb)),
+                    "{resource} {verb} held by no group"
+                );
+            }
+        }
+    }
+}
+
+/// The chart's copy of the grant roles, as [`grant_roles`] makes them.
+fn chart_template() -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let list = |xs: &[String]| xs.iter().map(|x| q(x)).collect::<Vec<_>>().join(", ");
+    let mut out = String::from(
+        "{{- /* Generated from operator/src/build/rbac.rs: do not edit. Regenerate with\n     \
+         FERROSCHED_BLESS=1 cargo test -p ferrosched-operator --lib chart_ships_the_grant_roles */ -}}\n\
+         {{- $fullname := include \"ferrosched.fullname\" . -}}\n\
+         # The schedulers' rights: one fixed ClusterRole per grant group (`base`, and one per\n\
+         # plugin that needs more). The operator binds each profile's ServiceAccount to the\n\
+         # groups of its enabled plugins; it writes no ClusterRole and may bind only these.\n",
+    );
+    let mut names = Vec::new();
+    for g in grant_groups() {
+        let name = format!("{{{{ $fullname }}}}:grants:{}", g.name());
+        let what = g.plugin.unwrap_or("every scheduler");
+        out.push_str(&format!(
+            "---\n# {what}\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n\
+             metadata:\n  name: {name}\n  labels:\n    {{{{- include \"ferrosched.labels\" . | nindent 4 }}}}\n\
+             rules:\n"
+        ));
+        for r in g.rules() {
+            out.push_str(&format!(
+                "  - apiGroups: [{}]\n    resources: [{}]\n    verbs: [{}]\n",
+                list(r.api_groups.as_deref().unwrap_or_default()),
+                list(r.resources.as_deref().unwrap_or_default()),
+                list(&r.verbs),
+            ));
+        }
+        names.push(name);
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    out.push_str(&format!(
+        "---\n# What the operator may grant: `bind` on the roles above and nothing else (`get`\n\
+         # to report a missing one as GrantRoleMissing).\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {{{{ $fullname }}}}:grantor\n\
+         \x20 labels:\n    {{{{- include \"ferrosched.labels\" . | nindent 4 }}}}\nrules:\n\
+         \x20 - apiGroups: [\"rbac.authorization.k8s.io\"]\n    resources: [\"clusterroles\"]\n\
+         \x20   resourceNames:\n{}    verbs: [\"bind\", \"get\"]\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n\
+         \x20 name: {{{{ $fullname }}}}:grantor\n  labels:\n    {{{{- include \"ferrosched.labels\" . | nindent 4 }}}}\n\
+         roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: {{{{ $fullname }}}}:grantor\n\
+         subjects:\n  - kind: ServiceAccount\n    name: {{{{ $fullname }}}}\n    namespace: {{{{ .Release.Namespace }}}}\n",
+        quoted.iter().map(|n| format!("      - {n}\n")).collect::<String>()
+    ));
+    out
+}
+
+#[test]
+fn chart_ships_the_grant_roles() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/ferrosched/templates/grant-roles.yaml"
+    );
+    let want = chart_template();
+    if std::env::var_os("FERROSCHED_BLESS").is_some() {
+        std::fs::write(path, &want).expect("write the chart's grant roles");
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        have == want,
+        "{path} is not what operator/src/build/rbac.rs makes; regenerate it with\n\
+         FERROSCHED_BLESS=1 cargo test -p ferrosched-operator --lib chart_ships_the_grant_roles"
+    );
 }

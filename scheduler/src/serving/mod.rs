@@ -16,6 +16,7 @@ pub mod cpu_profile;
 mod health;
 pub mod metrics;
 pub mod profiling;
+pub mod reload;
 mod server;
 #[cfg(test)]
 mod tests;

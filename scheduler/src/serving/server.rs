@@ -150,6 +150,16 @@ where
         opts.bind_address,
     )?;
     let config = RustlsConfig::from_config(tls::server_config_requesting_client_certs(&pair)?);
+    let reloader = match (&opts.tls_cert_file, &opts.tls_private_key_file) {
+        (Some(cert), Some(key)) => Some(super::reload::spawn(
+            config.clone(),
+            cert.clone(),
+            key.clone(),
+            pair.clone(),
+            tls::server_config_requesting_client_certs,
+        )),
+        _ => None,
+    };
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::new(opts.bind_address, opts.secure_port));
@@ -165,11 +175,17 @@ where
     let task = tokio::spawn(async move {
         let serving = server.serve(app.into_make_service());
         tokio::pin!(serving);
-        tokio::select! {
-            result = &mut serving => return result.map_err(ServingError::Serve),
-            () = shutdown => handle.graceful_shutdown(Some(SHUTDOWN_GRACE)),
+        let result = tokio::select! {
+            result = &mut serving => result.map_err(ServingError::Serve),
+            () = shutdown => {
+                handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+                serving.await.map_err(ServingError::Serve)
+            }
+        };
+        if let Some(r) = reloader {
+            r.abort();
         }
-        serving.await.map_err(ServingError::Serve)
+        result
     });
     Ok((addr, task))
 }

@@ -446,3 +446,62 @@ async fn profiling_paths_follow_enable_profiling_behind_auth() {
         401
     );
 }
+
+#[tokio::test]
+async fn renewed_certificate_files_are_served_without_a_restart() {
+    tls::install_crypto_provider();
+    let dir = temp_dir("reload");
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let ip = "127.0.0.1".parse().expect("ip");
+    let first = tls::self_signed(ip).expect("first pair");
+    let second = tls::self_signed(ip).expect("second pair");
+    let write = |path: &PathBuf, bytes: &[u8]| std::fs::write(path, bytes).expect("write");
+    write(&cert, &first.cert_pem);
+    write(&key, &first.key_pem);
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(
+        tls::server_config(&first).expect("config"),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let server = tokio::spawn(
+        axum_server::from_tcp_rustls(listener, config.clone())
+            .expect("server")
+            .serve(app.into_make_service()),
+    );
+    let ca = |p: &tls::CertKey| {
+        CertificateDer::pem_slice_iter(&p.cert_pem)
+            .nth(1)
+            .expect("CA")
+            .expect("pem")
+    };
+    assert_eq!(
+        https_get(addr, ca(&first), "/healthz", None).await.status,
+        200
+    );
+
+    let mut current = first.clone();
+    let reload = |current: &mut tls::CertKey| {
+        reload::reload_if_changed(&config, &cert, &key, current, tls::server_config)
+    };
+    assert!(!reload(&mut current), "unchanged files");
+    // Half renewed (the new certificate, the old key): the old pair stays.
+    write(&cert, &second.cert_pem);
+    assert!(!reload(&mut current), "a mismatched pair is not served");
+    assert_eq!(
+        https_get(addr, ca(&first), "/healthz", None).await.status,
+        200
+    );
+    write(&key, &second.key_pem);
+    assert!(reload(&mut current), "the renewed pair");
+    assert_eq!(
+        https_get(addr, ca(&second), "/healthz", None).await.status,
+        200
+    );
+    let old_ca = ca(&first);
+    let stale = tokio::spawn(async move { https_get(addr, old_ca, "/healthz", None).await });
+    assert!(stale.await.is_err(), "the old CA no longer verifies");
+    server.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}
