@@ -56,6 +56,23 @@ pub struct Args {
     #[arg(long, env = "FERROSCHED_GRANT_ROLE_PREFIX", default_value = DEFAULT_GRANT_ROLE_PREFIX)]
     pub grant_role_prefix: String,
 
+    /// Secret (in `--namespace`) holding the CA the operator issues serving certificates
+    /// from; created when missing, never rewritten. Its public half is published as the
+    /// ConfigMap of the same name (`ca.crt`) for ServiceMonitors. The schedulers serve the
+    /// certificate in Secret `ferrosched-scheduler-tls`, for
+    /// `ferrosched-scheduler.<namespace>.svc`. Empty: schedulers sign their own.
+    #[arg(
+        long,
+        env = "FERROSCHED_SERVING_CA_SECRET",
+        default_value = "ferrosched-serving-ca"
+    )]
+    pub serving_ca_secret: String,
+
+    /// The operator's own DNS names (its Service, `<name>.<namespace>.svc`): without
+    /// `--tls-cert-file`, it serves a certificate for them from the serving CA.
+    #[arg(long, env = "FERROSCHED_SERVING_DNS_NAMES", value_delimiter = ',')]
+    pub serving_dns_names: Vec<String>,
+
     /// Log format.
     #[arg(long, env = "FERROSCHED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

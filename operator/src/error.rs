@@ -46,6 +46,14 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// A serving certificate could not be made, or a Secret holds an unusable one.
+    #[error("serving certificate {name}: {message}")]
+    Certificate {
+        /// The Secret (or `operator` for its own).
+        name: String,
+        /// What failed.
+        message: String,
+    },
     /// The profiles' cache is gone (the controller is shutting down).
     #[error("failed to read the SchedulerProfile cache: the watcher stopped")]
     CacheGone,
@@ -59,6 +67,7 @@ impl Error {
             Error::Apply { .. } => "apply",
             Error::Delete { .. } => "delete",
             Error::Profile { .. } => "profile",
+            Error::Certificate { .. } => "certificate",
             Error::CacheGone => "cache",
         }
     }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_server::tls_rustls::RustlsConfig;
 use ferrosched_scheduler::serving::auth::{AuthOutcome, path_always_allowed};
-use ferrosched_scheduler::serving::{DelegatedAuth, ServingError, ServingOptions, tls};
+use ferrosched_scheduler::serving::{DelegatedAuth, ServingError, ServingOptions, reload, tls};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -104,15 +104,19 @@ pub fn router(health: Arc<Health>, auth: DelegatedAuth, always_allow_paths: Vec<
         .layer(middleware::from_fn_with_state(g, guard))
 }
 
+/// The operator's secure endpoint: its address, its task, and its TLS configuration (a
+/// certificate from the serving CA replaces the first one through it).
+pub type Served = (SocketAddr, JoinHandle<Result<(), StartError>>, RustlsConfig);
+
 /// Binds `opts.bind_address:opts.secure_port` (`cert_dir` is not used: a generated pair
-/// stays in memory) and serves HTTPS until `shutdown` fires. Returns the bound address
-/// and the server task.
+/// stays in memory) and serves HTTPS until `shutdown` fires. Given certificate files
+/// are re-read while serving, as the scheduler does.
 pub async fn serve(
     opts: &ServingOptions,
     health: Arc<Health>,
     auth: DelegatedAuth,
     shutdown: CancellationToken,
-) -> Result<(SocketAddr, JoinHandle<Result<(), StartError>>), StartError> {
+) -> Result<Served, StartError> {
     tls::install_crypto_provider();
     let pair = tls::load_or_generate(
         opts.tls_cert_file.as_deref(),
@@ -122,13 +126,23 @@ pub async fn serve(
     )
     .map_err(StartError::Serve)?;
     let config = RustlsConfig::from_config(tls::server_config(&pair).map_err(StartError::Serve)?);
+    let reloader = match (&opts.tls_cert_file, &opts.tls_private_key_file) {
+        (Some(cert), Some(key)) => Some(reload::spawn(
+            config.clone(),
+            cert.clone(),
+            key.clone(),
+            pair.clone(),
+            tls::server_config,
+        )),
+        _ => None,
+    };
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let bind_err = |e| StartError::Serve(ServingError::Bind(addr, e));
     let listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
     listener.set_nonblocking(true).map_err(bind_err)?;
     let local = listener.local_addr().map_err(bind_err)?;
     let handle = axum_server::Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, config)
+    let server = axum_server::from_tcp_rustls(listener, config.clone())
         .map_err(bind_err)?
         .handle(handle.clone());
     let app = router(health, auth, opts.always_allow_paths.clone());
@@ -136,13 +150,19 @@ pub async fn serve(
     let task = tokio::spawn(async move {
         let serving = server.serve(app.into_make_service());
         tokio::pin!(serving);
-        tokio::select! {
-            result = &mut serving => return result.map_err(failed),
-            () = shutdown.cancelled() => handle.graceful_shutdown(Some(SHUTDOWN_GRACE)),
+        let result = tokio::select! {
+            result = &mut serving => result.map_err(failed),
+            () = shutdown.cancelled() => {
+                handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+                serving.await.map_err(failed)
+            }
+        };
+        if let Some(r) = reloader {
+            r.abort();
         }
-        serving.await.map_err(failed)
+        result
     });
-    Ok((local, task))
+    Ok((local, task, config))
 }
 
 #[cfg(test)]
@@ -169,7 +189,7 @@ mod tests {
         let health = Arc::new(Health::default());
         health.metrics.count_write("ConfigMap");
         let stop = CancellationToken::new();
-        let (addr, _task) = serve(&opts, health.clone(), auth, stop.clone())
+        let (addr, _task, _tls) = serve(&opts, health.clone(), auth, stop.clone())
             .await
             .expect("serve");
         (addr, health, stop)

@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod certs;
 pub mod cli;
 pub mod controller;
 pub mod diff;
@@ -24,6 +25,7 @@ pub mod reconcile;
 pub mod render;
 pub mod rollout;
 pub mod run;
+pub mod serving;
 pub mod ssa;
 pub mod status;
 pub mod telemetry;

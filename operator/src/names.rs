@@ -28,6 +28,8 @@ pub const SECURE_PORT: i32 = 10259;
 pub const CONFIG_DIR: &str = "/etc/ferrosched";
 /// Key of the rendered configuration in the ConfigMap.
 pub const CONFIG_KEY: &str = "config.yaml";
+/// Where the scheduler pods mount the operator-issued serving certificate.
+pub const TLS_DIR: &str = "/var/run/ferrosched/tls";
 /// Where the scheduler keeps its generated serving certificate.
 pub const CERT_DIR: &str = "/var/run/ferrosched/certs";
 

@@ -11,6 +11,7 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, Config};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -23,6 +24,7 @@ use crate::http::{self, Health};
 use crate::metrics::Metrics;
 use crate::names::{FIELD_MANAGER, OPERATOR_LEASE};
 use crate::reconcile::Context;
+use crate::serving::{self, ServingCerts};
 
 /// A client from `--kubeconfig`, else the usual places (KUBECONFIG, ~/.kube/config, in-cluster).
 pub async fn client(args: &Args) -> Result<Client, StartError> {
@@ -109,7 +111,7 @@ pub async fn run(args: Args) -> Result<(), StartError> {
     });
     // Delegated authn/authz of /metrics through the operator's own connection.
     let auth = DelegatedAuth::from_clients(Some(client.clone()), Some(client.clone()));
-    let (addr, server) =
+    let (addr, server, tls_config) =
         http::serve(&args.serving(), health.clone(), auth, shutdown.clone()).await?;
     let mut server = Some(server);
     info!(%addr, namespace = %args.namespace, "ferrosched-operator started; serving health and metrics over HTTPS");
@@ -122,6 +124,26 @@ pub async fn run(args: Args) -> Result<(), StartError> {
             shutdown.cancel();
         });
     }
+
+    let (leading_tx, leading_rx) = watch::channel(false);
+    let serving_secret = (!args.serving_ca_secret.trim().is_empty()).then(|| {
+        let certs = ServingCerts {
+            namespace: args.namespace.clone(),
+            ca_name: args.serving_ca_secret.trim().to_string(),
+            own_names: non_empty(&args.serving_dns_names),
+        };
+        // A certificate given on the command line stays; else one from the CA.
+        let own = args.tls_cert_file.is_none().then_some(tls_config);
+        tokio::spawn(serving::maintain(
+            client.clone(),
+            certs,
+            own,
+            leading_rx,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+        serving::SCHEDULER_SECRET.to_string()
+    });
 
     let election_cancel = CancellationToken::new();
     let mut election = None;
@@ -142,12 +164,14 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         Ok(())
     } else {
         metrics.leader.set(1);
+        leading_tx.send_replace(true);
         let settings = Settings {
             namespace: args.namespace.clone(),
             default_image: args.scheduler_image.clone(),
             allowed_images: non_empty(&args.allowed_images),
             reserved_names: non_empty(&args.reserved_names),
             grant_role_prefix: args.grant_role_prefix.clone(),
+            serving_secret,
         };
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_string(),

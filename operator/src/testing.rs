@@ -13,6 +13,7 @@ pub fn settings() -> Settings {
         allowed_images: Vec::new(),
         reserved_names: vec!["ferrosched-operator".to_string()],
         grant_role_prefix: crate::names::DEFAULT_GRANT_ROLE_PREFIX.to_string(),
+        serving_secret: Some(crate::serving::SCHEDULER_SECRET.to_string()),
     }
 }
 

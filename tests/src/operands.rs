@@ -90,7 +90,11 @@ impl Operand {
         for a in c.args.iter().flatten() {
             match a.split('=').next().unwrap_or_default() {
                 "--config" => args.push(format!("--config={}", self.config_path.display())),
-                "--secure-port" | "--bind-address" | "--cert-dir" => {}
+                "--secure-port"
+                | "--bind-address"
+                | "--cert-dir"
+                | "--tls-cert-file"
+                | "--tls-private-key-file" => {}
                 _ => args.push(a.clone()),
             }
         }

@@ -78,6 +78,61 @@ pub fn created_to_ready(pod: &Pod) -> Option<f64> {
     Some(ready.duration_since(created).as_secs_f64())
 }
 
+/// GETs `https://<server_name>:<port><path>` at `ip`, as a ServiceMonitor scrapes an
+/// endpoint: the certificate verified against `ca_pem` (and nothing else) for
+/// `server_name`. Returns the HTTP status; a certificate that does not verify is an error.
+pub async fn https_verified(
+    ip: &str,
+    port: u16,
+    server_name: &str,
+    ca_pem: &str,
+    path: &str,
+) -> anyhow::Result<u16> {
+    let addr = std::net::SocketAddr::new(ip.parse()?, port);
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes())?)
+        .resolve(server_name, addr)
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let reply = client
+        .get(format!("https://{server_name}:{port}{path}"))
+        .send()
+        .await?;
+    Ok(reply.status().as_u16())
+}
+
+/// Whether the PEM chain `chain_pem` (leaf first) verifies for `server_name` against the
+/// CA `ca_pem`, now, as a TLS client verifies a server.
+pub fn certificate_verifies(chain_pem: &str, ca_pem: &str, server_name: &str) -> bool {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    let Ok(ca) = CertificateDer::from_pem_slice(ca_pem.as_bytes()) else {
+        return false;
+    };
+    if roots.add(ca).is_err() {
+        return false;
+    }
+    let Ok(verifier) = rustls::client::WebPkiServerVerifier::builder(roots.into()).build() else {
+        return false;
+    };
+    let Ok(chain) =
+        CertificateDer::pem_slice_iter(chain_pem.as_bytes()).collect::<Result<Vec<_>, _>>()
+    else {
+        return false;
+    };
+    let (Some(leaf), Ok(name)) = (chain.first(), ServerName::try_from(server_name.to_string()))
+    else {
+        return false;
+    };
+    verifier
+        .verify_server_cert(leaf, &chain[1..], &name, &[], UnixTime::now())
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_reference;

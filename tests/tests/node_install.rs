@@ -1,7 +1,8 @@
 //! The path a user takes, on a real node: the image `hack/image.sh` built, imported into
 //! the node's containerd; `helm install` into a namespace enforcing Pod Security
 //! `restricted`; the operator and a two-replica profile's schedulers run as pods under a
-//! real kubelet (HTTPS probes, emptyDir cert-dir, read-only root, in-cluster config).
+//! real kubelet (HTTPS probes, read-only root, in-cluster config), every endpoint's
+//! certificate verified against the CA the operator keeps, as a ServiceMonitor verifies it.
 //! The schedulers bind pods to kwok nodes and one to the real node, where it runs; the
 //! leader pod deleted, the standby leads; a config edit rolls the Deployment without ever
 //! dropping to zero Ready replicas, also with the operator pod killed mid-rollout;
@@ -24,7 +25,7 @@ use ferrosched_e2e::{TestEnv, operator};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::watcher;
@@ -179,6 +180,45 @@ async fn helm_install_runs_the_image_as_pods_on_a_real_node() -> anyhow::Result<
             let secs = created_to_ready(p).ok_or_else(|| anyhow::anyhow!("no Ready time"))?;
             println!("figure: scheduler pod created to Ready: {secs:.1} s");
         }
+
+        // 1b. Scraped as the chart's ServiceMonitors scrape: every endpoint verified against
+        // the CA the operator publishes, for the names the ServiceMonitors expect.
+        let bundles: Api<ConfigMap> = Api::namespaced(c.clone(), NAMESPACE);
+        let bundle = format!("{RELEASE}-serving-ca");
+        let ca = env
+            .wait_for("the serving CA published", Duration::from_secs(60), || async {
+                bundles.get_opt(&bundle).await.ok()??.data?.get("ca.crt").cloned()
+            })
+            .await?;
+        let ip = |p: &Pod| p.status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap_or_default();
+        let scheduler_host = format!("ferrosched-scheduler.{NAMESPACE}.svc");
+        let mut verified = 0;
+        for p in &pods {
+            let status = user_path::https_verified(&ip(p), 10259, &scheduler_host, &ca, "/healthz").await?;
+            assert_eq!(status, 200, "scheduler {:?} verified", p.metadata.name);
+            verified += 1;
+            let other = format!("{CHILD}-elsewhere.{NAMESPACE}.svc");
+            assert!(
+                user_path::https_verified(&ip(p), 10259, &other, &ca, "/healthz").await.is_err(),
+                "a name the certificate does not carry is refused"
+            );
+        }
+        let operator_pod = Api::<Pod>::namespaced(c.clone(), NAMESPACE)
+            .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={RELEASE}")))
+            .await?
+            .items
+            .into_iter()
+            .find(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with(&format!("{RELEASE}-"))))
+            .ok_or_else(|| anyhow::anyhow!("no operator pod"))?;
+        let operator_host = format!("{RELEASE}.{NAMESPACE}.svc");
+        let status = env
+            .wait_for("the operator serves its certificate from the CA", Duration::from_secs(30), || async {
+                user_path::https_verified(&ip(&operator_pod), 8443, &operator_host, &ca, "/readyz").await.ok()
+            })
+            .await?;
+        assert_eq!(status, 200);
+        verified += 1;
+        println!("figure: endpoints verified against the operator's serving CA (no insecureSkipVerify): {verified} of {}", pods.len() + 1);
 
         // 2. Pods for the profile: four to kwok nodes, one to the real node, where it runs.
         let kwok_sel = BTreeMap::from([("type", "kwok")]);

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ferrosched_crds::SchedulerProfile;
-use ferrosched_e2e::TestEnv;
 use ferrosched_e2e::fixtures::{self, MANAGER, NodeSpec};
 use ferrosched_e2e::operands::free_port;
 use ferrosched_e2e::operator::{NS, Scrape, condition, start, wait_rolled_out, writes};
 use ferrosched_e2e::procs::{self, Spawned};
+use ferrosched_e2e::{TestEnv, user_path};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 use kube::Resource;
@@ -43,6 +43,37 @@ async fn apply(c: &kube::Client, p: &SchedulerProfile) -> anyhow::Result<()> {
         )
         .await?;
     Ok(())
+}
+
+/// The Secret the Deployment's pods serve their certificate from.
+fn deploy_tls_secret(d: &Deployment) -> Option<String> {
+    d.spec
+        .template
+        .spec
+        .as_ref()?
+        .volumes
+        .iter()
+        .flatten()
+        .find_map(|v| v.secret.as_ref()?.secret_name.clone())
+}
+
+/// The schedulers' serving certificate chain and the CA the operator publishes.
+async fn serving_certificate(c: &kube::Client) -> anyhow::Result<(String, String)> {
+    let secret = Api::<Secret>::namespaced(c.clone(), NS)
+        .get("ferrosched-scheduler-tls")
+        .await?;
+    let chain = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("tls.crt"))
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+    let bundle = Api::<ConfigMap>::namespaced(c.clone(), NS)
+        .get("ferrosched-serving-ca")
+        .await?;
+    let ca = bundle.data.and_then(|d| d.get("ca.crt").cloned());
+    chain
+        .zip(ca)
+        .ok_or_else(|| anyhow::anyhow!("no serving certificate or CA bundle yet"))
 }
 
 /// resourceVersions of every child the operator writes (not the ones controllers update).
@@ -173,7 +204,17 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
         assert_eq!(w1 - w0, 0.0, "steady state makes no writes");
         assert_eq!(versions(&c, "bin-packing", &cm_name).await?, before, "no child changed");
 
+        // The schedulers serve a certificate from the operator's CA, for the name the
+        // chart's ServiceMonitor verifies.
+        let tls_volume = deploy_tls_secret(&Api::<Deployment>::namespaced(c.clone(), NS).get("ferrosched-bin-packing").await?);
+        assert_eq!(tls_volume.as_deref(), Some("ferrosched-scheduler-tls"));
+        let (issued, ca) = serving_certificate(&c).await?;
+        let host = format!("ferrosched-scheduler.{NS}.svc");
+        assert!(user_path::certificate_verifies(&issued, &ca, &host), "verifies for {host}");
+        assert!(!user_path::certificate_verifies(&issued, &ca, "ferrosched-bin-packing.elsewhere.svc"));
+
         // Drift: deleted and edited children come back.
+        Api::<Secret>::namespaced(c.clone(), NS).delete("ferrosched-scheduler-tls", &DeleteParams::default()).await?;
         Api::<ConfigMap>::namespaced(c.clone(), NS).delete(&cm_name, &DeleteParams::default()).await?;
         let base_binding = "ferrosched:scheduler:bin-packing:base";
         Api::<ClusterRoleBinding>::all(c.clone()).delete(base_binding, &DeleteParams::default()).await?;
@@ -181,6 +222,13 @@ async fn children_are_complete_idempotent_restored_and_collected() -> anyhow::Re
         deploys.patch("ferrosched-bin-packing", &PatchParams::default(), &Patch::Strategic(serde_json::json!({
             "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "image": "evil:1"}]}}}
         }))).await?;
+        // The serving Secret is checked every minute: issued again from the same CA.
+        let (reissued, same_ca) = env.wait_for("serving certificate issued again", Duration::from_secs(90), || async {
+            serving_certificate(&c).await.ok()
+        }).await?;
+        assert_eq!(same_ca, ca, "the CA is kept");
+        assert_ne!(reissued, issued, "a new certificate");
+        assert!(user_path::certificate_verifies(&reissued, &ca, &host));
         env.wait_for("drift restored", Duration::from_secs(60), || async {
             let cm = Api::<ConfigMap>::namespaced(c.clone(), NS).get_opt(&cm_name).await.ok()??;
             let crb = Api::<ClusterRoleBinding>::all(c.clone()).get_opt(base_binding).await.ok()??;

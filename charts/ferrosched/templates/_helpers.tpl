@@ -80,12 +80,11 @@ rendering and compares).
 {{- $full := include "ferrosched.fullname" . -}}
 {{- $ops := include "ferrosched.operandNamespace" . -}}
 {{- /* Lease; Role and RoleBinding: always in the operands' namespace. */ -}}
+{{- /* ServiceAccount, Deployment, Service, PDB: $full, in the release namespace. */ -}}
 {{- $names := list "ferrosched-operator" $full -}}
-{{- if eq $ops .Release.Namespace -}}
-{{- /* ServiceAccount, Deployment, Service, PDB, ServiceMonitor: $full, in the release namespace. */ -}}
+{{- /* The ServiceMonitors: always in the operands' namespace (next to the CA bundle). */ -}}
 {{- if .Values.metrics.serviceMonitor.enabled -}}
 {{- $names = append $names (printf "%s-schedulers" $full) -}}
-{{- end -}}
 {{- end -}}
 {{- if and .Values.metrics.dashboard.enabled (eq (.Values.metrics.dashboard.namespace | default .Release.Namespace) $ops) -}}
 {{- $names = append $names (printf "%s-dashboard" $full) -}}

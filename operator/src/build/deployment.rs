@@ -10,8 +10,8 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
     HTTPGetAction, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe, ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
-    WeightedPodAffinityTerm,
+    Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume,
+    VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -71,15 +71,22 @@ pub fn grace_seconds(profile: &SchedulerProfile, renew_deadline_seconds: i64) ->
         .unwrap_or(min_grace_seconds(renew_deadline_seconds) + GRACE_SLACK_SECONDS)
 }
 
-/// The scheduler's command line: binary and flags.
-pub fn command(profile: &SchedulerProfile) -> (Vec<String>, Vec<String>) {
-    let args = vec![
+/// The scheduler's command line: binary and flags. It serves the operator-issued
+/// certificate when there is one (re-read when the Secret is renewed), else its own.
+pub fn command(profile: &SchedulerProfile, s: &Settings) -> (Vec<String>, Vec<String>) {
+    let mut args = vec![
         format!("--config={}/{}", names::CONFIG_DIR, names::CONFIG_KEY),
         format!("--leader-elect={}", leader_elect(profile)),
         format!("--secure-port={}", names::SECURE_PORT),
-        format!("--cert-dir={}", names::CERT_DIR),
-        format!("-v={}", profile.spec.log_level.unwrap_or(0)),
     ];
+    match &s.serving_secret {
+        Some(_) => args.extend([
+            format!("--tls-cert-file={}/tls.crt", names::TLS_DIR),
+            format!("--tls-private-key-file={}/tls.key", names::TLS_DIR),
+        ]),
+        None => args.push(format!("--cert-dir={}", names::CERT_DIR)),
+    }
+    args.push(format!("-v={}", profile.spec.log_level.unwrap_or(0)));
     (vec!["ferrosched-scheduler".to_string()], args)
 }
 
@@ -164,7 +171,17 @@ fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Pod
                 ..Volume::default()
             },
             empty_dir("tmp"),
-            empty_dir("certs"),
+            match &s.serving_secret {
+                Some(secret) => Volume {
+                    name: "tls".to_string(),
+                    secret: Some(SecretVolumeSource {
+                        secret_name: Some(secret.clone()),
+                        ..SecretVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+                None => empty_dir("certs"),
+            },
         ]),
         node_selector: spec.node_selector.clone(),
         tolerations: spec.tolerations.clone(),
@@ -185,7 +202,7 @@ fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Pod
 }
 
 fn container(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Container {
-    let (command, args) = command(profile);
+    let (command, args) = command(profile, s);
     let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
         name: name.to_string(),
         mount_path: path.to_string(),
@@ -237,7 +254,10 @@ fn container(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Co
         volume_mounts: Some(vec![
             mount("config", names::CONFIG_DIR, true),
             mount("tmp", "/tmp", false),
-            mount("certs", names::CERT_DIR, false),
+            match s.serving_secret {
+                Some(_) => mount("tls", names::TLS_DIR, true),
+                None => mount("certs", names::CERT_DIR, false),
+            },
         ]),
         ..Container::default()
     }

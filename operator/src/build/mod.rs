@@ -57,6 +57,9 @@ pub struct Settings {
     pub reserved_names: Vec<String>,
     /// Prefix of the fixed grant ClusterRoles the chart ships (`<release>:grants:`).
     pub grant_role_prefix: String,
+    /// The Secret with the schedulers' operator-issued serving certificate; `None`: each
+    /// scheduler signs its own.
+    pub serving_secret: Option<String>,
 }
 
 /// What a Deployment runs, the unit of a rollout and of a rollback: the scheduler

@@ -72,10 +72,37 @@ fn deployment_of_a_minimal_profile() {
             "--config=/etc/ferrosched/config.yaml",
             "--leader-elect=true",
             "--secure-port=10259",
-            "--cert-dir=/var/run/ferrosched/certs",
+            "--tls-cert-file=/var/run/ferrosched/tls/tls.crt",
+            "--tls-private-key-file=/var/run/ferrosched/tls/tls.key",
             "-v=0"
         ]
     );
+    let tls = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "tls")
+        .and_then(|v| v.secret.as_ref())
+        .and_then(|s| s.secret_name.clone());
+    assert_eq!(tls.as_deref(), Some("ferrosched-scheduler-tls"));
+    let mounts = c.volume_mounts.clone().unwrap_or_default();
+    assert!(
+        mounts.iter().any(|m| m.name == "tls"
+            && m.mount_path == "/var/run/ferrosched/tls"
+            && m.read_only == Some(true)),
+        "{mounts:?}"
+    );
+    // Without the operator's CA, the scheduler signs its own (in an emptyDir).
+    let own = crate::build::Settings {
+        serving_secret: None,
+        ..crate::testing::settings()
+    };
+    let (_, args) = crate::build::command(&minimal("demo"), &own);
+    assert!(
+        args.contains(&"--cert-dir=/var/run/ferrosched/certs".to_string()),
+        "{args:?}"
+    );
+    assert!(!args.iter().any(|a| a.starts_with("--tls-")), "{args:?}");
     for (probe, path) in [
         (&c.liveness_probe, "/livez"),
         (&c.readiness_probe, "/readyz"),
@@ -119,13 +146,13 @@ fn deployment_of_a_minimal_profile() {
         [
             ("config", "/etc/ferrosched", Some(true)),
             ("tmp", "/tmp", None),
-            ("certs", "/var/run/ferrosched/certs", None)
+            ("tls", "/var/run/ferrosched/tls", Some(true))
         ]
     );
     let volumes = pod.volumes.as_ref().expect("volumes");
     let cm = volumes[0].config_map.as_ref().expect("config volume");
     assert_eq!(cm.name, format!("ferrosched-demo-config-{hash}"));
-    assert!(volumes[1].empty_dir.is_some() && volumes[2].empty_dir.is_some());
+    assert!(volumes[1].empty_dir.is_some() && volumes[2].secret.is_some());
 }
 
 #[test]
