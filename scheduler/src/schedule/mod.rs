@@ -3,7 +3,7 @@
 mod algorithm;
 mod binder;
 pub mod event_names;
-mod event_writer;
+pub mod event_writer;
 mod fit_error;
 mod nominating;
 mod outcome;

@@ -2,6 +2,9 @@
 //! to the next node round-robin through `pods/binding`, a bounded number in flight, so
 //! its throughput is the rate at which this control plane accepts bindings. Bindings go
 //! as protobuf, the cheapest encoding for the API server, as the schedulers send them.
+//! With `events`, it also writes what every upstream-faithful scheduler writes: one
+//! `Scheduled` event per bound pod, queued and written asynchronously by the scheduler's
+//! own event writer (upstream's broadcaster semantics), so the binds never wait for it.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -9,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ferrosched_scheduler::schedule::event_writer::{EventWriter, PodRef, QueuedEvent};
 use ferrosched_scheduler::wire::{ContentType, Writer};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
@@ -35,6 +39,8 @@ pub struct BinderOptions {
     pub concurrency: usize,
     /// Written once nodes and pending pods are listed.
     pub ready_file: Option<PathBuf>,
+    /// Write a `Scheduled` event per bound pod.
+    pub events: bool,
 }
 
 async fn client(path: &PathBuf) -> anyhow::Result<Client> {
@@ -63,23 +69,36 @@ pub async fn run(opts: BinderOptions) -> anyhow::Result<()> {
     let nodes = Arc::new(nodes);
     let next = Arc::new(AtomicUsize::new(0));
     let writer = Writer::new(client.clone(), ContentType::Protobuf);
-    let (tx, rx) = mpsc::unbounded_channel::<(String, String)>();
+    let events = opts.events.then(|| {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let instance = format!("{}-{host}", opts.scheduler_name);
+        Arc::new(EventWriter::start(
+            writer.clone(),
+            &opts.scheduler_name,
+            &instance,
+        ))
+    });
+    let (tx, rx) = mpsc::unbounded_channel::<PodRef>();
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..opts.concurrency.max(1) {
-        let (writer, rx, nodes, next, limiter) = (
+        let (writer, rx, nodes, next, limiter, events) = (
             writer.clone(),
             rx.clone(),
             nodes.clone(),
             next.clone(),
             limiter.clone(),
+            events.clone(),
         );
         tokio::spawn(async move {
             loop {
-                let Some((ns, name)) = rx.lock().await.recv().await else {
+                let Some(pod) = rx.lock().await.recv().await else {
                     return;
                 };
                 let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
-                bind(&writer, &limiter, &ns, &name, node).await;
+                let bound = bind(&writer, &limiter, &pod.namespace, &pod.name, node).await;
+                if let (true, Some(events)) = (bound, &events) {
+                    events.send(scheduled(pod, node));
+                }
             }
         });
     }
@@ -114,15 +133,36 @@ pub async fn run(opts: BinderOptions) -> anyhow::Result<()> {
             pod.metadata.name.unwrap_or_default(),
         );
         if !bound && dispatched.insert(key.clone()) {
-            tx.send(key)?;
+            tx.send(PodRef {
+                namespace: key.0,
+                name: key.1,
+                uid: pod.metadata.uid.unwrap_or_default(),
+                resource_version: None,
+            })?;
         }
     }
     Ok(())
 }
 
+/// The `Scheduled` event upstream writes for a pod bound to `node`.
+fn scheduled(pod: PodRef, node: &str) -> QueuedEvent {
+    QueuedEvent {
+        time: jiff::Timestamp::now(),
+        note: format!(
+            "Successfully assigned {}/{} to {node}",
+            pod.namespace, pod.name
+        ),
+        regarding: pod,
+        related: None,
+        type_: "Normal",
+        reason: "Scheduled",
+        action: "Binding",
+    }
+}
+
 /// `POST pods/<name>/binding` in protobuf (as the schedulers send it), retried a few
-/// times on transient errors.
-async fn bind(writer: &Writer, limiter: &TokenBucket, ns: &str, name: &str, node: &str) {
+/// times on transient errors. Whether the pod is bound (by this call or an earlier one).
+async fn bind(writer: &Writer, limiter: &TokenBucket, ns: &str, name: &str, node: &str) -> bool {
     let binding = Binding {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -140,13 +180,14 @@ async fn bind(writer: &Writer, limiter: &TokenBucket, ns: &str, name: &str, node
     for attempt in 0..5u32 {
         limiter.acquire().await;
         match writer.create(&path, &binding).await {
-            Ok(_) => return,
+            Ok(_) => return true,
             // Already bound (e.g. a retry after a lost reply): nothing left to do.
-            Err(kube::Error::Api(s)) if s.code == 409 => return,
+            Err(kube::Error::Api(s)) if s.code == 409 => return attempt > 0,
             Err(e) => {
                 tracing::warn!(pod = name, attempt, error = %e, "bind failed");
                 tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
             }
         }
     }
+    false
 }

@@ -20,15 +20,19 @@ pub enum Contestant {
     Ferrosched,
     /// Upstream `kube-scheduler` at the pinned version.
     KubeScheduler,
-    /// The minimal binder: round-robin, no logic.
+    /// The minimal binder writing one `Scheduled` event per bound pod, as every
+    /// upstream-faithful scheduler does: the limit the targets are measured against.
+    LimitEvents,
+    /// The minimal binder: round-robin, no logic, no events (the floor under both).
     Limit,
 }
 
 impl Contestant {
     /// Every contestant, in table order.
-    pub const ALL: [Contestant; 3] = [
+    pub const ALL: [Contestant; 4] = [
         Contestant::Ferrosched,
         Contestant::KubeScheduler,
+        Contestant::LimitEvents,
         Contestant::Limit,
     ];
 
@@ -37,6 +41,7 @@ impl Contestant {
         match self {
             Contestant::Ferrosched => "ferrosched",
             Contestant::KubeScheduler => "kube-scheduler",
+            Contestant::LimitEvents => "limit-events",
             Contestant::Limit => "limit",
         }
     }
@@ -48,7 +53,7 @@ impl Contestant {
 
     /// Whether it serves `/readyz` and `/metrics` on a secure port.
     pub fn is_scheduler(self) -> bool {
-        self != Contestant::Limit
+        !matches!(self, Contestant::Limit | Contestant::LimitEvents)
     }
 
     /// Chart colour.
@@ -56,6 +61,7 @@ impl Contestant {
         match self {
             Contestant::Ferrosched => "#d9480f",
             Contestant::KubeScheduler => "#1c7ed6",
+            Contestant::LimitEvents => "#495057",
             Contestant::Limit => "#868e96",
         }
     }
@@ -150,9 +156,8 @@ pub fn launch(
     let (bin, args) = match c {
         Contestant::Ferrosched => (bins.ferrosched.clone(), serving),
         Contestant::KubeScheduler => (bins.kube_scheduler.clone(), serving),
-        Contestant::Limit => (
-            bins.bench.clone(),
-            vec![
+        Contestant::Limit | Contestant::LimitEvents => {
+            let mut args = vec![
                 "binder".into(),
                 format!("--kubeconfig={kc}"),
                 format!("--scheduler-name={scheduler_name}"),
@@ -160,8 +165,12 @@ pub fn launch(
                 format!("--burst={BURST}"),
                 format!("--concurrency={BINDER_CONCURRENCY}"),
                 format!("--ready-file={}", ready_file.display()),
-            ],
-        ),
+            ];
+            if c == Contestant::LimitEvents {
+                args.push("--events".into());
+            }
+            (bins.bench.clone(), args)
+        }
     };
     Ok(Launch {
         bin,
@@ -198,6 +207,17 @@ mod tests {
         let l = launch(Contestant::Limit, &bins, Path::new("/k"), "s", 1, &dir).expect("launch");
         assert!(!l.ready_file.exists());
         assert_eq!(l.args[0], "binder");
+        assert!(!l.args.contains(&"--events".to_string()));
+        let e = launch(
+            Contestant::LimitEvents,
+            &bins,
+            Path::new("/k"),
+            "s",
+            1,
+            &dir,
+        )
+        .expect("launch");
+        assert_eq!(e.args.last().map(String::as_str), Some("--events"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,7 +1,8 @@
 //! Creating nodes and pods in bulk, a bounded number of requests in flight.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -65,6 +66,15 @@ pub async fn create_nodes(client: &Client, w: &Workload) -> anyhow::Result<()> {
 
 /// Creates pods, [`CONCURRENCY`] at a time.
 pub async fn create_pods(client: &Client, pods: Vec<Pod>) -> anyhow::Result<()> {
+    create_pods_timed(client, pods).await.map(drop)
+}
+
+/// Creates pods, [`CONCURRENCY`] at a time; returns when each one's create request was
+/// first sent (the start of the latency a user feels).
+pub async fn create_pods_timed(
+    client: &Client,
+    pods: Vec<Pod>,
+) -> anyhow::Result<HashMap<String, Instant>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     futures::stream::iter(pods)
         .map(|pod| {
@@ -72,12 +82,12 @@ pub async fn create_pods(client: &Client, pods: Vec<Pod>) -> anyhow::Result<()> 
             async move {
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 let post = PostParams::default();
-                retry(&format!("creating pod {name}"), || api.create(&post, &pod))
-                    .await
-                    .map(drop)
+                let sent = Instant::now();
+                retry(&format!("creating pod {name}"), || api.create(&post, &pod)).await?;
+                Ok::<_, anyhow::Error>((name, sent))
             }
         })
         .buffer_unordered(CONCURRENCY)
-        .try_collect::<()>()
+        .try_collect()
         .await
 }

@@ -64,6 +64,14 @@ pub struct RunResult {
     /// Events the API server created during the run (the contestant is the only writer).
     #[serde(default)]
     pub events_written: Option<u64>,
+    /// `FailedScheduling` events of the run (their counts summed): pods a scheduler failed
+    /// before it placed them.
+    #[serde(default)]
+    pub failed_scheduling: Option<u64>,
+    /// p50, p90 and p99 (ms) of the latency a user feels: from a measured pod's create
+    /// request to the bind the driver's watch saw.
+    #[serde(default)]
+    pub pod_latency_ms: Option<[f64; 3]>,
     /// The contestant process's peak RSS and CPU time.
     pub usage: Option<Usage>,
     /// CPU seconds kube-apiserver spent from creation start to the end.
@@ -99,6 +107,8 @@ impl RunResult {
             apiserver_bind_ms: None,
             apiserver_create_ms: None,
             events_written: None,
+            failed_scheduling: None,
+            pod_latency_ms: None,
             usage: None,
             apiserver_cpu_secs: None,
             etcd_cpu_secs: None,

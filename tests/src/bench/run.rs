@@ -85,6 +85,24 @@ async fn measure(
         false => None,
     };
     let scheduler_name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let measured = || {
+        (0..w.measured)
+            .map(|i| w.measured_pod(i, &scheduler_name))
+            .collect::<Vec<_>>()
+    };
+    // Backlog mode: every measured pod pending, and watched, before the contestant starts.
+    let mut backlog = None;
+    if w.backlog {
+        tracing::info!(
+            contestant = c.name(),
+            "creating {} measured pods before it starts",
+            w.measured
+        );
+        let t = Instant::now();
+        populate::create_pods_timed(&client, measured()).await?;
+        tracing::info!(secs = t.elapsed().as_secs_f64(), "backlog created");
+        backlog = Some(BindRecorder::start(&client).await?);
+    }
     let port = free_port();
     let launch = contestant::launch(
         c,
@@ -102,25 +120,29 @@ async fn measure(
     wait_ready(&mut proc, c, port, &launch.ready_file, &http).await?;
     result.setup_secs = started.elapsed().as_secs_f64();
 
-    let recorder = BindRecorder::start(&client).await?;
+    let recorder = match backlog {
+        Some(r) => r,
+        None => BindRecorder::start(&client).await?,
+    };
     let (api_pid, etcd_pid) = (cp.pid_of("kube-apiserver"), cp.pid_of("etcd"));
     let cpu = |pid: Option<u32>| pid.and_then(procstat::cpu_secs);
     let (api_cpu0, etcd_cpu0) = (cpu(api_pid), cpu(etcd_pid));
-    tracing::info!(
-        contestant = c.name(),
-        "creating {} measured pods",
-        w.measured
-    );
+    // Creation mode: the measured pods are created now, while the contestant binds them.
     let t0 = Instant::now();
-    let pods = (0..w.measured)
-        .map(|i| w.measured_pod(i, &scheduler_name))
-        .collect();
-    let creator = client.clone();
-    let mut creating = Some(tokio::spawn(async move {
-        populate::create_pods(&creator, pods)
-            .await
-            .map(|()| t0.elapsed())
-    }));
+    let mut creating = (!w.backlog).then(|| {
+        tracing::info!(
+            contestant = c.name(),
+            "creating {} measured pods",
+            w.measured
+        );
+        let (creator, pods) = (client.clone(), measured());
+        tokio::spawn(async move {
+            populate::create_pods_timed(&creator, pods)
+                .await
+                .map(|created| (t0.elapsed(), created))
+        })
+    });
+    let mut created = Default::default();
     let deadline = t0 + opts.timeout;
     let mut last_log = Instant::now();
     result.outcome = loop {
@@ -137,7 +159,8 @@ async fn measure(
         if creating.as_ref().is_some_and(|h| h.is_finished())
             && let Some(h) = creating.take()
         {
-            result.create_secs = h.await??.as_secs_f64();
+            let (secs, times) = h.await??;
+            (result.create_secs, created) = (secs.as_secs_f64(), times);
         }
         if last_log.elapsed() >= Duration::from_secs(10) {
             tracing::info!(
@@ -152,11 +175,18 @@ async fn measure(
     };
     if let Some(h) = creating.take() {
         if result.outcome == Outcome::Completed {
-            result.create_secs = h.await??.as_secs_f64();
+            let (secs, times) = h.await??;
+            (result.create_secs, created) = (secs.as_secs_f64(), times);
         } else {
             h.abort();
         }
     }
+    let latencies = recorder.latencies_ms(&created);
+    if !latencies.is_empty() {
+        let p = |q: f64| stats::percentile(&latencies, q);
+        result.pod_latency_ms = Some([p(50.0), p(90.0), p(99.0)]);
+    }
+    result.failed_scheduling = failed_scheduling(&client).await;
     let binds = recorder.bind_secs(t0);
     result.bound = binds.len();
     result.last_bind_secs = binds.iter().copied().fold(0.0, f64::max);
@@ -205,6 +235,30 @@ async fn read_apiserver_metrics(client: &kube::Client, dir: &Path, result: &mut 
         tracing::warn!("writing apiserver request counts: {e}");
     }
     result.events_written = Some(events_created(&counts));
+}
+
+/// `FailedScheduling` events in the workload's namespace, their repeat counts summed.
+async fn failed_scheduling(client: &kube::Client) -> Option<u64> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(client.clone(), NAMESPACE);
+    let lp = kube::api::ListParams::default().fields("reason=FailedScheduling");
+    match api.list(&lp).await {
+        Ok(list) => Some(
+            list.items
+                .iter()
+                .map(|e| {
+                    // A repeated event is one object with a series (events.k8s.io) or a
+                    // count (core/v1); either way it stands for that many failures.
+                    let n = e.series.as_ref().and_then(|s| s.count).or(e.count);
+                    n.map_or(1, |c| u64::try_from(c.max(1)).unwrap_or(1))
+                })
+                .sum(),
+        ),
+        Err(e) => {
+            tracing::warn!("listing FailedScheduling events: {e}");
+            None
+        }
+    }
 }
 
 /// Successful event creations (either API group) among `apiserver_request_total` lines.

@@ -17,6 +17,8 @@ pub struct SuiteOptions {
     pub workloads: Vec<String>,
     /// Contestants to run; empty: all.
     pub contestants: Vec<Contestant>,
+    /// Modes to run each workload in (`false`: creation, `true`: backlog); empty: both.
+    pub backlog: Vec<bool>,
     /// Per-run timeout.
     pub timeout: Duration,
     /// Runs of each workload × contestant (at least 1).
@@ -35,9 +37,19 @@ pub struct SuiteOptions {
 pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<Results> {
     let started = Instant::now();
     let bins = Binaries::locate(&opts.bin_dir)?;
+    let modes = if opts.backlog.is_empty() {
+        vec![false, true]
+    } else {
+        opts.backlog.clone()
+    };
     let workloads: Vec<_> = workload::all(opts.quick)
         .into_iter()
         .filter(|w| opts.workloads.is_empty() || opts.workloads.contains(&w.name))
+        .flat_map(|w| {
+            modes
+                .iter()
+                .map(move |b| if *b { w.as_backlog() } else { w.clone() })
+        })
         .collect();
     if workloads.is_empty() {
         anyhow::bail!("no workload matches {:?}", opts.workloads);

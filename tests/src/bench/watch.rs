@@ -1,6 +1,6 @@
 //! Recording when each measured pod becomes bound, from a watch on the measured pods.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use super::workload::{NAMESPACE, PHASE_LABEL};
 
 #[derive(Debug, Default)]
 struct Recorded {
-    bound: HashSet<String>,
+    bound: HashMap<String, Instant>,
     times: Vec<Instant>,
 }
 
@@ -59,7 +59,8 @@ impl BindRecorder {
                 let now = Instant::now();
                 let name = pod.metadata.name.unwrap_or_default();
                 let mut r = st.lock().unwrap_or_else(|e| e.into_inner());
-                if r.bound.insert(name) {
+                if let std::collections::hash_map::Entry::Vacant(e) = r.bound.entry(name) {
+                    e.insert(now);
                     r.times.push(now);
                 }
             }
@@ -84,6 +85,24 @@ impl BindRecorder {
             .iter()
             .map(|t| t.saturating_duration_since(start).as_secs_f64())
             .collect()
+    }
+}
+
+impl BindRecorder {
+    /// Milliseconds from each pod's creation (`created`, when its create request was
+    /// sent) to the bind the watch saw, sorted; pods not bound are left out.
+    pub fn latencies_ms(&self, created: &HashMap<String, Instant>) -> Vec<f64> {
+        let r = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<f64> = r
+            .bound
+            .iter()
+            .filter_map(|(name, bound)| {
+                let sent = created.get(name)?;
+                Some(bound.saturating_duration_since(*sent).as_secs_f64() * 1000.0)
+            })
+            .collect();
+        out.sort_by(f64::total_cmp);
+        out
     }
 }
 

@@ -38,8 +38,13 @@ pub struct Workload {
     pub nodes: usize,
     /// Pods created already bound before the scheduler starts.
     pub initial: usize,
-    /// Pods created after the scheduler is ready, timed until bound.
+    /// Pods timed until bound: created after the scheduler is ready, or, in backlog mode,
+    /// all created and pending before it starts.
     pub measured: usize,
+    /// Backlog (drain) mode: the measured pods wait before the contestant starts, so the
+    /// figure is its own drain rate, not the rate at which the driver creates pods.
+    #[serde(default)]
+    pub backlog: bool,
 }
 
 impl Workload {
@@ -56,12 +61,22 @@ impl Workload {
             nodes,
             initial,
             measured,
+            backlog: false,
         }
     }
 
-    /// `SchedulingBasic/5000Nodes_10000Pods`.
+    /// The same workload in backlog mode.
+    pub fn as_backlog(&self) -> Self {
+        Workload {
+            backlog: true,
+            ..self.clone()
+        }
+    }
+
+    /// `SchedulingBasic/5000Nodes_10000Pods`, with `/backlog` in backlog mode.
     pub fn id(&self) -> String {
-        format!("{}/{}", self.name, self.size)
+        let mode = if self.backlog { "/backlog" } else { "" };
+        format!("{}/{}{mode}", self.name, self.size)
     }
 
     /// The node names, `node-00000` ...

@@ -30,9 +30,14 @@ enum Command {
         /// TopologySpreading); repeatable.
         #[arg(long = "workload")]
         workloads: Vec<String>,
-        /// Only this contestant (ferrosched, kube-scheduler, limit); repeatable.
+        /// Only this contestant (ferrosched, kube-scheduler, limit-events, limit);
+        /// repeatable.
         #[arg(long = "contestant", value_parser = parse_contestant)]
         contestants: Vec<Contestant>,
+        /// Only this mode: `creation` (pods created while the contestant runs) or
+        /// `backlog` (all pending before it starts); repeatable. Default: both.
+        #[arg(long = "mode", value_parser = parse_mode)]
+        modes: Vec<bool>,
         /// Seconds the measured pods of one run may take to be bound.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
@@ -80,6 +85,10 @@ enum Command {
         /// Written once the initial lists are done.
         #[arg(long)]
         ready_file: Option<PathBuf>,
+        /// Also write a `Scheduled` event per bound pod, as upstream's event broadcaster
+        /// does (asynchronously, through the scheduler's own event writer).
+        #[arg(long)]
+        events: bool,
     },
 }
 
@@ -88,6 +97,14 @@ fn parse_contestant(s: &str) -> Result<Contestant, String> {
         let names: Vec<&str> = Contestant::ALL.iter().map(|c| c.name()).collect();
         format!("unknown contestant {s:?}; one of {}", names.join(", "))
     })
+}
+
+fn parse_mode(s: &str) -> Result<bool, String> {
+    match s {
+        "creation" => Ok(false),
+        "backlog" => Ok(true),
+        _ => Err(format!("unknown mode {s:?}; one of creation, backlog")),
+    }
 }
 
 fn default_out(quick: bool, filtered: bool) -> PathBuf {
@@ -118,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
             quick,
             workloads,
             contestants,
+            modes,
             timeout,
             repeat,
             out,
@@ -125,12 +143,13 @@ async fn main() -> anyhow::Result<()> {
             bin_dir,
             command,
         } => {
-            let filtered = !workloads.is_empty() || !contestants.is_empty();
+            let filtered = !workloads.is_empty() || !contestants.is_empty() || !modes.is_empty();
             let out_dir = out.unwrap_or_else(|| default_out(quick, filtered));
             let opts = SuiteOptions {
                 quick,
                 workloads,
                 contestants,
+                backlog: modes,
                 timeout: Duration::from_secs(timeout),
                 repeat,
                 out_dir: out_dir.clone(),
@@ -169,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
             burst,
             concurrency,
             ready_file,
+            events,
         } => {
             binder::run(BinderOptions {
                 kubeconfig,
@@ -177,6 +197,7 @@ async fn main() -> anyhow::Result<()> {
                 burst,
                 concurrency,
                 ready_file,
+                events,
             })
             .await?;
         }
