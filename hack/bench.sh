@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Benchmark (issue #7; not a test): Ferrosched's scheduler, upstream kube-scheduler and a
-# no-logic binder (the limit) on the same local control plane, a fresh one per run, with
-# upstream scheduler_perf's workloads. Writes docs/benchmarks/results.{md,json} and
+# Benchmark (issues #7, #26; not a test): Ferrosched's scheduler, upstream kube-scheduler
+# and two no-logic binders (limit-events writes a Scheduled event per pod, limit does not)
+# on the same local control plane, a fresh one per run, with upstream scheduler_perf's
+# workloads, each in creation and backlog mode. Writes docs/benchmarks/results.{md,json} and
 # throughput.svg (with --quick: docs/benchmarks/quick/; with filters: the cache dir).
 #
-#   hack/bench.sh                      # full set: 5,000 nodes (well under 45 min on 2 cores)
+#   hack/bench.sh                      # full set: 5,000 nodes (about 17 min per repeat on 2 cores)
 #   hack/bench.sh --quick              # the 500-node variants (a few minutes)
 #   hack/bench.sh --workload SchedulingBasic --contestant ferrosched --timeout 300
+#   hack/bench.sh idle                 # standby and idle-leader cost (docs/benchmarks/idle.md)
 #
 # Extra arguments go to `ferrosched-bench run` (see --help).
 set -euo pipefail
@@ -17,5 +19,9 @@ phase "control plane build (cached)" bash hack/build-control-plane.sh
 phase "release build" cargo build --release --locked -p ferrosched-scheduler -p ferrosched-e2e \
   --bin ferrosched-scheduler --bin ferrosched-bench
 export FERROSCHED_BENCH_COMMAND="hack/bench.sh${*:+ $*}"
-phase "benchmark" "$CARGO_TARGET_DIR/release/ferrosched-bench" run "$@"
+if [[ "${1:-}" == "idle" ]]; then
+  phase "idle benchmark" "$CARGO_TARGET_DIR/release/ferrosched-bench" "$@"
+else
+  phase "benchmark" "$CARGO_TARGET_DIR/release/ferrosched-bench" run "$@"
+fi
 print_phases

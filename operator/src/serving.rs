@@ -97,19 +97,21 @@ fn cert_err(name: &str, e: CertError) -> Error {
     }
 }
 
-/// The CA in Secret `ca_name`, created if there is none. It is created with a plain
-/// create, so when two replicas race, one wins and the other reads the winner's.
+/// The CA in Secret `ca_name`. Only the leader (`leading`) writes: it creates the CA when
+/// there is none (a plain create, so a leader that raced a former one reads the winner's)
+/// and gives it its owner; a standby waits for it (`None`), as only the leader writes.
 pub async fn ca(
     client: &Client,
     c: &ServingCerts,
     owner: Option<&OwnerReference>,
-) -> Result<Ca, Error> {
+    leading: bool,
+) -> Result<Option<Ca>, Error> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
     let read = read_err("Secret", &c.ca_name);
     if let Some(s) = secrets.get_opt(&c.ca_name).await.map_err(&read)? {
         let ca = Ca::from_secret(&s).map_err(|e| cert_err(&c.ca_name, e))?;
         // Made before the Lease existed: given its owner, never new contents.
-        if let Some(o) = owner
+        if let Some(o) = owner.filter(|_| leading)
             && s.metadata.owner_references.is_none_or(|r| r.is_empty())
         {
             let patch = serde_json::json!({"metadata": {"ownerReferences": [o]}});
@@ -126,7 +128,10 @@ pub async fn ca(
                     source,
                 })?;
         }
-        return Ok(ca);
+        return Ok(Some(ca));
+    }
+    if !leading {
+        return Ok(None);
     }
     let ca = Ca::generate(jiff::Timestamp::now()).map_err(|e| cert_err(&c.ca_name, e))?;
     let secret = Secret {
@@ -142,11 +147,13 @@ pub async fn ca(
     match secrets.create(&create, &secret).await {
         Ok(_) => {
             info!(secret = %c.ca_name, "created the serving CA");
-            Ok(ca)
+            Ok(Some(ca))
         }
         Err(kube::Error::Api(s)) if s.code == 409 => {
             let s = secrets.get(&c.ca_name).await.map_err(&read)?;
-            Ca::from_secret(&s).map_err(|e| cert_err(&c.ca_name, e))
+            Ca::from_secret(&s)
+                .map(Some)
+                .map_err(|e| cert_err(&c.ca_name, e))
         }
         Err(source) => Err(Error::Apply {
             kind: "Secret",
@@ -207,10 +214,11 @@ pub async fn publish(
     Ok(writes)
 }
 
-/// Keeps the certificates until `shutdown`: every replica loads (or creates) the CA and
-/// serves its own certificate from it on `own` when [`ServingCerts::own_names`] is set;
-/// while `leading`, also [`publish`]es. Checks every few minutes, sooner after a failure,
-/// and at once when leadership is gained.
+/// Keeps the certificates until `shutdown`: every replica loads the CA and serves its own
+/// certificate from it on `own` when [`ServingCerts::own_names`] is set (a standby keeps
+/// its first one until the leader has made the CA); while `leading`, it also creates the
+/// CA and [`publish`]es. Checks every minute, sooner after a failure, and at once when
+/// leadership is gained.
 pub async fn maintain(
     client: Client,
     c: ServingCerts,
@@ -222,8 +230,11 @@ pub async fn maintain(
     let mut own_cert: Option<(Ca, certs::Leaf)> = None;
     loop {
         let result = async {
+            let leading_now = *leading.borrow_and_update();
             let owner = owner(&client, &c.namespace).await?;
-            let ca = ca(&client, &c, owner.as_ref()).await?;
+            let Some(ca) = ca(&client, &c, owner.as_ref(), leading_now).await? else {
+                return Ok(false);
+            };
             if let Some(config) = own.as_ref().filter(|_| !c.own_names.is_empty()) {
                 let now = jiff::Timestamp::now();
                 let stale = own_cert.as_ref().is_none_or(|(issuer, leaf)| {
@@ -250,17 +261,19 @@ pub async fn maintain(
                     own_cert = Some((ca.clone(), leaf));
                 }
             }
-            if *leading.borrow_and_update() {
+            if leading_now {
                 let writes = publish(&client, &c, &ca, owner.as_ref()).await?;
                 for _ in 0..writes {
                     metrics.count_write("certificate");
                 }
             }
-            Ok::<(), Error>(())
+            Ok::<bool, Error>(true)
         }
         .await;
         let wait = match result {
-            Ok(()) => CHECK_EVERY,
+            Ok(true) => CHECK_EVERY,
+            // A standby before the leader made the CA.
+            Ok(false) => RETRY_AFTER,
             Err(err) => {
                 metrics.count_error(err.metric_label());
                 warn!(%err, "serving certificates not in place yet; trying again");

@@ -3,12 +3,14 @@
 //! scheduler_perf's workloads (issue #7). Not a test: run it with `hack/bench.sh`.
 //!
 //! [`suite`] runs the selected workloads × contestants ([`run`] is one of them) and writes
-//! `results.json`, `results.md` ([`report`]) and `throughput.svg` ([`svg`]).
+//! `results.json`, `results.md` ([`report`]) and `throughput.svg` ([`svg`]). [`idle`]
+//! measures what a standby replica and an idle leader cost.
 
 pub mod binder;
 pub mod bounds;
 pub mod contestant;
 pub mod histogram;
+pub mod idle;
 pub mod machine;
 pub mod metrics;
 pub mod populate;

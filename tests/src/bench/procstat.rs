@@ -30,9 +30,19 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     Some(cpu_ticks(&stat)? as f64 / clock_ticks_per_sec())
 }
 
+/// Resident memory now (`VmRSS`), bytes.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_kb(&status, "VmRSS:")
+}
+
 /// `VmHWM:  123456 kB` → bytes.
 fn vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_kb(status, "VmHWM:")
+}
+
+fn status_kb(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -90,6 +100,8 @@ mod tests {
     fn reads_this_process() {
         let u = usage(std::process::id()).expect("own /proc entry");
         assert!(u.peak_rss_bytes > 0);
+        let rss = rss_bytes(std::process::id()).expect("own VmRSS");
+        assert!(rss > 0 && rss <= u.peak_rss_bytes);
         assert!(u.cpu_secs >= 0.0);
         assert!(load_average().iter().all(|l| *l >= 0.0));
     }

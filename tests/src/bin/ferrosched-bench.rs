@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use ferrosched_e2e::bench::binder::{self, BinderOptions};
 use ferrosched_e2e::bench::contestant::Contestant;
+use ferrosched_e2e::bench::idle::{self, IdleOptions};
 use ferrosched_e2e::bench::suite::{self, SuiteOptions};
 use ferrosched_e2e::controlplane::ControlPlaneOptions;
 use tokio::signal::unix::{SignalKind, signal};
@@ -49,6 +50,31 @@ enum Command {
         /// for --quick, $FERROSCHED_CACHE/bench/partial when filtered).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Control planes and logs of the runs.
+        #[arg(long, default_value = "/tmp/ferrosched-bench")]
+        work_dir: PathBuf,
+        /// Directory with the control-plane binaries.
+        #[arg(long, env = "FERROSCHED_BIN_DIR")]
+        bin_dir: Option<PathBuf>,
+        /// Command line recorded in the results.
+        #[arg(long, env = "FERROSCHED_BENCH_COMMAND")]
+        command: Option<String>,
+    },
+    /// What a profile costs while it waits: RSS and CPU per minute of a standby replica
+    /// and of an idle leader, Ferrosched and kube-scheduler (writes idle.{json,md}).
+    Idle {
+        /// Nodes in the cluster.
+        #[arg(long, default_value_t = 5000)]
+        nodes: usize,
+        /// Bound pods in the cluster.
+        #[arg(long, default_value_t = 10000)]
+        pods: usize,
+        /// Seconds CPU is measured once the caches are synced.
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+        /// Output directory.
+        #[arg(long, default_value = "docs/benchmarks")]
+        out: PathBuf,
         /// Control planes and logs of the runs.
         #[arg(long, default_value = "/tmp/ferrosched-bench")]
         work_dir: PathBuf,
@@ -176,6 +202,31 @@ async fn main() -> anyhow::Result<()> {
                 ),
             }
             println!("results: {}", out_dir.join("results.md").display());
+        }
+        Command::Idle {
+            nodes,
+            pods,
+            window,
+            out,
+            work_dir,
+            bin_dir,
+            command,
+        } => {
+            let opts = IdleOptions {
+                nodes,
+                pods,
+                window: Duration::from_secs(window),
+                bin_dir: bin_dir.unwrap_or_else(ControlPlaneOptions::default_bin_dir),
+                work_root: work_dir,
+                out_dir: out.clone(),
+                command: command.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+            };
+            let mut sigint = signal(SignalKind::interrupt())?;
+            tokio::select! {
+                r = idle::run_idle(&opts) => r.map(drop)?,
+                _ = sigint.recv() => anyhow::bail!("interrupted; finished runs are in {}", out.display()),
+            }
+            println!("results: {}", out.join("idle.md").display());
         }
         Command::Report { dir } => {
             suite::rerender(&dir)?;
