@@ -98,10 +98,15 @@ mod tests {
 
     #[test]
     fn reads_this_process() {
+        // Resident now, then the peak so far: the peak read later is at least as high.
+        let rss = rss_bytes(std::process::id()).expect("own VmRSS");
         let u = usage(std::process::id()).expect("own /proc entry");
         assert!(u.peak_rss_bytes > 0);
-        let rss = rss_bytes(std::process::id()).expect("own VmRSS");
-        assert!(rss > 0 && rss <= u.peak_rss_bytes);
+        assert!(
+            rss > 0 && rss <= u.peak_rss_bytes,
+            "{rss} > {}",
+            u.peak_rss_bytes
+        );
         assert!(u.cpu_secs >= 0.0);
         assert!(load_average().iter().all(|l| *l >= 0.0));
     }
