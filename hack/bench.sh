@@ -9,6 +9,7 @@
 #   hack/bench.sh --quick              # the 500-node variants (a few minutes)
 #   hack/bench.sh --workload SchedulingBasic --contestant ferrosched --timeout 300
 #   hack/bench.sh idle                 # standby and idle-leader cost (docs/benchmarks/idle.md)
+#   hack/bench.sh growth               # in-process cost at 1k-50k nodes (docs/benchmarks/growth.md)
 #
 # Extra arguments go to `ferrosched-bench run` (see --help).
 set -euo pipefail
@@ -19,7 +20,11 @@ phase "control plane build (cached)" bash hack/build-control-plane.sh
 phase "release build" cargo build --release --locked -p ferrosched-scheduler -p ferrosched-e2e \
   --bin ferrosched-scheduler --bin ferrosched-bench
 export FERROSCHED_BENCH_COMMAND="hack/bench.sh${*:+ $*}"
-if [[ "${1:-}" == "idle" ]]; then
+if [[ "${1:-}" == "growth" ]]; then
+  phase "example build" cargo build --release --locked -p ferrosched-scheduler --example inprocess_bench
+  phase "growth benchmark" "$CARGO_TARGET_DIR/release/ferrosched-bench" growth \
+    --example "$CARGO_TARGET_DIR/release/examples/inprocess_bench" "${@:2}"
+elif [[ "${1:-}" == "idle" ]]; then
   phase "idle benchmark" "$CARGO_TARGET_DIR/release/ferrosched-bench" "$@"
 else
   phase "benchmark" "$CARGO_TARGET_DIR/release/ferrosched-bench" run "$@"

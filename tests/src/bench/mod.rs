@@ -4,11 +4,13 @@
 //!
 //! [`suite`] runs the selected workloads × contestants ([`run`] is one of them) and writes
 //! `results.json`, `results.md` ([`report`]) and `throughput.svg` ([`svg`]). [`idle`]
-//! measures what a standby replica and an idle leader cost.
+//! measures what a standby replica and an idle leader cost, [`growth`] the in-process cost
+//! as the cluster grows.
 
 pub mod binder;
 pub mod bounds;
 pub mod contestant;
+pub mod growth;
 pub mod histogram;
 pub mod idle;
 pub mod machine;

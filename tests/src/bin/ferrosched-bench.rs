@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use ferrosched_e2e::bench::binder::{self, BinderOptions};
 use ferrosched_e2e::bench::contestant::Contestant;
+use ferrosched_e2e::bench::growth::{self, GrowthOptions};
 use ferrosched_e2e::bench::idle::{self, IdleOptions};
 use ferrosched_e2e::bench::suite::{self, SuiteOptions};
 use ferrosched_e2e::controlplane::ControlPlaneOptions;
@@ -81,6 +82,25 @@ enum Command {
         /// Directory with the control-plane binaries.
         #[arg(long, env = "FERROSCHED_BIN_DIR")]
         bin_dir: Option<PathBuf>,
+        /// Command line recorded in the results.
+        #[arg(long, env = "FERROSCHED_BENCH_COMMAND")]
+        command: Option<String>,
+    },
+    /// Cost as the cluster grows: the in-process example at several node counts and
+    /// shapes, one process each (writes growth.{json,md,svg}).
+    Growth {
+        /// The release build of the scheduler's `inprocess_bench` example.
+        #[arg(long)]
+        example: PathBuf,
+        /// Node counts; repeatable (default 1,000, 5,000, 15,000, 50,000).
+        #[arg(long = "nodes")]
+        nodes: Vec<usize>,
+        /// Pods per run.
+        #[arg(long, default_value_t = 10000)]
+        pods: usize,
+        /// Output directory.
+        #[arg(long, default_value = "docs/benchmarks")]
+        out: PathBuf,
         /// Command line recorded in the results.
         #[arg(long, env = "FERROSCHED_BENCH_COMMAND")]
         command: Option<String>,
@@ -227,6 +247,27 @@ async fn main() -> anyhow::Result<()> {
                 _ = sigint.recv() => anyhow::bail!("interrupted; finished runs are in {}", out.display()),
             }
             println!("results: {}", out.join("idle.md").display());
+        }
+        Command::Growth {
+            example,
+            nodes,
+            pods,
+            out,
+            command,
+        } => {
+            let opts = GrowthOptions {
+                example,
+                nodes: if nodes.is_empty() {
+                    growth::NODE_COUNTS.to_vec()
+                } else {
+                    nodes
+                },
+                pods,
+                out_dir: out.clone(),
+                command: command.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+            };
+            growth::run_growth(&opts)?;
+            println!("results: {}", out.join("growth.md").display());
         }
         Command::Report { dir } => {
             suite::rerender(&dir)?;
