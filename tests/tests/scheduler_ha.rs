@@ -158,9 +158,12 @@ async fn leader_fails_over_and_every_pod_is_bound_once() -> anyhow::Result<()> {
                 "figure: failover after SIGKILL took {:.1}s",
                 took.as_secs_f64()
             );
+            // client-go's bound: the standby saw the last renewal up to one retryPeriod
+            // after it was made, waits leaseDuration from then, and tries again up to one
+            // retryPeriod later; plus the requests on a loaded 2-core machine.
             assert!(
-                took <= Duration::from_secs(LEASE_SECS + RETRY_SECS + 2),
-                "takeover within leaseDuration + retryPeriod + 2s, took {took:?}"
+                took <= Duration::from_secs(LEASE_SECS + 2 * RETRY_SECS + 3),
+                "takeover within leaseDuration + 2 retryPeriods + 3s, took {took:?}"
             );
 
             create_pods(&pods, 250..500).await?;
