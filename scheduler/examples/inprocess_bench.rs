@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrosched_scheduler::cache::Cache;
-use ferrosched_scheduler::config::ExtensionPoint;
 use ferrosched_scheduler::framework::{BindContext, Framework, Handle, QueuedPodView};
 use ferrosched_scheduler::model::{PodInfo, SlimNode};
 use ferrosched_scheduler::queue::{QueueOptions, SchedulingQueue, SystemClock};
@@ -120,10 +119,9 @@ fn main() -> anyhow::Result<()> {
         &registry,
         &Handle::offline(),
     )?);
-    let sorter = fw.plugins(ExtensionPoint::QueueSort)[0].clone();
-    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
-        sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
-    });
+    let sorter = fw.clone();
+    let less =
+        Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| sorter.queue_sort_less(a, b));
     let queue = Arc::new(SchedulingQueue::new(
         less,
         FxHashMap::default(),

@@ -25,6 +25,8 @@ pub struct Sinks {
     pub queue: Arc<SchedulingQueue>,
     /// Scheduler names this process serves.
     pub scheduler_names: Arc<FxHashSet<String>>,
+    /// Pods waiting at Permit (a deleted one stops waiting).
+    pub waiting: Arc<crate::framework::WaitingPods>,
 }
 
 fn strip(mut meta: kube::api::ObjectMeta) -> kube::api::ObjectMeta {
@@ -142,8 +144,11 @@ impl Sinks {
     /// A pod went away (or finished).
     pub fn pod_deleted(&self, info: &PodInfo) {
         self.queue.delete(&info.uid);
+        // A pod waiting at Permit is rejected: its binding cycle forgets it, and the room
+        // it held may help others (upstream's `RejectWaitingPod`).
+        let was_waiting = self.waiting.reject(&info.uid, "", "removed");
         let was_placed = self.lock().remove_pod(&info.uid);
-        if was_placed {
+        if was_placed || was_waiting {
             self.queue.on_event(
                 ClusterEvent::new(EventResource::AssignedPod, action::DELETE),
                 EventObjects::Pod {

@@ -90,9 +90,12 @@ pub fn build_frameworks(
         let fw = Framework::new(p, &registry, handle).map_err(|e| anyhow::anyhow!("{e}"))?;
         let fw = match plugin_metrics {
             Some(m) => {
-                let m = m.clone();
+                let (plugins, points) = (m.clone(), m.profile(&p.scheduler_name));
                 fw.with_plugin_observer(Arc::new(move |plugin, point, status, secs| {
-                    m.observe_plugin(plugin, point, status, secs);
+                    plugins.observe_plugin(plugin, point, status, secs);
+                }))
+                .with_point_observer(Arc::new(move |point, status, secs| {
+                    points.observe_extension_point(point, status, secs);
                 }))
             }
             None => fw,
@@ -100,6 +103,12 @@ pub fn build_frameworks(
         out.insert(p.scheduler_name.clone(), Arc::new(fw));
     }
     Ok(out)
+}
+
+/// The queue's hook running `fw`'s PreEnqueue plugins.
+fn pre_enqueue_of(fw: &Arc<Framework>) -> crate::queue::PreEnqueue {
+    let fw = fw.clone();
+    Arc::new(move |pod| fw.run_pre_enqueue_plugins(pod))
 }
 
 fn queue_for(
@@ -112,21 +121,19 @@ fn queue_for(
         .first()
         .and_then(|p| frameworks.get(&p.scheduler_name))
         .context("no profile")?;
-    let sorter = first
-        .plugins(ExtensionPoint::QueueSort)
-        .first()
-        .cloned()
-        .context("profile has no QueueSort plugin")?;
-    let less = Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| {
-        sorter.as_queue_sort().is_some_and(|q| q.less(a, b))
-    });
+    if !first.has_queue_sort() {
+        anyhow::bail!("profile has no QueueSort plugin");
+    }
+    let sorter = first.clone();
+    let less =
+        Arc::new(move |a: &QueuedPodView<'_>, b: &QueuedPodView<'_>| sorter.queue_sort_less(a, b));
     let hooks = frameworks
         .iter()
         .map(|(name, fw)| {
             (
                 name.clone(),
                 ProfileHooks {
-                    pre_enqueue: fw.plugins(ExtensionPoint::PreEnqueue).to_vec(),
+                    pre_enqueue: Some(pre_enqueue_of(fw)),
                     events: fw.registered_events().to_vec(),
                 },
             )
@@ -272,6 +279,7 @@ fn start_informers(
         client: Some(client.clone()),
         lister: lister.clone(),
         nominator: Arc::default(),
+        waiting: Arc::default(),
     };
     let metrics = Arc::new(SchedulerMetrics::new());
     let frameworks = build_frameworks(&cfg, &handle, Some(&metrics))?;
@@ -290,6 +298,7 @@ fn start_informers(
         cache: cache.clone(),
         queue: queue.clone(),
         scheduler_names: Arc::new(names),
+        waiting: handle.waiting.clone(),
     };
     // Synced once the node and pod informers and every lister the plugins use have listed.
     let (informers_tx, mut informers_rx) = watch::channel(false);

@@ -32,6 +32,16 @@ impl ResolvedPlugins {
         &self.points[point.index()]
     }
 
+    /// Appends `name` at `point` (weight 1 at Score): for programs that embed the
+    /// framework with plugins of their own, which no config file can name.
+    pub fn push(&mut self, point: ExtensionPoint, name: &str) {
+        let weight = i32::from(point == ExtensionPoint::Score);
+        self.points[point.index()].push(PluginRef {
+            name: name.to_string(),
+            weight,
+        });
+    }
+
     /// Every plugin enabled at some extension point.
     pub fn enabled_names(&self) -> BTreeSet<String> {
         self.points

@@ -144,7 +144,9 @@ pub struct Handle {
     /// Listers of other kinds.
     pub lister: Arc<dyn ClusterLister>,
     /// Pods nominated to nodes (kept current by the scheduling queue).
-    pub nominator: Arc<crate::queue::Nominator>,
+    pub nominator: Arc<super::Nominator>,
+    /// Pods waiting at Permit, which plugins may allow or reject.
+    pub waiting: Arc<super::WaitingPods>,
 }
 
 impl Handle {
@@ -154,6 +156,7 @@ impl Handle {
             client: None,
             lister: Arc::new(EmptyLister),
             nominator: Arc::default(),
+            waiting: Arc::default(),
         }
     }
 }

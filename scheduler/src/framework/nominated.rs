@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::nominator::status_nominated_node;
 use super::{CycleState, Framework, Status};
 use crate::cache::NodeInfo;
 use crate::model::PodInfo;
-use crate::queue::status_nominated_node;
 
 /// The pods one pod must yield to, by node, read from the nominator once per cycle.
 #[derive(Debug, Default, Clone)]

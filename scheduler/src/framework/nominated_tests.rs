@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::cache::Snapshot;
-use crate::config::ExtensionPoint;
 use crate::plugins::helpers::testutil::{ninfo, pinfo};
 use crate::plugins::tests::default_framework;
 use crate::queue::Nominating;
@@ -32,17 +31,8 @@ fn node(name: &str, cpu: &str) -> NodeInfo {
 /// PreFilter of the default profile, as a cycle runs it.
 fn pre_filter(fw: &Framework, p: &PodInfo, snap: &Snapshot) -> CycleState {
     let mut state = CycleState::default();
-    for pl in fw.plugins(ExtensionPoint::PreFilter) {
-        let (_, s) = pl
-            .as_pre_filter()
-            .expect("pre-filter")
-            .pre_filter(&mut state, p, snap);
-        if s.is_skip() {
-            state.skip_filter_plugins.push(pl.name());
-        } else {
-            assert!(s.is_success(), "{}: {s}", pl.name());
-        }
-    }
+    let (_, s, _) = fw.run_pre_filter_plugins(&mut state, p, snap);
+    assert!(s.is_success(), "{}: {s}", s.plugin());
     state
 }
 

@@ -100,6 +100,21 @@ impl Status {
         }
     }
 
+    /// Appends `reason` after the status's reasons (upstream's `AppendReason`).
+    #[must_use]
+    pub fn with_reason(mut self, reason: impl Into<Reason>) -> Self {
+        let reason = reason.into();
+        self.reasons = match std::mem::replace(&mut self.reasons, Reasons::None) {
+            Reasons::None => Reasons::One(reason),
+            Reasons::One(first) => Reasons::Many(vec![first, reason]),
+            Reasons::Many(mut all) => {
+                all.push(reason);
+                Reasons::Many(all)
+            }
+        };
+        self
+    }
+
     /// Records which plugin produced the status.
     #[must_use]
     pub fn with_plugin(mut self, plugin: &'static str) -> Self {

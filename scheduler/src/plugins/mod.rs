@@ -95,20 +95,7 @@ pub(crate) mod tests {
             let p = factory(&args, &handle).unwrap();
             assert_eq!(p.name(), info.name);
             for point in ExtensionPoint::ALL {
-                let has = match point {
-                    ExtensionPoint::PreEnqueue => p.as_pre_enqueue().is_some(),
-                    ExtensionPoint::QueueSort => p.as_queue_sort().is_some(),
-                    ExtensionPoint::PreFilter => p.as_pre_filter().is_some(),
-                    ExtensionPoint::Filter => p.as_filter().is_some(),
-                    ExtensionPoint::PostFilter => p.as_post_filter().is_some(),
-                    ExtensionPoint::PreScore => p.as_pre_score().is_some(),
-                    ExtensionPoint::Score => p.as_score().is_some(),
-                    ExtensionPoint::Reserve => p.as_reserve().is_some(),
-                    ExtensionPoint::Permit => p.as_permit().is_some(),
-                    ExtensionPoint::PreBind => p.as_pre_bind().is_some(),
-                    ExtensionPoint::Bind => p.as_bind().is_some(),
-                    ExtensionPoint::PostBind => p.as_post_bind().is_some(),
-                };
+                let has = crate::framework::implements(p.as_ref(), point);
                 // ImageLocality's PreScore is ours (a per-pod precomputation the framework
                 // runs for it); upstream's config does not list it at preScore.
                 let internal =
@@ -128,11 +115,7 @@ pub(crate) mod tests {
         let fw = default_framework();
         assert!(!fw.registered_events().is_empty());
         // ImageLocality is enabled at score only, yet its PreScore runs.
-        let pre_score: Vec<&str> = fw
-            .plugins(ExtensionPoint::PreScore)
-            .iter()
-            .map(|p| p.name())
-            .collect();
+        let pre_score = fw.plugin_names(ExtensionPoint::PreScore);
         assert!(pre_score.contains(&image_locality::NAME), "{pre_score:?}");
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cache::{NodeInfo, Snapshot};
-use crate::config::ExtensionPoint;
 use crate::framework::CycleState;
 use crate::model::PodInfo;
 use crate::plugins::helpers::testutil::{node, pod};
@@ -39,17 +38,8 @@ fn one_cycle_over_5000_nodes() {
     for round in 0..3 {
         let t0 = Instant::now();
         let mut state = CycleState::default();
-        for pl in fw.plugins(ExtensionPoint::PreFilter) {
-            let t = Instant::now();
-            let (_, s) = pl
-                .as_pre_filter()
-                .unwrap()
-                .pre_filter(&mut state, &incoming, &snap);
-            println!("  prefilter {}: {:?}", pl.name(), t.elapsed());
-            if s.is_skip() {
-                state.skip_filter_plugins.push(pl.name());
-            }
-        }
+        let (_, s, _) = fw.run_pre_filter_plugins(&mut state, &incoming, &snap);
+        assert!(s.is_success(), "{s}");
         let t1 = Instant::now();
         let feasible: Vec<Arc<NodeInfo>> = snap
             .nodes()
@@ -58,40 +48,14 @@ fn one_cycle_over_5000_nodes() {
             .cloned()
             .collect();
         let t2 = Instant::now();
-        for pl in fw.plugins(ExtensionPoint::PreScore) {
-            let t = Instant::now();
-            let s = pl.as_pre_score().unwrap().pre_score(
-                &mut state,
-                &incoming,
-                &snap,
-                &crate::plugins::helpers::testutil::refs(&feasible),
-            );
-            println!("  prescore {}: {:?}", pl.name(), t.elapsed());
-            if s.is_skip() {
-                state.skip_score_plugins.push(pl.name());
-            }
-        }
+        let nodes = crate::plugins::helpers::testutil::refs(&feasible);
+        let s = fw.run_pre_score_plugins(&mut state, &incoming, &snap, &nodes);
+        assert!(s.is_success(), "{s}");
         let t3 = Instant::now();
-        let mut total = vec![0i64; feasible.len()];
-        for sp in fw.score_plugins() {
-            if state.skip_score_plugins.contains(&sp.plugin.name()) {
-                continue;
-            }
-            let s = sp.plugin.as_score().unwrap();
-            let mut scores: Vec<i64> = feasible
-                .iter()
-                .map(|n| s.score(&state, &incoming, n).unwrap())
-                .collect();
-            s.normalize_scores(
-                &state,
-                &incoming,
-                &crate::plugins::helpers::testutil::refs(&feasible),
-                &mut scores,
-            );
-            for (t, v) in total.iter_mut().zip(scores) {
-                *t += v * sp.weight;
-            }
-        }
+        let scores = fw
+            .run_score_plugins(&state, &incoming, &nodes)
+            .expect("scores");
+        assert_eq!(scores.totals.len(), feasible.len());
         let t4 = Instant::now();
         println!(
             "round {round}: prefilter {:?}, filter {:?} ({} feasible), prescore {:?}, score {:?}",

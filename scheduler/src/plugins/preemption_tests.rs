@@ -1,6 +1,5 @@
 use super::*;
 use crate::cache::Snapshot;
-use crate::config::ExtensionPoint;
 use crate::framework::{EmptyLister, NodeStatusMap};
 use crate::plugins::helpers::testutil::{ninfo, pinfo};
 use crate::plugins::tests::default_framework;
@@ -67,17 +66,8 @@ fn preempt_with(
     let snap = Snapshot::from_nodes(nodes);
     let p = pinfo(pod);
     let mut state = CycleState::default();
-    for pl in fw.plugins(ExtensionPoint::PreFilter) {
-        let (_, s) = pl
-            .as_pre_filter()
-            .unwrap()
-            .pre_filter(&mut state, &p, &snap);
-        if s.is_skip() {
-            state.skip_filter_plugins.push(pl.name());
-        } else {
-            assert!(s.is_success(), "{}: {s}", pl.name());
-        }
-    }
+    let (_, s, _) = fw.run_pre_filter_plugins(&mut state, &p, &snap);
+    assert!(s.is_success(), "{}: {s}", s.plugin());
     let mut statuses = NodeStatusMap::default();
     for n in snap.nodes() {
         let s = fw.run_filter_plugins_with_nominated_pods(&state, &p, n);

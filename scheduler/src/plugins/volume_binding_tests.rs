@@ -12,6 +12,7 @@ fn plugin(storage: Storage) -> Arc<dyn Plugin> {
         client: None,
         lister: Arc::new(storage),
         nominator: Arc::default(),
+        waiting: Arc::default(),
     };
     new(&PluginArgsSet::default(), &handle).expect("plugin")
 }

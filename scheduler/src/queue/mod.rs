@@ -2,14 +2,16 @@
 
 mod clock;
 mod heap;
-mod nominator;
+#[cfg(test)]
+mod nominator_tests;
 mod scheduling_queue;
 #[cfg(test)]
 mod tests;
 
+pub use crate::framework::{Nominating, Nominator, status_nominated_node};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use heap::KeyedHeap;
-pub use nominator::{Nominating, Nominator, status_nominated_node};
 pub use scheduling_queue::{
-    IncomingObserver, PendingCounts, ProfileHooks, QueueOptions, QueuedPod, SchedulingQueue,
+    IncomingObserver, PendingCounts, PreEnqueue, ProfileHooks, QueueOptions, QueuedPod,
+    SchedulingQueue,
 };

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 use rustc_hash::FxHashMap;
 
-use super::*;
+use crate::framework::*;
+use crate::model::PodInfo;
 use crate::queue::{ManualClock, QueueOptions, SchedulingQueue};
 
 /// A pending pod with a priority and, when `nominated` is not empty, that

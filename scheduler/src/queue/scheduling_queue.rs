@@ -9,9 +9,9 @@ use tokio::sync::Notify;
 
 use super::clock::Clock;
 use super::heap::{KeyedHeap, Less};
-use super::nominator::{Nominating, Nominator};
 use crate::framework::events::{ClusterEvent, ClusterEventWithHint, EventObjects, QueueingHint};
-use crate::framework::{Plugin, QueuedPodView, Status};
+use crate::framework::{Nominating, Nominator};
+use crate::framework::{QueuedPodView, Status};
 use crate::model::PodInfo;
 
 /// Queue timings (upstream defaults: 1s, 10s, 5m).
@@ -93,11 +93,15 @@ struct Inner {
     closed: bool,
 }
 
-/// Per-profile plugins the queue consults.
+/// Runs a profile's PreEnqueue plugins on a pod (the framework's
+/// `run_pre_enqueue_plugins`): success lets it into the active queue.
+pub type PreEnqueue = Arc<dyn Fn(&PodInfo) -> Status + Send + Sync>;
+
+/// Per-profile hooks the queue consults.
 #[derive(Default, Clone)]
 pub struct ProfileHooks {
-    /// PreEnqueue plugins.
-    pub pre_enqueue: Vec<Arc<dyn Plugin>>,
+    /// The profile's PreEnqueue plugins (none: every pod may enter).
+    pub pre_enqueue: Option<PreEnqueue>,
     /// (plugin, event) pairs registered by the profile's plugins.
     pub events: Vec<(&'static str, ClusterEventWithHint)>,
 }
@@ -204,16 +208,13 @@ impl SchedulingQueue {
     }
 
     fn gate(&self, info: &PodInfo) -> Option<Status> {
-        let hooks = self.hooks.get(info.scheduler_name())?;
-        for p in &hooks.pre_enqueue {
-            if let Some(pe) = p.as_pre_enqueue() {
-                let s = pe.pre_enqueue(info);
-                if !s.is_success() {
-                    return Some(s.with_plugin(p.name()));
-                }
-            }
-        }
-        None
+        let run = self
+            .hooks
+            .get(info.scheduler_name())?
+            .pre_enqueue
+            .as_ref()?;
+        let s = run(info);
+        (!s.is_success()).then_some(s)
     }
 
     /// Adds a new pending pod (informer add).

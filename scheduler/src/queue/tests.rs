@@ -59,7 +59,9 @@ fn queue(clock: Arc<ManualClock>) -> SchedulingQueue {
     hooks.insert(
         "default-scheduler".to_string(),
         ProfileHooks {
-            pre_enqueue: vec![Arc::new(Gates) as Arc<dyn Plugin>],
+            pre_enqueue: Some(Arc::new(|p: &PodInfo| {
+                Gates.pre_enqueue(p).with_plugin(Gates.name())
+            })),
             events: vec![(
                 "NodeResourcesFit",
                 ClusterEventWithHint::new(

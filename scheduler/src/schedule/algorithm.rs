@@ -1,16 +1,17 @@
-//! The scheduling algorithm over a snapshot: PreFilter → Filter (fanned out, adaptive
-//! share of nodes, rotating start) → PreScore → Score → NormalizeScore → weighted sum →
-//! best node, random among ties. Pure: no I/O, so it is unit-tested and benchmarked as is.
+//! Node selection over a snapshot (upstream's `schedulePod`): the framework's PreFilter,
+//! then the Filter pass this module drives (the adaptive share of nodes, the rotating
+//! start, the fan-out over the thread pool, the nominated node first), the framework's
+//! PreScore and Score, and the best node, random among ties. Pure: no I/O, so it is
+//! unit-tested and benchmarked as is.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::Rng;
 use rayon::prelude::*;
 
-use super::fit_error::{Diagnosis, FitError};
 use crate::cache::{NodeInfo, Snapshot};
-use crate::config::ExtensionPoint;
-use crate::framework::{Code, CycleState, Framework, Status};
+use crate::framework::parallel::fan_out;
+use crate::framework::{Code, CycleState, Diagnosis, FitError, Framework, NodeScores, Status};
 use crate::model::PodInfo;
 
 /// Upstream's floor: below this many nodes every node is checked.
@@ -47,7 +48,7 @@ pub struct ScheduleResult {
 #[derive(Debug, Clone)]
 pub enum ScheduleError {
     /// No node fits (the pod is unschedulable for now).
-    Fit(FitError),
+    Fit(Box<FitError>),
     /// A plugin failed with an error.
     Internal(Status),
 }
@@ -56,30 +57,19 @@ pub enum ScheduleError {
 #[derive(Debug, Default)]
 pub struct Algorithm {
     next_start_node_index: usize,
-    /// (extension point, status code label, seconds) of the last cycle, for
-    /// `scheduler_framework_extension_point_duration_seconds`.
-    pub timings: Vec<(&'static str, &'static str, f64)>,
     /// Global percentageOfNodesToScore (a profile's own value wins).
     pub percentage_of_nodes_to_score: Option<u32>,
 }
 
-/// Nodes to evaluate below which a pass runs on the calling thread: a node costs well under
-/// a microsecond, less than waking other threads (which, on a machine shared with the API
-/// server, may not even be scheduled promptly).
-const PARALLEL_THRESHOLD: usize = 1024;
-
-/// Whether to fan `n` items out over the current rayon pool: only when it has more than one
-/// thread and the work is large enough to pay for the hand-off.
-fn fan_out(n: usize) -> bool {
-    n >= PARALLEL_THRESHOLD && rayon::current_num_threads() > 1
-}
+/// Feasible nodes, their scores (empty when one node fits: nothing to rank), and how many
+/// nodes the filters looked at.
+type Ranked<'s> = (Vec<&'s NodeInfo>, NodeScores, usize);
 
 impl Algorithm {
     /// An algorithm with a global percentage.
     pub fn new(percentage_of_nodes_to_score: Option<u32>) -> Self {
         Algorithm {
             next_start_node_index: 0,
-            timings: Vec::with_capacity(4),
             percentage_of_nodes_to_score,
         }
     }
@@ -94,7 +84,7 @@ impl Algorithm {
     ) -> Result<ScheduleResult, ScheduleError> {
         let (feasible, scores, evaluated) = self.filter_and_score(fw, state, pod, snapshot)?;
         Ok(ScheduleResult {
-            suggested_host: select_host(&feasible, &scores),
+            suggested_host: select_host(&feasible, &scores.totals),
             evaluated_nodes: evaluated,
             feasible_nodes: feasible.len(),
         })
@@ -113,40 +103,63 @@ impl Algorithm {
         Ok(feasible
             .iter()
             .map(|n| n.name.to_string())
-            .zip(scores)
+            .zip(scores.totals)
             .collect())
     }
 
-    /// Feasible nodes and their totals (all zero when only one node fits: nothing to rank).
+    /// Every feasible node with each Score plugin's weighted score and the total (for
+    /// explaining a decision).
+    pub fn evaluate_by_plugin<'s>(
+        &mut self,
+        fw: &Framework,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &'s Snapshot,
+    ) -> Result<(Vec<&'s NodeInfo>, NodeScores), ScheduleError> {
+        let (feasible, scores, _) = self.filter_and_score(fw, state, pod, snapshot)?;
+        Ok((feasible, scores))
+    }
+
+    /// Feasible nodes and their scores (all zero when only one node fits: nothing to rank).
     fn filter_and_score<'s>(
         &mut self,
         fw: &Framework,
         state: &mut CycleState,
         pod: &PodInfo,
         snapshot: &'s Snapshot,
-    ) -> Result<(Vec<&'s NodeInfo>, Vec<i64>, usize), ScheduleError> {
-        self.timings.clear();
+    ) -> Result<Ranked<'s>, ScheduleError> {
         let n = snapshot.len();
         if n == 0 {
-            return Err(ScheduleError::Fit(FitError {
+            return Err(ScheduleError::Fit(Box::new(FitError {
                 num_all_nodes: 0,
                 diagnosis: Diagnosis {
                     pre_filter_msg: Some("no nodes available to schedule pods".into()),
                     ..Default::default()
                 },
-            }));
+            })));
         }
         let (feasible, diagnosis, evaluated) = self.find_feasible(fw, state, pod, snapshot)?;
         if feasible.is_empty() {
-            return Err(ScheduleError::Fit(FitError {
+            return Err(ScheduleError::Fit(Box::new(FitError {
                 num_all_nodes: n,
                 diagnosis,
-            }));
+            })));
         }
-        if feasible.len() == 1 {
-            return Ok((feasible, vec![0], evaluated));
+        if feasible.len() == 1 || !fw.has_score_plugins() {
+            let totals = vec![0; feasible.len()];
+            let scores = NodeScores {
+                by_plugin: Vec::new(),
+                totals,
+            };
+            return Ok((feasible, scores, evaluated));
         }
-        let scores = prioritize(fw, state, pod, snapshot, &feasible, &mut self.timings)?;
+        let status = fw.run_pre_score_plugins(state, pod, snapshot, &feasible);
+        if !status.is_success() {
+            return Err(ScheduleError::Internal(status));
+        }
+        let scores = fw
+            .run_score_plugins(state, pod, &feasible)
+            .map_err(ScheduleError::Internal)?;
         Ok((feasible, scores, evaluated))
     }
 
@@ -158,46 +171,29 @@ impl Algorithm {
         snapshot: &'s Snapshot,
     ) -> Result<(Vec<&'s NodeInfo>, Diagnosis, usize), ScheduleError> {
         let mut diagnosis = Diagnosis::default();
-        let mut allowed: Option<rustc_hash::FxHashSet<String>> = None;
-        let started = std::time::Instant::now();
-        for p in fw.plugins(ExtensionPoint::PreFilter) {
-            let Some(pf) = p.as_pre_filter() else {
-                continue;
-            };
-            let (result, status) = pf.pre_filter(state, pod, snapshot);
-            match status.code() {
-                Code::Success => {}
-                Code::Skip => {
-                    state.skip_filter_plugins.push(p.name());
-                    continue;
-                }
-                Code::Unschedulable | Code::UnschedulableAndUnresolvable => {
-                    let status = status.with_plugin(p.name());
-                    FitError::note_plugin(&mut diagnosis, &status);
-                    diagnosis.pre_filter_msg = Some(status.message());
-                    for node in snapshot.nodes() {
-                        diagnosis
-                            .node_statuses
-                            .insert(node.name.clone(), status.clone());
-                    }
-                    self.timings.push((
-                        "PreFilter",
-                        status.code_label(),
-                        started.elapsed().as_secs_f64(),
-                    ));
-                    return Ok((Vec::new(), diagnosis, 0));
-                }
-                _ => return Err(ScheduleError::Internal(status.with_plugin(p.name()))),
+        let (pre, status, narrowed_by) = fw.run_pre_filter_plugins(state, pod, snapshot);
+        diagnosis.unschedulable_plugins = narrowed_by.clone();
+        if !status.is_success() {
+            if !status.is_rejected() {
+                return Err(ScheduleError::Internal(status));
             }
-            if let Some(names) = result.and_then(|r| r.node_names) {
-                allowed = Some(match allowed {
-                    None => names,
-                    Some(prev) => prev.intersection(&names).cloned().collect(),
-                });
+            // Every node gets the status, so preemption sees them all.
+            FitError::note_plugin(&mut diagnosis, &status);
+            diagnosis.pre_filter_msg = Some(status.message());
+            for node in snapshot.nodes() {
+                diagnosis
+                    .node_statuses
+                    .insert(node.name.clone(), status.clone());
             }
+            return Ok((Vec::new(), diagnosis, 0));
         }
-        self.timings
-            .push(("PreFilter", "Success", started.elapsed().as_secs_f64()));
+        let allowed = pre.and_then(|r| r.node_names);
+        if allowed.is_some() {
+            diagnosis.absent_status = Some(Status::unresolvable(format!(
+                "node(s) didn't satisfy plugin(s) [{}]",
+                narrowed_by.join(" ")
+            )));
+        }
         let started = std::time::Instant::now();
         // The candidates: every node, or the PreFilter's intersection in name order.
         let restricted: Option<Vec<&'s NodeInfo>> = allowed.as_ref().map(|names| {
@@ -218,8 +214,8 @@ impl Algorithm {
         };
         let total = restricted.as_ref().map_or(all.len(), Vec::len);
         if total == 0 {
-            let status = Status::unresolvable("node(s) didn't satisfy plugin(s) [PreFilter]");
-            diagnosis.pre_filter_msg = Some(status.message());
+            // Every node the PreFilters named is gone: all are absent.
+            fw.observe_point("Filter", "Unschedulable", started);
             return Ok((Vec::new(), diagnosis, 0));
         }
         let percentage = fw
@@ -233,10 +229,10 @@ impl Algorithm {
         let nominated = fw.nominated_pods_for(pod);
         let run = |node: &NodeInfo| -> Status {
             if nominated.is_empty() {
-                return Framework::run_active_filters(&filters, state_ref, pod, node);
+                return filters.run(state_ref, pod, node);
             }
             fw.filter_with_nominated(state_ref, pod, node, nominated.on(&node.name), |st, n| {
-                Framework::run_active_filters(&filters, st, pod, n)
+                filters.run(st, pod, n)
             })
         };
         // Upstream's evaluateNominatedNode: a pod nominated by an earlier preemption tries
@@ -246,8 +242,7 @@ impl Algorithm {
         {
             let status = run(node);
             if status.is_success() {
-                self.timings
-                    .push(("Filter", "Success", started.elapsed().as_secs_f64()));
+                fw.observe_point("Filter", "Success", started);
                 return Ok((vec![&**node], diagnosis, 1));
             }
             if status.code() != Code::Error {
@@ -323,67 +318,9 @@ impl Algorithm {
         } else {
             "Success"
         };
-        self.timings
-            .push(("Filter", outcome, started.elapsed().as_secs_f64()));
+        fw.observe_point("Filter", outcome, started);
         Ok((feasible, diagnosis, processed))
     }
-}
-
-fn prioritize(
-    fw: &Framework,
-    state: &mut CycleState,
-    pod: &PodInfo,
-    snapshot: &Snapshot,
-    nodes: &[&NodeInfo],
-    timings: &mut Vec<(&'static str, &'static str, f64)>,
-) -> Result<Vec<i64>, ScheduleError> {
-    let started = std::time::Instant::now();
-    for p in fw.plugins(ExtensionPoint::PreScore) {
-        let Some(ps) = p.as_pre_score() else { continue };
-        let status = ps.pre_score(state, pod, snapshot, nodes);
-        match status.code() {
-            Code::Success => {}
-            Code::Skip => state.skip_score_plugins.push(p.name()),
-            _ => return Err(ScheduleError::Internal(status.with_plugin(p.name()))),
-        }
-    }
-    timings.push(("PreScore", "Success", started.elapsed().as_secs_f64()));
-    let started = std::time::Instant::now();
-    let mut total = vec![0i64; nodes.len()];
-    let state_ref: &CycleState = state;
-    for sp in fw.score_plugins() {
-        if state_ref.skip_score_plugins.contains(&sp.plugin.name()) {
-            continue;
-        }
-        let Some(scorer) = sp.plugin.as_score() else {
-            continue;
-        };
-        let raw: Result<Vec<i64>, Status> = if !fan_out(nodes.len()) {
-            nodes
-                .iter()
-                .map(|n| scorer.score(state_ref, pod, n))
-                .collect()
-        } else {
-            nodes
-                .par_iter()
-                .with_min_len(32)
-                .map(|n| scorer.score(state_ref, pod, n))
-                .collect()
-        };
-        let mut scores =
-            raw.map_err(|s| ScheduleError::Internal(s.with_plugin(sp.plugin.name())))?;
-        if scorer.has_normalize() {
-            let st = scorer.normalize_scores(state_ref, pod, nodes, &mut scores);
-            if !st.is_success() {
-                return Err(ScheduleError::Internal(st.with_plugin(sp.plugin.name())));
-            }
-        }
-        for (t, s) in total.iter_mut().zip(scores) {
-            *t = t.saturating_add(s.saturating_mul(sp.weight));
-        }
-    }
-    timings.push(("Score", "Success", started.elapsed().as_secs_f64()));
-    Ok(total)
 }
 
 /// The highest-scoring node; ties broken uniformly at random (reservoir sampling, as upstream).

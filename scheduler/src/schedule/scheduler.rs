@@ -9,22 +9,19 @@ use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, watch};
 
 use super::algorithm::{Algorithm, ScheduleError};
-use super::fit_error::FitError;
 use super::outcome::OutcomeSink;
 use crate::cache::{Cache, Snapshot};
-use crate::config::ExtensionPoint;
 use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action};
 use crate::framework::{
-    BindContext, BindError, Code, CycleState, Framework, PostFilterContext, PostFilterResult,
-    Status,
+    BindContext, BindError, Code, CycleState, FitError, Framework, PostFilterResult, Status,
 };
 use crate::leader::LeaseGuard;
 use crate::queue::{Nominating, QueuedPod, SchedulingQueue};
 use crate::serving::{AttemptResult, SchedulerMetrics};
 
-/// Runs the PostFilter plugins (preemption) after a failed filter pass, as upstream does:
-/// the first plugin that succeeds decides; every non-empty message is appended to the
-/// fit error. Pure: victims are returned, not deleted.
+/// Runs the profile's PostFilter plugins (preemption) after a failed filter pass and
+/// appends their message to the fit error, as upstream's scheduling cycle does. Pure:
+/// victims are returned, not deleted.
 pub fn run_post_filter(
     fw: &Framework,
     state: &CycleState,
@@ -32,40 +29,13 @@ pub fn run_post_filter(
     snapshot: &Snapshot,
     fit: &mut FitError,
 ) -> Option<PostFilterResult> {
-    let ctx = PostFilterContext {
-        framework: fw,
-        snapshot,
-        statuses: &fit.diagnosis.node_statuses,
-    };
-    // Upstream's RunPostFilterPlugins: the first success, unresolvable or error ends the
-    // phase with its message; otherwise the Unschedulable reasons are joined.
-    let mut reasons: Vec<String> = Vec::new();
-    let mut msg = None;
-    let mut outcome = None;
-    for p in fw.plugins(ExtensionPoint::PostFilter) {
-        let Some(pf) = p.as_post_filter() else {
-            continue;
-        };
-        let (result, status) = pf.post_filter(state, pod, &ctx);
-        match status.code() {
-            Code::Skip => continue,
-            Code::Unschedulable => reasons.extend(status.reasons().iter().map(|r| r.to_string())),
-            Code::Success | Code::UnschedulableAndUnresolvable => {
-                outcome = result;
-                msg = Some(status.message());
-                break;
-            }
-            _ => {
-                msg = Some(status.message());
-                break;
-            }
-        }
-    }
-    let msg = msg.unwrap_or_else(|| reasons.join(", "));
+    let (result, status) =
+        fw.run_post_filter_plugins(state, pod, snapshot, &fit.diagnosis.node_statuses);
+    let msg = status.message();
     if !msg.is_empty() {
         fit.diagnosis.post_filter_msg = Some(msg);
     }
-    outcome
+    result
 }
 
 /// Everything the loop shares with the informers and binding tasks.
@@ -290,10 +260,6 @@ impl Scheduler {
         parts
             .metrics
             .observe_algorithm_duration(start.elapsed().as_secs_f64());
-        let profile_metrics = parts.metrics.profile(&fw.scheduler_name);
-        for (point, status, secs) in &self.algorithm.timings {
-            profile_metrics.observe_extension_point(point, status, *secs);
-        }
         match result {
             Ok(r) => self.assume_and_bind(fw, state, qp, cycle, r.suggested_host, start),
             Err(ScheduleError::Fit(mut fit)) => {
@@ -361,8 +327,8 @@ impl Scheduler {
         let Some(result) = run_post_filter(fw, state, &qp.info, &self.snapshot, fit) else {
             return Nominating::FromStatus;
         };
-        self.parts.metrics.observe_preemption(result.victims.len());
         if let Some(node) = &result.nominated_node_name {
+            self.parts.metrics.observe_preemption(result.victims.len());
             self.delete_victims(&result.victims, &qp.info, node);
         }
         Nominating::Override(result.nominated_node_name.unwrap_or_default())
@@ -446,39 +412,17 @@ impl Scheduler {
         // An assumed pod holds its room in the cache, not as a nomination.
         parts.queue.nominator().delete(&pod.uid);
         let mut failure: Option<Status> = None;
-        let mut reserved = Vec::new();
-        for p in fw.plugins(ExtensionPoint::Reserve) {
-            let Some(r) = p.as_reserve() else { continue };
-            let s = r.reserve(&mut state, &pod, &node);
-            reserved.push(p.clone());
-            if !s.is_success() {
-                failure = Some(s.with_plugin(p.name()));
-                break;
-            }
-        }
-        if failure.is_none() {
-            for p in fw.plugins(ExtensionPoint::Permit) {
-                let Some(pm) = p.as_permit() else { continue };
-                let (s, _timeout) = pm.permit(&mut state, &pod, &node);
-                if s.code() == Code::Wait {
-                    failure = Some(
-                        Status::error("Permit plugins that wait are not supported")
-                            .with_plugin(p.name()),
-                    );
-                    break;
-                }
-                if !s.is_success() {
-                    failure = Some(s.with_plugin(p.name()));
-                    break;
-                }
+        let reserved = fw.run_reserve_plugins_reserve(&mut state, &pod, &node);
+        if !reserved.is_success() {
+            failure = Some(reserved);
+        } else {
+            let permit = fw.run_permit_plugins(&mut state, &pod, &node);
+            if !permit.is_success() && permit.code() != Code::Wait {
+                failure = Some(permit);
             }
         }
         if let Some(status) = failure {
-            for p in reserved.iter().rev() {
-                if let Some(r) = p.as_reserve() {
-                    r.unreserve(&mut state, &pod, &node);
-                }
-            }
+            fw.run_reserve_plugins_unreserve(&mut state, &pod, &node);
             let _ = parts
                 .cache
                 .lock()
@@ -509,7 +453,11 @@ impl Scheduler {
                 } else {
                     "Unschedulable"
                 },
-                status.message(),
+                if error {
+                    status.message()
+                } else {
+                    rejected_on_node(&node, &status)
+                },
                 nominated,
             );
             parts.queue.add_unschedulable(qp, cycle, error);
@@ -525,6 +473,19 @@ impl Scheduler {
             in_flight.finish();
         });
     }
+}
+
+/// Upstream's message for a pod rejected after it was assumed on `node` (at Reserve or
+/// Permit): a fit error over that one node, `0/1 nodes are available: 1 <reason>.`
+fn rejected_on_node(node: &str, status: &Status) -> String {
+    let mut fit = FitError {
+        num_all_nodes: 1,
+        diagnosis: crate::framework::Diagnosis::default(),
+    };
+    fit.diagnosis
+        .node_statuses
+        .insert(Arc::from(node), status.clone());
+    fit.message()
 }
 
 /// A pod on its way to being bound: the queue entry, its scheduling cycle and when the
@@ -546,50 +507,26 @@ async fn binding_cycle(
     let Attempt { qp, cycle, start } = attempt;
     let pod = qp.info.clone();
     let profile = fw.scheduler_name.as_str();
-    let profile_metrics = parts.metrics.profile(profile);
-    let mut status = Status::success();
-    let started = Instant::now();
-    let mut lost = !parts.lease.holds();
-    if lost {
-        status = Status::error(LEASE_NOT_HELD);
-    }
-    for p in fw.plugins(ExtensionPoint::PreBind).iter().filter(|_| !lost) {
-        if let Some(pb) = p.as_pre_bind() {
-            let s = pb.pre_bind(&parts.bind, &state, &pod, node).await;
-            if !s.is_success() {
-                status = s.with_plugin(p.name());
-                break;
-            }
-        }
-    }
-    profile_metrics.observe_extension_point(
-        "PreBind",
-        status.code_label(),
-        started.elapsed().as_secs_f64(),
-    );
+    // A pod a Permit plugin holds waits here, assumed on its node.
+    let mut status = fw.wait_on_permit(&pod).await;
+    let mut lost = false;
     if status.is_success() && !parts.lease.holds() {
         lost = true;
         status = Status::error(LEASE_NOT_HELD);
     }
     if status.is_success() {
-        status = Status::error("no bind plugin bound the pod");
+        status = fw
+            .run_pre_bind_plugins(&parts.bind, &state, &pod, node)
+            .await;
+    }
+    if status.is_success() && !parts.lease.holds() {
+        lost = true;
+        status = Status::error(LEASE_NOT_HELD);
+    }
+    if status.is_success() {
         in_flight.binding_start();
-        let started = Instant::now();
-        for p in fw.plugins(ExtensionPoint::Bind) {
-            if let Some(b) = p.as_bind() {
-                let s = b.bind(&parts.bind, &state, &pod, node).await;
-                if !s.is_skip() {
-                    status = s.with_plugin(p.name());
-                    break;
-                }
-            }
-        }
+        status = fw.run_bind_plugins(&parts.bind, &state, &pod, node).await;
         in_flight.binding_finish();
-        profile_metrics.observe_extension_point(
-            "Bind",
-            status.code_label(),
-            started.elapsed().as_secs_f64(),
-        );
     }
     if status.is_success() {
         tracing::debug!(pod = %pod.key, node, "Successfully bound pod to node");
@@ -608,36 +545,55 @@ async fn binding_cycle(
                 .metrics
                 .observe_pod_scheduled(qp.attempts, first.elapsed().as_secs_f64());
         }
-        for p in fw.plugins(ExtensionPoint::PostBind) {
-            if let Some(pb) = p.as_post_bind() {
-                pb.post_bind(&state, &pod, node);
-            }
-        }
+        fw.run_post_bind_plugins(&state, &pod, node);
         if let Some(sink) = parts.outcomes.get(profile) {
             sink.scheduled(&pod, node).await;
         }
         return;
     }
-    for p in fw.plugins(ExtensionPoint::Reserve).iter().rev() {
-        if let Some(r) = p.as_reserve() {
-            r.unreserve(&mut state, &pod, node);
-        }
-    }
+    fw.run_reserve_plugins_unreserve(&mut state, &pod, node);
     let _ = parts
         .cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .forget(&pod.uid);
     // The freed room may help others that wait.
-    parts.queue.on_event(
-        ClusterEvent::new(EventResource::AssignedPod, action::DELETE),
-        EventObjects::None,
-    );
+    let freed = || {
+        parts.queue.on_event(
+            ClusterEvent::new(EventResource::AssignedPod, action::DELETE),
+            EventObjects::None,
+        )
+    };
+    if !status.is_rejected() {
+        freed();
+    }
     if lost {
         // Not an attempt that failed: another replica may lead now. Back to the queue,
         // which the next leader's own informers will fill anyway.
         tracing::warn!(pod = %pod.key, node, "not binding: leadership not held");
         parts.queue.add_unschedulable(qp, cycle, true);
+        return;
+    }
+    if status.is_rejected() {
+        // A Permit plugin rejected the waiting pod: unschedulable, as at Reserve.
+        parts.metrics.observe_attempt(
+            AttemptResult::Unschedulable,
+            profile,
+            start.elapsed().as_secs_f64(),
+        );
+        let message = rejected_on_node(node, &status);
+        tracing::debug!(pod = %pod.key, node, %message, "rejected while waiting on permit");
+        if let Some(sink) = parts.outcomes.get(profile) {
+            let nominated =
+                super::nominating::status_patch(&pod, &Nominating::Override(String::new()));
+            sink.failed(&pod, "Unschedulable", &message, nominated.as_deref())
+                .await;
+        }
+        let mut qp = qp;
+        qp.unschedulable_plugins = vec![status.plugin()];
+        // Queued before the room it freed is announced, as upstream defers that move.
+        parts.queue.add_unschedulable(qp, cycle, false);
+        freed();
         return;
     }
     let message = status.message();

@@ -7,53 +7,12 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Node, Pod};
 
+use super::test_parts::RecordingOutcomes;
 use super::*;
 use crate::cache::Cache;
-use crate::config::ExtensionPoint;
 use crate::framework::{Framework, Handle};
 use crate::model::{PodInfo, SlimNode};
 use crate::queue::{QueueOptions, SchedulingQueue};
-
-#[derive(Default)]
-struct RecordingOutcomes {
-    failed: Mutex<Vec<(String, String, String)>>,
-    /// The `status.nominatedNodeName` each failure writes (`None`: left as it is).
-    nominations: Mutex<Vec<Option<String>>>,
-    scheduled: Mutex<Vec<(String, String)>>,
-}
-
-impl OutcomeSink for RecordingOutcomes {
-    fn scheduled<'a>(&'a self, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            self.scheduled
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((pod.key.clone(), node.into()))
-        })
-    }
-    fn failed<'a>(
-        &'a self,
-        pod: &'a PodInfo,
-        reason: &'a str,
-        message: &'a str,
-        nominated: Option<&'a str>,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            self.nominations
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(nominated.map(str::to_string));
-            self.failed.lock().unwrap_or_else(|e| e.into_inner()).push((
-                pod.key.clone(),
-                reason.into(),
-                message.into(),
-            ))
-        })
-    }
-    fn preempt<'a>(&'a self, _: &'a PodInfo, _: &'a PodInfo, _: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-}
 
 fn node(yaml: &str) -> Arc<SlimNode> {
     let n: Node = serde_saphyr::from_str(yaml).expect("node yaml");
@@ -264,7 +223,8 @@ async fn a_guard_that_stopped_holding_binds_nothing_and_reports_nothing() {
 
 /// Upstream's PostFilter phase: DynamicResources fails reading its state when an earlier
 /// PreFilter rejected the pod, which ends the phase before preemption (` not found`);
-/// after PreFilter ran, DynamicResources adds nothing and preemption explains.
+/// after PreFilter ran, DynamicResources adds nothing and preemption explains (and, finding
+/// no candidate, clears the pod's nomination).
 #[test]
 fn post_filter_ends_at_the_first_error() {
     let fw = default_framework();
@@ -273,9 +233,9 @@ fn post_filter_ends_at_the_first_error() {
     let mut snapshot = crate::cache::Snapshot::default();
     c.update_snapshot(&mut snapshot);
     let p = pod("p", "3");
-    let fit = |msg: Option<&str>| crate::schedule::fit_error::FitError {
+    let fit = |msg: Option<&str>| crate::framework::FitError {
         num_all_nodes: 1,
-        diagnosis: crate::schedule::fit_error::Diagnosis {
+        diagnosis: crate::framework::Diagnosis {
             pre_filter_msg: msg.map(String::from),
             node_statuses: [(
                 "a".into(),
@@ -295,14 +255,12 @@ fn post_filter_ends_at_the_first_error() {
     );
 
     let mut state = crate::framework::CycleState::default();
-    for pf in fw.plugins(ExtensionPoint::PreFilter) {
-        if let Some(pf) = pf.as_pre_filter() {
-            let (_, s) = pf.pre_filter(&mut state, &p, &snapshot);
-            assert!(s.is_success() || s.is_skip(), "{s:?}");
-        }
-    }
+    let (_, s, _) = fw.run_pre_filter_plugins(&mut state, &p, &snapshot);
+    assert!(s.is_success(), "{s:?}");
     let mut filtered = fit(None);
-    assert!(run_post_filter(&fw, &state, &p, &snapshot, &mut filtered).is_none());
+    // No candidate: as upstream, the result clears the pod's nomination.
+    let cleared = run_post_filter(&fw, &state, &p, &snapshot, &mut filtered);
+    assert!(cleared.is_some_and(|r| r.nominated_node_name.is_none() && r.victims.is_empty()));
     assert_eq!(
         filtered.message(),
         "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."

@@ -222,6 +222,7 @@ impl Runner {
             client: None,
             lister: lister.clone(),
             nominator: Arc::default(),
+            waiting: Arc::default(),
         };
         let framework = Framework::new(
             &cfg.profiles[0],

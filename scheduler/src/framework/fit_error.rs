@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::framework::{NodeStatusMap, Status};
+use super::{NodeStatusMap, Status};
 
 /// The outcome of a failed filter pass.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,9 @@ pub struct Diagnosis {
     pub unschedulable_plugins: Vec<&'static str>,
     /// Appended after the node reasons (preemption's explanation).
     pub post_filter_msg: Option<String>,
+    /// The status of every node without one in `node_statuses`: those a PreFilter's node
+    /// set left out (upstream's absent-nodes status).
+    pub absent_status: Option<Status>,
 }
 
 /// No node can run the pod.
@@ -45,6 +48,14 @@ impl FitError {
             for status in self.diagnosis.node_statuses.values() {
                 for reason in status.reasons() {
                     *counts.entry(reason.as_ref()).or_default() += 1;
+                }
+            }
+            let absent = self
+                .num_all_nodes
+                .saturating_sub(self.diagnosis.node_statuses.len());
+            if let Some(status) = self.diagnosis.absent_status.as_ref().filter(|_| absent > 0) {
+                for reason in status.reasons() {
+                    *counts.entry(reason.as_ref()).or_default() += absent;
                 }
             }
             let mut parts: Vec<String> = counts

@@ -160,7 +160,3 @@ impl Nominator {
         self.len() == 0
     }
 }
-
-#[cfg(test)]
-#[path = "nominator_tests.rs"]
-mod tests;
