@@ -10,8 +10,8 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::error::Error;
+use crate::identity::{self, FIELD_MANAGER};
 use crate::metrics::Metrics;
-use crate::names::{self, FIELD_MANAGER};
 use crate::plan::{Child, Deletion, Plan};
 use crate::ssa::{self, kind_of};
 use crate::validate::Invalid;
@@ -100,7 +100,7 @@ pub struct Writer<'a> {
 /// Makes the writes of `plan` for `profile`, in order: applies, deletes, annotation,
 /// status, Events. A failed Event is logged, not fatal.
 pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) -> Result<(), Error> {
-    let name = names::profile_name(profile).to_string();
+    let name = identity::profile_name(profile).to_string();
     for child in &plan.applies {
         let (kind, writes) = apply_child(w.client, child, false).await?;
         for _ in 0..writes {
@@ -141,7 +141,7 @@ pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) ->
         w.metrics.count_rollback(&name);
     }
     if let Some(value) = &plan.failed_annotation {
-        let patch = json!({"metadata": {"annotations": {names::FAILED_HASH_ANNOTATION: value}}});
+        let patch = json!({"metadata": {"annotations": {identity::FAILED_HASH_ANNOTATION: value}}});
         profiles
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await

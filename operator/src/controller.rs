@@ -27,11 +27,11 @@ use kube::{Client, Resource};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::names;
+use crate::identity;
 use crate::reconcile::{Context, error_policy, reconcile};
 
 fn owner<K: Resource>(obj: K) -> Option<ObjectRef<SchedulerProfile>> {
-    names::owning_profile(obj.meta()).map(|n| ObjectRef::new(&n))
+    identity::owning_profile(obj.meta()).map(|n| ObjectRef::new(&n))
 }
 
 /// The other profiles claiming the same scheduler name: a change to one may free or
@@ -40,12 +40,12 @@ fn same_name(
     store: Store<SchedulerProfile>,
 ) -> impl Fn(SchedulerProfile) -> Vec<ObjectRef<SchedulerProfile>> {
     move |changed| {
-        let wanted = names::scheduler_name(&changed);
-        let me = names::profile_name(&changed).to_string();
+        let wanted = identity::scheduler_name(&changed);
+        let me = identity::profile_name(&changed).to_string();
         store
             .state()
             .iter()
-            .filter(|p| names::profile_name(p) != me && names::scheduler_name(p) == wanted)
+            .filter(|p| identity::profile_name(p) != me && identity::scheduler_name(p) == wanted)
             .map(|p| ObjectRef::from_obj(p.as_ref()))
             .collect()
     }
@@ -125,7 +125,7 @@ pub async fn run(
     let ctx = Arc::new(build_ctx(store.clone()));
     ctx.metrics.watch_profiles(store.clone());
     let ns = ctx.settings.namespace.clone();
-    let managed = watcher::Config::default().labels(&names::managed_selector());
+    let managed = watcher::Config::default().labels(&identity::managed_selector());
     let c = &client;
     let w = |wc: &watcher::Config| wc.clone();
     controller
@@ -165,7 +165,7 @@ pub async fn run(
         )
         .watches_stream(
             children(
-                Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
+                Api::<RoleBinding>::namespaced(c.clone(), identity::KUBE_SYSTEM),
                 w(&managed),
             ),
             owner,

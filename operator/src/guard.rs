@@ -9,8 +9,8 @@ use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 
-use crate::build::{self, Settings};
-use crate::names;
+use crate::children::{self, Settings};
+use crate::identity;
 use crate::plan::Snapshot;
 use crate::validate::{Invalid, Valid};
 
@@ -97,10 +97,10 @@ pub fn check(
             allowed: allowed_list(s),
         });
     }
-    let p = names::profile_name(profile);
-    let child = names::child_name(p);
-    for name in [child.clone(), names::auth_reader_binding_name(p)] {
-        if name == names::OPERATOR_LEASE || s.reserved_names.contains(&name) {
+    let p = identity::profile_name(profile);
+    let child = identity::child_name(p);
+    for name in [child.clone(), identity::auth_reader_binding_name(p)] {
+        if name == identity::OPERATOR_LEASE || s.reserved_names.contains(&name) {
             return Err(Invalid::NameConflict {
                 kind: "object".to_string(),
                 name,
@@ -108,13 +108,13 @@ pub fn check(
             });
         }
     }
-    let groups = build::groups_for(&valid.enabled_plugins);
+    let groups = children::groups_for(&valid.enabled_plugins);
     for g in &groups {
-        let role = build::grant_role_name(&s.grant_role_prefix, &g.name());
+        let role = children::grant_role_name(&s.grant_role_prefix, &g.name());
         if !snap.grant_roles.contains(&role) {
             return Err(Invalid::GrantRoleMissing { name: role });
         }
-        let binding = names::grant_binding_name(p, &g.name());
+        let binding = identity::grant_binding_name(p, &g.name());
         if let Some(b) = snap
             .cluster_role_bindings
             .iter()

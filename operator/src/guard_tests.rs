@@ -5,7 +5,7 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use crate::build::Settings;
+use crate::children::Settings;
 use crate::guard::{image_allowed, repository};
 use crate::plan_fixtures::*;
 use crate::testing::{minimal, profile, settings};

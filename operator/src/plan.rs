@@ -12,10 +12,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
-use crate::build::{self, ConfigRef, Settings};
+use crate::children::{self, ConfigRef, Settings};
 use crate::diff::needs_apply;
 use crate::status::{self, Notice, Observed, Outcome};
-use crate::{guard, names, rollout, validate};
+use crate::{guard, identity, rollout, validate};
 
 /// What exists of a profile's children (read by [`crate::read`]).
 #[derive(Clone, Debug, Default)]
@@ -247,7 +247,7 @@ fn deploy(
     snap: &Snapshot,
     plan: &mut Plan,
 ) -> rollout::Decision {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     let desired_ref = ConfigRef::desired(profile, s, &valid.rendered);
     // The image of the last good configuration is on its ConfigMap.
     let last_good = status::last_good(profile).map(|mut g| {
@@ -255,14 +255,14 @@ fn deploy(
             .config_maps
             .iter()
             .find(|c| c.metadata.name.as_ref() == Some(&g.config_map_name))
-            .and_then(|c| build::recorded_image(c, &g.hash, s));
+            .and_then(|c| children::recorded_image(c, &g.hash, s));
         g
     });
     let failed = profile
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(names::FAILED_HASH_ANNOTATION));
+        .and_then(|a| a.get(identity::FAILED_HASH_ANNOTATION));
     let cm_exists = |name: &str| {
         snap.config_maps
             .iter()
@@ -276,7 +276,7 @@ fn deploy(
         replicas: profile.spec.replicas,
         config_map_exists: &cm_exists,
     });
-    let d = build::build(profile, s, valid, &decision.deploy);
+    let d = children::build(profile, s, valid, &decision.deploy);
     let mut apply = |wanted: bool, child: Child| {
         if wanted {
             plan.applies.push(child);
@@ -295,7 +295,7 @@ fn deploy(
         if !needed && grants && guard::controlled_by(&existing.metadata, profile) {
             apply(
                 true,
-                Child::ClusterRoleBinding(build::emptied_binding(profile, existing)),
+                Child::ClusterRoleBinding(children::emptied_binding(profile, existing)),
             );
         }
     }
@@ -356,7 +356,7 @@ fn deploy(
     );
     match d.pdb {
         Some(pdb) => apply(needs_apply(&pdb, snap.pdb.as_ref()), Child::Pdb(pdb)),
-        None if snap.pdb.is_some() => plan.deletes.push(Deletion::Pdb(names::child_name(p))),
+        None if snap.pdb.is_some() => plan.deletes.push(Deletion::Pdb(identity::child_name(p))),
         None => {}
     }
     let keep = kept_config_maps(snap, &decision, last_good.as_ref());

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::build::{ConfigRef, build};
+use crate::children::{ConfigRef, build};
 use crate::plan::{Child, Plan, Snapshot, plan};
 use crate::testing::settings;
 use crate::validate::validate;
@@ -55,7 +55,7 @@ pub(crate) fn desired_ref(p: &SchedulerProfile) -> ConfigRef {
 pub(crate) fn fresh() -> Snapshot {
     let prefix = settings().grant_role_prefix;
     Snapshot {
-        grant_roles: crate::build::grant_roles(&prefix)
+        grant_roles: crate::children::grant_roles(&prefix)
             .into_iter()
             .filter_map(|r| r.metadata.name)
             .collect(),

@@ -7,13 +7,13 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 
-use crate::build::{self, Settings};
+use crate::children::{self, Settings};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::names;
+use crate::identity;
 use crate::plan::Snapshot;
 
 async fn get<K>(api: Api<K>, name: String) -> Result<Option<K>, Error>
@@ -37,21 +37,21 @@ fn kind<K: Resource<DynamicType = ()>>() -> &'static str {
 /// Reads every child of profile `p`, and which grant roles exist.
 pub async fn snapshot(client: &Client, s: &Settings, p: &str) -> Result<Snapshot, Error> {
     let ns = s.namespace.as_str();
-    let child = names::child_name(p);
+    let child = identity::child_name(p);
     let c = client;
-    let groups: Vec<String> = build::grant_groups().iter().map(|g| g.name()).collect();
+    let groups: Vec<String> = children::grant_groups().iter().map(|g| g.name()).collect();
     let bindings = try_join_all(groups.iter().map(|g| {
         get(
             Api::<ClusterRoleBinding>::all(c.clone()),
-            names::grant_binding_name(p, g),
+            identity::grant_binding_name(p, g),
         )
     }));
     let roles = try_join_all(groups.iter().map(|g| {
-        let name = build::grant_role_name(&s.grant_role_prefix, g);
+        let name = children::grant_role_name(&s.grant_role_prefix, g);
         let api = Api::<ClusterRole>::all(c.clone());
         async move { get(api, name.clone()).await.map(|r| r.map(|_| name)) }
     }));
-    let selector = names::config_maps_selector(p);
+    let selector = identity::config_maps_selector(p);
     let config_maps = async {
         let api: Api<ConfigMap> = Api::namespaced(c.clone(), ns);
         api.list(&ListParams::default().labels(&selector))
@@ -75,8 +75,8 @@ pub async fn snapshot(client: &Client, s: &Settings, p: &str) -> Result<Snapshot
     )?;
     let (auth_reader_binding, lease, config_maps, deployment, service, pdb) = tokio::try_join!(
         get(
-            Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
-            names::auth_reader_binding_name(p)
+            Api::<RoleBinding>::namespaced(c.clone(), identity::KUBE_SYSTEM),
+            identity::auth_reader_binding_name(p)
         ),
         get(Api::<Lease>::namespaced(c.clone(), ns), child.clone()),
         config_maps,

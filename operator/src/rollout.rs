@@ -8,8 +8,8 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 
-use crate::build::{ConfigRef, PROGRESS_DEADLINE_SECONDS};
-use crate::names;
+use crate::children::{ConfigRef, PROGRESS_DEADLINE_SECONDS};
+use crate::identity;
 
 /// What the rollout logic decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub fn template_hash(d: &Deployment) -> Option<&str> {
         .as_ref()?
         .annotations
         .as_ref()?
-        .get(names::CONFIG_HASH_KEY)
+        .get(identity::CONFIG_HASH_KEY)
         .map(String::as_str)
 }
 

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
 
-use crate::names;
+use crate::identity;
 use crate::plan::{Child, Deletion};
 use crate::plan_fixtures::*;
 use crate::testing::minimal;
@@ -57,8 +57,8 @@ fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
 fn stuck_after_an_edit(
     p: &mut ferrosched_crds::SchedulerProfile,
 ) -> (
-    crate::build::ConfigRef,
-    crate::build::ConfigRef,
+    crate::children::ConfigRef,
+    crate::children::ConfigRef,
     crate::plan::Plan,
     crate::plan::Snapshot,
 ) {
@@ -136,8 +136,13 @@ fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
     );
 
     // With the failure remembered and the old template back, the bad config is not retried.
-    p.metadata.annotations =
-        Some([(names::FAILED_HASH_ANNOTATION.to_string(), bad.hash.clone())].into());
+    p.metadata.annotations = Some(
+        [(
+            identity::FAILED_HASH_ANNOTATION.to_string(),
+            bad.hash.clone(),
+        )]
+        .into(),
+    );
     snap.deployment = Some(rolled_out(stored(back), 2));
     let after = settle(&mut p, &snap, "2026-03-01T10:05:00Z");
     assert!(after.applies.is_empty(), "{:?}", kinds(&after));
@@ -173,7 +178,7 @@ fn a_remembered_failure_is_forgotten_once_a_new_config_is_available() {
     let snap = converged(&p);
     p.metadata.annotations = Some(
         [(
-            names::FAILED_HASH_ANNOTATION.to_string(),
+            identity::FAILED_HASH_ANNOTATION.to_string(),
             "0123456789".to_string(),
         )]
         .into(),
@@ -304,7 +309,7 @@ fn image_of(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<String> {
 /// rollback plan and the good configuration.
 fn broken_image_rollback(
     edit: impl Fn(&mut Vec<k8s_openapi::api::core::v1::ConfigMap>),
-) -> (crate::plan::Plan, crate::build::ConfigRef) {
+) -> (crate::plan::Plan, crate::children::ConfigRef) {
     let mut p = minimal("demo");
     let mut snap = converged(&p);
     settle(&mut p, &snap, "2026-03-01T10:00:00Z");
@@ -321,7 +326,7 @@ fn broken_image_rollback(
         cm.metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get(names::IMAGE_ANNOTATION))
+            .and_then(|a| a.get(identity::IMAGE_ANNOTATION))
             .map(String::as_str),
         Some("ferrosched:broken")
     );
@@ -358,7 +363,7 @@ fn a_rollback_ignores_an_image_annotation_edited_after_the_fact() {
         for cm in cms.iter_mut() {
             if let Some(a) = cm.metadata.annotations.as_mut() {
                 a.insert(
-                    names::IMAGE_ANNOTATION.into(),
+                    identity::IMAGE_ANNOTATION.into(),
                     "ferrosched:test-evil".into(),
                 );
             }

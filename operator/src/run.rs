@@ -16,13 +16,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-use crate::build::Settings;
+use crate::children::Settings;
 use crate::cli::Args;
 use crate::controller;
 use crate::error::StartError;
 use crate::http::{self, Health};
+use crate::identity::{FIELD_MANAGER, OPERATOR_LEASE};
 use crate::metrics::Metrics;
-use crate::names::{FIELD_MANAGER, OPERATOR_LEASE};
 use crate::reconcile::Context;
 use crate::serving::{self, ServingCerts};
 

@@ -19,8 +19,8 @@ use tracing::{info, warn};
 
 use crate::certs::{self, CA_CRT, Ca, CertError};
 use crate::error::Error;
+use crate::identity::{APP_NAME, FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_NAME, OPERATOR_LEASE};
 use crate::metrics::Metrics;
-use crate::names::{APP_NAME, FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_NAME, OPERATOR_LEASE};
 use crate::ssa;
 
 /// How often the certificates are checked (three reads; a deleted Secret is back within it).

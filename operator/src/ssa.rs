@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::diff;
 use crate::error::Error;
-use crate::names::FIELD_MANAGER;
+use crate::identity::FIELD_MANAGER;
 
 /// Applies a namespaced object in its namespace (only checks it, writing nothing, with
 /// `dry_run`); returns the number of writes made.

@@ -7,8 +7,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::build::ConfigRef;
-use crate::names;
+use crate::children::ConfigRef;
+use crate::identity;
 use crate::rollout::Decision;
 use crate::validate::Invalid;
 
@@ -40,7 +40,7 @@ pub struct Observed<'a> {
 pub fn status(o: &Observed<'_>) -> SchedulerProfileStatus {
     let profile = o.profile;
     let previous = profile.status.clone().unwrap_or_default();
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     let generation = profile.metadata.generation;
     let replicas = profile.spec.replicas;
     let dep_status = o
@@ -150,7 +150,7 @@ pub fn status(o: &Observed<'_>) -> SchedulerProfileStatus {
     };
     SchedulerProfileStatus {
         observed_generation: generation,
-        scheduler_name: Some(names::scheduler_name(profile)),
+        scheduler_name: Some(identity::scheduler_name(profile)),
         conditions: vec![
             condition(ty::AVAILABLE, availability),
             condition(ty::PROGRESSING, progressing),
@@ -158,7 +158,7 @@ pub fn status(o: &Observed<'_>) -> SchedulerProfileStatus {
         ],
         replicas: Some(dep_status.replicas.unwrap_or(0)),
         ready_replicas: Some(dep_status.ready_replicas.unwrap_or(0)),
-        selector: Some(names::selector_string(p)),
+        selector: Some(identity::selector_string(p)),
         leader,
         lease_transitions: lease.and_then(|s| s.lease_transitions),
         config_hash: last_good.as_ref().map(|g| g.hash.clone()),

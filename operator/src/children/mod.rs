@@ -38,9 +38,21 @@ pub use rbac::{
 };
 pub use service::service;
 
-use crate::names;
+use crate::identity;
 use crate::render::Rendered;
 use crate::validate::Valid;
+
+// The scheduler pods' layout, shared by the Deployment, its Service and its ConfigMap.
+/// Secure port of the scheduler (HTTPS: health, metrics).
+pub const SECURE_PORT: i32 = 10259;
+/// Directory the config ConfigMap is mounted at.
+pub const CONFIG_DIR: &str = "/etc/ferrosched";
+/// Key of the rendered configuration in the ConfigMap.
+pub const CONFIG_KEY: &str = "config.yaml";
+/// Where the scheduler pods mount the operator-issued serving certificate.
+pub const TLS_DIR: &str = "/var/run/ferrosched/tls";
+/// Where the scheduler keeps its generated serving certificate.
+pub const CERT_DIR: &str = "/var/run/ferrosched/certs";
 
 /// Operator-wide settings the builders need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,7 +94,7 @@ impl ConfigRef {
         let image = scheduler_image(profile, s);
         let hash = revision_hash(&rendered.text, &image);
         ConfigRef {
-            config_map_name: names::config_map_name(names::profile_name(profile), &hash),
+            config_map_name: identity::config_map_name(identity::profile_name(profile), &hash),
             hash,
             image: Some(image),
         }
@@ -102,8 +114,8 @@ pub fn recorded_image(cm: &ConfigMap, hash: &str, s: &Settings) -> Option<String
         .metadata
         .annotations
         .as_ref()?
-        .get(names::IMAGE_ANNOTATION)?;
-    let text = cm.data.as_ref()?.get(names::CONFIG_KEY)?;
+        .get(identity::IMAGE_ANNOTATION)?;
+    let text = cm.data.as_ref()?.get(CONFIG_KEY)?;
     (revision_hash(text, image) == hash
         && crate::guard::image_allowed(image, &s.allowed_images, &s.default_image))
     .then(|| image.clone())
