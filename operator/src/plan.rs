@@ -12,8 +12,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
-use crate::children::{self, ConfigRef, Settings};
+use crate::children::{self, Settings};
 use crate::diff::needs_apply;
+use crate::rollout::ConfigRef;
 use crate::status::{self, Notice, Observed, Outcome};
 use crate::{guard, identity, rollout, validate};
 
@@ -255,7 +256,7 @@ fn deploy(
             .config_maps
             .iter()
             .find(|c| c.metadata.name.as_ref() == Some(&g.config_map_name))
-            .and_then(|c| children::recorded_image(c, &g.hash, s));
+            .and_then(|c| rollout::recorded_image(c, &g.hash, s));
         g
     });
     let failed = profile

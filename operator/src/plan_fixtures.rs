@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::children::{ConfigRef, build};
+use crate::children::build;
 use crate::plan::{Child, Plan, Snapshot, plan};
+use crate::rollout::ConfigRef;
 use crate::testing::settings;
 use crate::validate::validate;
 pub(crate) fn t(s: &str) -> jiff::Timestamp {

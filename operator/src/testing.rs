@@ -2,7 +2,8 @@
 
 use ferrosched_crds::SchedulerProfile;
 
-use crate::children::{ConfigRef, Desired, Settings, build};
+use crate::children::{Desired, Settings, build};
+use crate::rollout::ConfigRef;
 use crate::validate::{Valid, validate};
 
 /// Settings of the tests: namespace `ferrosched-system`, image `ferrosched:test`.

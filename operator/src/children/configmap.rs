@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::{ConfigRef, Settings};
+use super::Settings;
 use crate::identity;
 use crate::render::Rendered;
+use crate::rollout::ConfigRef;
 
 /// `ferrosched-<profile>-config-<hash>` with `config.yaml` and the image annotated; a new
 /// configuration or image gets a new name.

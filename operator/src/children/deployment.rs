@@ -17,8 +17,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{ConfigRef, Settings};
+use super::Settings;
 use crate::identity;
+use crate::rollout::ConfigRef;
 
 /// Name of the scheduler container.
 pub const CONTAINER: &str = "scheduler";

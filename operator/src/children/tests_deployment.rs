@@ -28,7 +28,9 @@ fn deployment_of_a_minimal_profile() {
     let meta = spec.template.metadata.as_ref().expect("template metadata");
     assert_eq!(meta.labels, Some(identity::labels("demo")));
     // The hash covers the configuration and the image.
-    let hash = super::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered).hash;
+    let hash =
+        crate::rollout::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered)
+            .hash;
     assert_ne!(hash, valid(&p).rendered.hash);
     assert_eq!(
         meta.annotations
