@@ -3,13 +3,14 @@
 
 use ferrosched_crds::SchedulerProfile;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::Recorder;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::error::Error;
+use crate::events;
 use crate::identity::{self, FIELD_MANAGER};
 use crate::metrics::Metrics;
 use crate::plan::{Child, Deletion, Plan};
@@ -161,38 +162,6 @@ pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) ->
             .map_err(profile_err)?;
         w.metrics.count_write("SchedulerProfile/status");
     }
-    let reference = profile.object_ref(&());
-    for notice in &plan.events {
-        let event = Event {
-            type_: if notice.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: notice.reason.clone(),
-            note: Some(truncate(&notice.note, 1000)),
-            action: notice.action.clone(),
-            secondary: None,
-        };
-        match w.recorder.publish(&event, &reference).await {
-            Ok(()) => w.metrics.count_write("Event"),
-            Err(err) => {
-                w.metrics.count_error("event");
-                warn!(profile = %name, %err, reason = %notice.reason, "failed to publish event");
-            }
-        }
-    }
+    events::publish(w.recorder, w.metrics, profile, &plan.events).await;
     Ok(())
-}
-
-/// Events notes are limited to 1 kB.
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }

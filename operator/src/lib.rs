@@ -13,6 +13,7 @@ pub mod cli;
 pub mod controller;
 pub mod diff;
 pub mod error;
+pub mod events;
 pub mod fault;
 pub mod guard;
 pub mod http;

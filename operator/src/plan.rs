@@ -14,8 +14,9 @@ use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
 use crate::children::{self, Settings};
 use crate::diff::needs_apply;
+use crate::events::{self, Notice};
 use crate::rollout::ConfigRef;
-use crate::status::{self, Notice, Observed, Outcome};
+use crate::status::{self, Observed, Outcome};
 use crate::{guard, identity, rollout, validate};
 
 /// What exists of a profile's children (read by [`crate::read`]).
@@ -182,7 +183,7 @@ fn set_status(
     let new_status = status::status(&observed);
     if profile.status.as_ref() != Some(&new_status) {
         plan.events
-            .extend(status::transitions(profile.status.as_ref(), &new_status));
+            .extend(events::transitions(profile.status.as_ref(), &new_status));
         plan.status = Some(new_status);
     }
 }
@@ -332,15 +333,10 @@ fn deploy(
             .iter()
             .find(|c| c.metadata.name == d.config_map.metadata.name);
         if existing.is_none() {
-            plan.events.push(Notice {
-                warning: false,
-                reason: "ConfigCreated".to_string(),
-                action: "Apply".to_string(),
-                note: format!(
-                    "created ConfigMap {} for configuration {}",
-                    desired_ref.config_map_name, desired_ref.hash
-                ),
-            });
+            plan.events.push(events::config_created(
+                &desired_ref.config_map_name,
+                &desired_ref.hash,
+            ));
         }
         apply(
             needs_apply(&d.config_map, existing),

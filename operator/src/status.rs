@@ -1,4 +1,4 @@
-//! The profile's status and the Events its transitions deserve (pure).
+//! The profile's status (pure); the Events its transitions deserve are in [`crate::events`].
 
 use ferrosched_crds::{
     SchedulerProfile, SchedulerProfileStatus, condition_reasons as reason, condition_types as ty,
@@ -174,61 +174,4 @@ pub fn last_good(profile: &SchedulerProfile) -> Option<ConfigRef> {
         config_map_name: status.config_map_name.clone()?,
         image: None,
     })
-}
-
-/// An Event to publish on the profile.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
-    /// `Warning` rather than `Normal`.
-    pub warning: bool,
-    /// PascalCase reason (`InvalidConfig`, `Available`, ...).
-    pub reason: String,
-    /// What the operator was doing.
-    pub action: String,
-    /// Human-readable message.
-    pub note: String,
-}
-
-/// Events for the transitions from `old` to `new`: Degraded turning True (or changing
-/// reason or message) and Available turning True.
-pub fn transitions(
-    old: Option<&SchedulerProfileStatus>,
-    new: &SchedulerProfileStatus,
-) -> Vec<Notice> {
-    let find = |s: Option<&SchedulerProfileStatus>, t: &str| {
-        s.and_then(|s| s.conditions.iter().find(|c| c.type_ == t).cloned())
-    };
-    let mut out = Vec::new();
-    if let Some(d) = find(Some(new), ty::DEGRADED)
-        && d.status == "True"
-    {
-        let before = find(old, ty::DEGRADED);
-        let same = before
-            .is_some_and(|b| b.status == "True" && b.reason == d.reason && b.message == d.message);
-        if !same {
-            let action = if d.reason == reason::ROLLOUT_FAILED {
-                "Rollout"
-            } else {
-                "Validate"
-            };
-            out.push(Notice {
-                warning: true,
-                reason: d.reason,
-                action: action.to_string(),
-                note: d.message,
-            });
-        }
-    }
-    if let Some(a) = find(Some(new), ty::AVAILABLE)
-        && a.status == "True"
-        && find(old, ty::AVAILABLE).is_none_or(|b| b.status != "True")
-    {
-        out.push(Notice {
-            warning: false,
-            reason: "Available".to_string(),
-            action: "Rollout".to_string(),
-            note: a.message,
-        });
-    }
-    out
 }
