@@ -116,6 +116,7 @@ pub fn check(
         }
         let binding = identity::grant_binding_name(p, &g.name());
         if let Some(b) = snap
+            .children
             .cluster_role_bindings
             .iter()
             .find(|b| b.metadata.name.as_deref() == Some(&binding))
@@ -127,22 +128,37 @@ pub fn check(
     let metas: [(&str, Option<&ObjectMeta>); 7] = [
         (
             "ServiceAccount",
-            snap.service_account.as_ref().map(|o| &o.metadata),
-        ),
-        ("Role", snap.lease_role.as_ref().map(|o| &o.metadata)),
-        (
-            "RoleBinding",
-            snap.lease_role_binding.as_ref().map(|o| &o.metadata),
+            snap.children.service_account.as_ref().map(|o| &o.metadata),
         ),
         (
-            "RoleBinding",
-            snap.auth_reader_binding.as_ref().map(|o| &o.metadata),
+            "Role",
+            snap.children.lease_role.as_ref().map(|o| &o.metadata),
         ),
-        ("Deployment", snap.deployment.as_ref().map(|o| &o.metadata)),
-        ("Service", snap.service.as_ref().map(|o| &o.metadata)),
+        (
+            "RoleBinding",
+            snap.children
+                .lease_role_binding
+                .as_ref()
+                .map(|o| &o.metadata),
+        ),
+        (
+            "RoleBinding",
+            snap.children
+                .auth_reader_binding
+                .as_ref()
+                .map(|o| &o.metadata),
+        ),
+        (
+            "Deployment",
+            snap.children.deployment.as_ref().map(|o| &o.metadata),
+        ),
+        (
+            "Service",
+            snap.children.service.as_ref().map(|o| &o.metadata),
+        ),
         (
             "PodDisruptionBudget",
-            snap.pdb.as_ref().map(|o| &o.metadata),
+            snap.children.pdb.as_ref().map(|o| &o.metadata),
         ),
     ];
     for (kind, meta) in metas {
@@ -152,7 +168,7 @@ pub fn check(
             return Err(conflict(kind, meta));
         }
     }
-    if let Some(lease) = &snap.lease
+    if let Some(lease) = &snap.children.lease
         && !controlled_by(&lease.metadata, profile)
         && !own_scheduler_lease(lease, &child)
     {

@@ -38,8 +38,8 @@ fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
     let Some(Child::ConfigMap(cm)) = plan.applies.first().cloned() else {
         panic!("no config map")
     };
-    snap.deployment = Some(rolled_out(stored(&d), 2));
-    snap.config_maps.push(stored(&cm));
+    snap.children.deployment = Some(rolled_out(stored(&d), 2));
+    snap.children.config_maps.push(stored(&cm));
     let done = settle(&mut p, &snap, "2026-03-01T10:02:00Z");
     assert!(done.applies.is_empty());
     assert_eq!(
@@ -69,8 +69,8 @@ fn stuck_after_an_edit(
     let bad = desired_ref(p);
     let plan = settle(p, &snap, "2026-03-01T10:01:00Z");
     let (d, cm) = deployment_and_config_map(&plan);
-    snap.config_maps.push(stored(&cm));
-    snap.deployment = Some(stuck(&d));
+    snap.children.config_maps.push(stored(&cm));
+    snap.children.deployment = Some(stuck(&d));
     let plan = settle(p, &snap, "2026-03-01T10:04:00Z");
     (good, bad, plan, snap)
 }
@@ -143,7 +143,7 @@ fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
         )]
         .into(),
     );
-    snap.deployment = Some(rolled_out(stored(back), 2));
+    snap.children.deployment = Some(rolled_out(stored(back), 2));
     let after = settle(&mut p, &snap, "2026-03-01T10:05:00Z");
     assert!(after.applies.is_empty(), "{:?}", kinds(&after));
     assert_eq!(
@@ -208,10 +208,10 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
                             &format!("2026-03-01T10:0{}:00Z", i + 1),
                         )));
                     created.push(cm.metadata.name.clone().unwrap_or_default());
-                    snap.config_maps.push(cm);
+                    snap.children.config_maps.push(cm);
                 }
                 // Applied, but never rolled out: its new pods never become ready.
-                Child::Deployment(d) => snap.deployment = Some(stored(d)),
+                Child::Deployment(d) => snap.children.deployment = Some(stored(d)),
                 _ => {}
             }
         }
@@ -220,10 +220,11 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
             .iter()
             .filter_map(|d| match d {
                 Deletion::ConfigMap(n) => Some(n.clone()),
-                Deletion::Pdb(_) => None,
+                _ => None,
             })
             .collect();
-        snap.config_maps
+        snap.children
+            .config_maps
             .retain(|c| !gone.contains(&c.metadata.name.clone().unwrap_or_default()));
         assert!(
             !gone.contains(&good.config_map_name),
@@ -237,10 +238,11 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
     }
     // Last good + the one rolled out + the one the template mounted before + the spares.
     assert!(
-        snap.config_maps.len() <= 3 + crate::plan::SPARE_CONFIG_MAPS,
+        snap.children.config_maps.len() <= 3 + crate::plan::SPARE_CONFIG_MAPS,
         "{} ConfigMaps kept: {:?}",
-        snap.config_maps.len(),
-        snap.config_maps
+        snap.children.config_maps.len(),
+        snap.children
+            .config_maps
             .iter()
             .map(|c| c.metadata.name.clone())
             .collect::<Vec<_>>()
@@ -248,7 +250,8 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
     assert_eq!(created.len(), 6, "every edit made its ConfigMap");
     let newest = created.last().cloned().unwrap_or_default();
     assert!(
-        snap.config_maps
+        snap.children
+            .config_maps
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(newest.as_str()))
     );
@@ -330,9 +333,9 @@ fn broken_image_rollback(
             .map(String::as_str),
         Some("ferrosched:broken")
     );
-    snap.config_maps.push(stored(&cm));
-    edit(&mut snap.config_maps);
-    snap.deployment = Some(stuck(&d));
+    snap.children.config_maps.push(stored(&cm));
+    edit(&mut snap.children.config_maps);
+    snap.children.deployment = Some(stuck(&d));
     (settle(&mut p, &snap, "2026-03-01T10:04:00Z"), good)
 }
 

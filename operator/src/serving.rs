@@ -192,7 +192,7 @@ pub async fn publish(
             data: Some(certs::serving_data(ca, &leaf)),
             ..Secret::default()
         };
-        writes += ssa::namespaced(client, &secret, false).await?;
+        writes += ssa::apply(client, &secret, false).await?;
         info!(
             secret = SCHEDULER_SECRET,
             "issued the schedulers' serving certificate"
@@ -209,7 +209,7 @@ pub async fn publish(
         .await
         .map_err(read_err("ConfigMap", &c.ca_name))?;
     if have.is_none_or(|m| !owned(&m.metadata) || m.data != bundle.data) {
-        writes += ssa::namespaced(client, &bundle, false).await?;
+        writes += ssa::apply(client, &bundle, false).await?;
     }
     Ok(writes)
 }

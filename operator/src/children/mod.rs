@@ -1,7 +1,9 @@
-//! The desired objects of a profile, built by pure functions, one module per child kind.
+//! The children of a profile: the registry of their kinds ([`kinds`]) and the pure
+//! functions that build the desired objects, one module per child kind.
 
 mod configmap;
 mod deployment;
+pub mod kinds;
 mod lease;
 mod pdb;
 mod rbac;
@@ -12,15 +14,11 @@ mod tests;
 #[cfg(test)]
 mod tests_deployment;
 #[cfg(test)]
+mod tests_kinds;
+#[cfg(test)]
 mod tests_knobs;
 #[cfg(test)]
 mod tests_rbac;
-
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
 use ferrosched_crds::SchedulerProfile;
 
@@ -29,6 +27,7 @@ pub use deployment::{
     BIND_DRAIN_SECONDS, CONTAINER, PROGRESS_DEADLINE_SECONDS, RUN_AS, command, default_resources,
     deployment, grace_seconds, leader_elect, min_grace_seconds, renew_deadline_seconds,
 };
+pub use kinds::{BuildCx, Child, ChildKind, Deletion, Desired, Existing, PlanCx, Slot, kind};
 pub use lease::lease;
 pub use pdb::pdb;
 pub use rbac::{
@@ -82,32 +81,6 @@ pub fn scheduler_image(profile: &SchedulerProfile, s: &Settings) -> String {
         .unwrap_or_else(|| s.default_image.clone())
 }
 
-/// Every object a valid profile should have.
-#[derive(Clone, Debug)]
-pub struct Desired {
-    /// The scheduler pods' identity.
-    pub service_account: ServiceAccount,
-    /// Bindings of `service_account` to the grant roles of the enabled plugins, sorted
-    /// by name.
-    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
-    /// get/update on the scheduler's Lease.
-    pub lease_role: Role,
-    /// Binds `lease_role`.
-    pub lease_role_binding: RoleBinding,
-    /// kube-system binding to `extension-apiserver-authentication-reader`.
-    pub auth_reader_binding: RoleBinding,
-    /// The scheduler's Lease (metadata only).
-    pub lease: Lease,
-    /// The ConfigMap of the desired configuration.
-    pub config_map: ConfigMap,
-    /// The Deployment, mounting the configuration chosen by the rollout logic.
-    pub deployment: Deployment,
-    /// The metrics Service.
-    pub service: Service,
-    /// The PDB, when replicas > 1.
-    pub pdb: Option<PodDisruptionBudget>,
-}
-
 /// Builds every child of `profile`; the Deployment runs `deployed` (the desired
 /// configuration, or the last good one during a rollback).
 pub fn build(
@@ -116,21 +89,12 @@ pub fn build(
     valid: &Valid,
     deployed: &ConfigRef,
 ) -> Desired {
-    Desired {
-        service_account: service_account(profile, s),
-        cluster_role_bindings: cluster_role_bindings(profile, s, &valid.enabled_plugins),
-        lease_role: lease_role(profile, s),
-        lease_role_binding: lease_role_binding(profile, s),
-        auth_reader_binding: auth_reader_binding(profile, s),
-        lease: lease(profile, s),
-        config_map: config_map(
-            profile,
-            s,
-            &valid.rendered,
-            &ConfigRef::desired(profile, s, &valid.rendered),
-        ),
-        deployment: deployment(profile, s, deployed),
-        service: service(profile, s),
-        pdb: pdb(profile, s),
-    }
+    let desired = ConfigRef::desired(profile, s, &valid.rendered);
+    Desired::build(&BuildCx {
+        profile,
+        settings: s,
+        valid,
+        desired: &desired,
+        deployed,
+    })
 }
