@@ -93,7 +93,7 @@ fn read_err(kind: &'static str, name: &str) -> impl Fn(kube::Error) -> Error {
 fn cert_err(name: &str, e: CertError) -> Error {
     Error::Certificate {
         name: name.to_string(),
-        message: e.to_string(),
+        source: e,
     }
 }
 
@@ -252,10 +252,8 @@ pub async fn maintain(
                         cert_pem: leaf.cert_pem.clone().into_bytes(),
                         key_pem: leaf.key_pem.clone().into_bytes(),
                     };
-                    let server = tls::server_config(&pair).map_err(|e| Error::Certificate {
-                        name: "operator".into(),
-                        message: e.to_string(),
-                    })?;
+                    let server =
+                        tls::server_config(&pair).map_err(|e| cert_err("operator", e.into()))?;
                     config.reload_from_config(server);
                     info!(names = ?c.own_names, "serving a certificate from the serving CA");
                     own_cert = Some((ca.clone(), leaf));
