@@ -11,7 +11,8 @@
 //! The I/O lives in `read`, `apply` and `controller`, behind [`Reader`],
 //! [`ChildVisitor`] and [`KindVisitor`].
 //!
-//! Adding a kind: a row in the table, an `impl ChildKind` here, its builder.
+//! Adding a kind: a row in the table, its `ChildKind` here (a line of [`one_object!`] for
+//! a plain one-object kind), its builder.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -389,25 +390,44 @@ fn apply_changed<S: Slot>(want: S::K, have: Option<&S::K>, plan: &mut Plan) {
     }
 }
 
-/// The one object named after the profile (`ferrosched-<profile>`).
+/// The objects named after the profile in the operands' namespace (`ferrosched-<profile>`).
 fn child_named(p: &str) -> Lookup {
     Lookup::Named(vec![identity::child_name(p)])
 }
 
-impl ChildKind for kind::ServiceAccount {
-    type K = K8sServiceAccount;
-    type Existing = Option<K8sServiceAccount>;
-    type Wanted = K8sServiceAccount;
-    const HOME: Home = Home::Operands;
-    fn lookup(p: &str) -> Lookup {
-        child_named(p)
-    }
-    fn build(cx: &BuildCx<'_>) -> Self::Wanted {
-        service_account(cx.profile, cx.settings)
-    }
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
-        apply_changed::<Self>(want, have.as_ref(), plan);
-    }
+/// The kube-system binding of profile `p`.
+fn auth_reader_named(p: &str) -> Lookup {
+    Lookup::Named(vec![identity::auth_reader_binding_name(p)])
+}
+
+/// A kind of one object per profile, built from the profile and the settings, owner
+/// watched, applied when what exists differs.
+macro_rules! one_object {
+    ($($v:ident: $k:ty, $home:ident, $lookup:ident, $build:ident;)*) => {$(
+        impl ChildKind for kind::$v {
+            type K = $k;
+            type Existing = Option<$k>;
+            type Wanted = $k;
+            const HOME: Home = Home::$home;
+            fn lookup(p: &str) -> Lookup {
+                $lookup(p)
+            }
+            fn build(cx: &BuildCx<'_>) -> $k {
+                $build(cx.profile, cx.settings)
+            }
+            fn plan(want: $k, have: &Option<$k>, _: &PlanCx<'_>, plan: &mut Plan) {
+                apply_changed::<Self>(want, have.as_ref(), plan);
+            }
+        }
+    )*};
+}
+
+one_object! {
+    ServiceAccount: K8sServiceAccount, Operands, child_named, service_account;
+    LeaseRole: Role, Operands, child_named, lease_role;
+    LeaseRoleBinding: RoleBinding, Operands, child_named, lease_role_binding;
+    AuthReaderBinding: RoleBinding, KubeSystem, auth_reader_named, auth_reader_binding;
+    Service: K8sService, Operands, child_named, service;
 }
 
 impl ChildKind for kind::ClusterRoleBinding {
@@ -441,54 +461,6 @@ impl ChildKind for kind::ClusterRoleBinding {
                 .find(|b| b.metadata.name == binding.metadata.name);
             apply_changed::<Self>(binding, existing, plan);
         }
-    }
-}
-
-impl ChildKind for kind::LeaseRole {
-    type K = Role;
-    type Existing = Option<Role>;
-    type Wanted = Role;
-    const HOME: Home = Home::Operands;
-    fn lookup(p: &str) -> Lookup {
-        child_named(p)
-    }
-    fn build(cx: &BuildCx<'_>) -> Self::Wanted {
-        lease_role(cx.profile, cx.settings)
-    }
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
-        apply_changed::<Self>(want, have.as_ref(), plan);
-    }
-}
-
-impl ChildKind for kind::LeaseRoleBinding {
-    type K = RoleBinding;
-    type Existing = Option<RoleBinding>;
-    type Wanted = RoleBinding;
-    const HOME: Home = Home::Operands;
-    fn lookup(p: &str) -> Lookup {
-        child_named(p)
-    }
-    fn build(cx: &BuildCx<'_>) -> Self::Wanted {
-        lease_role_binding(cx.profile, cx.settings)
-    }
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
-        apply_changed::<Self>(want, have.as_ref(), plan);
-    }
-}
-
-impl ChildKind for kind::AuthReaderBinding {
-    type K = RoleBinding;
-    type Existing = Option<RoleBinding>;
-    type Wanted = RoleBinding;
-    const HOME: Home = Home::KubeSystem;
-    fn lookup(p: &str) -> Lookup {
-        Lookup::Named(vec![identity::auth_reader_binding_name(p)])
-    }
-    fn build(cx: &BuildCx<'_>) -> Self::Wanted {
-        auth_reader_binding(cx.profile, cx.settings)
-    }
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
-        apply_changed::<Self>(want, have.as_ref(), plan);
     }
 }
 
@@ -550,22 +522,6 @@ impl ChildKind for kind::ConfigMap {
                 .push(events::config_created(&d.config_map_name, &d.hash));
         }
         apply_changed::<Self>(want, existing, plan);
-    }
-}
-
-impl ChildKind for kind::Service {
-    type K = K8sService;
-    type Existing = Option<K8sService>;
-    type Wanted = K8sService;
-    const HOME: Home = Home::Operands;
-    fn lookup(p: &str) -> Lookup {
-        child_named(p)
-    }
-    fn build(cx: &BuildCx<'_>) -> Self::Wanted {
-        service(cx.profile, cx.settings)
-    }
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
-        apply_changed::<Self>(want, have.as_ref(), plan);
     }
 }
 
