@@ -2,39 +2,46 @@
 //! the profile's annotation and status, Events.
 
 use ferrosched_crds::SchedulerProfile;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::Recorder;
 use kube::{Client, Resource};
-use serde::de::DeserializeOwned;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
+use crate::children::kinds::{self, ChildVisitor, KindVisitor, Object, Slot};
 use crate::error::Error;
+use crate::events;
+use crate::identity::{self, FIELD_MANAGER};
 use crate::metrics::Metrics;
-use crate::names::{self, FIELD_MANAGER};
-use crate::plan::{Child, Deletion, Plan};
-use crate::ssa::{self, kind_of};
+use crate::plan::{Child, Plan};
+use crate::ssa;
 use crate::validate::Invalid;
+
+/// Applies one child (only checks it with `dry`), returning its kind and the writes made.
+struct Apply<'a> {
+    client: &'a Client,
+    dry: bool,
+}
+
+impl<'a> ChildVisitor<'a> for Apply<'a> {
+    type Output = (&'static str, BoxFuture<'a, Result<usize, Error>>);
+    fn visit<S: Slot>(self, obj: &'a S::K) -> Self::Output {
+        (
+            kinds::kind_of::<S::K>(),
+            ssa::apply(self.client, obj, self.dry).boxed(),
+        )
+    }
+}
 
 async fn apply_child(
     client: &Client,
     child: &Child,
     dry: bool,
 ) -> Result<(&'static str, usize), Error> {
-    Ok(match child {
-        Child::ServiceAccount(o) => ("ServiceAccount", ssa::namespaced(client, o, dry).await?),
-        Child::ClusterRoleBinding(o) => ("ClusterRoleBinding", ssa::cluster(client, o, dry).await?),
-        Child::Role(o) => ("Role", ssa::namespaced(client, o, dry).await?),
-        Child::RoleBinding(o) => ("RoleBinding", ssa::namespaced(client, o, dry).await?),
-        Child::Lease(o) => ("Lease", ssa::namespaced(client, o, dry).await?),
-        Child::ConfigMap(o) => ("ConfigMap", ssa::namespaced(client, o, dry).await?),
-        Child::Service(o) => ("Service", ssa::namespaced(client, o, dry).await?),
-        Child::Deployment(o) => ("Deployment", ssa::namespaced(client, o, dry).await?),
-        Child::Pdb(o) => (
-            "PodDisruptionBudget",
-            ssa::namespaced(client, o, dry).await?,
-        ),
-    })
+    let (kind, writes) = child.visit(Apply { client, dry });
+    Ok((kind, writes.await?))
 }
 
 /// Applies every child with `dryRun=All` (the API server validates and admits each, and
@@ -67,18 +74,30 @@ pub async fn dry_run(client: &Client, applies: &[Child]) -> Result<Option<Invali
     Ok(None)
 }
 
-async fn delete<K>(api: Api<K>, name: &str) -> Result<(), Error>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
-{
+/// Deletes one object of a kind in its home; a missing one is no error.
+struct Delete<'a> {
+    client: &'a Client,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl<'a> KindVisitor for Delete<'a> {
+    type Output = BoxFuture<'a, Result<(), Error>>;
+    fn visit<S: Slot>(&mut self) -> Self::Output {
+        let api = kinds::api::<S::K>(self.client, S::HOME.namespace(self.namespace));
+        delete(api, self.name).boxed()
+    }
+}
+
+async fn delete<K: Object>(api: Api<K>, name: &str) -> Result<(), Error> {
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => {
-            info!(kind = kind_of::<K>(), %name, "deleted");
+            info!(kind = kinds::kind_of::<K>(), %name, "deleted");
             Ok(())
         }
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
         Err(source) => Err(Error::Delete {
-            kind: kind_of::<K>(),
+            kind: kinds::kind_of::<K>(),
             name: name.to_string(),
             source,
         }),
@@ -100,7 +119,7 @@ pub struct Writer<'a> {
 /// Makes the writes of `plan` for `profile`, in order: applies, deletes, annotation,
 /// status, Events. A failed Event is logged, not fatal.
 pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) -> Result<(), Error> {
-    let name = names::profile_name(profile).to_string();
+    let name = identity::profile_name(profile).to_string();
     for child in &plan.applies {
         let (kind, writes) = apply_child(w.client, child, false).await?;
         for _ in 0..writes {
@@ -108,28 +127,12 @@ pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) ->
         }
     }
     for deletion in &plan.deletes {
-        match deletion {
-            Deletion::ConfigMap(n) => {
-                delete(
-                    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
-                        w.client.clone(),
-                        w.namespace,
-                    ),
-                    n,
-                )
-                .await?
-            }
-            Deletion::Pdb(n) => {
-                delete(
-                    Api::<k8s_openapi::api::policy::v1::PodDisruptionBudget>::namespaced(
-                        w.client.clone(),
-                        w.namespace,
-                    ),
-                    n,
-                )
-                .await?
-            }
-        }
+        let mut delete = Delete {
+            client: w.client,
+            namespace: w.namespace,
+            name: deletion.name(),
+        };
+        deletion.visit(&mut delete).await?;
         w.metrics.count_write("delete");
     }
     let profiles: Api<SchedulerProfile> = Api::all(w.client.clone());
@@ -141,7 +144,7 @@ pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) ->
         w.metrics.count_rollback(&name);
     }
     if let Some(value) = &plan.failed_annotation {
-        let patch = json!({"metadata": {"annotations": {names::FAILED_HASH_ANNOTATION: value}}});
+        let patch = json!({"metadata": {"annotations": {identity::FAILED_HASH_ANNOTATION: value}}});
         profiles
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -161,38 +164,6 @@ pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) ->
             .map_err(profile_err)?;
         w.metrics.count_write("SchedulerProfile/status");
     }
-    let reference = profile.object_ref(&());
-    for notice in &plan.events {
-        let event = Event {
-            type_: if notice.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: notice.reason.clone(),
-            note: Some(truncate(&notice.note, 1000)),
-            action: notice.action.clone(),
-            secondary: None,
-        };
-        match w.recorder.publish(&event, &reference).await {
-            Ok(()) => w.metrics.count_write("Event"),
-            Err(err) => {
-                w.metrics.count_error("event");
-                warn!(profile = %name, %err, reason = %notice.reason, "failed to publish event");
-            }
-        }
-    }
+    events::publish(w.recorder, w.metrics, profile, &plan.events).await;
     Ok(())
-}
-
-/// Events notes are limited to 1 kB.
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }

@@ -30,6 +30,9 @@ pub enum CertError {
     /// rcgen refused the parameters or the key.
     #[error("certificate: {0}")]
     Rcgen(#[from] rcgen::Error),
+    /// The certificate and key make no TLS server configuration.
+    #[error(transparent)]
+    Tls(#[from] ferrosched_scheduler::serving::ServingError),
     /// A Secret lacks a key or holds something that is not PEM text.
     #[error("Secret {name}: {what}")]
     Secret {

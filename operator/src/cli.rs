@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser, ValueEnum};
 use ferrosched_scheduler::serving::ServingOptions;
 
-use crate::names::{DEFAULT_GRANT_ROLE_PREFIX, DEFAULT_NAMESPACE};
+use crate::identity::{DEFAULT_GRANT_ROLE_PREFIX, DEFAULT_NAMESPACE};
 
 /// Default `--secure-port` of the operator.
 pub const DEFAULT_SECURE_PORT: u16 = 8443;

@@ -5,21 +5,16 @@
 //! child's namespace and never find it. Each child watch backs off on its own and its
 //! errors are logged, not passed on: kube-runtime backs off the *merged* trigger stream
 //! on any error, so after an API-server restart (every watch answering 410 Gone in turn)
-//! all triggers stalled for minutes, and a Deployment's rollout went unseen. The scheduler Leases are renewed every few
-//! seconds, so only a change of holder, transitions, labels or owners (or a deletion)
-//! triggers a reconcile.
+//! all triggers stalled for minutes, and a Deployment's rollout went unseen. Which kinds
+//! are watched, where, and how ([`Watch`]) is the kinds table's
+//! ([`crate::children::kinds`]); the scheduler Leases, renewed every few seconds, trigger
+//! a reconcile only when their fingerprint changes.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use ferrosched_crds::SchedulerProfile;
 use futures::{Stream, StreamExt, future};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -27,11 +22,12 @@ use kube::{Client, Resource};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::names;
+use crate::children::kinds::{self, KindVisitor, Object, Slot, Watch};
+use crate::identity;
 use crate::reconcile::{Context, error_policy, reconcile};
 
 fn owner<K: Resource>(obj: K) -> Option<ObjectRef<SchedulerProfile>> {
-    names::owning_profile(obj.meta()).map(|n| ObjectRef::new(&n))
+    identity::owning_profile(obj.meta()).map(|n| ObjectRef::new(&n))
 }
 
 /// The other profiles claiming the same scheduler name: a change to one may free or
@@ -40,12 +36,12 @@ fn same_name(
     store: Store<SchedulerProfile>,
 ) -> impl Fn(SchedulerProfile) -> Vec<ObjectRef<SchedulerProfile>> {
     move |changed| {
-        let wanted = names::scheduler_name(&changed);
-        let me = names::profile_name(&changed).to_string();
+        let wanted = identity::scheduler_name(&changed);
+        let me = identity::profile_name(&changed).to_string();
         store
             .state()
             .iter()
-            .filter(|p| names::profile_name(p) != me && names::scheduler_name(p) == wanted)
+            .filter(|p| identity::profile_name(p) != me && identity::scheduler_name(p) == wanted)
             .map(|p| ObjectRef::from_obj(p.as_ref()))
             .collect()
     }
@@ -76,41 +72,54 @@ where
         })
 }
 
-/// What of a Lease the status and drift correction care about.
-fn lease_fingerprint(lease: &Lease) -> u64 {
-    let mut h = DefaultHasher::new();
-    let spec = lease.spec.as_ref();
-    spec.and_then(|s| s.holder_identity.clone()).hash(&mut h);
-    spec.and_then(|s| s.lease_transitions).hash(&mut h);
-    lease.metadata.labels.hash(&mut h);
-    serde_json::to_string(&lease.metadata.owner_references)
-        .unwrap_or_default()
-        .hash(&mut h);
-    h.finish()
-}
-
-/// One `()` per meaningful change of a managed Lease (the trigger to reconcile all profiles).
-fn lease_changes(api: Api<Lease>, wc: watcher::Config) -> impl Stream<Item = ()> + Send {
+/// One `()` per change of a watched object's `fingerprint`, or deletion (the trigger to
+/// reconcile all profiles).
+fn changes<K: Object>(
+    api: Api<K>,
+    wc: watcher::Config,
+    fingerprint: fn(&K) -> u64,
+) -> impl Stream<Item = ()> + Send {
+    let kind = kinds::kind_of::<K>();
     let mut seen: HashMap<String, u64> = HashMap::new();
     watcher(api, wc).default_backoff().filter_map(move |event| {
         let fire = match event {
-            Ok(watcher::Event::Apply(l) | watcher::Event::InitApply(l)) => {
-                let print = lease_fingerprint(&l);
-                let name = l.metadata.name.unwrap_or_default();
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                let print = fingerprint(&o);
+                let name = o.meta().name.clone().unwrap_or_default();
                 seen.insert(name, print) != Some(print)
             }
-            Ok(watcher::Event::Delete(l)) => {
-                seen.remove(&l.metadata.name.unwrap_or_default());
+            Ok(watcher::Event::Delete(o)) => {
+                seen.remove(&o.meta().name.clone().unwrap_or_default());
                 true
             }
             Ok(watcher::Event::Init | watcher::Event::InitDone) => false,
             Err(err) => {
-                warn!(%err, "lease watch failed");
+                warn!(%kind, %err, "watch failed");
                 false
             }
         };
         future::ready(fire.then_some(()))
     })
+}
+
+/// Adds every kind's watch of the table to the controller.
+struct Watches<'a> {
+    controller: Option<Controller<SchedulerProfile>>,
+    client: &'a Client,
+    namespace: &'a str,
+    managed: &'a watcher::Config,
+}
+
+impl KindVisitor for Watches<'_> {
+    type Output = ();
+    fn visit<S: Slot>(&mut self) {
+        let api = kinds::api::<S::K>(self.client, S::HOME.namespace(self.namespace));
+        let wc = self.managed.clone();
+        self.controller = self.controller.take().map(|c| match S::WATCH {
+            Watch::Owner => c.watches_stream(children(api, wc), owner),
+            Watch::AllOnChange(fingerprint) => c.reconcile_all_on(changes(api, wc, fingerprint)),
+        });
+    }
 }
 
 /// Runs the controller until `shutdown` fires, then finishes in-flight reconciles.
@@ -125,60 +134,23 @@ pub async fn run(
     let ctx = Arc::new(build_ctx(store.clone()));
     ctx.metrics.watch_profiles(store.clone());
     let ns = ctx.settings.namespace.clone();
-    let managed = watcher::Config::default().labels(&names::managed_selector());
-    let c = &client;
-    let w = |wc: &watcher::Config| wc.clone();
+    let managed = watcher::Config::default().labels(&identity::managed_selector());
+    let controller = controller.watches_stream(
+        children(profiles, watcher::Config::default()),
+        same_name(store),
+    );
+    let mut watches = Watches {
+        controller: Some(controller),
+        client: &client,
+        namespace: &ns,
+        managed: &managed,
+    };
+    kinds::each_kind(&mut watches);
+    // Each visit puts the controller back.
+    let Some(controller) = watches.controller else {
+        return;
+    };
     controller
-        .watches_stream(
-            children(Api::<Deployment>::namespaced(c.clone(), &ns), w(&managed)),
-            owner,
-        )
-        .watches_stream(
-            children(Api::<ConfigMap>::namespaced(c.clone(), &ns), w(&managed)),
-            owner,
-        )
-        .watches_stream(
-            children(Api::<Service>::namespaced(c.clone(), &ns), w(&managed)),
-            owner,
-        )
-        .watches_stream(
-            children(
-                Api::<ServiceAccount>::namespaced(c.clone(), &ns),
-                w(&managed),
-            ),
-            owner,
-        )
-        .watches_stream(
-            children(
-                Api::<PodDisruptionBudget>::namespaced(c.clone(), &ns),
-                w(&managed),
-            ),
-            owner,
-        )
-        .watches_stream(
-            children(Api::<Role>::namespaced(c.clone(), &ns), w(&managed)),
-            owner,
-        )
-        .watches_stream(
-            children(Api::<RoleBinding>::namespaced(c.clone(), &ns), w(&managed)),
-            owner,
-        )
-        .watches_stream(
-            children(
-                Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
-                w(&managed),
-            ),
-            owner,
-        )
-        .watches_stream(
-            children(Api::<ClusterRoleBinding>::all(c.clone()), w(&managed)),
-            owner,
-        )
-        .watches_stream(
-            children(profiles, watcher::Config::default()),
-            same_name(store),
-        )
-        .reconcile_all_on(lease_changes(Api::namespaced(c.clone(), &ns), managed))
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {

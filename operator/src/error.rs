@@ -47,12 +47,13 @@ pub enum Error {
         source: kube::Error,
     },
     /// A serving certificate could not be made, or a Secret holds an unusable one.
-    #[error("serving certificate {name}: {message}")]
+    #[error("serving certificate {name}: {source}")]
     Certificate {
         /// The Secret (or `operator` for its own).
         name: String,
         /// What failed.
-        message: String,
+        #[source]
+        source: crate::certs::CertError,
     },
     /// The profiles' cache is gone (the controller is shutting down).
     #[error("failed to read the SchedulerProfile cache: the watcher stopped")]
@@ -78,7 +79,7 @@ impl Error {
 pub enum StartError {
     /// No usable kubeconfig or in-cluster configuration.
     #[error("failed to load the Kubernetes client configuration: {0}")]
-    Config(String),
+    Config(#[source] ConfigError),
     /// The API server did not answer.
     #[error("the Kubernetes API server is unreachable: {0}")]
     Unreachable(#[source] kube::Error),
@@ -98,5 +99,46 @@ pub enum StartError {
     Leader(#[from] ferrosched_scheduler::leader::LeaderError),
     /// A background task panicked or was aborted.
     #[error("a background task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// Why no Kubernetes client configuration could be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--kubeconfig` could not be read or used.
+    #[error(transparent)]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    /// Neither KUBECONFIG, ~/.kube/config nor the in-cluster configuration worked.
+    #[error(transparent)]
+    Infer(#[from] kube::config::InferConfigError),
+    /// The configuration does not make a client.
+    #[error(transparent)]
+    Client(#[from] kube::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::Error;
+    use crate::certs::CertError;
+
+    #[test]
+    fn a_certificate_error_keeps_its_source() {
+        let err = Error::Certificate {
+            name: "s".into(),
+            source: CertError::Secret {
+                name: "s".into(),
+                what: "no tls.key".into(),
+            },
+        };
+        assert_eq!(
+            err.to_string(),
+            "serving certificate s: Secret s: no tls.key"
+        );
+        assert_eq!(
+            err.source().map(ToString::to_string).as_deref(),
+            Some("Secret s: no tls.key")
+        );
+    }
 }

@@ -9,8 +9,8 @@ use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 
-use crate::build::{self, Settings};
-use crate::names;
+use crate::children::{self, Settings};
+use crate::identity;
 use crate::plan::Snapshot;
 use crate::validate::{Invalid, Valid};
 
@@ -97,10 +97,10 @@ pub fn check(
             allowed: allowed_list(s),
         });
     }
-    let p = names::profile_name(profile);
-    let child = names::child_name(p);
-    for name in [child.clone(), names::auth_reader_binding_name(p)] {
-        if name == names::OPERATOR_LEASE || s.reserved_names.contains(&name) {
+    let p = identity::profile_name(profile);
+    let child = identity::child_name(p);
+    for name in [child.clone(), identity::auth_reader_binding_name(p)] {
+        if name == identity::OPERATOR_LEASE || s.reserved_names.contains(&name) {
             return Err(Invalid::NameConflict {
                 kind: "object".to_string(),
                 name,
@@ -108,14 +108,15 @@ pub fn check(
             });
         }
     }
-    let groups = build::groups_for(&valid.enabled_plugins);
+    let groups = children::groups_for(&valid.enabled_plugins);
     for g in &groups {
-        let role = build::grant_role_name(&s.grant_role_prefix, &g.name());
+        let role = children::grant_role_name(&s.grant_role_prefix, &g.name());
         if !snap.grant_roles.contains(&role) {
             return Err(Invalid::GrantRoleMissing { name: role });
         }
-        let binding = names::grant_binding_name(p, &g.name());
+        let binding = identity::grant_binding_name(p, &g.name());
         if let Some(b) = snap
+            .children
             .cluster_role_bindings
             .iter()
             .find(|b| b.metadata.name.as_deref() == Some(&binding))
@@ -127,22 +128,37 @@ pub fn check(
     let metas: [(&str, Option<&ObjectMeta>); 7] = [
         (
             "ServiceAccount",
-            snap.service_account.as_ref().map(|o| &o.metadata),
-        ),
-        ("Role", snap.lease_role.as_ref().map(|o| &o.metadata)),
-        (
-            "RoleBinding",
-            snap.lease_role_binding.as_ref().map(|o| &o.metadata),
+            snap.children.service_account.as_ref().map(|o| &o.metadata),
         ),
         (
-            "RoleBinding",
-            snap.auth_reader_binding.as_ref().map(|o| &o.metadata),
+            "Role",
+            snap.children.lease_role.as_ref().map(|o| &o.metadata),
         ),
-        ("Deployment", snap.deployment.as_ref().map(|o| &o.metadata)),
-        ("Service", snap.service.as_ref().map(|o| &o.metadata)),
+        (
+            "RoleBinding",
+            snap.children
+                .lease_role_binding
+                .as_ref()
+                .map(|o| &o.metadata),
+        ),
+        (
+            "RoleBinding",
+            snap.children
+                .auth_reader_binding
+                .as_ref()
+                .map(|o| &o.metadata),
+        ),
+        (
+            "Deployment",
+            snap.children.deployment.as_ref().map(|o| &o.metadata),
+        ),
+        (
+            "Service",
+            snap.children.service.as_ref().map(|o| &o.metadata),
+        ),
         (
             "PodDisruptionBudget",
-            snap.pdb.as_ref().map(|o| &o.metadata),
+            snap.children.pdb.as_ref().map(|o| &o.metadata),
         ),
     ];
     for (kind, meta) in metas {
@@ -152,7 +168,7 @@ pub fn check(
             return Err(conflict(kind, meta));
         }
     }
-    if let Some(lease) = &snap.lease
+    if let Some(lease) = &snap.children.lease
         && !controlled_by(&lease.metadata, profile)
         && !own_scheduler_lease(lease, &child)
     {

@@ -5,7 +5,7 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use crate::build::Settings;
+use crate::children::Settings;
 use crate::guard::{image_allowed, repository};
 use crate::plan_fixtures::*;
 use crate::testing::{minimal, profile, settings};
@@ -110,7 +110,7 @@ fn an_object_the_profile_does_not_control_is_never_taken_over() {
     // The operator's own ServiceAccount of a release "ferrosched-prod": no owner.
     let mut sa = ServiceAccount::default();
     sa.metadata.name = Some("ferrosched-prod".into());
-    snap.service_account = Some(sa);
+    snap.children.service_account = Some(sa);
     let out = plan_of(&p, &snap);
     assert!(
         out.applies.is_empty() && out.deletes.is_empty(),
@@ -126,7 +126,7 @@ fn an_object_the_profile_does_not_control_is_never_taken_over() {
 
     // Controlled by an earlier profile of the same name (another UID): still not ours.
     let mut snap = converged(&p);
-    if let Some(d) = snap.deployment.as_mut() {
+    if let Some(d) = snap.children.deployment.as_mut() {
         d.metadata.owner_references = Some(vec![OwnerReference {
             api_version: "ferrosched.dev/v1alpha1".into(),
             kind: "SchedulerProfile".into(),
@@ -159,10 +159,10 @@ fn a_lease_the_profiles_own_scheduler_recreated_is_adopted_and_another_is_not() 
         l
     };
     let mut snap = converged(&p);
-    snap.lease = Some(lease("ferrosched-demo-7d9f8-abcde_1234"));
+    snap.children.lease = Some(lease("ferrosched-demo-7d9f8-abcde_1234"));
     let out = plan_of(&p, &snap);
     assert_eq!(kinds(&out), ["Lease"], "re-owned, nothing else");
-    snap.lease = Some(lease("some-other-app-0"));
+    snap.children.lease = Some(lease("some-other-app-0"));
     let out = plan_of(&p, &snap);
     assert!(out.applies.is_empty());
     assert_eq!(degraded(&out).0, "NameConflict");

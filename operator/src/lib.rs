@@ -1,23 +1,24 @@
 //! Ferrosched's operator: turns `SchedulerProfile` objects into running, highly available
 //! schedulers and keeps them that way.
 //!
-//! Reconcile pipeline: [`read`] (I/O) → [`validate`] and [`build`] (pure, one module per
+//! Reconcile pipeline: [`read`] (I/O) → [`validate`] and [`children`] (pure, one module per
 //! child kind, assembled by [`plan`] with [`rollout`], [`status`] and [`diff`]) →
 //! [`apply`] ([`ssa`]: server-side apply, field manager `ferrosched-operator`) → status.
 //! [`controller`] wires the watches, [`mod@run`] the process.
 
 pub mod apply;
-pub mod build;
 pub mod certs;
+pub mod children;
 pub mod cli;
 pub mod controller;
 pub mod diff;
 pub mod error;
+pub mod events;
 pub mod fault;
 pub mod guard;
 pub mod http;
+pub mod identity;
 pub mod metrics;
-pub mod names;
 pub mod plan;
 pub mod quantity;
 pub mod read;

@@ -188,7 +188,7 @@ impl Metrics {
     pub fn observe_profiles(&self, profiles: &[std::sync::Arc<ferrosched_crds::SchedulerProfile>]) {
         self.profile_condition.clear();
         for p in profiles {
-            let name = crate::names::profile_name(p).to_string();
+            let name = crate::identity::profile_name(p).to_string();
             let conditions = p
                 .status
                 .as_ref()

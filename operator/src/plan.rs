@@ -7,75 +7,23 @@ use std::time::Duration;
 
 use ferrosched_crds::{SchedulerProfile, SchedulerProfileStatus};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::core::v1::ConfigMap;
 
-use crate::build::{self, ConfigRef, Settings};
-use crate::diff::needs_apply;
-use crate::status::{self, Notice, Observed, Outcome};
-use crate::{guard, names, rollout, validate};
+use crate::children::{self, Existing, PlanCx, Settings};
+pub use crate::children::{Child, Deletion};
+use crate::events::{self, Notice};
+use crate::rollout::ConfigRef;
+use crate::status::{self, Observed, Outcome};
+use crate::{guard, identity, rollout, validate};
 
-/// What exists of a profile's children (read by [`crate::read`]).
+/// What exists of a profile's children (read by [`crate::read`]), and which fixed grant
+/// ClusterRoles exist.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    /// The ServiceAccount.
-    pub service_account: Option<ServiceAccount>,
-    /// The ClusterRoleBindings that exist under the names of the profile's grant bindings
-    /// (one name per grant group, whoever controls them).
-    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    /// Every child kind's slot (see [`crate::children::kinds`]).
+    pub children: Existing,
     /// The fixed grant ClusterRoles that exist, by name.
     pub grant_roles: BTreeSet<String>,
-    /// The Lease Role.
-    pub lease_role: Option<Role>,
-    /// The Lease RoleBinding.
-    pub lease_role_binding: Option<RoleBinding>,
-    /// The kube-system auth-reader RoleBinding.
-    pub auth_reader_binding: Option<RoleBinding>,
-    /// The scheduler's Lease.
-    pub lease: Option<Lease>,
-    /// Every config ConfigMap of the profile.
-    pub config_maps: Vec<ConfigMap>,
-    /// The Deployment.
-    pub deployment: Option<Deployment>,
-    /// The Service.
-    pub service: Option<Service>,
-    /// The PDB.
-    pub pdb: Option<PodDisruptionBudget>,
-}
-
-/// One object to server-side apply.
-#[derive(Clone, Debug)]
-#[allow(clippy::large_enum_variant)] // built once per reconcile, never stored in bulk
-pub enum Child {
-    /// A ServiceAccount.
-    ServiceAccount(ServiceAccount),
-    /// A ClusterRoleBinding.
-    ClusterRoleBinding(ClusterRoleBinding),
-    /// A Role.
-    Role(Role),
-    /// A RoleBinding.
-    RoleBinding(RoleBinding),
-    /// A Lease.
-    Lease(Lease),
-    /// A ConfigMap.
-    ConfigMap(ConfigMap),
-    /// A Service.
-    Service(Service),
-    /// A Deployment.
-    Deployment(Deployment),
-    /// A PodDisruptionBudget.
-    Pdb(PodDisruptionBudget),
-}
-
-/// One object to delete, in the operand namespace.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Deletion {
-    /// An old config ConfigMap.
-    ConfigMap(String),
-    /// The PDB of a profile scaled to one replica or fewer.
-    Pdb(String),
 }
 
 /// The writes one reconcile makes.
@@ -174,14 +122,14 @@ fn set_status(
     let observed = Observed {
         profile,
         outcome,
-        deployment: snap.deployment.as_ref(),
-        lease: snap.lease.as_ref(),
+        deployment: snap.children.deployment.as_ref(),
+        lease: snap.children.lease.as_ref(),
         now,
     };
     let new_status = status::status(&observed);
     if profile.status.as_ref() != Some(&new_status) {
         plan.events
-            .extend(status::transitions(profile.status.as_ref(), &new_status));
+            .extend(events::transitions(profile.status.as_ref(), &new_status));
         plan.status = Some(new_status);
     }
 }
@@ -203,8 +151,14 @@ fn kept_config_maps(
         return keep;
     }
     keep.extend(last_good.map(|g| g.config_map_name.clone()));
-    keep.extend(snap.deployment.as_ref().and_then(mounted_config_map));
+    keep.extend(
+        snap.children
+            .deployment
+            .as_ref()
+            .and_then(mounted_config_map),
+    );
     let mut others: Vec<_> = snap
+        .children
         .config_maps
         .iter()
         .filter(|c| !keep.iter().any(|k| c.metadata.name.as_ref() == Some(k)))
@@ -247,24 +201,25 @@ fn deploy(
     snap: &Snapshot,
     plan: &mut Plan,
 ) -> rollout::Decision {
-    let p = names::profile_name(profile);
     let desired_ref = ConfigRef::desired(profile, s, &valid.rendered);
     // The image of the last good configuration is on its ConfigMap.
     let last_good = status::last_good(profile).map(|mut g| {
         g.image = snap
+            .children
             .config_maps
             .iter()
             .find(|c| c.metadata.name.as_ref() == Some(&g.config_map_name))
-            .and_then(|c| build::recorded_image(c, &g.hash, s));
+            .and_then(|c| rollout::recorded_image(c, &g.hash, s));
         g
     });
     let failed = profile
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(names::FAILED_HASH_ANNOTATION));
+        .and_then(|a| a.get(identity::FAILED_HASH_ANNOTATION));
     let cm_exists = |name: &str| {
-        snap.config_maps
+        snap.children
+            .config_maps
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(name))
     };
@@ -272,95 +227,18 @@ fn deploy(
         desired: &desired_ref,
         last_good: last_good.as_ref(),
         failed: failed.map(String::as_str),
-        deployment: snap.deployment.as_ref(),
+        deployment: snap.children.deployment.as_ref(),
         replicas: profile.spec.replicas,
         config_map_exists: &cm_exists,
     });
-    let d = build::build(profile, s, valid, &decision.deploy);
-    let mut apply = |wanted: bool, child: Child| {
-        if wanted {
-            plan.applies.push(child);
-        }
+    let cx = PlanCx {
+        profile,
+        desired: &desired_ref,
+        write_config: decision.deploy == desired_ref,
     };
-    apply(
-        needs_apply(&d.service_account, snap.service_account.as_ref()),
-        Child::ServiceAccount(d.service_account),
-    );
-    for existing in &snap.cluster_role_bindings {
-        let needed = d
-            .cluster_role_bindings
-            .iter()
-            .any(|b| b.metadata.name == existing.metadata.name);
-        let grants = existing.subjects.as_ref().is_some_and(|s| !s.is_empty());
-        if !needed && grants && guard::controlled_by(&existing.metadata, profile) {
-            apply(
-                true,
-                Child::ClusterRoleBinding(build::emptied_binding(profile, existing)),
-            );
-        }
-    }
-    for binding in d.cluster_role_bindings {
-        let existing = snap
-            .cluster_role_bindings
-            .iter()
-            .find(|b| b.metadata.name == binding.metadata.name);
-        apply(
-            needs_apply(&binding, existing),
-            Child::ClusterRoleBinding(binding),
-        );
-    }
-    apply(
-        needs_apply(&d.lease_role, snap.lease_role.as_ref()),
-        Child::Role(d.lease_role),
-    );
-    apply(
-        needs_apply(&d.lease_role_binding, snap.lease_role_binding.as_ref()),
-        Child::RoleBinding(d.lease_role_binding),
-    );
-    apply(
-        needs_apply(&d.auth_reader_binding, snap.auth_reader_binding.as_ref()),
-        Child::RoleBinding(d.auth_reader_binding),
-    );
-    apply(
-        needs_apply(&d.lease, snap.lease.as_ref()),
-        Child::Lease(d.lease),
-    );
-    if decision.deploy == desired_ref {
-        let existing = snap
-            .config_maps
-            .iter()
-            .find(|c| c.metadata.name == d.config_map.metadata.name);
-        if existing.is_none() {
-            plan.events.push(Notice {
-                warning: false,
-                reason: "ConfigCreated".to_string(),
-                action: "Apply".to_string(),
-                note: format!(
-                    "created ConfigMap {} for configuration {}",
-                    desired_ref.config_map_name, desired_ref.hash
-                ),
-            });
-        }
-        apply(
-            needs_apply(&d.config_map, existing),
-            Child::ConfigMap(d.config_map),
-        );
-    }
-    apply(
-        needs_apply(&d.service, snap.service.as_ref()),
-        Child::Service(d.service),
-    );
-    apply(
-        needs_apply(&d.deployment, snap.deployment.as_ref()),
-        Child::Deployment(d.deployment),
-    );
-    match d.pdb {
-        Some(pdb) => apply(needs_apply(&pdb, snap.pdb.as_ref()), Child::Pdb(pdb)),
-        None if snap.pdb.is_some() => plan.deletes.push(Deletion::Pdb(names::child_name(p))),
-        None => {}
-    }
+    children::build(profile, s, valid, &decision.deploy).plan(&snap.children, &cx, plan);
     let keep = kept_config_maps(snap, &decision, last_good.as_ref());
-    for cm in &snap.config_maps {
+    for cm in &snap.children.config_maps {
         let name = cm.metadata.name.clone().unwrap_or_default();
         if !keep.contains(&name) && cm.metadata.deletion_timestamp.is_none() {
             plan.deletes.push(Deletion::ConfigMap(name));

@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::build::{ConfigRef, build};
+use crate::children::{Existing, build};
 use crate::plan::{Child, Plan, Snapshot, plan};
+use crate::rollout::ConfigRef;
 use crate::testing::settings;
 use crate::validate::validate;
 pub(crate) fn t(s: &str) -> jiff::Timestamp {
@@ -55,7 +56,7 @@ pub(crate) fn desired_ref(p: &SchedulerProfile) -> ConfigRef {
 pub(crate) fn fresh() -> Snapshot {
     let prefix = settings().grant_role_prefix;
     Snapshot {
-        grant_roles: crate::build::grant_roles(&prefix)
+        grant_roles: crate::children::grant_roles(&prefix)
             .into_iter()
             .filter_map(|r| r.metadata.name)
             .collect(),
@@ -75,17 +76,19 @@ pub(crate) fn converged(p: &SchedulerProfile) -> Snapshot {
         ..LeaseSpec::default()
     });
     Snapshot {
-        service_account: Some(stored(&d.service_account)),
-        cluster_role_bindings: d.cluster_role_bindings.iter().map(stored).collect(),
+        children: Existing {
+            service_account: Some(stored(&d.service_account)),
+            cluster_role_bindings: d.cluster_role_bindings.iter().map(stored).collect(),
+            lease_role: Some(stored(&d.lease_role)),
+            lease_role_binding: Some(stored(&d.lease_role_binding)),
+            auth_reader_binding: Some(stored(&d.auth_reader_binding)),
+            lease: Some(lease),
+            config_maps: vec![stored(&d.config_map)],
+            deployment: Some(rolled_out(stored(&d.deployment), p.spec.replicas)),
+            service: Some(stored(&d.service)),
+            pdb: d.pdb.as_ref().map(stored),
+        },
         grant_roles: fresh().grant_roles,
-        lease_role: Some(stored(&d.lease_role)),
-        lease_role_binding: Some(stored(&d.lease_role_binding)),
-        auth_reader_binding: Some(stored(&d.auth_reader_binding)),
-        lease: Some(lease),
-        config_maps: vec![stored(&d.config_map)],
-        deployment: Some(rolled_out(stored(&d.deployment), p.spec.replicas)),
-        service: Some(stored(&d.service)),
-        pdb: d.pdb.as_ref().map(stored),
     }
 }
 
@@ -122,20 +125,7 @@ pub(crate) fn settle(p: &mut SchedulerProfile, snap: &Snapshot, now: &str) -> Pl
 }
 
 pub(crate) fn kinds(plan: &Plan) -> Vec<&'static str> {
-    plan.applies
-        .iter()
-        .map(|c| match c {
-            Child::ServiceAccount(_) => "ServiceAccount",
-            Child::ClusterRoleBinding(_) => "ClusterRoleBinding",
-            Child::Role(_) => "Role",
-            Child::RoleBinding(_) => "RoleBinding",
-            Child::Lease(_) => "Lease",
-            Child::ConfigMap(_) => "ConfigMap",
-            Child::Service(_) => "Service",
-            Child::Deployment(_) => "Deployment",
-            Child::Pdb(_) => "PodDisruptionBudget",
-        })
-        .collect()
+    plan.applies.iter().map(Child::kind).collect()
 }
 
 pub(crate) fn condition(p: &Plan, type_: &str) -> (String, String, String) {

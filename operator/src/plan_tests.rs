@@ -91,10 +91,10 @@ fn respelled_quantities_are_not_drift() {
     let yaml = "apiVersion: ferrosched.dev/v1alpha1\nkind: SchedulerProfile\nmetadata: {name: demo}\nspec:\n  resources:\n    requests: {cpu: '0.5', memory: 1Gi}\n";
     let mut p = profile(yaml);
     let mut snap = converged(&p);
-    let mut d = serde_json::to_value(snap.deployment.take()).unwrap_or_default();
+    let mut d = serde_json::to_value(snap.children.deployment.take()).unwrap_or_default();
     d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"] =
         json!({"cpu": "500m", "memory": "1Gi"});
-    snap.deployment = serde_json::from_value(d).ok();
+    snap.children.deployment = serde_json::from_value(d).ok();
     settle(&mut p, &snap, "2026-03-01T10:00:00Z");
     assert_eq!(settle(&mut p, &snap, "2026-03-01T10:01:00Z").writes(), 0);
 }
@@ -106,13 +106,13 @@ fn drift_is_corrected_child_by_child() {
     settle(&mut p, &snap, "2026-03-01T10:00:00Z");
 
     let mut edited = snap.clone();
-    if let Some(d) = edited.deployment.as_mut()
+    if let Some(d) = edited.children.deployment.as_mut()
         && let Some(pod) = d.spec.template.spec.as_mut()
     {
         pod.containers[0].image = Some("evil:latest".into());
     }
-    edited.service_account = None;
-    if let Some(b) = edited.cluster_role_bindings.get_mut(3) {
+    edited.children.service_account = None;
+    if let Some(b) = edited.children.cluster_role_bindings.get_mut(3) {
         b.subjects = None;
     }
     let plan = plan(
@@ -128,7 +128,7 @@ fn drift_is_corrected_child_by_child() {
     );
 
     // A label someone else added is not ours to remove: no write.
-    if let Some(svc) = snap.service.as_mut() {
+    if let Some(svc) = snap.children.service.as_mut() {
         svc.metadata
             .labels
             .get_or_insert_with(Default::default)
@@ -268,7 +268,7 @@ spec:
 
     // Once emptied, it is left alone.
     let mut after = snap.clone();
-    for b in &mut after.cluster_role_bindings {
+    for b in &mut after.children.cluster_role_bindings {
         if b.metadata.name == bindings[0].metadata.name {
             b.subjects = None;
         }
@@ -303,9 +303,9 @@ fn a_missing_grant_role_deploys_nothing_and_names_it() {
 fn a_binding_of_the_same_name_owned_by_someone_else_is_not_taken() {
     let mut p = minimal("demo");
     let mut snap = fresh();
-    let mut foreign = converged(&p).cluster_role_bindings[0].clone();
+    let mut foreign = converged(&p).children.cluster_role_bindings[0].clone();
     foreign.metadata.owner_references = None;
-    snap.cluster_role_bindings.push(foreign);
+    snap.children.cluster_role_bindings.push(foreign);
     let plan = settle(&mut p, &snap, "2026-03-01T10:00:00Z");
     assert!(plan.applies.is_empty(), "{:?}", kinds(&plan));
     let (_, reason, message) = condition(&plan, "Degraded");

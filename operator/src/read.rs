@@ -1,100 +1,70 @@
-//! Reading what exists of a profile's children (I/O).
+//! Reading what exists of a profile's children (I/O): every kind of the table
+//! ([`crate::children::kinds`]) as its [`Lookup`] says, and which grant roles exist.
 
 use futures::future::try_join_all;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-
-use crate::build::{self, Settings};
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::Client;
 use kube::api::{Api, ListParams};
-use kube::{Client, Resource};
-use serde::de::DeserializeOwned;
 
+use crate::children::kinds::{self, Found, Lookup, Object, Reader, Slot};
+use crate::children::{self, Existing, Settings};
 use crate::error::Error;
-use crate::names;
 use crate::plan::Snapshot;
 
-async fn get<K>(api: Api<K>, name: String) -> Result<Option<K>, Error>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
-{
+async fn get<K: Object>(api: Api<K>, name: String) -> Result<Option<K>, Error> {
     api.get_opt(&name).await.map_err(|source| Error::Read {
-        kind: kind::<K>(),
+        kind: kinds::kind_of::<K>(),
         name,
         source,
     })
 }
 
-fn kind<K: Resource<DynamicType = ()>>() -> &'static str {
-    match K::kind(&()) {
-        std::borrow::Cow::Borrowed(k) => k,
-        std::borrow::Cow::Owned(_) => "object",
+/// Reads the kinds of profile `p`.
+struct Children<'a> {
+    client: &'a Client,
+    settings: &'a Settings,
+    p: &'a str,
+}
+
+impl Reader for Children<'_> {
+    async fn read<S: Slot>(&self) -> Result<S::Existing, Error> {
+        let ns = S::HOME.namespace(&self.settings.namespace);
+        let api = || kinds::api::<S::K>(self.client, ns);
+        let found = match S::lookup(self.p) {
+            Lookup::Named(names) => try_join_all(names.into_iter().map(|n| get(api(), n)))
+                .await?
+                .into_iter()
+                .flatten()
+                .collect(),
+            Lookup::Labelled(selector) => api()
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map(|l| l.items)
+                .map_err(|source| Error::Read {
+                    kind: kinds::kind_of::<S::K>(),
+                    name: selector,
+                    source,
+                })?,
+        };
+        Ok(S::Existing::from_found(found))
     }
 }
 
 /// Reads every child of profile `p`, and which grant roles exist.
 pub async fn snapshot(client: &Client, s: &Settings, p: &str) -> Result<Snapshot, Error> {
-    let ns = s.namespace.as_str();
-    let child = names::child_name(p);
-    let c = client;
-    let groups: Vec<String> = build::grant_groups().iter().map(|g| g.name()).collect();
-    let bindings = try_join_all(groups.iter().map(|g| {
-        get(
-            Api::<ClusterRoleBinding>::all(c.clone()),
-            names::grant_binding_name(p, g),
-        )
-    }));
-    let roles = try_join_all(groups.iter().map(|g| {
-        let name = build::grant_role_name(&s.grant_role_prefix, g);
-        let api = Api::<ClusterRole>::all(c.clone());
+    let roles = try_join_all(children::grant_groups().iter().map(|g| {
+        let name = children::grant_role_name(&s.grant_role_prefix, &g.name());
+        let api = Api::<ClusterRole>::all(client.clone());
         async move { get(api, name.clone()).await.map(|r| r.map(|_| name)) }
     }));
-    let selector = names::config_maps_selector(p);
-    let config_maps = async {
-        let api: Api<ConfigMap> = Api::namespaced(c.clone(), ns);
-        api.list(&ListParams::default().labels(&selector))
-            .await
-            .map(|l| l.items)
-            .map_err(|source| Error::Read {
-                kind: "ConfigMap",
-                name: selector.clone(),
-                source,
-            })
+    let reader = Children {
+        client,
+        settings: s,
+        p,
     };
-    let (service_account, cluster_role_bindings, grant_roles, lease_role, lease_role_binding) = tokio::try_join!(
-        get(
-            Api::<ServiceAccount>::namespaced(c.clone(), ns),
-            child.clone()
-        ),
-        bindings,
-        roles,
-        get(Api::<Role>::namespaced(c.clone(), ns), child.clone()),
-        get(Api::<RoleBinding>::namespaced(c.clone(), ns), child.clone()),
-    )?;
-    let (auth_reader_binding, lease, config_maps, deployment, service, pdb) = tokio::try_join!(
-        get(
-            Api::<RoleBinding>::namespaced(c.clone(), names::KUBE_SYSTEM),
-            names::auth_reader_binding_name(p)
-        ),
-        get(Api::<Lease>::namespaced(c.clone(), ns), child.clone()),
-        config_maps,
-        get(Api::<Deployment>::namespaced(c.clone(), ns), child.clone()),
-        get(Api::<Service>::namespaced(c.clone(), ns), child.clone()),
-        get(Api::<PodDisruptionBudget>::namespaced(c.clone(), ns), child),
-    )?;
+    let (children, grant_roles) = tokio::try_join!(Existing::read(&reader), roles)?;
     Ok(Snapshot {
-        service_account,
-        cluster_role_bindings: cluster_role_bindings.into_iter().flatten().collect(),
+        children,
         grant_roles: grant_roles.into_iter().flatten().collect(),
-        lease_role,
-        lease_role_binding,
-        auth_reader_binding,
-        lease,
-        config_maps,
-        deployment,
-        service,
-        pdb,
     })
 }

@@ -11,10 +11,10 @@ use kube::runtime::reflector::Store;
 use tracing::{debug, warn};
 
 use crate::apply::{Writer, dry_run, execute};
-use crate::build::Settings;
+use crate::children::Settings;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::{names, plan, read};
+use crate::{identity, plan, read};
 
 /// What every reconcile shares.
 pub struct Context {
@@ -49,7 +49,7 @@ async fn reconcile_inner(profile: &SchedulerProfile, ctx: &Context) -> Result<Ac
         .wait_until_ready()
         .await
         .map_err(|_| Error::CacheGone)?;
-    let name = names::profile_name(profile);
+    let name = identity::profile_name(profile);
     let snapshot = read::snapshot(&ctx.client, &ctx.settings, name).await?;
     let all: Vec<SchedulerProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
     let now = jiff::Timestamp::now();
@@ -72,6 +72,6 @@ async fn reconcile_inner(profile: &SchedulerProfile, ctx: &Context) -> Result<Ac
 /// Retry a failed reconcile after a pause; counts the error by kind.
 pub fn error_policy(profile: Arc<SchedulerProfile>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.count_error(err.metric_label());
-    warn!(profile = %names::profile_name(&profile), error = %err, "reconcile failed");
+    warn!(profile = %identity::profile_name(&profile), error = %err, "reconcile failed");
     Action::requeue(Duration::from_secs(10))
 }

@@ -9,7 +9,7 @@ use ferrosched_scheduler::config as sc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::names;
+use crate::identity;
 
 /// A rendered configuration with its content hash.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,7 +53,7 @@ pub fn render(profile: &SchedulerProfile, namespace: &str) -> Result<Rendered, V
         renew_deadline: duration("renewDeadline", le.renew_deadline.as_ref(), 10),
         retry_period: duration("retryPeriod", le.retry_period.as_ref(), 2),
         resource_lock: "leases".to_string(),
-        resource_name: names::child_name(names::profile_name(profile)),
+        resource_name: identity::child_name(identity::profile_name(profile)),
         resource_namespace: namespace.to_string(),
     };
     if !problems.is_empty() {
@@ -73,7 +73,7 @@ pub fn render(profile: &SchedulerProfile, namespace: &str) -> Result<Rendered, V
         pod_initial_backoff_seconds: spec.pod_initial_backoff_seconds,
         pod_max_backoff_seconds: spec.pod_max_backoff_seconds,
         profiles: vec![sc::KubeSchedulerProfile {
-            scheduler_name: Some(names::scheduler_name(profile)),
+            scheduler_name: Some(identity::scheduler_name(profile)),
             percentage_of_nodes_to_score: spec.percentage_of_nodes_to_score,
             plugins: plugins.map(|p| to_wire_plugins(&p)),
             plugin_config: plugin_config.iter().map(to_wire_plugin_config).collect(),

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
 
-use crate::names;
+use crate::identity;
 use crate::plan::{Child, Deletion};
 use crate::plan_fixtures::*;
 use crate::testing::minimal;
@@ -38,8 +38,8 @@ fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
     let Some(Child::ConfigMap(cm)) = plan.applies.first().cloned() else {
         panic!("no config map")
     };
-    snap.deployment = Some(rolled_out(stored(&d), 2));
-    snap.config_maps.push(stored(&cm));
+    snap.children.deployment = Some(rolled_out(stored(&d), 2));
+    snap.children.config_maps.push(stored(&cm));
     let done = settle(&mut p, &snap, "2026-03-01T10:02:00Z");
     assert!(done.applies.is_empty());
     assert_eq!(
@@ -57,8 +57,8 @@ fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
 fn stuck_after_an_edit(
     p: &mut ferrosched_crds::SchedulerProfile,
 ) -> (
-    crate::build::ConfigRef,
-    crate::build::ConfigRef,
+    crate::rollout::ConfigRef,
+    crate::rollout::ConfigRef,
     crate::plan::Plan,
     crate::plan::Snapshot,
 ) {
@@ -69,8 +69,8 @@ fn stuck_after_an_edit(
     let bad = desired_ref(p);
     let plan = settle(p, &snap, "2026-03-01T10:01:00Z");
     let (d, cm) = deployment_and_config_map(&plan);
-    snap.config_maps.push(stored(&cm));
-    snap.deployment = Some(stuck(&d));
+    snap.children.config_maps.push(stored(&cm));
+    snap.children.deployment = Some(stuck(&d));
     let plan = settle(p, &snap, "2026-03-01T10:04:00Z");
     (good, bad, plan, snap)
 }
@@ -136,9 +136,14 @@ fn a_rollout_past_its_deadline_is_rolled_back_to_the_last_good_config() {
     );
 
     // With the failure remembered and the old template back, the bad config is not retried.
-    p.metadata.annotations =
-        Some([(names::FAILED_HASH_ANNOTATION.to_string(), bad.hash.clone())].into());
-    snap.deployment = Some(rolled_out(stored(back), 2));
+    p.metadata.annotations = Some(
+        [(
+            identity::FAILED_HASH_ANNOTATION.to_string(),
+            bad.hash.clone(),
+        )]
+        .into(),
+    );
+    snap.children.deployment = Some(rolled_out(stored(back), 2));
     let after = settle(&mut p, &snap, "2026-03-01T10:05:00Z");
     assert!(after.applies.is_empty(), "{:?}", kinds(&after));
     assert_eq!(
@@ -173,7 +178,7 @@ fn a_remembered_failure_is_forgotten_once_a_new_config_is_available() {
     let snap = converged(&p);
     p.metadata.annotations = Some(
         [(
-            names::FAILED_HASH_ANNOTATION.to_string(),
+            identity::FAILED_HASH_ANNOTATION.to_string(),
             "0123456789".to_string(),
         )]
         .into(),
@@ -203,10 +208,10 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
                             &format!("2026-03-01T10:0{}:00Z", i + 1),
                         )));
                     created.push(cm.metadata.name.clone().unwrap_or_default());
-                    snap.config_maps.push(cm);
+                    snap.children.config_maps.push(cm);
                 }
                 // Applied, but never rolled out: its new pods never become ready.
-                Child::Deployment(d) => snap.deployment = Some(stored(d)),
+                Child::Deployment(d) => snap.children.deployment = Some(stored(d)),
                 _ => {}
             }
         }
@@ -215,10 +220,11 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
             .iter()
             .filter_map(|d| match d {
                 Deletion::ConfigMap(n) => Some(n.clone()),
-                Deletion::Pdb(_) => None,
+                _ => None,
             })
             .collect();
-        snap.config_maps
+        snap.children
+            .config_maps
             .retain(|c| !gone.contains(&c.metadata.name.clone().unwrap_or_default()));
         assert!(
             !gone.contains(&good.config_map_name),
@@ -232,10 +238,11 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
     }
     // Last good + the one rolled out + the one the template mounted before + the spares.
     assert!(
-        snap.config_maps.len() <= 3 + crate::plan::SPARE_CONFIG_MAPS,
+        snap.children.config_maps.len() <= 3 + crate::plan::SPARE_CONFIG_MAPS,
         "{} ConfigMaps kept: {:?}",
-        snap.config_maps.len(),
-        snap.config_maps
+        snap.children.config_maps.len(),
+        snap.children
+            .config_maps
             .iter()
             .map(|c| c.metadata.name.clone())
             .collect::<Vec<_>>()
@@ -243,7 +250,8 @@ fn a_rollout_stuck_through_many_edits_keeps_a_bounded_set_of_config_maps() {
     assert_eq!(created.len(), 6, "every edit made its ConfigMap");
     let newest = created.last().cloned().unwrap_or_default();
     assert!(
-        snap.config_maps
+        snap.children
+            .config_maps
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(newest.as_str()))
     );
@@ -304,7 +312,7 @@ fn image_of(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<String> {
 /// rollback plan and the good configuration.
 fn broken_image_rollback(
     edit: impl Fn(&mut Vec<k8s_openapi::api::core::v1::ConfigMap>),
-) -> (crate::plan::Plan, crate::build::ConfigRef) {
+) -> (crate::plan::Plan, crate::rollout::ConfigRef) {
     let mut p = minimal("demo");
     let mut snap = converged(&p);
     settle(&mut p, &snap, "2026-03-01T10:00:00Z");
@@ -321,13 +329,13 @@ fn broken_image_rollback(
         cm.metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get(names::IMAGE_ANNOTATION))
+            .and_then(|a| a.get(identity::IMAGE_ANNOTATION))
             .map(String::as_str),
         Some("ferrosched:broken")
     );
-    snap.config_maps.push(stored(&cm));
-    edit(&mut snap.config_maps);
-    snap.deployment = Some(stuck(&d));
+    snap.children.config_maps.push(stored(&cm));
+    edit(&mut snap.children.config_maps);
+    snap.children.deployment = Some(stuck(&d));
     (settle(&mut p, &snap, "2026-03-01T10:04:00Z"), good)
 }
 
@@ -358,7 +366,7 @@ fn a_rollback_ignores_an_image_annotation_edited_after_the_fact() {
         for cm in cms.iter_mut() {
             if let Some(a) = cm.metadata.annotations.as_mut() {
                 a.insert(
-                    names::IMAGE_ANNOTATION.into(),
+                    identity::IMAGE_ANNOTATION.into(),
                     "ferrosched:test-evil".into(),
                 );
             }

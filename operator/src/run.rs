@@ -16,13 +16,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-use crate::build::Settings;
+use crate::children::Settings;
 use crate::cli::Args;
 use crate::controller;
 use crate::error::StartError;
 use crate::http::{self, Health};
+use crate::identity::{FIELD_MANAGER, OPERATOR_LEASE};
 use crate::metrics::Metrics;
-use crate::names::{FIELD_MANAGER, OPERATOR_LEASE};
 use crate::reconcile::Context;
 use crate::serving::{self, ServingCerts};
 
@@ -30,16 +30,16 @@ use crate::serving::{self, ServingCerts};
 pub async fn client(args: &Args) -> Result<Client, StartError> {
     let config = match &args.kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path).map_err(|e| StartError::Config(e.to_string()))?;
+            let kc = Kubeconfig::read_from(path).map_err(|e| StartError::Config(e.into()))?;
             Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| StartError::Config(e.to_string()))?
+                .map_err(|e| StartError::Config(e.into()))?
         }
         None => Config::infer()
             .await
-            .map_err(|e| StartError::Config(e.to_string()))?,
+            .map_err(|e| StartError::Config(e.into()))?,
     };
-    Client::try_from(config).map_err(|e| StartError::Config(e.to_string()))
+    Client::try_from(config).map_err(|e| StartError::Config(e.into()))
 }
 
 /// Fails with a clear message when the API server is unreachable or the CRD is missing.
@@ -92,7 +92,7 @@ async fn join<T>(handle: &mut Option<JoinHandle<T>>) -> Result<T, StartError> {
     let Some(h) = handle.as_mut() else {
         return std::future::pending().await;
     };
-    let out = h.await.map_err(|e| StartError::Task(e.to_string()));
+    let out = h.await.map_err(StartError::Task);
     *handle = None;
     out
 }

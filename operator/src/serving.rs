@@ -19,8 +19,8 @@ use tracing::{info, warn};
 
 use crate::certs::{self, CA_CRT, Ca, CertError};
 use crate::error::Error;
+use crate::identity::{APP_NAME, FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_NAME, OPERATOR_LEASE};
 use crate::metrics::Metrics;
-use crate::names::{APP_NAME, FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_NAME, OPERATOR_LEASE};
 use crate::ssa;
 
 /// How often the certificates are checked (three reads; a deleted Secret is back within it).
@@ -93,7 +93,7 @@ fn read_err(kind: &'static str, name: &str) -> impl Fn(kube::Error) -> Error {
 fn cert_err(name: &str, e: CertError) -> Error {
     Error::Certificate {
         name: name.to_string(),
-        message: e.to_string(),
+        source: e,
     }
 }
 
@@ -192,7 +192,7 @@ pub async fn publish(
             data: Some(certs::serving_data(ca, &leaf)),
             ..Secret::default()
         };
-        writes += ssa::namespaced(client, &secret, false).await?;
+        writes += ssa::apply(client, &secret, false).await?;
         info!(
             secret = SCHEDULER_SECRET,
             "issued the schedulers' serving certificate"
@@ -209,7 +209,7 @@ pub async fn publish(
         .await
         .map_err(read_err("ConfigMap", &c.ca_name))?;
     if have.is_none_or(|m| !owned(&m.metadata) || m.data != bundle.data) {
-        writes += ssa::namespaced(client, &bundle, false).await?;
+        writes += ssa::apply(client, &bundle, false).await?;
     }
     Ok(writes)
 }
@@ -252,10 +252,8 @@ pub async fn maintain(
                         cert_pem: leaf.cert_pem.clone().into_bytes(),
                         key_pem: leaf.key_pem.clone().into_bytes(),
                     };
-                    let server = tls::server_config(&pair).map_err(|e| Error::Certificate {
-                        name: "operator".into(),
-                        message: e.to_string(),
-                    })?;
+                    let server =
+                        tls::server_config(&pair).map_err(|e| cert_err("operator", e.into()))?;
                     config.reload_from_config(server);
                     info!(names = ?c.own_names, "serving a certificate from the serving CA");
                     own_cert = Some((ca.clone(), leaf));

@@ -6,57 +6,24 @@
 //! apply is rejected as invalid, the desired object is written again as a JSON merge patch,
 //! which replaces lists wholesale.
 
-use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
-use kube::{Client, Resource};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
+use crate::children::kinds::{self, Object};
 use crate::diff;
 use crate::error::Error;
-use crate::names::FIELD_MANAGER;
+use crate::identity::FIELD_MANAGER;
 
-/// Applies a namespaced object in its namespace (only checks it, writing nothing, with
-/// `dry_run`); returns the number of writes made.
-pub async fn namespaced<K>(client: &Client, obj: &K, dry_run: bool) -> Result<usize, Error>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+/// Applies `obj` in its namespace (none for a cluster-scoped one), or with `dry_run`
+/// only checks it, writing nothing; returns the number of writes made.
+pub async fn apply<K: Object>(client: &Client, obj: &K, dry_run: bool) -> Result<usize, Error> {
     let ns = obj.meta().namespace.clone().unwrap_or_default();
-    apply(Api::namespaced(client.clone(), &ns), obj, dry_run).await
+    apply_to(kinds::api(client, &ns), obj, dry_run).await
 }
 
-/// Applies a cluster-scoped object (or, with `dry_run`, only checks it); returns the
-/// number of writes made.
-pub async fn cluster<K>(client: &Client, obj: &K, dry_run: bool) -> Result<usize, Error>
-where
-    K: Resource<DynamicType = (), Scope = ClusterResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    apply(Api::all(client.clone()), obj, dry_run).await
-}
-
-/// The static kind name of `K`.
-pub fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
-    match K::kind(&()) {
-        std::borrow::Cow::Borrowed(k) => k,
-        std::borrow::Cow::Owned(_) => "object",
-    }
-}
-
-async fn apply<K>(api: Api<K>, obj: &K, dry_run: bool) -> Result<usize, Error>
-where
-    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
-{
-    let kind = kind_of::<K>();
+async fn apply_to<K: Object>(api: Api<K>, obj: &K, dry_run: bool) -> Result<usize, Error> {
+    let kind = kinds::kind_of::<K>();
     let name = obj.meta().name.clone().unwrap_or_default();
     let err = |source| Error::Apply {
         kind,

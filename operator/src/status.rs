@@ -1,4 +1,4 @@
-//! The profile's status and the Events its transitions deserve (pure).
+//! The profile's status (pure); the Events its transitions deserve are in [`crate::events`].
 
 use ferrosched_crds::{
     SchedulerProfile, SchedulerProfileStatus, condition_reasons as reason, condition_types as ty,
@@ -7,8 +7,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::build::ConfigRef;
-use crate::names;
+use crate::identity;
+use crate::rollout::ConfigRef;
 use crate::rollout::Decision;
 use crate::validate::Invalid;
 
@@ -40,7 +40,7 @@ pub struct Observed<'a> {
 pub fn status(o: &Observed<'_>) -> SchedulerProfileStatus {
     let profile = o.profile;
     let previous = profile.status.clone().unwrap_or_default();
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     let generation = profile.metadata.generation;
     let replicas = profile.spec.replicas;
     let dep_status = o
@@ -150,7 +150,7 @@ pub fn status(o: &Observed<'_>) -> SchedulerProfileStatus {
     };
     SchedulerProfileStatus {
         observed_generation: generation,
-        scheduler_name: Some(names::scheduler_name(profile)),
+        scheduler_name: Some(identity::scheduler_name(profile)),
         conditions: vec![
             condition(ty::AVAILABLE, availability),
             condition(ty::PROGRESSING, progressing),
@@ -158,7 +158,7 @@ pub fn status(o: &Observed<'_>) -> SchedulerProfileStatus {
         ],
         replicas: Some(dep_status.replicas.unwrap_or(0)),
         ready_replicas: Some(dep_status.ready_replicas.unwrap_or(0)),
-        selector: Some(names::selector_string(p)),
+        selector: Some(identity::selector_string(p)),
         leader,
         lease_transitions: lease.and_then(|s| s.lease_transitions),
         config_hash: last_good.as_ref().map(|g| g.hash.clone()),
@@ -174,61 +174,4 @@ pub fn last_good(profile: &SchedulerProfile) -> Option<ConfigRef> {
         config_map_name: status.config_map_name.clone()?,
         image: None,
     })
-}
-
-/// An Event to publish on the profile.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
-    /// `Warning` rather than `Normal`.
-    pub warning: bool,
-    /// PascalCase reason (`InvalidConfig`, `Available`, ...).
-    pub reason: String,
-    /// What the operator was doing.
-    pub action: String,
-    /// Human-readable message.
-    pub note: String,
-}
-
-/// Events for the transitions from `old` to `new`: Degraded turning True (or changing
-/// reason or message) and Available turning True.
-pub fn transitions(
-    old: Option<&SchedulerProfileStatus>,
-    new: &SchedulerProfileStatus,
-) -> Vec<Notice> {
-    let find = |s: Option<&SchedulerProfileStatus>, t: &str| {
-        s.and_then(|s| s.conditions.iter().find(|c| c.type_ == t).cloned())
-    };
-    let mut out = Vec::new();
-    if let Some(d) = find(Some(new), ty::DEGRADED)
-        && d.status == "True"
-    {
-        let before = find(old, ty::DEGRADED);
-        let same = before
-            .is_some_and(|b| b.status == "True" && b.reason == d.reason && b.message == d.message);
-        if !same {
-            let action = if d.reason == reason::ROLLOUT_FAILED {
-                "Rollout"
-            } else {
-                "Validate"
-            };
-            out.push(Notice {
-                warning: true,
-                reason: d.reason,
-                action: action.to_string(),
-                note: d.message,
-            });
-        }
-    }
-    if let Some(a) = find(Some(new), ty::AVAILABLE)
-        && a.status == "True"
-        && find(old, ty::AVAILABLE).is_none_or(|b| b.status != "True")
-    {
-        out.push(Notice {
-            warning: false,
-            reason: "Available".to_string(),
-            action: "Rollout".to_string(),
-            note: a.message,
-        });
-    }
-    out
 }

@@ -2,7 +2,8 @@
 
 use ferrosched_crds::SchedulerProfile;
 
-use crate::build::{ConfigRef, Desired, Settings, build};
+use crate::children::{Desired, Settings, build};
+use crate::rollout::ConfigRef;
 use crate::validate::{Valid, validate};
 
 /// Settings of the tests: namespace `ferrosched-system`, image `ferrosched:test`.
@@ -12,7 +13,7 @@ pub fn settings() -> Settings {
         default_image: "ferrosched:test".to_string(),
         allowed_images: Vec::new(),
         reserved_names: vec!["ferrosched-operator".to_string()],
-        grant_role_prefix: crate::names::DEFAULT_GRANT_ROLE_PREFIX.to_string(),
+        grant_role_prefix: crate::identity::DEFAULT_GRANT_ROLE_PREFIX.to_string(),
         serving_secret: Some(crate::serving::SCHEDULER_SECRET.to_string()),
     }
 }

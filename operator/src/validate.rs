@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use ferrosched_crds::SchedulerProfile;
 use ferrosched_scheduler::config as sc;
 
-use crate::names;
+use crate::identity;
 use crate::render::{Rendered, render};
 
 /// A configuration the scheduler accepts.
@@ -125,13 +125,13 @@ pub fn name_holder<'a>(
 ) -> Option<&'a SchedulerProfile> {
     all.iter()
         .filter(|p| {
-            p.metadata.deletion_timestamp.is_none() && names::scheduler_name(p) == scheduler_name
+            p.metadata.deletion_timestamp.is_none() && identity::scheduler_name(p) == scheduler_name
         })
         .min_by(|a, b| {
             let key = |p: &SchedulerProfile| {
                 (
                     p.metadata.creation_timestamp.clone().map(|t| t.0),
-                    names::profile_name(p).to_string(),
+                    identity::profile_name(p).to_string(),
                 )
             };
             key(a).cmp(&key(b))
@@ -145,14 +145,14 @@ pub fn validate(
     all: &[SchedulerProfile],
     namespace: &str,
 ) -> Result<Valid, Invalid> {
-    let scheduler_name = names::scheduler_name(profile);
-    let me = names::profile_name(profile);
+    let scheduler_name = identity::scheduler_name(profile);
+    let me = identity::profile_name(profile);
     if let Some(holder) = name_holder(all, &scheduler_name)
-        && names::profile_name(holder) != me
+        && identity::profile_name(holder) != me
     {
         return Err(Invalid::Conflict {
             scheduler_name,
-            holder: names::profile_name(holder).to_string(),
+            holder: identity::profile_name(holder).to_string(),
         });
     }
     let mut names_ok = Vec::new();
@@ -226,12 +226,12 @@ fn check_pod_fields(profile: &SchedulerProfile, out: &mut Vec<String>) {
         out.push("spec.image: Required value: an image reference, or no spec.image for the operator's own image".to_string());
     }
     if let Some(grace) = profile.spec.termination_grace_period_seconds {
-        let renew = crate::build::renew_deadline_seconds(profile);
-        let least = crate::build::min_grace_seconds(renew);
+        let renew = crate::children::renew_deadline_seconds(profile);
+        let least = crate::children::min_grace_seconds(renew);
         if grace < least {
             out.push(format!(
                 "spec.terminationGracePeriodSeconds: Invalid value: {grace}: must be at least {least} (the scheduler's bind drain of {} s plus renewDeadline {renew} s, so it can release its Lease before it is killed)",
-                crate::build::BIND_DRAIN_SECONDS
+                crate::children::BIND_DRAIN_SECONDS
             ));
         }
     }

@@ -48,8 +48,8 @@ pub async fn install_crd(client: &Client) -> anyhow::Result<()> {
 /// default prefix.
 pub async fn install_grant_roles(client: &Client) -> anyhow::Result<()> {
     let roles: Api<ClusterRole> = Api::all(client.clone());
-    let prefix = ferrosched_operator::names::DEFAULT_GRANT_ROLE_PREFIX;
-    for role in ferrosched_operator::build::grant_roles(prefix) {
+    let prefix = ferrosched_operator::identity::DEFAULT_GRANT_ROLE_PREFIX;
+    for role in ferrosched_operator::children::grant_roles(prefix) {
         let name = role.metadata.name.clone().unwrap_or_default();
         roles
             .patch(

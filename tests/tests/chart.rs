@@ -81,7 +81,7 @@ fn check_reserved_names(set: &str, docs: &[Value]) {
         .collect();
     assert_eq!(reserved, in_operands, "{set}: --reserved-names");
     assert!(
-        reserved.contains(ferrosched_operator::names::OPERATOR_LEASE),
+        reserved.contains(ferrosched_operator::identity::OPERATOR_LEASE),
         "{set}: the operator's Lease is reserved"
     );
 }
@@ -475,7 +475,7 @@ fn operator_rbac_is_what_it_does_and_binds_only_the_grant_roles() -> anyhow::Res
     let prefix = "ferrosched:grants:";
     let mut shipped = BTreeSet::new();
     let mut names = Vec::new();
-    for group in ferrosched_operator::build::grant_groups() {
+    for group in ferrosched_operator::children::grant_groups() {
         let name = format!("{prefix}{}", group.name());
         let role = role_named(&name).unwrap_or_else(|| panic!("no ClusterRole {name}"));
         let want = grants(&serde_json::to_value(group.rules())?, false);
@@ -488,7 +488,7 @@ fn operator_rbac_is_what_it_does_and_binds_only_the_grant_roles() -> anyhow::Res
         .into_iter()
         .map(str::to_string)
         .collect();
-    let needed = serde_json::to_value(ferrosched_operator::build::cluster_rules(&every_plugin))?;
+    let needed = serde_json::to_value(ferrosched_operator::children::cluster_rules(&every_plugin))?;
     assert_eq!(
         grants(&needed, false),
         shipped,
@@ -537,7 +537,7 @@ fn operator_rbac_is_what_it_does_and_binds_only_the_grant_roles() -> anyhow::Res
         .expect("bind rule");
     assert_eq!(
         strings(&bind_rule["resourceNames"]),
-        [ferrosched_operator::names::AUTH_READER_ROLE]
+        [ferrosched_operator::identity::AUTH_READER_ROLE]
     );
     let _ = std::fs::remove_dir_all(home);
     Ok(())

@@ -142,7 +142,7 @@ fn dockerfile_builds_both_binaries_into_a_minimal_non_root_image() {
         .filter(|(k, _)| k == "USER")
         .map(|(_, a)| a)
         .collect();
-    let run_as = ferrosched_operator::build::RUN_AS;
+    let run_as = ferrosched_operator::children::RUN_AS;
     assert_eq!(users, [&format!("{run_as}:{run_as}")]);
     assert!(
         read("charts/ferrosched/templates/deployment.yaml")
@@ -167,15 +167,15 @@ fn dockerfile_builds_both_binaries_into_a_minimal_non_root_image() {
         BTreeSet::from(["ferrosched-operator".into(), "ferrosched-scheduler".into()])
     );
     let profile = SchedulerProfile::new("p", Default::default());
-    let settings = ferrosched_operator::build::Settings {
+    let settings = ferrosched_operator::children::Settings {
         namespace: "ferrosched-system".into(),
         default_image: "ferrosched:test".into(),
         allowed_images: Vec::new(),
         reserved_names: Vec::new(),
-        grant_role_prefix: ferrosched_operator::names::DEFAULT_GRANT_ROLE_PREFIX.into(),
+        grant_role_prefix: ferrosched_operator::identity::DEFAULT_GRANT_ROLE_PREFIX.into(),
         serving_secret: None,
     };
-    let (command, _) = ferrosched_operator::build::command(&profile, &settings);
+    let (command, _) = ferrosched_operator::children::command(&profile, &settings);
     assert_eq!(command, ["ferrosched-scheduler"]);
     assert!(files.contains(&command[0]));
     // The replace-default static pod runs the same binary from the same place.

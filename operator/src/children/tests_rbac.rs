@@ -243,7 +243,7 @@ fn chart_template() -> String {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let list = |xs: &[String]| xs.iter().map(|x| q(x)).collect::<Vec<_>>().join(", ");
     let mut out = String::from(
-        "{{- /* Generated from operator/src/build/rbac.rs: do not edit. Regenerate with\n     \
+        "{{- /* Generated from operator/src/children/rbac.rs: do not edit. Regenerate with\n     \
          FERROSCHED_BLESS=1 cargo test -p ferrosched-operator --lib chart_ships_the_grant_roles */ -}}\n\
          {{- $fullname := include \"ferrosched.fullname\" . -}}\n\
          # The schedulers' rights: one fixed ClusterRole per grant group (`base`, and one per\n\
@@ -299,7 +299,7 @@ fn chart_ships_the_grant_roles() {
     let have = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         have == want,
-        "{path} is not what operator/src/build/rbac.rs makes; regenerate it with\n\
+        "{path} is not what operator/src/children/rbac.rs makes; regenerate it with\n\
          FERROSCHED_BLESS=1 cargo test -p ferrosched-operator --lib chart_ships_the_grant_roles"
     );
 }

@@ -4,14 +4,14 @@ use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::coordination::v1::Lease;
 
 use super::Settings;
-use crate::names;
+use crate::identity;
 
 /// `ferrosched-<profile>` with no spec: the holder fields belong to the scheduler replicas,
 /// so the operator's apply never owns (or fights over) them.
 pub fn lease(profile: &SchedulerProfile, s: &Settings) -> Lease {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     Lease {
-        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        metadata: identity::child_meta(profile, identity::child_name(p), Some(&s.namespace)),
         spec: None,
     }
 }

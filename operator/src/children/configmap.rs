@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::{ConfigRef, Settings};
-use crate::names;
+use super::Settings;
+use crate::identity;
 use crate::render::Rendered;
+use crate::rollout::ConfigRef;
 
 /// `ferrosched-<profile>-config-<hash>` with `config.yaml` and the image annotated; a new
 /// configuration or image gets a new name.
@@ -19,21 +20,21 @@ pub fn config_map(
     desired: &ConfigRef,
 ) -> ConfigMap {
     let mut metadata =
-        names::child_meta(profile, desired.config_map_name.clone(), Some(&s.namespace));
+        identity::child_meta(profile, desired.config_map_name.clone(), Some(&s.namespace));
     metadata
         .labels
         .get_or_insert_with(BTreeMap::new)
-        .insert(names::CONFIG_HASH_KEY.to_string(), desired.hash.clone());
+        .insert(identity::CONFIG_HASH_KEY.to_string(), desired.hash.clone());
     if let Some(image) = &desired.image {
         metadata
             .annotations
             .get_or_insert_with(BTreeMap::new)
-            .insert(names::IMAGE_ANNOTATION.to_string(), image.clone());
+            .insert(identity::IMAGE_ANNOTATION.to_string(), image.clone());
     }
     ConfigMap {
         metadata,
         data: Some(BTreeMap::from([(
-            names::CONFIG_KEY.to_string(),
+            super::CONFIG_KEY.to_string(),
             rendered.text.clone(),
         )])),
         immutable: Some(true),

@@ -2,7 +2,7 @@
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::names;
+use crate::identity;
 use crate::testing::{FULL, desired, minimal, profile, valid};
 
 #[test]
@@ -15,7 +15,7 @@ fn deployment_of_a_minimal_profile() {
     assert_eq!(spec.replicas, Some(2));
     assert_eq!(
         spec.selector.match_labels,
-        Some(names::selector_labels("demo"))
+        Some(identity::selector_labels("demo"))
     );
     assert_eq!(spec.progress_deadline_seconds, Some(120));
     let rolling = spec
@@ -26,9 +26,11 @@ fn deployment_of_a_minimal_profile() {
     assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
     assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
     let meta = spec.template.metadata.as_ref().expect("template metadata");
-    assert_eq!(meta.labels, Some(names::labels("demo")));
+    assert_eq!(meta.labels, Some(identity::labels("demo")));
     // The hash covers the configuration and the image.
-    let hash = super::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered).hash;
+    let hash =
+        crate::rollout::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered)
+            .hash;
     assert_ne!(hash, valid(&p).rendered.hash);
     assert_eq!(
         meta.annotations
@@ -93,11 +95,11 @@ fn deployment_of_a_minimal_profile() {
         "{mounts:?}"
     );
     // Without the operator's CA, the scheduler signs its own (in an emptyDir).
-    let own = crate::build::Settings {
+    let own = crate::children::Settings {
         serving_secret: None,
         ..crate::testing::settings()
     };
-    let (_, args) = crate::build::command(&minimal("demo"), &own);
+    let (_, args) = crate::children::command(&minimal("demo"), &own);
     assert!(
         args.contains(&"--cert-dir=/var/run/ferrosched/certs".to_string()),
         "{args:?}"

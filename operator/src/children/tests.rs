@@ -6,7 +6,7 @@ use ferrosched_scheduler::config as sc;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
-use crate::names;
+use crate::identity;
 use crate::testing::{FULL, desired, minimal, profile, settings};
 
 #[test]
@@ -131,7 +131,7 @@ fn pdb_only_with_more_than_one_replica() {
     assert_eq!(spec.min_available, Some(IntOrString::Int(1)));
     assert_eq!(
         spec.selector.and_then(|s| s.match_labels),
-        Some(names::selector_labels("demo"))
+        Some(identity::selector_labels("demo"))
     );
     assert!(
         desired(&minimal("demo")).pdb.is_some(),
@@ -144,7 +144,7 @@ fn service_exposes_the_secure_port() {
     let s = desired(&minimal("demo")).service;
     assert_eq!(s.metadata.name.as_deref(), Some("ferrosched-demo"));
     let spec = s.spec.expect("spec");
-    assert_eq!(spec.selector, Some(names::selector_labels("demo")));
+    assert_eq!(spec.selector, Some(identity::selector_labels("demo")));
     let port = &spec.ports.expect("ports")[0];
     assert_eq!(
         (port.name.as_deref(), port.port, port.target_port.clone()),
@@ -179,7 +179,7 @@ fn every_child_is_labelled_and_owned_by_the_profile() {
     metas.extend(d.cluster_role_bindings.iter().map(|b| &b.metadata));
     for meta in &metas {
         let labels = meta.labels.clone().unwrap_or_default();
-        for (k, v) in names::labels("demo") {
+        for (k, v) in identity::labels("demo") {
             assert_eq!(labels.get(&k), Some(&v), "{:?} lacks {k}", meta.name);
         }
         let owners = meta.owner_references.clone().unwrap_or_default();
@@ -193,7 +193,7 @@ fn every_child_is_labelled_and_owned_by_the_profile() {
             (o.controller, o.block_owner_deletion, o.uid.as_str()),
             (Some(true), Some(true), "uid-demo")
         );
-        assert_eq!(names::owning_profile(meta).as_deref(), Some("demo"));
+        assert_eq!(identity::owning_profile(meta).as_deref(), Some("demo"));
     }
     let names_and_namespaces: BTreeSet<(Option<String>, Option<String>)> = metas
         .iter()

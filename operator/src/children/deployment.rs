@@ -17,8 +17,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{ConfigRef, Settings};
-use crate::names;
+use super::Settings;
+use crate::identity;
+use crate::rollout::ConfigRef;
 
 /// Name of the scheduler container.
 pub const CONTAINER: &str = "scheduler";
@@ -75,16 +76,16 @@ pub fn grace_seconds(profile: &SchedulerProfile, renew_deadline_seconds: i64) ->
 /// certificate when there is one (re-read when the Secret is renewed), else its own.
 pub fn command(profile: &SchedulerProfile, s: &Settings) -> (Vec<String>, Vec<String>) {
     let mut args = vec![
-        format!("--config={}/{}", names::CONFIG_DIR, names::CONFIG_KEY),
+        format!("--config={}/{}", super::CONFIG_DIR, super::CONFIG_KEY),
         format!("--leader-elect={}", leader_elect(profile)),
-        format!("--secure-port={}", names::SECURE_PORT),
+        format!("--secure-port={}", super::SECURE_PORT),
     ];
     match &s.serving_secret {
         Some(_) => args.extend([
-            format!("--tls-cert-file={}/tls.crt", names::TLS_DIR),
-            format!("--tls-private-key-file={}/tls.key", names::TLS_DIR),
+            format!("--tls-cert-file={}/tls.crt", super::TLS_DIR),
+            format!("--tls-private-key-file={}/tls.key", super::TLS_DIR),
         ]),
-        None => args.push(format!("--cert-dir={}", names::CERT_DIR)),
+        None => args.push(format!("--cert-dir={}", super::CERT_DIR)),
     }
     args.push(format!("-v={}", profile.spec.log_level.unwrap_or(0)));
     (vec!["ferrosched-scheduler".to_string()], args)
@@ -92,13 +93,13 @@ pub fn command(profile: &SchedulerProfile, s: &Settings) -> (Vec<String>, Vec<St
 
 /// `ferrosched-<profile>` running configuration `config`.
 pub fn deployment(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Deployment {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     Deployment {
-        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        metadata: identity::child_meta(profile, identity::child_name(p), Some(&s.namespace)),
         spec: DeploymentSpec {
             replicas: Some(profile.spec.replicas),
             selector: LabelSelector {
-                match_labels: Some(names::selector_labels(p)),
+                match_labels: Some(identity::selector_labels(p)),
                 ..LabelSelector::default()
             },
             // With an election a new pod starts before an old one stops (it stands by
@@ -127,9 +128,9 @@ pub fn deployment(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) 
             revision_history_limit: Some(5),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(names::labels(p)),
+                    labels: Some(identity::labels(p)),
                     annotations: Some(BTreeMap::from([(
-                        names::CONFIG_HASH_KEY.to_string(),
+                        identity::CONFIG_HASH_KEY.to_string(),
                         config.hash.clone(),
                     )])),
                     ..ObjectMeta::default()
@@ -143,7 +144,7 @@ pub fn deployment(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) 
 }
 
 fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> PodSpec {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     let spec = &profile.spec;
     let empty_dir = |name: &str| Volume {
         name: name.to_string(),
@@ -151,7 +152,7 @@ fn pod_spec(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Pod
         ..Volume::default()
     };
     PodSpec {
-        service_account_name: Some(names::child_name(p)),
+        service_account_name: Some(identity::child_name(p)),
         enable_service_links: Some(false),
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
@@ -223,7 +224,7 @@ fn container(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Co
         args: Some(args),
         ports: Some(vec![ContainerPort {
             name: Some("https".to_string()),
-            container_port: names::SECURE_PORT,
+            container_port: super::SECURE_PORT,
             protocol: Some("TCP".to_string()),
             ..ContainerPort::default()
         }]),
@@ -252,11 +253,11 @@ fn container(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Co
             ..SecurityContext::default()
         }),
         volume_mounts: Some(vec![
-            mount("config", names::CONFIG_DIR, true),
+            mount("config", super::CONFIG_DIR, true),
             mount("tmp", "/tmp", false),
             match s.serving_secret {
-                Some(_) => mount("tls", names::TLS_DIR, true),
-                None => mount("certs", names::CERT_DIR, false),
+                Some(_) => mount("tls", super::TLS_DIR, true),
+                None => mount("certs", super::CERT_DIR, false),
             },
         ]),
         ..Container::default()
@@ -267,7 +268,7 @@ fn probe(path: &str, period_seconds: i32, timeout_seconds: i32, failure_threshol
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_string()),
-            port: IntOrString::Int(names::SECURE_PORT),
+            port: IntOrString::Int(super::SECURE_PORT),
             scheme: Some("HTTPS".to_string()),
             ..HTTPGetAction::default()
         }),
@@ -308,7 +309,7 @@ fn spread_across_nodes(p: &str) -> Affinity {
                     weight: 100,
                     pod_affinity_term: PodAffinityTerm {
                         label_selector: Some(LabelSelector {
-                            match_labels: Some(names::selector_labels(p)),
+                            match_labels: Some(identity::selector_labels(p)),
                             ..LabelSelector::default()
                         }),
                         topology_key: "kubernetes.io/hostname".to_string(),

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Settings;
-use crate::names;
+use crate::identity;
 
 /// `ferrosched-<profile>` as `spec.disruptionBudget` says; unset, minAvailable 1 when
 /// replicas > 1 and none otherwise (a PDB on a single replica would block node drains
@@ -21,14 +21,14 @@ pub fn pdb(profile: &SchedulerProfile, s: &Settings) -> Option<PodDisruptionBudg
         (None, None) => (Some(IntOrString::Int(1)), None),
         explicit => explicit,
     };
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     Some(PodDisruptionBudget {
-        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        metadata: identity::child_meta(profile, identity::child_name(p), Some(&s.namespace)),
         spec: Some(PodDisruptionBudgetSpec {
             min_available,
             max_unavailable,
             selector: Some(LabelSelector {
-                match_labels: Some(names::selector_labels(p)),
+                match_labels: Some(identity::selector_labels(p)),
                 ..LabelSelector::default()
             }),
             ..PodDisruptionBudgetSpec::default()

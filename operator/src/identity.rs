@@ -1,4 +1,5 @@
-//! Names, labels and owner references of the objects the operator manages for a profile.
+//! How the operator's objects are identified: their names and namespaces, labels,
+//! annotation keys, owner references and the field manager that writes them.
 //!
 //! These are user-visible decisions (end-to-end tests and admins read them); change them
 //! only together with the docs.
@@ -22,17 +23,6 @@ pub const AUTH_READER_ROLE: &str = "extension-apiserver-authentication-reader";
 pub const DEFAULT_GRANT_ROLE_PREFIX: &str = "ferrosched:grants:";
 /// Lease the operator replicas elect their leader on.
 pub const OPERATOR_LEASE: &str = "ferrosched-operator";
-/// Secure port of the scheduler (HTTPS: health, metrics).
-pub const SECURE_PORT: i32 = 10259;
-/// Directory the config ConfigMap is mounted at.
-pub const CONFIG_DIR: &str = "/etc/ferrosched";
-/// Key of the rendered configuration in the ConfigMap.
-pub const CONFIG_KEY: &str = "config.yaml";
-/// Where the scheduler pods mount the operator-issued serving certificate.
-pub const TLS_DIR: &str = "/var/run/ferrosched/tls";
-/// Where the scheduler keeps its generated serving certificate.
-pub const CERT_DIR: &str = "/var/run/ferrosched/certs";
-
 /// `app.kubernetes.io/name`, always [`APP_NAME`].
 pub const LABEL_NAME: &str = "app.kubernetes.io/name";
 /// `app.kubernetes.io/instance`: the profile name.

@@ -69,7 +69,7 @@ fn pull_secrets_reach_the_pod() {
 fn a_single_scheduler_without_election_stops_before_its_successor_starts() {
     let p = with_spec("  replicas: 1\n  leaderElection: {leaderElect: false}\n");
     let d = desired(&p);
-    let (_, args) = crate::build::command(&p, &settings());
+    let (_, args) = crate::children::command(&p, &settings());
     assert!(
         args.contains(&"--leader-elect=false".to_string()),
         "{args:?}"
@@ -90,7 +90,7 @@ fn a_single_scheduler_without_election_stops_before_its_successor_starts() {
         .expect("rolling");
     assert_eq!(rolling.max_surge, Some(IntOrString::Int(0)));
     assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(1)));
-    let (_, args) = crate::build::command(&minimal("demo"), &settings());
+    let (_, args) = crate::children::command(&minimal("demo"), &settings());
     assert!(args.contains(&"--leader-elect=true".to_string()));
 }
 

@@ -5,19 +5,19 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Settings;
-use crate::names;
+use crate::identity;
 
 /// `ferrosched-<profile>`, port 10259 named `https`.
 pub fn service(profile: &SchedulerProfile, s: &Settings) -> Service {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     Service {
-        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        metadata: identity::child_meta(profile, identity::child_name(p), Some(&s.namespace)),
         spec: Some(ServiceSpec {
-            selector: Some(names::selector_labels(p)),
+            selector: Some(identity::selector_labels(p)),
             ports: Some(vec![ServicePort {
                 name: Some("https".to_string()),
-                port: names::SECURE_PORT,
-                target_port: Some(IntOrString::Int(names::SECURE_PORT)),
+                port: super::SECURE_PORT,
+                target_port: Some(IntOrString::Int(super::SECURE_PORT)),
                 protocol: Some("TCP".to_string()),
                 ..ServicePort::default()
             }]),

@@ -25,7 +25,7 @@ use k8s_openapi::api::rbac::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::Settings;
-use crate::names;
+use crate::identity;
 
 const READ: &[&str] = &["get", "list", "watch"];
 const READ_UPDATE: &[&str] = &["get", "list", "watch", "update"];
@@ -261,7 +261,7 @@ fn rules_of<'a>(grants: impl Iterator<Item = &'a Grant>) -> Vec<PolicyRule> {
 fn subject(p: &str, s: &Settings) -> Subject {
     Subject {
         kind: "ServiceAccount".to_string(),
-        name: names::child_name(p),
+        name: identity::child_name(p),
         namespace: Some(s.namespace.clone()),
         ..Subject::default()
     }
@@ -277,9 +277,9 @@ fn role_ref(kind: &str, name: String) -> RoleRef {
 
 /// The scheduler pods' ServiceAccount.
 pub fn service_account(profile: &SchedulerProfile, s: &Settings) -> ServiceAccount {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     ServiceAccount {
-        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        metadata: identity::child_meta(profile, identity::child_name(p), Some(&s.namespace)),
         ..ServiceAccount::default()
     }
 }
@@ -291,13 +291,17 @@ pub fn cluster_role_bindings<S: AsRef<str>>(
     s: &Settings,
     enabled: &BTreeSet<S>,
 ) -> Vec<ClusterRoleBinding> {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     let mut out: Vec<_> = groups_for(enabled)
         .iter()
         .map(|g| {
             let group = g.name();
             ClusterRoleBinding {
-                metadata: names::child_meta(profile, names::grant_binding_name(p, &group), None),
+                metadata: identity::child_meta(
+                    profile,
+                    identity::grant_binding_name(p, &group),
+                    None,
+                ),
                 role_ref: role_ref("ClusterRole", grant_role_name(&s.grant_role_prefix, &group)),
                 subjects: Some(vec![subject(p, s)]),
             }
@@ -315,7 +319,7 @@ pub fn emptied_binding(
     existing: &ClusterRoleBinding,
 ) -> ClusterRoleBinding {
     ClusterRoleBinding {
-        metadata: names::child_meta(
+        metadata: identity::child_meta(
             profile,
             existing.metadata.name.clone().unwrap_or_default(),
             None,
@@ -327,13 +331,13 @@ pub fn emptied_binding(
 
 /// get/update on the scheduler's own Lease only (the operator creates it).
 pub fn lease_role(profile: &SchedulerProfile, s: &Settings) -> Role {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     Role {
-        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
+        metadata: identity::child_meta(profile, identity::child_name(p), Some(&s.namespace)),
         rules: Some(vec![PolicyRule {
             api_groups: Some(vec!["coordination.k8s.io".to_string()]),
             resources: Some(vec!["leases".to_string()]),
-            resource_names: Some(vec![names::child_name(p)]),
+            resource_names: Some(vec![identity::child_name(p)]),
             verbs: vec!["get".to_string(), "update".to_string()],
             ..PolicyRule::default()
         }]),
@@ -342,24 +346,24 @@ pub fn lease_role(profile: &SchedulerProfile, s: &Settings) -> Role {
 
 /// Binds the Lease Role to the ServiceAccount.
 pub fn lease_role_binding(profile: &SchedulerProfile, s: &Settings) -> RoleBinding {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     RoleBinding {
-        metadata: names::child_meta(profile, names::child_name(p), Some(&s.namespace)),
-        role_ref: role_ref("Role", names::child_name(p)),
+        metadata: identity::child_meta(profile, identity::child_name(p), Some(&s.namespace)),
+        role_ref: role_ref("Role", identity::child_name(p)),
         subjects: Some(vec![subject(p, s)]),
     }
 }
 
 /// Lets the scheduler read the client CA for delegated authentication (kube-system).
 pub fn auth_reader_binding(profile: &SchedulerProfile, s: &Settings) -> RoleBinding {
-    let p = names::profile_name(profile);
+    let p = identity::profile_name(profile);
     RoleBinding {
-        metadata: names::child_meta(
+        metadata: identity::child_meta(
             profile,
-            names::auth_reader_binding_name(p),
-            Some(names::KUBE_SYSTEM),
+            identity::auth_reader_binding_name(p),
+            Some(identity::KUBE_SYSTEM),
         ),
-        role_ref: role_ref("Role", names::AUTH_READER_ROLE.to_string()),
+        role_ref: role_ref("Role", identity::AUTH_READER_ROLE.to_string()),
         subjects: Some(vec![subject(p, s)]),
     }
 }
