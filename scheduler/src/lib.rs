@@ -21,4 +21,6 @@ pub mod plugins;
 pub mod queue;
 pub mod schedule;
 pub mod serving;
+#[cfg(test)]
+pub mod test_support;
 pub mod wire;

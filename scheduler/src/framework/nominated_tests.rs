@@ -2,10 +2,10 @@
 
 use super::*;
 use crate::cache::Snapshot;
-use crate::plugins::helpers::testutil::{ninfo, pinfo};
 use crate::plugins::tests::default_framework;
 use crate::queue::Nominating;
 use crate::schedule::{Algorithm, ScheduleError};
+use crate::test_support::{ninfo, pinfo};
 
 /// A pod with a priority, a cpu request and labels; `nominated` sets its status.
 fn pod(name: &str, priority: i32, cpu: &str, labels: &str, extra: &str, nominated: &str) -> String {

@@ -361,8 +361,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
     use crate::plugins::node_unschedulable::NodeUnschedulable;
+    use crate::test_support::{ninfo, pinfo};
 
     type Seen = Arc<Mutex<Vec<(&'static str, &'static str, &'static str)>>>;
 

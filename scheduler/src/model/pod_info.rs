@@ -5,9 +5,9 @@ use std::sync::{Arc, LazyLock};
 use k8s_openapi::api::core::v1::{Pod, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::affinity::AffinityTerms;
 use super::labels::Labels;
 use super::resources::{Resource, pod_non_zero_requests, pod_requests};
-use crate::plugins::inter_pod_affinity::AffinityTerms;
 
 /// A host port a container asks for: (ip, protocol, port). An empty ip means every address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -62,7 +62,7 @@ mod tests {
 
     use super::*;
     use crate::framework::{Code, PodBinder};
-    use crate::plugins::helpers::testutil::{pinfo, simple_pod};
+    use crate::test_support::{pinfo, simple_pod};
 
     #[derive(Default)]
     struct Recorder {

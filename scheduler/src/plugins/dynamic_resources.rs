@@ -153,7 +153,7 @@ impl PreBindPlugin for DynamicResources {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::helpers::testutil::pinfo;
+    use crate::test_support::pinfo;
 
     #[test]
     fn guard() {

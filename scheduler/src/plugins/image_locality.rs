@@ -153,7 +153,7 @@ impl ScorePlugin for ImageLocality {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
+    use crate::test_support::{ninfo, pinfo};
 
     fn node(name: &str, images: &[(&[&str], i64)]) -> NodeInfo {
         let imgs: Vec<String> = images
@@ -190,7 +190,7 @@ mod tests {
                 &mut st,
                 pod,
                 &snap,
-                &crate::plugins::helpers::testutil::refs(snap.nodes()),
+                &crate::test_support::refs(snap.nodes()),
             )
             .is_skip()
         {

@@ -3,35 +3,27 @@
 //! Each plugin lives in its own module and exposes `NAME` and a `new` factory;
 //! [`registry`] maps the names to the factories.
 
-pub mod balanced_allocation;
 mod count_cache;
 pub mod default_binder;
+pub mod default_preemption;
 pub mod dynamic_resources;
-pub mod fit;
 pub mod helpers;
 pub mod image_locality;
 pub mod inter_pod_affinity;
-mod ipa_scoring;
 pub mod node_affinity;
 pub mod node_declared_features;
 pub mod node_name;
 pub mod node_ports;
+pub mod node_resources;
 pub mod node_unschedulable;
 pub mod node_volume_limits;
 #[cfg(test)]
 mod perf_tests;
 pub mod pod_capacity;
 pub mod pod_topology_spread;
-pub mod preemption;
-mod pts_filtering;
-mod pts_scoring;
 pub mod queue_sort;
-pub mod resource_scoring;
 pub mod scheduling_gates;
-#[cfg(test)]
-mod storage_testutil;
 pub mod taint_toleration;
-mod volume_binder;
 pub mod volume_binding;
 pub mod volume_restrictions;
 pub mod volume_util;
@@ -49,8 +41,11 @@ pub fn registry() -> Registry {
         .register(taint_toleration::NAME, taint_toleration::new)
         .register(node_affinity::NAME, node_affinity::new)
         .register(node_ports::NAME, node_ports::new)
-        .register(fit::NAME, fit::new)
-        .register(balanced_allocation::NAME, balanced_allocation::new)
+        .register(node_resources::fit::NAME, node_resources::fit::new)
+        .register(
+            node_resources::balanced_allocation::NAME,
+            node_resources::balanced_allocation::new,
+        )
         .register(image_locality::NAME, image_locality::new)
         .register(pod_capacity::NAME, pod_capacity::new)
         .register(default_binder::NAME, default_binder::new)
@@ -62,7 +57,7 @@ pub fn registry() -> Registry {
         .register(volume_zone::NAME, volume_zone::new)
         .register(dynamic_resources::NAME, dynamic_resources::new)
         .register(node_declared_features::NAME, node_declared_features::new)
-        .register(preemption::NAME, preemption::new);
+        .register(default_preemption::NAME, default_preemption::new);
     r
 }
 

@@ -85,7 +85,7 @@ impl FilterPlugin for NodeName {
 mod tests {
     use super::*;
     use crate::framework::Code;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
+    use crate::test_support::{ninfo, pinfo};
 
     #[test]
     fn filter_table() {

@@ -114,7 +114,7 @@ impl FilterPlugin for NodePorts {
 mod tests {
     use super::*;
     use crate::framework::Code;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
+    use crate::test_support::{ninfo, pinfo};
 
     fn pod_with_ports(ports: &[(&str, &str, i32)]) -> String {
         let ps: Vec<String> = ports

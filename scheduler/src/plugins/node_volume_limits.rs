@@ -328,8 +328,8 @@ impl FilterPlugin for NodeVolumeLimits {
 mod tests {
     use super::*;
     use crate::framework::Code;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
-    use crate::plugins::storage_testutil::Storage;
+    use crate::test_support::storage::Storage;
+    use crate::test_support::{ninfo, pinfo};
 
     /// A pod using claims, on `node` ("" = incoming).
     fn pod(name: &str, claims: &[&str], node: &str) -> String {

@@ -7,8 +7,8 @@ use std::time::Instant;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::CycleState;
 use crate::model::PodInfo;
-use crate::plugins::helpers::testutil::{node, pod};
 use crate::plugins::tests::default_framework;
+use crate::test_support::{node, pod};
 
 #[test]
 #[ignore]
@@ -48,7 +48,7 @@ fn one_cycle_over_5000_nodes() {
             .cloned()
             .collect();
         let t2 = Instant::now();
-        let nodes = crate::plugins::helpers::testutil::refs(&feasible);
+        let nodes = crate::test_support::refs(&feasible);
         let s = fw.run_pre_score_plugins(&mut state, &incoming, &snap, &nodes);
         assert!(s.is_success(), "{s}");
         let t3 = Instant::now();

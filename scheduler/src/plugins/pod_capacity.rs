@@ -53,7 +53,7 @@ impl ScorePlugin for PodCapacityOfNode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo, simple_pod};
+    use crate::test_support::{ninfo, pinfo, simple_pod};
 
     #[test]
     fn score_table() {

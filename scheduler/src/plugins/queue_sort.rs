@@ -38,7 +38,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::plugins::helpers::testutil::pinfo;
+    use crate::test_support::pinfo;
 
     #[test]
     fn higher_priority_then_earlier() {

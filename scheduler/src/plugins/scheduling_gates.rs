@@ -57,7 +57,7 @@ impl PreEnqueuePlugin for SchedulingGates {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::helpers::testutil::pinfo;
+    use crate::test_support::pinfo;
 
     #[test]
     fn gates() {

@@ -167,7 +167,7 @@ impl ScorePlugin for TaintToleration {
 mod tests {
     use super::*;
     use crate::framework::Code;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
+    use crate::test_support::{ninfo, pinfo};
 
     fn node(name: &str, taints: &str) -> NodeInfo {
         ninfo(
@@ -291,7 +291,7 @@ mod tests {
                         &mut st,
                         &p,
                         &Snapshot::default(),
-                        &crate::plugins::helpers::testutil::refs(&nodes)
+                        &crate::test_support::refs(&nodes)
                     )
                     .is_success()
             );
@@ -302,7 +302,7 @@ mod tests {
             TaintToleration.normalize_scores(
                 &st,
                 &p,
-                &crate::plugins::helpers::testutil::refs(&nodes),
+                &crate::test_support::refs(&nodes),
                 &mut scores,
             );
             assert_eq!(&scores, want, "{tols}");

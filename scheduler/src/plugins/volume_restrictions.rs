@@ -220,8 +220,8 @@ impl FilterPlugin for VolumeRestrictions {
 mod tests {
     use super::*;
     use crate::framework::Code;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
-    use crate::plugins::storage_testutil::Storage;
+    use crate::test_support::storage::Storage;
+    use crate::test_support::{ninfo, pinfo};
 
     fn plugin_with(storage: Storage) -> VolumeRestrictions {
         VolumeRestrictions {

@@ -179,8 +179,8 @@ impl FilterPlugin for VolumeZone {
 mod tests {
     use super::*;
     use crate::framework::Code;
-    use crate::plugins::helpers::testutil::{ninfo, pinfo};
-    use crate::plugins::storage_testutil::Storage;
+    use crate::test_support::storage::Storage;
+    use crate::test_support::{ninfo, pinfo};
 
     fn pod(claim: &str) -> PodInfo {
         pinfo(&format!(

@@ -11,7 +11,7 @@ use ferrosched_scheduler::cache::{Cache, Snapshot};
 use ferrosched_scheduler::framework::Code;
 use ferrosched_scheduler::framework::{ClusterLister, CycleState, Framework, Handle};
 use ferrosched_scheduler::model::{PodInfo, SlimNode};
-use ferrosched_scheduler::plugins::preemption::{Candidate, rank, select_victims_on_node};
+use ferrosched_scheduler::plugins::default_preemption::{Candidate, rank, select_victims_on_node};
 use ferrosched_scheduler::schedule::{Algorithm, FitError, ScheduleError, run_post_filter};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};

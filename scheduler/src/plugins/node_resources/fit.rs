@@ -13,7 +13,9 @@ use crate::framework::{
     PreScorePlugin, ScorePlugin, Status,
 };
 use crate::model::{PodInfo, SlimNode};
-use crate::plugins::resource_scoring::{ResourceName, Strategy, is_extended_resource};
+use crate::plugins::node_resources::resource_allocation::{
+    ResourceName, Strategy, is_extended_resource,
+};
 
 /// Registered name.
 pub const NAME: &str = "NodeResourcesFit";

@@ -1,11 +1,11 @@
 use super::*;
 use crate::framework::Code;
-use crate::plugins::helpers::testutil::{ninfo, pinfo};
-use crate::plugins::storage_testutil::Storage;
-use crate::plugins::volume_binder::{
+use crate::plugins::volume_binding::binder::{
     ERR_REASON_BIND_CONFLICT, ERR_REASON_NODE_CONFLICT, ERR_REASON_NOT_ENOUGH_SPACE,
     ERR_REASON_PV_NOT_EXIST,
 };
+use crate::test_support::storage::Storage;
+use crate::test_support::{ninfo, pinfo};
 
 fn plugin(storage: Storage) -> Arc<dyn Plugin> {
     let handle = Handle {

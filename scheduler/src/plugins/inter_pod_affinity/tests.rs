@@ -1,6 +1,6 @@
 use super::*;
 use crate::framework::{Code, EmptyLister, PreScorePlugin, ScorePlugin};
-use crate::plugins::helpers::testutil::{ninfo, pinfo};
+use crate::test_support::{ninfo, pinfo};
 
 /// Namespaces with labels, for namespaceSelector tests.
 struct Namespaces(Vec<(String, BTreeMap<String, String>)>);
@@ -364,12 +364,7 @@ fn scores(pl: &InterPodAffinity, incoming: &str, snap: &Snapshot) -> Option<Vec<
     let mut st = CycleState::default();
     let nodes = snap.nodes().to_vec();
     if pl
-        .pre_score(
-            &mut st,
-            &p,
-            snap,
-            &crate::plugins::helpers::testutil::refs(&nodes),
-        )
+        .pre_score(&mut st, &p, snap, &crate::test_support::refs(&nodes))
         .is_skip()
     {
         return None;
@@ -378,12 +373,7 @@ fn scores(pl: &InterPodAffinity, incoming: &str, snap: &Snapshot) -> Option<Vec<
         .iter()
         .map(|n| pl.score(&st, &p, n).unwrap())
         .collect();
-    pl.normalize_scores(
-        &st,
-        &p,
-        &crate::plugins::helpers::testutil::refs(&nodes),
-        &mut s,
-    );
+    pl.normalize_scores(&st, &p, &crate::test_support::refs(&nodes), &mut s);
     Some(s)
 }
 
@@ -628,7 +618,7 @@ impl ClusterLister for MutableNamespaces {
 #[test]
 fn prefilter_counts_kept_across_cycles_match_a_fresh_count() {
     use crate::cache::Cache;
-    use crate::plugins::helpers::testutil::node;
+    use crate::test_support::node;
 
     let team = |t: &str| -> BTreeMap<String, String> {
         [("team".to_string(), t.to_string())].into_iter().collect()

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::config::{ResourceWeight, ScoringStrategyType, ShapePoint};
-use crate::plugins::balanced_allocation::BalancedAllocation;
-use crate::plugins::fit::tests::{cap_node, req_pod};
-use crate::plugins::helpers::testutil::pinfo;
+use crate::plugins::node_resources::balanced_allocation::BalancedAllocation;
+use crate::plugins::node_resources::fit::tests::{cap_node, req_pod};
+use crate::test_support::pinfo;
 
 fn fit(strategy: ScoringStrategyType) -> Fit {
     let mut args = PluginArgsSet::default();

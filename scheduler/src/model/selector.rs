@@ -1,32 +1,10 @@
-//! Matching primitives shared by the plugins: label selectors, node selectors, taints and
-//! tolerations, score normalization.
+//! Label selectors and node selector terms, parsed once and matched against any label set
+//! (upstream's `labels.Selector` and `nodeaffinity.NodeSelector`).
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::{
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
-};
+use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use crate::cache::NodeInfo;
-use crate::model::{LabelSet, Labels, SlimNode};
-
-/// Upstream's `MaxNodeScore`.
-pub const MAX_NODE_SCORE: i64 = 100;
-
-/// `kubernetes.io/hostname`.
-pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
-
-/// Labels of a node (empty when absent).
-pub fn node_labels(node: &NodeInfo) -> &Labels {
-    &node.labels
-}
-
-/// Labels of a pod (empty when absent).
-pub fn pod_labels(pod: &Pod) -> &BTreeMap<String, String> {
-    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-    pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
-}
+use super::LabelSet;
 
 /// A selector operator (label selectors and node selector match expressions).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +33,8 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    fn matches<L: LabelSet + ?Sized>(&self, labels: &L) -> bool {
+    /// Whether `labels` satisfy the requirement.
+    pub fn matches<L: LabelSet + ?Sized>(&self, labels: &L) -> bool {
         let v = labels.label(&self.key);
         match &self.op {
             Op::In(vals) => v.is_some_and(|v| vals.iter().any(|x| x == v)),
@@ -256,130 +235,3 @@ pub fn parse_node_selector(ns: &NodeSelector) -> Vec<NodeTerm> {
 pub fn terms_match<L: LabelSet + ?Sized>(terms: &[NodeTerm], name: &str, labels: &L) -> bool {
     terms.iter().any(|t| t.matches(name, labels))
 }
-
-/// A pod's `nodeSelector` plus required node affinity (upstream's `RequiredNodeAffinity`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequiredNodeAffinity {
-    selector: Option<Selector>,
-    terms: Option<Vec<NodeTerm>>,
-}
-
-impl RequiredNodeAffinity {
-    /// Built from the pod's spec.
-    pub fn of(pod: &Pod) -> Self {
-        let spec = pod.spec.as_ref();
-        let selector = spec
-            .and_then(|s| s.node_selector.as_ref())
-            .map(Selector::from_set);
-        let terms = spec
-            .and_then(|s| s.affinity.as_ref())
-            .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|n| {
-                n.required_during_scheduling_ignored_during_execution
-                    .as_ref()
-            })
-            .map(parse_node_selector);
-        RequiredNodeAffinity { selector, terms }
-    }
-
-    /// Whether the pod has neither a nodeSelector nor required node affinity.
-    pub fn is_empty(&self) -> bool {
-        self.selector.is_none() && self.terms.is_none()
-    }
-
-    /// Whether the node matches.
-    pub fn matches_labels<L: LabelSet + ?Sized>(&self, name: &str, labels: &L) -> bool {
-        if let Some(s) = &self.selector
-            && !s.matches(labels)
-        {
-            return false;
-        }
-        self.terms
-            .as_ref()
-            .is_none_or(|t| terms_match(t, name, labels))
-    }
-
-    /// Whether `node` matches.
-    pub fn matches(&self, node: &NodeInfo) -> bool {
-        self.matches_labels(&node.name, node_labels(node))
-    }
-
-    /// Whether the Node (as the scheduler keeps it) matches.
-    pub fn matches_node(&self, node: &SlimNode) -> bool {
-        self.matches_labels(&node.name, &node.labels)
-    }
-}
-
-/// Upstream's `Toleration.ToleratesTaint` (comparison operators are behind an alpha gate, off).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty())
-        && e != taint.effect
-    {
-        return false;
-    }
-    if let Some(k) = t.key.as_deref().filter(|k| !k.is_empty())
-        && k != taint.key
-    {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        "Exists" => true,
-        _ => false,
-    }
-}
-
-/// Whether any toleration tolerates `taint`.
-pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| tolerates(t, taint))
-}
-
-/// The pod's tolerations.
-pub fn pod_tolerations(pod: &Pod) -> &[Toleration] {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.tolerations.as_deref())
-        .unwrap_or_default()
-}
-
-/// The first NoSchedule/NoExecute taint not tolerated.
-pub fn untolerated_taint<'a>(taints: &'a [Taint], tolerations: &[Toleration]) -> Option<&'a Taint> {
-    taints
-        .iter()
-        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-        .find(|t| !tolerated(tolerations, t))
-}
-
-/// Upstream's `DefaultNormalizeScore`: scale to 0..=max by the highest score, optionally reversed.
-pub fn default_normalize(scores: &mut [i64], reverse: bool) {
-    let max = scores.iter().copied().max().unwrap_or(0).max(0);
-    if max == 0 {
-        if reverse {
-            scores.iter_mut().for_each(|s| *s = MAX_NODE_SCORE);
-        }
-        return;
-    }
-    for s in scores.iter_mut() {
-        // In i128 when the product overflows (raw scores of any size, issue #20).
-        let v = s.checked_mul(MAX_NODE_SCORE).map_or_else(
-            || {
-                let v = i128::from(*s) * i128::from(MAX_NODE_SCORE) / i128::from(max);
-                i64::try_from(v).unwrap_or(i64::MIN)
-            },
-            |p| p / max,
-        );
-        *s = if reverse {
-            MAX_NODE_SCORE.saturating_sub(v)
-        } else {
-            v
-        };
-    }
-}
-
-#[cfg(test)]
-#[path = "testutil.rs"]
-pub mod testutil;
-
-#[cfg(test)]
-#[path = "helpers_tests.rs"]
-mod tests;

@@ -2,7 +2,7 @@ use super::*;
 use crate::cache::Snapshot;
 use crate::framework::CycleState;
 use crate::framework::{Code, PreScorePlugin, ScorePlugin};
-use crate::plugins::helpers::testutil::{ninfo, pinfo};
+use crate::test_support::{ninfo, pinfo};
 
 const HOST: &str = "kubernetes.io/hostname";
 
@@ -292,7 +292,7 @@ fn prefilter_skips_without_hard_constraints_and_extensions_update() {
 #[test]
 fn prefilter_counts_kept_across_cycles_match_a_fresh_count() {
     use crate::cache::Cache;
-    use crate::plugins::helpers::testutil::node;
+    use crate::test_support::node;
 
     let mut cache = Cache::new(std::time::Duration::ZERO);
     let add_node = |cache: &mut Cache, name: &str, labels: &str, spec: &str| {
@@ -385,24 +385,14 @@ fn scores(pod: &PodInfo, candidates: &[N], failed: &[N], pods: &[P]) -> Vec<i64>
         .map(|n| snap.get(n.0).unwrap().clone())
         .collect();
     assert!(
-        pl.pre_score(
-            &mut st,
-            pod,
-            &snap,
-            &crate::plugins::helpers::testutil::refs(&feasible)
-        )
-        .is_success()
+        pl.pre_score(&mut st, pod, &snap, &crate::test_support::refs(&feasible))
+            .is_success()
     );
     let mut s: Vec<i64> = feasible
         .iter()
         .map(|n| pl.score(&st, pod, n).unwrap())
         .collect();
-    pl.normalize_scores(
-        &st,
-        pod,
-        &crate::plugins::helpers::testutil::refs(&feasible),
-        &mut s,
-    );
+    pl.normalize_scores(&st, pod, &crate::test_support::refs(&feasible), &mut s);
     s
 }
 

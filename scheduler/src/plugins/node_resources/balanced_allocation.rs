@@ -9,7 +9,7 @@ use crate::config::PluginArgsSet;
 use crate::framework::{CycleState, Handle, Plugin, PreScorePlugin, ScorePlugin, Status};
 use crate::model::PodInfo;
 use crate::plugins::helpers::MAX_NODE_SCORE;
-use crate::plugins::resource_scoring::{
+use crate::plugins::node_resources::resource_allocation::{
     ResourceName, balanced_score, pod_request, resource_triplet,
 };
 
@@ -125,8 +125,8 @@ impl ScorePlugin for BalancedAllocation {
 mod tests {
     use super::*;
     use crate::config::ResourceWeight;
-    use crate::plugins::fit::tests::{cap_node, req_pod};
-    use crate::plugins::helpers::testutil::pinfo;
+    use crate::plugins::node_resources::fit::tests::{cap_node, req_pod};
+    use crate::test_support::pinfo;
 
     fn plugin(resources: &[&str]) -> BalancedAllocation {
         let mut args = PluginArgsSet::default();

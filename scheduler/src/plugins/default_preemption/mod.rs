@@ -426,5 +426,4 @@ impl PostFilterPlugin for DefaultPreemption {
 }
 
 #[cfg(test)]
-#[path = "preemption_tests.rs"]
 mod tests;

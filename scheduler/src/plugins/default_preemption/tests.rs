@@ -1,8 +1,8 @@
 use super::*;
 use crate::cache::Snapshot;
 use crate::framework::{EmptyLister, NodeStatusMap};
-use crate::plugins::helpers::testutil::{ninfo, pinfo};
 use crate::plugins::tests::default_framework;
+use crate::test_support::{ninfo, pinfo};
 
 struct Pdbs(Vec<Arc<PodDisruptionBudget>>);
 

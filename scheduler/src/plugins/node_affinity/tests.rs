@@ -1,6 +1,6 @@
 use super::*;
 use crate::framework::Code;
-use crate::plugins::helpers::testutil::{ninfo, pinfo};
+use crate::test_support::{ninfo, pinfo};
 
 fn node(name: &str, labels: &str) -> NodeInfo {
     ninfo(
@@ -210,7 +210,7 @@ fn score_table() {
             &mut st,
             &p,
             &Snapshot::default(),
-            &crate::plugins::helpers::testutil::refs(&nodes)
+            &crate::test_support::refs(&nodes)
         )
         .is_success()
     );
@@ -219,12 +219,7 @@ fn score_table() {
         .map(|n| pl.score(&st, &p, n).unwrap())
         .collect();
     assert_eq!(scores, vec![2, 11, 4]);
-    pl.normalize_scores(
-        &st,
-        &p,
-        &crate::plugins::helpers::testutil::refs(&nodes),
-        &mut scores,
-    );
+    pl.normalize_scores(&st, &p, &crate::test_support::refs(&nodes), &mut scores);
     assert_eq!(scores, vec![18, 100, 36]);
     // No preferences at all: PreScore skips.
     assert!(
@@ -232,7 +227,7 @@ fn score_table() {
             &mut CycleState::default(),
             &pod(""),
             &Snapshot::default(),
-            &crate::plugins::helpers::testutil::refs(&nodes)
+            &crate::test_support::refs(&nodes)
         )
         .is_skip()
     );
@@ -241,7 +236,7 @@ fn score_table() {
 #[test]
 fn queueing_hint_on_node_change() {
     use crate::framework::events::{EventObjects, QueueingHint};
-    use crate::plugins::helpers::testutil::node as n;
+    use crate::test_support::node as n;
     let p = pod("  nodeSelector: {foo: bar}\n");
     let matching = n("metadata: {name: a, labels: {foo: bar}}");
     let other = n("metadata: {name: a, labels: {foo: baz}}");

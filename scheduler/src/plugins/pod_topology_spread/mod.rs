@@ -1,6 +1,9 @@
 //! PodTopologySpread: hard (`DoNotSchedule`) constraints filter, soft (`ScheduleAnyway`)
 //! constraints score; default constraints from the plugin args.
 
+pub mod filtering;
+mod scoring;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,7 +22,9 @@ use crate::plugins::helpers::{
     RequiredNodeAffinity, Selector, pod_labels, pod_tolerations, untolerated_taint,
 };
 
-pub use crate::plugins::pts_filtering::{CountCache, CriticalPaths, Domain, PreFilterState};
+pub use crate::plugins::pod_topology_spread::filtering::{
+    CountCache, CriticalPaths, Domain, PreFilterState,
+};
 
 /// Registered name.
 pub const NAME: &str = "PodTopologySpread";
@@ -426,5 +431,4 @@ impl Plugin for PodTopologySpread {
 }
 
 #[cfg(test)]
-#[path = "pod_topology_spread_tests.rs"]
 mod tests;

@@ -5,6 +5,8 @@
 //! the PV controller has bound every claim. Score is StorageCapacityScoring (beta, on at
 //! 1.37) over the profile's `shape`.
 
+mod binder;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,8 +26,8 @@ use crate::framework::{
     PreFilterPlugin, PreFilterResult, PreScorePlugin, ReservePlugin, ScorePlugin, Status,
 };
 use crate::model::{PodInfo, SlimNode};
-use crate::plugins::resource_scoring::broken_linear;
-use crate::plugins::volume_binder::{
+use crate::plugins::node_resources::resource_allocation::broken_linear;
+use crate::plugins::volume_binding::binder::{
     AssumeCache, ERR_REASON_UNBOUND_IMMEDIATE, PodClaims, PodVolumes, assume_pod_volumes,
     bindings_done, find_pod_volumes, pod_claims, pod_has_claims,
 };
@@ -352,5 +354,4 @@ impl PreBindPlugin for VolumeBinding {
 }
 
 #[cfg(test)]
-#[path = "volume_binding_tests.rs"]
 mod tests;

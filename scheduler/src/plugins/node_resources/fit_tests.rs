@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::{ResourceWeight, ScoringStrategyType, ShapePoint};
-use crate::plugins::helpers::testutil::{ninfo, pinfo};
+use crate::test_support::{ninfo, pinfo};
 
 /// A pod with one container per request map, e.g. `&[&[("cpu", "1"), ("memory", "2")]]`.
 pub(crate) fn req_pod(name: &str, node: &str, containers: &[&[(&str, &str)]]) -> String {
@@ -474,7 +474,7 @@ fn requested_to_capacity_ratio_table() {
 #[test]
 fn queueing_hints() {
     use crate::framework::events::{EventObjects, QueueingHint};
-    use crate::plugins::helpers::testutil::{node, pod};
+    use crate::test_support::{node, pod};
     let p = pinfo(&req_pod("p", "", &[&[("cpu", "2")]]));
     let small = node("metadata: {name: n}\nstatus: {allocatable: {cpu: '1', pods: '10'}}");
     let big = node("metadata: {name: n}\nstatus: {allocatable: {cpu: '4', pods: '10'}}");

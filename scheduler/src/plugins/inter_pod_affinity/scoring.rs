@@ -66,7 +66,7 @@ impl PreScorePlugin for InterPodAffinity {
         }
         let all = snapshot.nodes();
         for (_, t) in pref.iter_mut().chain(pref_anti.iter_mut()) {
-            t.merge_namespaces(self.lister.as_ref());
+            t.merge_namespaces(|| self.lister.namespaces());
         }
         let ns_labels = self.ns_labels(pod);
         let hard_weight = self.hard_pod_affinity_weight;
