@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::error::{Errs, FieldPath};
+
 /// A signed duration with nanosecond precision that reads and writes Go's
 /// `time.Duration` text format, as Kubernetes `metav1.Duration` fields do.
 /// Zero means "not set" where upstream treats a zero duration as unset.
@@ -189,6 +191,21 @@ fn format_go_duration(nanos: i64) -> String {
         }
     };
     format!("{sign}{body}")
+}
+
+/// The longest duration in seconds (Go's `time.Duration`, an i64 of nanoseconds, as
+/// upstream converts these fields; about 292 years). Longer values are rejected: upstream
+/// would wrap them to negative durations, and no clock here needs to add them.
+pub const MAX_DURATION_SECONDS: i64 = i64::MAX / 1_000_000_000;
+
+/// Rejects `value` seconds beyond [`MAX_DURATION_SECONDS`].
+pub(crate) fn check_duration_seconds(path: &FieldPath, value: i64, errs: &mut Errs) {
+    if value > MAX_DURATION_SECONDS {
+        let detail = format!(
+            "must be less than or equal to {MAX_DURATION_SECONDS} (the longest duration, about 292 years)"
+        );
+        errs.invalid(path, &value, &detail);
+    }
 }
 
 #[cfg(test)]

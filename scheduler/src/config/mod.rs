@@ -18,12 +18,11 @@
 //! plugins at the gang-scheduling points (off by default at 1.37) is rejected.
 
 mod args;
-mod args_check;
-mod args_placement;
 mod duration;
 mod error;
 mod labels;
 mod merge;
+mod nullable;
 mod plugins_table;
 mod resolved;
 mod types;

@@ -8,22 +8,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::duration::GoDuration;
+use super::nullable::nullable;
 use super::plugins_table::ExtensionPoint;
 
 /// The only `apiVersion` accepted.
 pub const API_VERSION: &str = "kubescheduler.config.k8s.io/v1";
 /// The only `kind` accepted.
 pub const KIND: &str = "KubeSchedulerConfiguration";
-
-/// Reads `null` (or an empty YAML value) as the type's default, as Go's JSON decoding
-/// leaves a field at its zero value on `null`.
-pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
-}
 
 fn is_false(b: &bool) -> bool {
     !*b

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::args::resolve_plugin_config;
-use super::duration::GoDuration;
+use super::duration::{GoDuration, check_duration_seconds};
 use super::error::{ConfigError, Errs, FieldPath};
 use super::merge::resolve_plugins;
 use super::plugins_table::ExtensionPoint;
@@ -20,21 +20,6 @@ use super::types::{
 
 /// Name given to a lone profile without `schedulerName`.
 pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
-/// The longest duration in seconds (Go's `time.Duration`, an i64 of nanoseconds, as
-/// upstream converts these fields; about 292 years). Longer values are rejected: upstream
-/// would wrap them to negative durations, and no clock here needs to add them.
-pub const MAX_DURATION_SECONDS: i64 = i64::MAX / 1_000_000_000;
-
-/// Rejects `value` seconds beyond [`MAX_DURATION_SECONDS`].
-pub(crate) fn check_duration_seconds(path: &FieldPath, value: i64, errs: &mut Errs) {
-    if value > MAX_DURATION_SECONDS {
-        let detail = format!(
-            "must be less than or equal to {MAX_DURATION_SECONDS} (the longest duration, about 292 years)"
-        );
-        errs.invalid(path, &value, &detail);
-    }
-}
-
 /// client-go's `JitterFactor`: renewDeadline must exceed retryPeriod times this.
 const JITTER_FACTOR: f64 = 1.2;
 

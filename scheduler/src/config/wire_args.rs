@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{NodeAffinity, TopologySpreadConstraint};
 use serde::{Deserialize, Serialize};
 
 use super::duration::GoDuration;
-use super::types::nullable;
+use super::nullable::nullable;
 
 fn is_false(b: &bool) -> bool {
     !*b

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::cache::Snapshot;
+use crate::framework::Nominating;
 use crate::plugins::tests::default_framework;
-use crate::queue::Nominating;
 use crate::schedule::{Algorithm, ScheduleError};
 use crate::test_support::{ninfo, pinfo};
 

@@ -305,7 +305,7 @@ fn a_preemptor_does_not_evict_for_room_a_higher_priority_nominee_holds() {
     let fw = default_framework();
     fw.nominator().add(
         &pinfo(&prio_pod("high", "", "2", 100, "", 0, "")),
-        crate::queue::Nominating::Override("n1".into()),
+        crate::framework::Nominating::Override("n1".into()),
     );
     let (r, s) = preempt_with(&fw, &mid, vec![lows()], Arc::new(EmptyLister));
     assert!(r.unwrap().nominated_node_name.is_none());
@@ -324,8 +324,10 @@ fn a_pod_nominated_in_memory_does_not_preempt_again_while_its_victims_terminate(
     let hi = prio_pod("hi", "", "2", 10, "", 0, "");
     let fw = default_framework();
     // The nomination is recorded, its status patch not seen yet.
-    fw.nominator()
-        .add(&pinfo(&hi), crate::queue::Nominating::Override("n1".into()));
+    fw.nominator().add(
+        &pinfo(&hi),
+        crate::framework::Nominating::Override("n1".into()),
+    );
     let (r, s) = preempt_with(&fw, &hi, vec![n1()], Arc::new(EmptyLister));
     assert!(r.is_none(), "the nomination is kept");
     assert_eq!(

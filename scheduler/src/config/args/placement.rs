@@ -4,10 +4,10 @@
 
 use k8s_openapi::api::core::v1::{NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm};
 
-use super::args::{DefaultingType, NodeAffinityArgs, PodTopologySpreadArgs};
-use super::error::{Errs, FieldPath};
-use super::labels::{check_label_name, label_key_errors, label_value_errors};
-use super::wire_args as wire;
+use super::types::{DefaultingType, NodeAffinityArgs, PodTopologySpreadArgs};
+use crate::config::error::{Errs, FieldPath};
+use crate::config::labels::{check_label_name, label_key_errors, label_value_errors};
+use crate::config::wire_args as wire;
 
 const LABEL_OPERATORS: [&str; 6] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
 const FIELD_OPERATORS: [&str; 2] = ["In", "NotIn"];

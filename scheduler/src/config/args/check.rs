@@ -4,15 +4,15 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::args::{
+use super::types::{
     DefaultPreemptionArgs, DynamicResourcesArgs, InterPodAffinityArgs,
     NodeResourcesBalancedAllocationArgs, NodeResourcesFitArgs, ResourceWeight, ScoringStrategy,
     ScoringStrategyType, ShapePoint, VolumeBindingArgs,
 };
-use super::duration::GoDuration;
-use super::error::{Errs, FieldPath};
-use super::labels::check_label_name;
-use super::wire_args as wire;
+use crate::config::duration::GoDuration;
+use crate::config::error::{Errs, FieldPath};
+use crate::config::labels::check_label_name;
+use crate::config::wire_args as wire;
 
 /// Largest score a shape point may give (upstream `MaxCustomPriorityScore`).
 const MAX_SHAPE_SCORE: i32 = 10;
@@ -270,7 +270,7 @@ pub(crate) fn volume_binding(
             "invalid BindTimeoutSeconds, should not be a negative value",
         );
     }
-    super::validate::check_duration_seconds(&p.child("bindTimeoutSeconds"), timeout, errs);
+    crate::config::duration::check_duration_seconds(&p.child("bindTimeoutSeconds"), timeout, errs);
     // StorageCapacityScoring is on by default at 1.37: the shape is defaulted and checked.
     let shape = if w.shape.is_empty() {
         vec![
