@@ -19,7 +19,8 @@ mod run_filter;
 mod run_score;
 mod runtime;
 mod status;
-mod timed;
+#[cfg(test)]
+mod timing_tests;
 mod traits;
 mod waiting;
 
@@ -32,9 +33,8 @@ pub use points::implements;
 pub use registry::{Factory, Registry};
 pub use run_filter::ActiveFilters;
 pub use run_score::NodeScores;
-pub use runtime::{Framework, FrameworkError, PointObserver};
+pub use runtime::{Framework, FrameworkError, PluginObserver, PointObserver};
 pub use status::{Code, Status};
-pub use timed::{PluginObserver, Timed};
 pub use traits::{
     BindPlugin, FilterPlugin, NodeStatusMap, PermitPlugin, Plugin, PostBindPlugin,
     PostFilterContext, PostFilterPlugin, PostFilterResult, PreBindPlugin, PreEnqueuePlugin,

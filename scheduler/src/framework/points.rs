@@ -97,10 +97,6 @@ impl<P: Point> Slot<P> {
     pub fn get(&self) -> Option<&P::Dyn<'_>> {
         P::get(self.plugin.as_ref())
     }
-
-    fn rewrap(&mut self, wrap: &mut impl FnMut(&Arc<dyn Plugin>) -> Arc<dyn Plugin>) {
-        self.plugin = wrap(&self.plugin);
-    }
 }
 
 /// A Score plugin with its weight in the weighted sum.
@@ -184,32 +180,5 @@ impl PointLists {
             ExtensionPoint::Bind => names(&self.bind),
             ExtensionPoint::PostBind => names(&self.post_bind),
         }
-    }
-
-    /// Replaces every plugin object by `wrap`'s (one call per slot; the caller keeps a
-    /// plugin serving several points one object).
-    pub fn rewrap(&mut self, mut wrap: impl FnMut(&Arc<dyn Plugin>) -> Arc<dyn Plugin>) {
-        fn each<P: Point>(
-            list: &mut [Slot<P>],
-            wrap: &mut impl FnMut(&Arc<dyn Plugin>) -> Arc<dyn Plugin>,
-        ) {
-            for s in list {
-                s.rewrap(wrap);
-            }
-        }
-        each(&mut self.pre_enqueue, &mut wrap);
-        each(&mut self.queue_sort, &mut wrap);
-        each(&mut self.pre_filter, &mut wrap);
-        each(&mut self.filter, &mut wrap);
-        each(&mut self.post_filter, &mut wrap);
-        each(&mut self.pre_score, &mut wrap);
-        for w in &mut self.score {
-            w.slot.rewrap(&mut wrap);
-        }
-        each(&mut self.reserve, &mut wrap);
-        each(&mut self.permit, &mut wrap);
-        each(&mut self.pre_bind, &mut wrap);
-        each(&mut self.bind, &mut wrap);
-        each(&mut self.post_bind, &mut wrap);
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::cycle_state::CycleState;
 use super::handle::BindContext;
+use super::run_filter::code;
 use super::runtime::Framework;
 use super::status::{Code, Status};
 use super::traits::{NodeStatusMap, PostFilterContext, PostFilterResult};
@@ -38,7 +39,14 @@ impl Framework {
         let mut out = None;
         for slot in &self.lists.post_filter {
             let Some(pf) = slot.get() else { continue };
-            let (result, status) = pf.post_filter(state, pod, &ctx);
+            let record = state.record_plugin_metrics;
+            let (result, status) = self.timed(
+                record,
+                slot.name(),
+                "PostFilter",
+                || pf.post_filter(state, pod, &ctx),
+                |r| r.1.code_label(),
+            );
             match status.code() {
                 Code::Skip => continue,
                 Code::Success | Code::UnschedulableAndUnresolvable => {
@@ -81,7 +89,9 @@ impl Framework {
         let mut out = Status::success();
         for slot in &self.lists.reserve {
             let Some(r) = slot.get() else { continue };
-            let s = r.reserve(state, pod, node);
+            let record = state.record_plugin_metrics;
+            let call = || r.reserve(state, pod, node);
+            let s = self.timed(record, slot.name(), "Reserve", call, code);
             if !s.is_success() {
                 out = s.with_plugin(slot.name());
                 break;
@@ -97,7 +107,9 @@ impl Framework {
         let started = Instant::now();
         for slot in self.lists.reserve.iter().rev() {
             if let Some(r) = slot.get() {
-                r.unreserve(state, pod, node);
+                let record = state.record_plugin_metrics;
+                let call = || r.unreserve(state, pod, node);
+                self.timed(record, slot.name(), "Unreserve", call, |()| "Success");
             }
         }
         self.observe_point("Unreserve", "Success", started);
@@ -118,7 +130,10 @@ impl Framework {
         let mut out = Status::success();
         for slot in &self.lists.permit {
             let Some(p) = slot.get() else { continue };
-            let (s, timeout) = p.permit(state, pod, node);
+            let record = state.record_plugin_metrics;
+            let call = || p.permit(state, pod, node);
+            let (s, timeout) =
+                self.timed(record, slot.name(), "Permit", call, |r| r.0.code_label());
             match s.code() {
                 Code::Success => {}
                 Code::Wait => {
@@ -159,7 +174,14 @@ impl Framework {
         let mut out = Status::success();
         for slot in &self.lists.pre_bind {
             let Some(pb) = slot.get() else { continue };
-            let s = pb.pre_bind(ctx, state, pod, node).await;
+            let s = self
+                .timed_async(
+                    state,
+                    slot.name(),
+                    "PreBind",
+                    pb.pre_bind(ctx, state, pod, node),
+                )
+                .await;
             if !s.is_success() && !s.is_skip() {
                 out = s.with_plugin(slot.name());
                 break;
@@ -182,7 +204,9 @@ impl Framework {
         let mut out = Status::error("no bind plugin bound the pod");
         for slot in &self.lists.bind {
             let Some(b) = slot.get() else { continue };
-            let s = b.bind(ctx, state, pod, node).await;
+            let s = self
+                .timed_async(state, slot.name(), "Bind", b.bind(ctx, state, pod, node))
+                .await;
             if !s.is_skip() {
                 out = s.with_plugin(slot.name());
                 break;
@@ -197,9 +221,31 @@ impl Framework {
         let started = Instant::now();
         for slot in &self.lists.post_bind {
             if let Some(pb) = slot.get() {
-                pb.post_bind(state, pod, node);
+                let record = state.record_plugin_metrics;
+                let call = || pb.post_bind(state, pod, node);
+                self.timed(record, slot.name(), "PostBind", call, |()| "Success");
             }
         }
         self.observe_point("PostBind", "Success", started);
+    }
+
+    /// Awaits an asynchronous plugin call (PreBind, Bind), timing it from its start to its
+    /// completion in sampled cycles.
+    async fn timed_async(
+        &self,
+        state: &CycleState,
+        plugin: &'static str,
+        point: &'static str,
+        call: impl std::future::Future<Output = Status>,
+    ) -> Status {
+        let observer = self.plugin_observer.as_ref();
+        let Some(observer) = observer.filter(|_| state.record_plugin_metrics) else {
+            return call.await;
+        };
+        let started = Instant::now();
+        let status = call.await;
+        let secs = started.elapsed().as_secs_f64();
+        observer(plugin, point, status.code_label(), secs);
+        status
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rustc_hash::FxHashSet;
 
 use super::cycle_state::CycleState;
-use super::runtime::Framework;
+use super::runtime::{Framework, PluginObserver, time_call};
 use super::status::{Code, Status};
 use super::traits::{FilterPlugin, PreFilterResult, QueuedPodView};
 use crate::cache::{NodeInfo, Snapshot};
@@ -17,13 +17,16 @@ use crate::model::PodInfo;
 /// resolved once per cycle so the per-node loop compares nothing.
 pub struct ActiveFilters<'f> {
     filters: Vec<(&'static str, &'f dyn FilterPlugin)>,
+    observer: Option<&'f PluginObserver>,
 }
 
 impl ActiveFilters<'_> {
     /// Runs the filters on `node`, stopping at the first rejection.
     pub fn run(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        for (name, f) in &self.filters {
-            let status = f.filter(state, pod, node);
+        let record = state.record_plugin_metrics;
+        for &(name, f) in &self.filters {
+            let call = || f.filter(state, pod, node);
+            let status = time_call(self.observer, record, name, "Filter", call, code);
             if !status.is_success() {
                 return status.with_plugin(name);
             }
@@ -32,13 +35,21 @@ impl ActiveFilters<'_> {
     }
 }
 
+/// A status's code label, for timing.
+pub(super) fn code(s: &Status) -> &'static str {
+    s.code_label()
+}
+
 impl Framework {
     /// Runs the PreEnqueue plugins (upstream's `RunPreEnqueuePlugins`): success lets the pod
     /// into the active queue; the first other status keeps it gated, naming its plugin.
     pub fn run_pre_enqueue_plugins(&self, pod: &PodInfo) -> Status {
+        // No cycle here: each call is sampled on its own.
+        let record = rand::random_range(0..100) < super::PLUGIN_METRICS_SAMPLE_PERCENT;
         for slot in &self.lists.pre_enqueue {
             if let Some(p) = slot.get() {
-                let s = p.pre_enqueue(pod);
+                let call = || p.pre_enqueue(pod);
+                let s = self.timed(record, slot.name(), "PreEnqueue", call, code);
                 if !s.is_success() {
                     return s.with_plugin(slot.name());
                 }
@@ -91,7 +102,14 @@ impl Framework {
         let mut rejected: Option<Status> = None;
         for slot in &self.lists.pre_filter {
             let Some(pf) = slot.get() else { continue };
-            let (result, status) = pf.pre_filter(state, pod, snapshot);
+            let record = state.record_plugin_metrics;
+            let (result, status) = self.timed(
+                record,
+                slot.name(),
+                "PreFilter",
+                || pf.pre_filter(state, pod, snapshot),
+                |r| r.1.code_label(),
+            );
             match status.code() {
                 Code::Success => {}
                 Code::Skip => {
@@ -150,6 +168,7 @@ impl Framework {
                 .filter(|s| !state.skip_filter_plugins.contains(&s.name()))
                 .filter_map(|s| s.get().map(|f| (s.name(), f)))
                 .collect(),
+            observer: self.plugin_observer.as_ref(),
         }
     }
 
@@ -167,7 +186,9 @@ impl Framework {
         to_add: &Arc<PodInfo>,
         node: &NodeInfo,
     ) -> Status {
-        self.run_pre_filter_extension(state, |pf, st| pf.add_pod(st, pod, to_add, node))
+        self.run_pre_filter_extension(state, "PreFilterExtensionAddPod", |pf, st| {
+            pf.add_pod(st, pod, to_add, node)
+        })
     }
 
     /// Tells every PreFilter extension that `to_remove` is (hypothetically) gone from `node`.
@@ -178,12 +199,15 @@ impl Framework {
         to_remove: &Arc<PodInfo>,
         node: &NodeInfo,
     ) -> Status {
-        self.run_pre_filter_extension(state, |pf, st| pf.remove_pod(st, pod, to_remove, node))
+        self.run_pre_filter_extension(state, "PreFilterExtensionRemovePod", |pf, st| {
+            pf.remove_pod(st, pod, to_remove, node)
+        })
     }
 
     fn run_pre_filter_extension(
         &self,
         state: &mut CycleState,
+        point: &'static str,
         call: impl Fn(&dyn super::PreFilterPlugin, &mut CycleState) -> Status,
     ) -> Status {
         for slot in &self.lists.pre_filter {
@@ -193,7 +217,8 @@ impl Framework {
             if state.skip_filter_plugins.contains(&slot.name()) {
                 continue;
             }
-            let s = call(pf, state);
+            let record = state.record_plugin_metrics;
+            let s = self.timed(record, slot.name(), point, || call(pf, state), code);
             if !s.is_success() {
                 return s.with_plugin(slot.name());
             }

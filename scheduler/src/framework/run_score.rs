@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::cycle_state::CycleState;
 use super::parallel::fan_out;
+use super::run_filter::code;
 use super::runtime::Framework;
 use super::status::{Code, Status};
 use crate::cache::{NodeInfo, Snapshot};
@@ -37,7 +38,9 @@ impl Framework {
         let mut out = Status::success();
         for slot in &self.lists.pre_score {
             let Some(ps) = slot.get() else { continue };
-            let status = ps.pre_score(state, pod, snapshot, nodes);
+            let record = state.record_plugin_metrics;
+            let call = || ps.pre_score(state, pod, snapshot, nodes);
+            let status = self.timed(record, slot.name(), "PreScore", call, code);
             match status.code() {
                 Code::Success => {}
                 Code::Skip => state.skip_score_plugins.push(slot.name()),
@@ -90,18 +93,22 @@ impl Framework {
                 continue;
             }
             let Some(scorer) = w.slot.get() else { continue };
+            let record = state.record_plugin_metrics;
+            let one = |n: &&NodeInfo| {
+                let call = || scorer.score(state, pod, n);
+                self.timed(record, name, "Score", call, |r| {
+                    r.as_ref().map_or_else(code, |_| "Success")
+                })
+            };
             let raw: Result<Vec<i64>, Status> = if fan_out(nodes.len()) {
-                nodes
-                    .par_iter()
-                    .with_min_len(32)
-                    .map(|n| scorer.score(state, pod, n))
-                    .collect()
+                nodes.par_iter().with_min_len(32).map(one).collect()
             } else {
-                nodes.iter().map(|n| scorer.score(state, pod, n)).collect()
+                nodes.iter().map(one).collect()
             };
             let mut scores = raw.map_err(|s| s.with_plugin(name))?;
             if scorer.has_normalize() {
-                let st = scorer.normalize_scores(state, pod, nodes, &mut scores);
+                let call = || scorer.normalize_scores(state, pod, nodes, &mut scores);
+                let st = self.timed(record, name, "ScoreExtensionNormalize", call, code);
                 if !st.is_success() {
                     return Err(st.with_plugin(name));
                 }
