@@ -1,7 +1,7 @@
 //! The operator's own endpoint: HTTPS only, `/healthz`, `/livez` and `/readyz` open (the
 //! probes), `/metrics` and everything else behind delegated authentication (TokenReview)
 //! and authorization (SubjectAccessReview) — the schedulers' secure port, built from the
-//! same blocks (`ferrosched_scheduler::serving::{tls, auth}`).
+//! same blocks (`ferrosched_runtime::serving::{tls, auth}`).
 //!
 //! The certificate is `--tls-cert-file`/`--tls-private-key-file`, else a self-signed pair
 //! generated in memory at start-up (nothing is written: the root file system is read-only).
@@ -18,8 +18,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_server::tls_rustls::RustlsConfig;
-use ferrosched_scheduler::serving::auth::{AuthOutcome, path_always_allowed};
-use ferrosched_scheduler::serving::{DelegatedAuth, ServingError, ServingOptions, reload, tls};
+use ferrosched_runtime::serving::auth::{AuthOutcome, path_always_allowed};
+use ferrosched_runtime::serving::{DelegatedAuth, ServingError, ServingOptions, reload, tls};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -167,7 +167,7 @@ pub async fn serve(
 
 #[cfg(test)]
 mod tests {
-    use ferrosched_scheduler::serving::AlwaysAllow;
+    use ferrosched_runtime::serving::AlwaysAllow;
 
     use super::*;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ferrosched_crds::SchedulerProfile;
-use ferrosched_scheduler::leader::{LeaderElectionConfig, LeaderElector, SystemClock, api_store};
-use ferrosched_scheduler::serving::DelegatedAuth;
+use ferrosched_runtime::leader::{LeaderElectionConfig, LeaderElector, SystemClock, api_store};
+use ferrosched_runtime::serving::DelegatedAuth;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::events::{Recorder, Reporter};

@@ -4,6 +4,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ferrosched_runtime::leader::{
+    LeaderElectionConfig, LeaderElector, LeaseGuard, SystemClock, api_store, default_identity,
+};
+use ferrosched_runtime::serving::DelegatedAuth;
+use ferrosched_runtime::serving::auth::x509;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -14,15 +19,10 @@ use crate::cache::Cache;
 use crate::config::{ExtensionPoint, SchedulerConfig};
 use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
 use crate::informers::{self, Sinks};
-use crate::leader::{
-    LeaderElectionConfig, LeaderElector, LeaseGuard, SystemClock, api_store, default_identity,
-};
 use crate::listers::{ApiLister, Needs};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
 use crate::schedule::{ApiBinder, ApiOutcomes, InFlight, OutcomeSink, Scheduler, SchedulerParts};
-use crate::serving::{
-    self, DelegatedAuth, Health, Queue, SchedulerMetrics, ServingOptions, ServingState,
-};
+use crate::serving::{self, Health, Queue, SchedulerMetrics, ServingOptions, ServingState};
 use crate::wire::{ContentType, Writer};
 
 /// Reads and validates `--config` (upstream defaults when no file is given).
@@ -356,7 +356,7 @@ async fn start_serving(
         always_allow_paths: args.always_allow_paths.clone(),
     };
     let authn = &started.clients.authn;
-    let x509 = serving::auth::x509::resolve(args.client_ca_file.as_deref(), Some(authn))
+    let x509 = x509::resolve(args.client_ca_file.as_deref(), Some(authn))
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let state = ServingState {
@@ -382,7 +382,7 @@ struct Election {
     leading: watch::Receiver<bool>,
     guard: LeaseGuard,
     cancel: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), crate::leader::LeaderError>>,
+    task: tokio::task::JoinHandle<Result<(), ferrosched_runtime::leader::LeaderError>>,
 }
 
 impl Election {
@@ -506,7 +506,9 @@ fn spawn_scheduling(
 type SchedulingThread = std::thread::JoinHandle<Option<Arc<InFlight>>>;
 
 /// Why the elector's task ended.
-fn lost_lease(r: Result<Result<(), crate::leader::LeaderError>, tokio::task::JoinError>) -> String {
+fn lost_lease(
+    r: Result<Result<(), ferrosched_runtime::leader::LeaderError>, tokio::task::JoinError>,
+) -> String {
     match r {
         Ok(Ok(())) => "leader election stopped unexpectedly".into(),
         Ok(Err(e)) => format!("leaderelection lost: {e}"),

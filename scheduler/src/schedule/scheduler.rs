@@ -18,9 +18,9 @@ use crate::framework::{
     BindContext, BindError, Code, CycleState, Framework, PostFilterContext, PostFilterResult,
     Status,
 };
-use crate::leader::LeaseGuard;
 use crate::queue::{Nominating, QueuedPod, SchedulingQueue};
 use crate::serving::{AttemptResult, SchedulerMetrics};
+use ferrosched_runtime::leader::LeaseGuard;
 
 /// Runs the PostFilter plugins (preemption) after a failed filter pass, as upstream does:
 /// the first plugin that succeeds decides; every non-empty message is appended to the
