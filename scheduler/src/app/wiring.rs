@@ -9,6 +9,7 @@ use ferrosched_runtime::leader::{
 };
 use ferrosched_runtime::serving::DelegatedAuth;
 use ferrosched_runtime::serving::auth::x509;
+use ferrosched_runtime::shutdown::Signals;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -513,26 +514,6 @@ fn lost_lease(
         Ok(Ok(())) => "leader election stopped unexpectedly".into(),
         Ok(Err(e)) => format!("leaderelection lost: {e}"),
         Err(e) => format!("leader election task failed: {e}"),
-    }
-}
-
-/// SIGTERM and SIGINT.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Self> {
-        Ok(Signals {
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
-        })
-    }
-
-    async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-        }
     }
 }
 
