@@ -430,9 +430,7 @@ impl SecureServer {
             always_allow_paths: args.always_allow_paths.clone(),
         };
         let authn = &started.clients.authn;
-        let x509 = x509::resolve(args.client_ca_file.as_deref(), Some(authn))
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let x509 = x509::resolve(args.client_ca_file.as_deref(), Some(authn)).await?;
         let state = ServingState {
             ready: started.synced.clone(),
             metrics: started.metrics.clone(),
