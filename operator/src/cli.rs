@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, ValueEnum};
-use ferrosched_scheduler::serving::ServingOptions;
+use ferrosched_runtime::serving::ServingOptions;
 
 use crate::identity::{DEFAULT_GRANT_ROLE_PREFIX, DEFAULT_NAMESPACE};
 

@@ -93,10 +93,10 @@ pub enum StartError {
     Api(#[source] kube::Error),
     /// The secure health/metrics endpoint could not be set up (certificate, listener) or failed.
     #[error("failed to serve health and metrics: {0}")]
-    Serve(#[source] ferrosched_scheduler::serving::ServingError),
+    Serve(#[source] ferrosched_runtime::serving::ServingError),
     /// Leader election could not start or leadership was lost.
     #[error(transparent)]
-    Leader(#[from] ferrosched_scheduler::leader::LeaderError),
+    Leader(#[from] ferrosched_runtime::leader::LeaderError),
     /// A background task panicked or was aborted.
     #[error("a background task failed: {0}")]
     Task(#[source] tokio::task::JoinError),

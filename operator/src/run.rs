@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ferrosched_crds::SchedulerProfile;
-use ferrosched_scheduler::leader::{LeaderElectionConfig, LeaderElector, SystemClock, api_store};
-use ferrosched_scheduler::serving::DelegatedAuth;
+use ferrosched_runtime::leader::{LeaderElectionConfig, LeaderElector, SystemClock, api_store};
+use ferrosched_runtime::serving::{DelegatedAuth, Server};
+use ferrosched_runtime::shutdown::cancel_on_termination;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::events::{Recorder, Reporter};
@@ -62,29 +63,6 @@ fn non_empty(list: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Waits for the task in `handle`; once it has finished the handle is taken out, so the
 /// clean-up never awaits a finished task again (a tokio JoinHandle panics if polled after
 /// completion). With no task it never completes.
@@ -111,19 +89,15 @@ pub async fn run(args: Args) -> Result<(), StartError> {
     });
     // Delegated authn/authz of /metrics through the operator's own connection.
     let auth = DelegatedAuth::from_clients(Some(client.clone()), Some(client.clone()));
-    let (addr, server, tls_config) =
-        http::serve(&args.serving(), health.clone(), auth, shutdown.clone()).await?;
+    let Server {
+        addr,
+        task: server,
+        tls: tls_config,
+    } = http::serve(&args.serving(), health.clone(), auth, shutdown.clone()).await?;
     let mut server = Some(server);
     info!(%addr, namespace = %args.namespace, "ferrosched-operator started; serving health and metrics over HTTPS");
     health.ready.store(true, Ordering::Relaxed);
-    {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            termination().await;
-            info!("termination signal received, shutting down");
-            shutdown.cancel();
-        });
-    }
+    cancel_on_termination(shutdown.clone());
 
     let (leading_tx, leading_rx) = watch::channel(false);
     let serving_secret = (!args.serving_ca_secret.trim().is_empty()).then(|| {

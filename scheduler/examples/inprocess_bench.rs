@@ -166,7 +166,7 @@ fn main() -> anyhow::Result<()> {
         metrics: Arc::new(SchedulerMetrics::new()),
         percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score,
         parallelism: 1,
-        lease: ferrosched_scheduler::leader::LeaseGuard::always(),
+        lease: ferrosched_runtime::leader::LeaseGuard::always(),
     };
     let mut scheduler = Scheduler::new(parts, rt.handle().clone())?;
     for i in 0..n_pods {

@@ -2,18 +2,17 @@
 //!
 //! The architecture follows upstream: informers feed a [`cache`]; a [`queue`] orders
 //! pending pods; each scheduling cycle runs a profile's [`framework`] plugins over a
-//! snapshot; binding runs concurrently. See `docs/` for design decisions.
+//! snapshot; binding runs concurrently. See `docs/` for design decisions. Serving,
+//! leader election and signals come from `ferrosched-runtime`, shared with the operator.
 
 pub mod app;
 pub mod cache;
 pub mod config;
-pub mod deadline;
 pub mod fault;
 pub mod framework;
 #[cfg(test)]
 mod fuzz;
 pub mod informers;
-pub mod leader;
 pub mod listers;
 pub mod logging;
 pub mod model;

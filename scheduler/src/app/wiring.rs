@@ -4,6 +4,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ferrosched_runtime::leader::{
+    LeaderElectionConfig, LeaderElector, LeaseGuard, SystemClock, api_store, default_identity,
+};
+use ferrosched_runtime::serving::DelegatedAuth;
+use ferrosched_runtime::serving::auth::x509;
+use ferrosched_runtime::shutdown::Signals;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -14,15 +20,10 @@ use crate::cache::Cache;
 use crate::config::{ExtensionPoint, SchedulerConfig};
 use crate::framework::{BindContext, Framework, Handle, QueuedPodView};
 use crate::informers::{self, Sinks};
-use crate::leader::{
-    LeaderElectionConfig, LeaderElector, LeaseGuard, SystemClock, api_store, default_identity,
-};
 use crate::listers::{ApiLister, Needs};
 use crate::queue::{ProfileHooks, QueueOptions, SchedulingQueue, SystemClock as QueueClock};
 use crate::schedule::{ApiBinder, ApiOutcomes, InFlight, OutcomeSink, Scheduler, SchedulerParts};
-use crate::serving::{
-    self, DelegatedAuth, Health, Queue, SchedulerMetrics, ServingOptions, ServingState,
-};
+use crate::serving::{self, Health, Queue, SchedulerMetrics, ServingOptions, ServingState};
 use crate::wire::{ContentType, Writer};
 
 /// Reads and validates `--config` (upstream defaults when no file is given).
@@ -180,83 +181,154 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let health = Health::default();
     let (deaths_tx, mut deaths) = mpsc::unbounded_channel::<String>();
     let started = start_informers(cfg, clients, &health, &deaths_tx)?;
-    let stop_serving = CancellationToken::new();
-    let server = start_serving(&args, &started, health.clone(), stop_serving.clone()).await?;
+    let server = SecureServer::start(&args, &started, health.clone()).await?;
     let mut signals = Signals::new()?;
+    if let Some(signal) = wait_for_sync(&started, &mut signals, &mut deaths).await? {
+        tracing::info!(signal, "shutting down before caches synced");
+        server.stop().await;
+        started.informers.abort();
+        return Ok(());
+    }
+    let mut running = start_scheduling(&started, &health, &deaths_tx)?;
+    let outcome = wait_for_end(&mut signals, &mut running.elector_task, &mut deaths).await;
+    shut_down(outcome, running, &started, server).await
+}
 
-    // As upstream: wait for every informer to list before electing or scheduling, so no
-    // decision is made on a partial view of the cluster.
+/// Waits until every informer has listed, as upstream does before electing or
+/// scheduling, so no decision is made on a partial view of the cluster. `Ok(None)`:
+/// synced; `Ok(Some(signal))`: a termination signal came first; an error: a worker died.
+async fn wait_for_sync(
+    started: &Started,
+    signals: &mut Signals,
+    deaths: &mut mpsc::UnboundedReceiver<String>,
+) -> anyhow::Result<Option<&'static str>> {
     let mut synced = started.synced.clone();
     tokio::select! {
-        _ = synced.wait_for(|s| *s) => tracing::info!("caches synced"),
-        sig = signals.recv() => {
-            tracing::info!(signal = sig, "shutting down before caches synced");
-            stop_serving.cancel();
-            if let Some(server) = server {
-                let _ = server.await;
-            }
-            started.informers.abort();
-            return Ok(());
+        _ = synced.wait_for(|s| *s) => {
+            tracing::info!("caches synced");
+            Ok(None)
         }
+        signal = signals.recv() => Ok(Some(signal)),
         Some(why) = deaths.recv() => bail!("{why}"),
     }
+}
 
+/// What runs once the caches are synced: the election, the scheduling thread and the
+/// periodic flushes.
+struct Running {
+    /// Leader election settings (for the release timeout).
+    le: crate::config::LeaderElection,
+    /// Stops the elector (which then releases the Lease).
+    elector_cancel: CancellationToken,
+    /// The elector; it ends when cancelled or when leadership is lost.
+    elector_task: ElectorTask,
+    /// Asks the scheduling thread to stop.
+    stop_tx: watch::Sender<bool>,
+    /// The scheduling thread.
+    sched_thread: SchedulingThread,
+}
+
+/// The elector's task (or the no-election stand-in).
+type ElectorTask = tokio::task::JoinHandle<Result<(), ferrosched_runtime::leader::LeaderError>>;
+
+/// Starts leader election, the scheduling thread (which schedules while leading) and
+/// the periodic queue, cache and gauge upkeep.
+fn start_scheduling(
+    started: &Started,
+    health: &Health,
+    deaths_tx: &mpsc::UnboundedSender<String>,
+) -> anyhow::Result<Running> {
     let le = started.cfg.leader_election.clone();
     let election = Election::start(&le, &started.clients, &started.metrics)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (sched_thread, binding_tasks) =
-        spawn_scheduling(&started, &election, stop_rx, &health, &deaths_tx)?;
+        spawn_scheduling(started, &election, stop_rx, health, deaths_tx)?;
     tokio::spawn(periodic(
         started.queue.clone(),
         started.cache.clone(),
         started.metrics.clone(),
         binding_tasks,
     ));
-
     let Election {
         cancel: elector_cancel,
-        task: mut elector_task,
+        task: elector_task,
         ..
     } = election;
-    let outcome = tokio::select! {
+    Ok(Running {
+        le,
+        elector_cancel,
+        elector_task,
+        stop_tx,
+        sched_thread,
+    })
+}
+
+/// Runs until a termination signal (`Ok` with its name), the end of the elector (lost
+/// leadership) or a worker's death (`Err` with the reason).
+async fn wait_for_end(
+    signals: &mut Signals,
+    elector_task: &mut ElectorTask,
+    deaths: &mut mpsc::UnboundedReceiver<String>,
+) -> Result<&'static str, String> {
+    tokio::select! {
         sig = signals.recv() => Ok(sig),
-        r = &mut elector_task => Err(lost_lease(r)),
+        r = elector_task => Err(lost_lease(r)),
         Some(why) = deaths.recv() => Err(why),
-    };
+    }
+}
+
+/// Stops scheduling and closes the queue. After a signal: finishes the binds in flight
+/// (30 s at most), releases the Lease, stops serving and the informers, `Ok`. After a
+/// failure: releases the Lease at once (so a standby takes over now rather than after the
+/// lease expires; the guard stops any write still on its way) and returns the error.
+async fn shut_down(
+    outcome: Result<&'static str, String>,
+    running: Running,
+    started: &Started,
+    server: SecureServer,
+) -> anyhow::Result<()> {
+    let Running {
+        le,
+        elector_cancel,
+        mut elector_task,
+        stop_tx,
+        sched_thread,
+    } = running;
     let _ = stop_tx.send(true);
     started.queue.close();
     match outcome {
         Ok(sig) => {
             tracing::info!(signal = sig, "shutting down: finishing in-flight binds");
-            let in_flight = tokio::task::spawn_blocking(move || sched_thread.join())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .flatten();
-            if let Some(f) = in_flight {
-                let _ = tokio::time::timeout(Duration::from_secs(30), f.wait_idle()).await;
-            }
+            finish_binds(sched_thread).await;
             elector_cancel.cancel();
             if le.leader_elect {
                 // The elector releases the Lease (so a standby takes over at once) before returning.
                 let _ = tokio::time::timeout(le.renew_deadline, &mut elector_task).await;
             }
-            stop_serving.cancel();
-            if let Some(server) = server {
-                let _ = server.await;
-            }
+            server.stop().await;
             started.informers.abort();
             Ok(())
         }
         Err(why) => {
-            // Stop renewing and release the Lease so a standby takes over now rather than
-            // after the lease expires; the guard stops any write still on its way.
             elector_cancel.cancel();
             if le.leader_elect {
                 let _ = tokio::time::timeout(le.renew_deadline, &mut elector_task).await;
             }
             bail!("{why}")
         }
+    }
+}
+
+/// Waits for the scheduling thread to return, then up to 30 s for the binds it left in
+/// flight.
+async fn finish_binds(sched_thread: SchedulingThread) {
+    let in_flight = tokio::task::spawn_blocking(move || sched_thread.join())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    if let Some(f) = in_flight {
+        let _ = tokio::time::timeout(Duration::from_secs(30), f.wait_idle()).await;
     }
 }
 
@@ -349,40 +421,60 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Serves health and metrics over HTTPS, behind delegated authn/authz.
-async fn start_serving(
-    args: &Args,
-    started: &Started,
-    health: Health,
+/// The secure endpoint (none with `--secure-port 0`) and what stops it.
+struct SecureServer {
     stop: CancellationToken,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<Result<(), serving::ServingError>>>> {
-    let serving_opts = ServingOptions {
-        bind_address: args.bind_address,
-        secure_port: args.secure_port,
-        cert_dir: args.cert_dir.clone(),
-        tls_cert_file: args.tls_cert_file.clone(),
-        tls_private_key_file: args.tls_private_key_file.clone(),
-        always_allow_paths: args.always_allow_paths.clone(),
-    };
-    let authn = &started.clients.authn;
-    let x509 = serving::auth::x509::resolve(args.client_ca_file.as_deref(), Some(authn))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    let state = ServingState {
-        ready: started.synced.clone(),
-        metrics: started.metrics.clone(),
-        health,
-        auth: Some(
-            DelegatedAuth::from_clients(Some(authn.clone()), Some(started.clients.authz.clone()))
+    task: Option<tokio::task::JoinHandle<Result<(), serving::ServingError>>>,
+}
+
+impl SecureServer {
+    /// Serves health and metrics over HTTPS, behind delegated authn/authz.
+    async fn start(args: &Args, started: &Started, health: Health) -> anyhow::Result<Self> {
+        let serving_opts = ServingOptions {
+            bind_address: args.bind_address,
+            secure_port: args.secure_port,
+            cert_dir: args.cert_dir.clone(),
+            tls_cert_file: args.tls_cert_file.clone(),
+            tls_private_key_file: args.tls_private_key_file.clone(),
+            always_allow_paths: args.always_allow_paths.clone(),
+        };
+        let authn = &started.clients.authn;
+        let x509 = x509::resolve(args.client_ca_file.as_deref(), Some(authn)).await?;
+        let state = ServingState {
+            ready: started.synced.clone(),
+            metrics: started.metrics.clone(),
+            health,
+            auth: Some(
+                DelegatedAuth::from_clients(
+                    Some(authn.clone()),
+                    Some(started.clients.authz.clone()),
+                )
                 .with_x509(x509),
-        ),
-        profiling: started.cfg.enable_profiling,
-    };
-    let server = serving::serve(serving_opts, state, async move { stop.cancelled().await }).await?;
-    Ok(server.map(|(addr, task)| {
-        tracing::info!(%addr, "serving health and metrics over HTTPS");
-        task
-    }))
+            ),
+            profiling: started.cfg.enable_profiling,
+        };
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let server = serving::serve(
+            serving_opts,
+            state,
+            async move { stopped.cancelled().await },
+        )
+        .await?;
+        let task = server.map(|(addr, task)| {
+            tracing::info!(%addr, "serving health and metrics over HTTPS");
+            task
+        });
+        Ok(SecureServer { stop, task })
+    }
+
+    /// Stops serving (in-flight requests get a few seconds) and waits for the server.
+    async fn stop(self) {
+        self.stop.cancel();
+        if let Some(task) = self.task {
+            let _ = task.await;
+        }
+    }
 }
 
 /// Leadership: the elector task (or a permanent `true` without leader election), the
@@ -391,7 +483,7 @@ struct Election {
     leading: watch::Receiver<bool>,
     guard: LeaseGuard,
     cancel: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), crate::leader::LeaderError>>,
+    task: tokio::task::JoinHandle<Result<(), ferrosched_runtime::leader::LeaderError>>,
 }
 
 impl Election {
@@ -411,8 +503,7 @@ impl Election {
                 api_store(clients.leader.clone(), &le.resource_namespace),
                 SystemClock,
                 lcfg,
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            )?;
             Election {
                 leading: elector.subscribe(),
                 guard: elector.guard(),
@@ -515,31 +606,13 @@ fn spawn_scheduling(
 type SchedulingThread = std::thread::JoinHandle<Option<Arc<InFlight>>>;
 
 /// Why the elector's task ended.
-fn lost_lease(r: Result<Result<(), crate::leader::LeaderError>, tokio::task::JoinError>) -> String {
+fn lost_lease(
+    r: Result<Result<(), ferrosched_runtime::leader::LeaderError>, tokio::task::JoinError>,
+) -> String {
     match r {
         Ok(Ok(())) => "leader election stopped unexpectedly".into(),
         Ok(Err(e)) => format!("leaderelection lost: {e}"),
         Err(e) => format!("leader election task failed: {e}"),
-    }
-}
-
-/// SIGTERM and SIGINT.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Self> {
-        Ok(Signals {
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
-        })
-    }
-
-    async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-        }
     }
 }
 

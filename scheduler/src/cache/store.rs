@@ -184,7 +184,8 @@ impl Cache {
     pub fn finish_binding(&mut self, uid: &str, now: Instant) {
         let ttl = self.assumed_ttl;
         if let Some(state) = self.pods.get_mut(uid).filter(|s| s.assumed) {
-            state.deadline = (!ttl.is_zero()).then(|| crate::deadline::after(now, ttl));
+            state.deadline =
+                (!ttl.is_zero()).then(|| ferrosched_runtime::deadline::after(now, ttl));
         }
     }
 

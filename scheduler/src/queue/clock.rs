@@ -37,7 +37,7 @@ impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, d: Duration) {
         if let Ok(mut n) = self.now.lock() {
-            *n = crate::deadline::after(*n, d);
+            *n = ferrosched_runtime::deadline::after(*n, d);
         }
     }
 }

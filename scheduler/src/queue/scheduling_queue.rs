@@ -355,7 +355,7 @@ impl SchedulingQueue {
         if let Some(info) = updated {
             qp.info = info;
         }
-        qp.backoff_until = Some(crate::deadline::after(
+        qp.backoff_until = Some(ferrosched_runtime::deadline::after(
             now,
             self.backoff_duration(qp.attempts),
         ));

@@ -126,7 +126,7 @@ fn world() -> World {
         .upsert_node(Arc::new(SlimNode::new(&n)));
     let binder = Arc::new(RecordingBinder::default());
     let recorded = Arc::new(Recorded::default());
-    let lease = crate::leader::LeaseGuard::new();
+    let lease = ferrosched_runtime::leader::LeaseGuard::new();
     lease.extend_until(std::time::Instant::now() + Duration::from_secs(600));
     let parts = super::test_parts::parts(
         fw,

@@ -15,9 +15,9 @@ use crate::framework::events::{ClusterEvent, EventObjects, EventResource, action
 use crate::framework::{
     BindContext, BindError, Code, CycleState, FitError, Framework, PostFilterResult, Status,
 };
-use crate::leader::LeaseGuard;
 use crate::queue::{Nominating, QueuedPod, SchedulingQueue};
 use crate::serving::{AttemptResult, SchedulerMetrics};
+use ferrosched_runtime::leader::LeaseGuard;
 
 /// Runs the profile's PostFilter plugins (preemption) after a failed filter pass and
 /// appends their message to the fit error, as upstream's scheduling cycle does. Pure:

@@ -28,7 +28,7 @@ pub fn parts(
     queue: Arc<SchedulingQueue>,
     binder: Arc<dyn PodBinder>,
     outcomes: Arc<dyn OutcomeSink>,
-    lease: crate::leader::LeaseGuard,
+    lease: ferrosched_runtime::leader::LeaseGuard,
 ) -> SchedulerParts {
     SchedulerParts {
         frameworks: FxHashMap::from_iter([("default-scheduler".to_string(), fw)]),

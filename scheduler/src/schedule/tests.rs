@@ -72,11 +72,14 @@ impl crate::framework::PodBinder for RefusingBinder {
     }
 }
 
-fn setup(lease: crate::leader::LeaseGuard) -> Setup {
+fn setup(lease: ferrosched_runtime::leader::LeaseGuard) -> Setup {
     setup_with(lease, None)
 }
 
-fn setup_with(lease: crate::leader::LeaseGuard, refuse: Option<Arc<RefusingBinder>>) -> Setup {
+fn setup_with(
+    lease: ferrosched_runtime::leader::LeaseGuard,
+    refuse: Option<Arc<RefusingBinder>>,
+) -> Setup {
     let fw = Arc::new(default_framework());
     let queue = Arc::new(super::test_parts::sorted_queue(
         &fw,
@@ -121,7 +124,7 @@ async fn cycle_places_assumes_binds_and_explains() {
         cache,
         binder,
         outcomes,
-    } = setup(crate::leader::LeaseGuard::always());
+    } = setup(ferrosched_runtime::leader::LeaseGuard::always());
     for (name, cpu) in [("p1", "1500m"), ("p2", "1500m"), ("big", "3")] {
         queue.add(pod(name, cpu));
     }
@@ -177,7 +180,7 @@ async fn cycle_places_assumes_binds_and_explains() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guard_that_stopped_holding_binds_nothing_and_reports_nothing() {
-    let lease = crate::leader::LeaseGuard::new();
+    let lease = ferrosched_runtime::leader::LeaseGuard::new();
     lease.extend_until(std::time::Instant::now() + Duration::from_secs(60));
     let Setup {
         mut scheduler,
@@ -321,7 +324,7 @@ async fn a_failed_bind_clears_the_pods_nomination_as_upstream() {
         outcomes,
         ..
     } = setup_with(
-        crate::leader::LeaseGuard::always(),
+        ferrosched_runtime::leader::LeaseGuard::always(),
         Some(Arc::new(RefusingBinder)),
     );
     let nominated: Pod = serde_saphyr::from_str(

@@ -10,7 +10,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::sync::{oneshot, watch};
 
-use super::auth::{AuthError, TokenAuthenticator, UserInfo};
+use ferrosched_runtime::serving::auth::{AuthError, TokenAuthenticator, UserInfo};
+use ferrosched_runtime::serving::{AlwaysAllow, DelegatedAuth};
+
 use super::*;
 
 /// Accepts the token `good` as user `prometheus`.
@@ -343,63 +345,6 @@ async fn secure_port_zero_disables_serving() {
 }
 
 #[tokio::test]
-async fn client_certificates_are_requested_not_required() {
-    use super::auth::x509_tests::TestCa;
-    let dir = temp_dir("x509");
-    let opts = ServingOptions {
-        bind_address: "127.0.0.1".parse().expect("ip"),
-        cert_dir: Some(dir.clone()),
-        ..ServingOptions::default()
-    };
-    tls::install_crypto_provider();
-    let client_ca = TestCa::new("client-ca");
-    let x509 = auth::X509Authenticator::from_pem(client_ca.pem.as_bytes()).expect("bundle");
-    let auth = DelegatedAuth::new(Some(Arc::new(OneToken)), None).with_x509(Some(x509));
-    let (state, _ready) = serving_state(Some(auth));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let (addr, task) = serve_on(listener, opts, state, async move { drop(stopped.await) })
-        .await
-        .expect("serve");
-    let pem = std::fs::read(dir.join("kube-scheduler.crt")).expect("cert");
-    let ca = CertificateDer::pem_slice_iter(&pem)
-        .nth(1)
-        .expect("CA")
-        .expect("pem");
-    let pair = |c: super::auth::x509_tests::TestClient| Some((c.cert_pem, c.key_pem));
-
-    // A system:masters certificate from the client CA reads /metrics.
-    let admin = client_ca.client("admin", &["system:masters"]);
-    let reply = https_get_as(addr, ca.clone(), "/metrics", None, pair(admin)).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(reply.body.contains("scheduler_schedule_attempts_total"));
-    // Trusted but not allowed: 403 naming the certificate's CN.
-    let jane = client_ca.client("jane", &[]);
-    let reply = https_get_as(addr, ca.clone(), "/metrics", None, pair(jane)).await;
-    assert_eq!(reply.status, 403);
-    assert!(reply.body.contains(r#"User \"jane\""#), "{}", reply.body);
-    // A certificate from another CA completes the handshake and is 401.
-    let stranger = TestCa::new("other-ca").client("admin", &["system:masters"]);
-    let reply = https_get_as(addr, ca.clone(), "/metrics", None, pair(stranger)).await;
-    assert_eq!(reply.status, 401);
-    // No certificate: tokens still authenticate, health stays open.
-    let reply = https_get(addr, ca.clone(), "/metrics", Some("good")).await;
-    assert!(
-        reply.body.contains(r#"User \"prometheus\""#),
-        "{}",
-        reply.body
-    );
-    assert_eq!(
-        https_get(addr, ca.clone(), "/healthz", None).await.status,
-        200
-    );
-
-    stop.send(()).expect("server running");
-    task.await.expect("server task").expect("server result");
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test]
 async fn profiling_paths_follow_enable_profiling_behind_auth() {
     let open = DelegatedAuth::new(None, Some(Arc::new(AlwaysAllow)));
     let (state, _ready) = serving_state(Some(open.clone()));
@@ -445,63 +390,4 @@ async fn profiling_paths_follow_enable_profiling_behind_auth() {
         plain_get(addr, "/debug/pprof/", Some("bad")).await.status,
         401
     );
-}
-
-#[tokio::test]
-async fn renewed_certificate_files_are_served_without_a_restart() {
-    tls::install_crypto_provider();
-    let dir = temp_dir("reload");
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    let ip = "127.0.0.1".parse().expect("ip");
-    let first = tls::self_signed(ip).expect("first pair");
-    let second = tls::self_signed(ip).expect("second pair");
-    let write = |path: &PathBuf, bytes: &[u8]| std::fs::write(path, bytes).expect("write");
-    write(&cert, &first.cert_pem);
-    write(&key, &first.key_pem);
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(
-        tls::server_config(&first).expect("config"),
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-    let server = tokio::spawn(
-        axum_server::from_tcp_rustls(listener, config.clone())
-            .expect("server")
-            .serve(app.into_make_service()),
-    );
-    let ca = |p: &tls::CertKey| {
-        CertificateDer::pem_slice_iter(&p.cert_pem)
-            .nth(1)
-            .expect("CA")
-            .expect("pem")
-    };
-    assert_eq!(
-        https_get(addr, ca(&first), "/healthz", None).await.status,
-        200
-    );
-
-    let mut current = first.clone();
-    let reload = |current: &mut tls::CertKey| {
-        reload::reload_if_changed(&config, &cert, &key, current, tls::server_config)
-    };
-    assert!(!reload(&mut current), "unchanged files");
-    // Half renewed (the new certificate, the old key): the old pair stays.
-    write(&cert, &second.cert_pem);
-    assert!(!reload(&mut current), "a mismatched pair is not served");
-    assert_eq!(
-        https_get(addr, ca(&first), "/healthz", None).await.status,
-        200
-    );
-    write(&key, &second.key_pem);
-    assert!(reload(&mut current), "the renewed pair");
-    assert_eq!(
-        https_get(addr, ca(&second), "/healthz", None).await.status,
-        200
-    );
-    let old_ca = ca(&first);
-    let stale = tokio::spawn(async move { https_get(addr, old_ca, "/healthz", None).await });
-    assert!(stale.await.is_err(), "the old CA no longer verifies");
-    server.abort();
-    let _ = std::fs::remove_dir_all(dir);
 }

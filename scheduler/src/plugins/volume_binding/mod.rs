@@ -338,7 +338,7 @@ impl PreBindPlugin for VolumeBinding {
                 Ok(w) => w,
                 Err(e) => return Status::error(e),
             };
-            let deadline = crate::deadline::after(Instant::now(), self.bind_timeout);
+            let deadline = ferrosched_runtime::deadline::after(Instant::now(), self.bind_timeout);
             loop {
                 match bindings_done(&*self.lister, node, &written) {
                     Ok(true) => return Status::success(),

@@ -13,7 +13,7 @@
 //!   fails verification is an authentication error: `401` unless a bearer token
 //!   authenticates the request.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -46,6 +46,41 @@ pub enum X509Outcome {
     Invalid(String),
 }
 
+/// Why a client CA bundle cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum X509Error {
+    /// The bundle is not valid PEM.
+    #[error("invalid PEM in client CA bundle: {0}")]
+    Pem(#[source] rustls::pki_types::pem::Error),
+    /// The bundle holds no certificate.
+    #[error("client CA bundle holds no CERTIFICATE")]
+    Empty,
+    /// A certificate is not usable as a trust anchor.
+    #[error("unusable client CA certificate: {0}")]
+    Anchor(#[source] rustls::Error),
+    /// rustls could not build a verifier from the bundle.
+    #[error("client CA bundle: {0}")]
+    Verifier(#[source] rustls::server::VerifierBuilderError),
+    /// `--client-ca-file` could not be read.
+    #[error("cannot read --client-ca-file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--client-ca-file` holds an unusable bundle.
+    #[error("--client-ca-file {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its bundle.
+        #[source]
+        source: Box<X509Error>,
+    },
+}
+
 /// Verifies client certificate chains against a CA bundle and maps them to users.
 #[derive(Clone)]
 pub struct X509Authenticator {
@@ -64,32 +99,35 @@ impl std::fmt::Debug for X509Authenticator {
 impl X509Authenticator {
     /// Trusts the PEM CA certificates in `pem`; an error when there are none or one is
     /// not usable as a trust anchor.
-    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, X509Error> {
         let certs = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("invalid PEM in client CA bundle: {e}"))?;
+            .map_err(X509Error::Pem)?;
         if certs.is_empty() {
-            return Err("client CA bundle holds no CERTIFICATE".into());
+            return Err(X509Error::Empty);
         }
         let mut roots = RootCertStore::empty();
         let cas = certs.len();
         for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("unusable client CA certificate: {e}"))?;
+            roots.add(cert).map_err(X509Error::Anchor)?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|e| format!("client CA bundle: {e}"))?;
+            .map_err(X509Error::Verifier)?;
         Ok(Self { verifier, cas })
     }
 
     /// Reads the CA bundle from `path` (`--client-ca-file`).
-    pub fn from_file(path: &Path) -> Result<Self, String> {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read --client-ca-file {}: {e}", path.display()))?;
-        Self::from_pem(&pem).map_err(|e| format!("--client-ca-file {}: {e}", path.display()))
+    pub fn from_file(path: &Path) -> Result<Self, X509Error> {
+        let pem = std::fs::read(path).map_err(|source| X509Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_pem(&pem).map_err(|e| X509Error::File {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
     }
 
     /// Authenticates a peer chain (DER, leaf first), as presented in the TLS handshake.
@@ -141,7 +179,7 @@ pub async fn cluster_client_ca(client: &kube::Client) -> Result<Option<String>, 
 pub async fn resolve(
     client_ca_file: Option<&Path>,
     client: Option<&kube::Client>,
-) -> Result<Option<X509Authenticator>, String> {
+) -> Result<Option<X509Authenticator>, X509Error> {
     if let Some(path) = client_ca_file {
         return X509Authenticator::from_file(path).map(Some);
     }

@@ -46,7 +46,7 @@ pub use delegated::{
 };
 pub use review::{SubjectAccessReviewAuthorizer, TokenReviewAuthenticator};
 pub use subject::{Subject, subject};
-pub use x509::{X509Authenticator, X509Outcome};
+pub use x509::{X509Authenticator, X509Error, X509Outcome};
 
 /// Upstream's default TTL of cached TokenReview results (`--authentication-token-webhook-cache-ttl`).
 pub const AUTHN_CACHE_TTL: Duration = Duration::from_secs(10);

@@ -249,14 +249,17 @@ fn build_server_config(
 ) -> Result<Arc<ServerConfig>, ServingError> {
     let certs = CertificateDer::pem_slice_iter(&pair.cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ServingError::Pem(format!("certificate: {e}")))?;
+        .map_err(|source| ServingError::Pem {
+            what: "certificate",
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(ServingError::Pem(
-            "certificate: no CERTIFICATE block".into(),
-        ));
+        return Err(ServingError::NoCertificate);
     }
-    let key = PrivateKeyDer::from_pem_slice(&pair.key_pem)
-        .map_err(|e| ServingError::Pem(format!("private key: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(&pair.key_pem).map_err(|source| ServingError::Pem {
+        what: "private key",
+        source,
+    })?;
     let mut config =
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()?

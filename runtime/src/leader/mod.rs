@@ -47,7 +47,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Decision, Observation, decide, observe, released_spec};
 pub use elector::LeaderElector;
 pub use guard::LeaseGuard;
-pub use store::{ApiLeaseStore, LeaseStore, MemoryLeaseStore, StoreError, api_store};
+pub use store::{ApiLeaseStore, LeaseStore, MemoryLeaseStore, StoreCause, StoreError, api_store};
 
 /// client-go's jitter factor: a follower waits `retry_period * (1 + rand * 1.2)` between
 /// attempts, and `renew_deadline` must exceed `retry_period * 1.2`.

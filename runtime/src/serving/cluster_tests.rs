@@ -4,7 +4,7 @@ use super::auth::{self, Authorizer as _};
 use super::{DelegatedAuth, tls};
 
 /// TokenReview and SubjectAccessReview against a real API server: run with
-/// `KUBECONFIG=<admin kubeconfig> cargo test -p ferrosched-scheduler serving:: -- --ignored`.
+/// `KUBECONFIG=<admin kubeconfig> cargo test -p ferrosched-runtime serving:: -- --ignored`.
 #[tokio::test]
 #[ignore = "needs a control plane (KUBECONFIG)"]
 async fn delegates_to_a_real_api_server() {

@@ -7,21 +7,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use kube::api::{Api, PostParams};
 
+/// The cause of a [`StoreError`]: the API error, or a memory store's reason.
+pub type StoreCause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Errors of a [`LeaseStore`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The write lost an optimistic-concurrency race (stale `resourceVersion`).
     #[error("failed to write lease: conflict: {0}")]
-    Conflict(String),
+    Conflict(#[source] StoreCause),
     /// The Lease to create exists already.
     #[error("failed to create lease: already exists: {0}")]
-    AlreadyExists(String),
+    AlreadyExists(#[source] StoreCause),
     /// The API server refused the request (`403`), e.g. a create without `create` on leases.
     #[error("lease request forbidden: {0}")]
-    Forbidden(String),
+    Forbidden(#[source] StoreCause),
     /// Any other failure (network, permissions, missing object on replace, ...).
     #[error("lease request failed: {0}")]
-    Other(String),
+    Other(#[source] StoreCause),
 }
 
 /// Get / create / replace on Leases of one namespace.
@@ -50,12 +53,12 @@ pub fn api_store(client: kube::Client, namespace: &str) -> ApiLeaseStore {
 
 fn map_kube_error(err: kube::Error) -> StoreError {
     match &err {
-        kube::Error::Api(status) if status.is_conflict() => StoreError::Conflict(err.to_string()),
+        kube::Error::Api(status) if status.is_conflict() => StoreError::Conflict(err.into()),
         kube::Error::Api(status) if status.is_already_exists() => {
-            StoreError::AlreadyExists(err.to_string())
+            StoreError::AlreadyExists(err.into())
         }
-        kube::Error::Api(status) if status.is_forbidden() => StoreError::Forbidden(err.to_string()),
-        _ => StoreError::Other(err.to_string()),
+        kube::Error::Api(status) if status.is_forbidden() => StoreError::Forbidden(err.into()),
+        _ => StoreError::Other(err.into()),
     }
 }
 
@@ -219,7 +222,7 @@ impl LeaseStore for MemoryLeaseStore {
         }
         let name = lease.metadata.name.clone().unwrap_or_default();
         if inner.leases.contains_key(&name) {
-            return Err(StoreError::AlreadyExists(name));
+            return Err(StoreError::AlreadyExists(name.into()));
         }
         let stored = inner.stamp(lease.clone());
         inner.leases.insert(name, stored.clone());
@@ -237,10 +240,12 @@ impl LeaseStore for MemoryLeaseStore {
         }
         let name = lease.metadata.name.clone().unwrap_or_default();
         let Some(current) = inner.leases.get(&name) else {
-            return Err(StoreError::Other(format!("lease {name} not found")));
+            return Err(StoreError::Other(format!("lease {name} not found").into()));
         };
         if current.metadata.resource_version != lease.metadata.resource_version {
-            return Err(StoreError::Conflict(format!("lease {name} was modified")));
+            return Err(StoreError::Conflict(
+                format!("lease {name} was modified").into(),
+            ));
         }
         let stored = inner.stamp(lease.clone());
         inner.leases.insert(name, stored.clone());
