@@ -12,14 +12,8 @@ async fn main() -> ExitCode {
     match ferrosched_operator::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let err = anyhow::Error::new(err);
-            match err.chain().count() {
-                1 => tracing::error!("ferrosched-operator failed: {err}"),
-                _ => tracing::error!(
-                    "ferrosched-operator failed: {err} (cause: {})",
-                    err.root_cause()
-                ),
-            }
+            let line = ferrosched_runtime::report(&err);
+            tracing::error!("ferrosched-operator failed: {line}");
             ExitCode::FAILURE
         }
     }

@@ -21,8 +21,9 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(app::run(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
+            let line = ferrosched_runtime::report(e.as_ref());
+            tracing::error!("{line}");
+            eprintln!("error: {line}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -89,7 +89,7 @@ fn setup(factory: crate::framework::Factory) -> Setup {
         queue.clone(),
         binder.clone(),
         outcomes.clone(),
-        crate::leader::LeaseGuard::always(),
+        ferrosched_runtime::leader::LeaseGuard::always(),
     );
     let scheduler = Scheduler::new(parts, tokio::runtime::Handle::current()).expect("scheduler");
     Setup {
