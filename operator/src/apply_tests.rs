@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use crate::apply::{Writer, execute};
 use crate::metrics::Metrics;
-use crate::plan::{Snapshot, plan};
+use crate::plan::plan;
 use crate::plan_fixtures::fresh;
+use crate::snapshot::Snapshot;
 use crate::testing::{minimal, settings};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;

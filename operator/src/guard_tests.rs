@@ -5,9 +5,9 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use crate::children::Settings;
-use crate::guard::{image_allowed, repository};
+use crate::images::{image_allowed, repository};
 use crate::plan_fixtures::*;
+use crate::settings::Settings;
 use crate::testing::{minimal, profile, settings};
 
 fn degraded(p: &crate::plan::Plan) -> (String, String) {

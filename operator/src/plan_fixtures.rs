@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::children::{Existing, build};
-use crate::plan::{Child, Plan, Snapshot, plan};
-use crate::rollout::ConfigRef;
+use crate::config_ref::ConfigRef;
+use crate::plan::{Child, Plan, plan};
+use crate::snapshot::Snapshot;
 use crate::testing::settings;
 use crate::validate::validate;
 pub(crate) fn t(s: &str) -> jiff::Timestamp {

@@ -2,8 +2,9 @@
 
 use ferrosched_crds::SchedulerProfile;
 
-use crate::children::{Desired, Settings, build};
-use crate::rollout::ConfigRef;
+use crate::children::{Desired, build};
+use crate::config_ref::ConfigRef;
+use crate::settings::Settings;
 use crate::validate::{Valid, validate};
 
 /// Settings of the tests: namespace `ferrosched-system`, image `ferrosched:test`.

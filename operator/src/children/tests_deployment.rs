@@ -29,7 +29,7 @@ fn deployment_of_a_minimal_profile() {
     assert_eq!(meta.labels, Some(identity::labels("demo")));
     // The hash covers the configuration and the image.
     let hash =
-        crate::rollout::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered)
+        crate::config_ref::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered)
             .hash;
     assert_ne!(hash, valid(&p).rendered.hash);
     assert_eq!(
@@ -95,7 +95,7 @@ fn deployment_of_a_minimal_profile() {
         "{mounts:?}"
     );
     // Without the operator's CA, the scheduler signs its own (in an emptyDir).
-    let own = crate::children::Settings {
+    let own = crate::settings::Settings {
         serving_secret: None,
         ..crate::testing::settings()
     };
