@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 use crate::apply::{Writer, execute};
 use crate::metrics::Metrics;
 use crate::plan::plan;
-use crate::plan_fixtures::fresh;
 use crate::snapshot::Snapshot;
-use crate::testing::{minimal, settings};
+use crate::test_support::{fresh, minimal, settings};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 

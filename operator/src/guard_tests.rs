@@ -6,9 +6,8 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use crate::images::{image_allowed, repository};
-use crate::plan_fixtures::*;
 use crate::settings::Settings;
-use crate::testing::{minimal, profile, settings};
+use crate::test_support::*;
 
 fn degraded(p: &crate::plan::Plan) -> (String, String) {
     let (status, reason, message) = condition(p, "Degraded");

@@ -53,13 +53,11 @@ mod apply_tests;
 #[cfg(test)]
 mod guard_tests;
 #[cfg(test)]
-mod plan_fixtures;
-#[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
 mod rollout_tests;
 #[cfg(test)]
-mod testing;
+mod test_support;
 #[cfg(test)]
 mod validate_tests;
 

@@ -5,8 +5,7 @@ use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
 
 use crate::identity;
 use crate::plan::{Child, Deletion};
-use crate::plan_fixtures::*;
-use crate::testing::minimal;
+use crate::test_support::*;
 
 #[test]
 fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
