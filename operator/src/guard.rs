@@ -157,3 +157,7 @@ fn conflict(kind: &str, meta: &ObjectMeta) -> Invalid {
         why: format!("it exists and is {}", controller_of(meta)),
     }
 }
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;

@@ -49,17 +49,7 @@ pub mod telemetry;
 pub mod validate;
 
 #[cfg(test)]
-mod apply_tests;
-#[cfg(test)]
-mod guard_tests;
-#[cfg(test)]
-mod plan_tests;
-#[cfg(test)]
-mod rollout_tests;
-#[cfg(test)]
 mod test_support;
-#[cfg(test)]
-mod validate_tests;
 
 pub use cli::Args;
 pub use error::{Error, StartError};

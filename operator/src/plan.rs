@@ -245,3 +245,7 @@ fn deploy(
     }
     decision
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

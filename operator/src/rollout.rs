@@ -166,3 +166,7 @@ pub fn is_complete(d: &Deployment, hash: &str, replicas: i32) -> bool {
         && status.updated_replicas.unwrap_or(0) == replicas
         && status.available_replicas.unwrap_or(0) == replicas
 }
+
+#[cfg(test)]
+#[path = "rollout_tests.rs"]
+mod tests;

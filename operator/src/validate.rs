@@ -268,3 +268,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
 fn is_dns1035_label(s: &str) -> bool {
     is_dns1123_label(s) && s.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
