@@ -167,3 +167,7 @@ pub async fn execute(w: &Writer<'_>, profile: &SchedulerProfile, plan: &Plan) ->
     events::publish(w.recorder, w.metrics, profile, &plan.events).await;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::apply::{Writer, execute};
 use crate::metrics::Metrics;
-use crate::plan::{Snapshot, plan};
-use crate::plan_fixtures::fresh;
-use crate::testing::{minimal, settings};
+use crate::plan::plan;
+use crate::snapshot::Snapshot;
+use crate::test_support::{fresh, minimal, settings};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 

@@ -7,45 +7,13 @@
 
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 
-use crate::children::{self, Settings};
-use crate::identity;
-use crate::plan::Snapshot;
+use crate::children;
+use crate::identity::{self, controlled_by};
+use crate::images::{image_allowed, repository};
+use crate::settings::Settings;
+use crate::snapshot::Snapshot;
 use crate::validate::{Invalid, Valid};
-
-/// The repository of an image reference: without `@digest`, and without `:tag` when the
-/// last `:` comes after the last `/` (a registry port is not a tag).
-pub fn repository(image: &str) -> &str {
-    let image = image.split('@').next().unwrap_or(image);
-    match (image.rfind(':'), image.rfind('/')) {
-        (Some(colon), Some(slash)) if colon > slash => &image[..colon],
-        (Some(colon), None) => &image[..colon],
-        _ => image,
-    }
-}
-
-/// Whether `image` may run: its repository equals an entry, or starts with an entry that
-/// ends in `/` (every repository under it). An empty list allows only `default_image`'s
-/// repository. `default_image` itself is always allowed.
-pub fn image_allowed(image: &str, allowed: &[String], default_image: &str) -> bool {
-    if image == default_image {
-        return true;
-    }
-    let repo = repository(image);
-    if allowed.is_empty() {
-        return repo == repository(default_image);
-    }
-    allowed.iter().any(|entry| {
-        let entry = entry.trim();
-        !entry.is_empty()
-            && if entry.ends_with('/') {
-                repo.starts_with(entry)
-            } else {
-                repo == entry
-            }
-    })
-}
 
 /// The effective allowlist, for messages.
 fn allowed_list(s: &Settings) -> Vec<String> {
@@ -54,18 +22,6 @@ fn allowed_list(s: &Settings) -> Vec<String> {
     } else {
         s.allowed_images.clone()
     }
-}
-
-/// Whether `meta` has a controller reference to `profile` (by UID: a profile deleted and
-/// created again under the same name does not control the old one's objects).
-pub(crate) fn controlled_by(meta: &ObjectMeta, profile: &SchedulerProfile) -> bool {
-    let uid = profile.metadata.uid.as_deref().unwrap_or_default();
-    meta.owner_references.iter().flatten().any(|o| {
-        o.controller == Some(true)
-            && o.kind == SchedulerProfile::kind(&())
-            && o.api_version == SchedulerProfile::api_version(&())
-            && o.uid == uid
-    })
 }
 
 /// Who controls `meta`, in words.
@@ -201,3 +157,7 @@ fn conflict(kind: &str, meta: &ObjectMeta) -> Invalid {
         why: format!("it exists and is {}", controller_of(meta)),
     }
 }
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;

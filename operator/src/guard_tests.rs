@@ -5,58 +5,13 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use crate::children::Settings;
-use crate::guard::{image_allowed, repository};
-use crate::plan_fixtures::*;
-use crate::testing::{minimal, profile, settings};
+use crate::settings::Settings;
+use crate::test_support::*;
 
 fn degraded(p: &crate::plan::Plan) -> (String, String) {
     let (status, reason, message) = condition(p, "Degraded");
     assert_eq!(status, "True", "Degraded: {reason}: {message}");
     (reason, message)
-}
-
-#[test]
-fn repositories_drop_the_tag_and_digest_but_not_a_registry_port() {
-    for (image, repo) in [
-        ("ferrosched", "ferrosched"),
-        ("ferrosched:0.1.0", "ferrosched"),
-        ("reg.example:5000/team/fs", "reg.example:5000/team/fs"),
-        ("reg.example:5000/team/fs:v1", "reg.example:5000/team/fs"),
-        ("reg.example/fs@sha256:abc", "reg.example/fs"),
-        ("reg.example/fs:v1@sha256:abc", "reg.example/fs"),
-    ] {
-        assert_eq!(repository(image), repo, "{image}");
-    }
-}
-
-#[test]
-fn the_allowlist_matches_repositories_and_slash_prefixes_only() {
-    let default = "reg.example/ferrosched:1.0";
-    assert!(image_allowed("reg.example/ferrosched:2.0", &[], default));
-    assert!(image_allowed(
-        "reg.example/ferrosched@sha256:0",
-        &[],
-        default
-    ));
-    assert!(!image_allowed(
-        "reg.example/ferrosched-evil:1",
-        &[],
-        default
-    ));
-    assert!(!image_allowed("evil.example/ferrosched:1.0", &[], default));
-    let list = vec![
-        "reg.example/team/".to_string(),
-        "other.example/fs".to_string(),
-    ];
-    assert!(image_allowed("reg.example/team/a/b:1", &list, default));
-    assert!(image_allowed("other.example/fs:9", &list, default));
-    assert!(!image_allowed("other.example/fs2:9", &list, default));
-    assert!(!image_allowed("reg.example/teamx/a:1", &list, default));
-    assert!(
-        image_allowed(default, &list, default),
-        "the default image itself always runs"
-    );
 }
 
 #[test]

@@ -135,6 +135,18 @@ pub fn child_meta(profile: &SchedulerProfile, name: String, namespace: Option<&s
     }
 }
 
+/// Whether `meta` has a controller reference to `profile` (by UID: a profile deleted and
+/// created again under the same name does not control the old one's objects).
+pub fn controlled_by(meta: &ObjectMeta, profile: &SchedulerProfile) -> bool {
+    let uid = profile.metadata.uid.as_deref().unwrap_or_default();
+    meta.owner_references.iter().flatten().any(|o| {
+        o.controller == Some(true)
+            && o.kind == SchedulerProfile::kind(&())
+            && o.api_version == SchedulerProfile::api_version(&())
+            && o.uid == uid
+    })
+}
+
 /// The profile owning `meta` through a controller ownerReference, if any.
 pub fn owning_profile(meta: &ObjectMeta) -> Option<String> {
     let api_version = SchedulerProfile::api_version(&());

@@ -2,29 +2,20 @@
 //! and a snapshot of what exists, to the writes to make. With nothing changed the plan is
 //! empty — that is what makes a second reconcile write nothing.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ferrosched_crds::{SchedulerProfile, SchedulerProfileStatus};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use crate::children::{self, Existing, PlanCx, Settings};
+use crate::children::{self, PlanCx};
 pub use crate::children::{Child, Deletion};
+use crate::config_ref::ConfigRef;
 use crate::events::{self, Notice};
-use crate::rollout::ConfigRef;
+use crate::settings::Settings;
+use crate::snapshot::Snapshot;
 use crate::status::{self, Observed, Outcome};
 use crate::{guard, identity, rollout, validate};
-
-/// What exists of a profile's children (read by [`crate::read`]), and which fixed grant
-/// ClusterRoles exist.
-#[derive(Clone, Debug, Default)]
-pub struct Snapshot {
-    /// Every child kind's slot (see [`crate::children::kinds`]).
-    pub children: Existing,
-    /// The fixed grant ClusterRoles that exist, by name.
-    pub grant_roles: BTreeSet<String>,
-}
 
 /// The writes one reconcile makes.
 #[derive(Clone, Debug, Default)]
@@ -236,7 +227,10 @@ fn deploy(
         desired: &desired_ref,
         write_config: decision.deploy == desired_ref,
     };
-    children::build(profile, s, valid, &decision.deploy).plan(&snap.children, &cx, plan);
+    let writes = children::build(profile, s, valid, &decision.deploy).plan(&snap.children, &cx);
+    plan.applies.extend(writes.applies);
+    plan.deletes.extend(writes.deletes);
+    plan.events.extend(writes.events);
     let keep = kept_config_maps(snap, &decision, last_good.as_ref());
     for cm in &snap.children.config_maps {
         let name = cm.metadata.name.clone().unwrap_or_default();
@@ -251,3 +245,7 @@ fn deploy(
     }
     decision
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::plan::plan;
-use crate::plan_fixtures::*;
-use crate::testing::{minimal, profile, settings};
+use crate::test_support::*;
 
 #[test]
 fn a_new_profile_gets_every_child_in_order() {

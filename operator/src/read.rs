@@ -7,9 +7,10 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 
 use crate::children::kinds::{self, Found, Lookup, Object, Reader, Slot};
-use crate::children::{self, Existing, Settings};
+use crate::children::{self, Existing};
 use crate::error::Error;
-use crate::plan::Snapshot;
+use crate::settings::Settings;
+use crate::snapshot::Snapshot;
 
 async fn get<K: Object>(api: Api<K>, name: String) -> Result<Option<K>, Error> {
     api.get_opt(&name).await.map_err(|source| Error::Read {

@@ -11,9 +11,9 @@ use kube::runtime::reflector::Store;
 use tracing::{debug, warn};
 
 use crate::apply::{Writer, dry_run, execute};
-use crate::children::Settings;
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::settings::Settings;
 use crate::{identity, plan, read};
 
 /// What every reconcile shares.

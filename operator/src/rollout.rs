@@ -6,45 +6,14 @@
 //! missed the progress deadline is remembered in the profile annotation
 //! `ferrosched.dev/failed-config-hash`, so it is not retried until the spec changes.
 
-use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use crate::children::{CONFIG_KEY, PROGRESS_DEADLINE_SECONDS, Settings, scheduler_image};
+use crate::config_ref::{ConfigRef, revision_hash};
 use crate::identity;
-use crate::render::Rendered;
-
-/// What a Deployment runs, the unit of a rollout and of a rollback: the scheduler
-/// configuration and the image running it, under one hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigRef {
-    /// Hash of the rendered configuration and the image (the pod template's
-    /// `ferrosched.dev/config-hash`).
-    pub hash: String,
-    /// Name of the ConfigMap holding it.
-    pub config_map_name: String,
-    /// The image; `None` for a ConfigMap written before images were recorded (the
-    /// profile's current image runs it).
-    pub image: Option<String>,
-}
-
-impl ConfigRef {
-    /// What a valid profile asks for: its rendered configuration and its image.
-    pub fn desired(profile: &SchedulerProfile, s: &Settings, rendered: &Rendered) -> ConfigRef {
-        let image = scheduler_image(profile, s);
-        let hash = revision_hash(&rendered.text, &image);
-        ConfigRef {
-            config_map_name: identity::config_map_name(identity::profile_name(profile), &hash),
-            hash,
-            image: Some(image),
-        }
-    }
-}
-
-/// The hash of a configuration's text and the image running it.
-pub fn revision_hash(config_text: &str, image: &str) -> String {
-    crate::render::content_hash(&format!("{config_text}\n# image: {image}\n"))
-}
+use crate::images::image_allowed;
+use crate::scheduler_pod::{CONFIG_KEY, PROGRESS_DEADLINE_SECONDS};
+use crate::settings::Settings;
 
 /// The image recorded on a config ConfigMap, if it is the one its hash was made with
 /// (the annotation can be edited, the data and the name's hash cannot) and the operator
@@ -57,7 +26,7 @@ pub fn recorded_image(cm: &ConfigMap, hash: &str, s: &Settings) -> Option<String
         .get(identity::IMAGE_ANNOTATION)?;
     let text = cm.data.as_ref()?.get(CONFIG_KEY)?;
     (revision_hash(text, image) == hash
-        && crate::guard::image_allowed(image, &s.allowed_images, &s.default_image))
+        && image_allowed(image, &s.allowed_images, &s.default_image))
     .then(|| image.clone())
 }
 
@@ -197,3 +166,7 @@ pub fn is_complete(d: &Deployment, hash: &str, replicas: i32) -> bool {
         && status.updated_replicas.unwrap_or(0) == replicas
         && status.available_replicas.unwrap_or(0) == replicas
 }
+
+#[cfg(test)]
+#[path = "rollout_tests.rs"]
+mod tests;

@@ -5,8 +5,7 @@ use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
 
 use crate::identity;
 use crate::plan::{Child, Deletion};
-use crate::plan_fixtures::*;
-use crate::testing::minimal;
+use crate::test_support::*;
 
 #[test]
 fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
@@ -57,10 +56,10 @@ fn a_config_change_keeps_the_old_config_map_until_the_rollout_is_available() {
 fn stuck_after_an_edit(
     p: &mut ferrosched_crds::SchedulerProfile,
 ) -> (
-    crate::rollout::ConfigRef,
-    crate::rollout::ConfigRef,
+    crate::config_ref::ConfigRef,
+    crate::config_ref::ConfigRef,
     crate::plan::Plan,
-    crate::plan::Snapshot,
+    crate::snapshot::Snapshot,
 ) {
     let mut snap = converged(p);
     settle(p, &snap, "2026-03-01T10:00:00Z");
@@ -312,7 +311,7 @@ fn image_of(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<String> {
 /// rollback plan and the good configuration.
 fn broken_image_rollback(
     edit: impl Fn(&mut Vec<k8s_openapi::api::core::v1::ConfigMap>),
-) -> (crate::plan::Plan, crate::rollout::ConfigRef) {
+) -> (crate::plan::Plan, crate::config_ref::ConfigRef) {
     let mut p = minimal("demo");
     let mut snap = converged(&p);
     settle(&mut p, &snap, "2026-03-01T10:00:00Z");

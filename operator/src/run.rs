@@ -17,7 +17,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-use crate::children::Settings;
 use crate::cli::Args;
 use crate::controller;
 use crate::error::StartError;
@@ -26,6 +25,7 @@ use crate::identity::{FIELD_MANAGER, OPERATOR_LEASE};
 use crate::metrics::Metrics;
 use crate::reconcile::Context;
 use crate::serving::{self, ServingCerts};
+use crate::settings::Settings;
 
 /// A client from `--kubeconfig`, else the usual places (KUBECONFIG, ~/.kube/config, in-cluster).
 pub async fn client(args: &Args) -> Result<Client, StartError> {

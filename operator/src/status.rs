@@ -7,8 +7,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use crate::config_ref::ConfigRef;
 use crate::identity;
-use crate::rollout::ConfigRef;
 use crate::rollout::Decision;
 use crate::validate::Invalid;
 

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use ferrosched_crds::SchedulerProfile;
 use ferrosched_scheduler::config as sc;
 
-use crate::identity;
 use crate::render::{Rendered, render};
+use crate::{identity, scheduler_pod};
 
 /// A configuration the scheduler accepts.
 #[derive(Clone, Debug)]
@@ -32,7 +32,7 @@ pub enum Invalid {
     /// the profile field (`spec.plugins.score.enabled[0].name: unknown plugin "Foo"`).
     Config(Vec<String>),
     /// A child's name is reserved, or an object of that name exists that the profile does
-    /// not control (see [`crate::guard`]).
+    /// not control (see the `guard` module).
     NameConflict {
         /// Kind of the existing object (`object` for a reserved name).
         kind: String,
@@ -100,7 +100,7 @@ impl Invalid {
             }
             Invalid::ImageNotAllowed { image, allowed } => format!(
                 "spec.image: Forbidden: repository {:?} of image {image:?} is not in the operator's allowed images [{}]; nothing was applied",
-                crate::guard::repository(image),
+                crate::images::repository(image),
                 allowed.join(", ")
             ),
             Invalid::GrantRoleMissing { name } => format!(
@@ -226,12 +226,12 @@ fn check_pod_fields(profile: &SchedulerProfile, out: &mut Vec<String>) {
         out.push("spec.image: Required value: an image reference, or no spec.image for the operator's own image".to_string());
     }
     if let Some(grace) = profile.spec.termination_grace_period_seconds {
-        let renew = crate::children::renew_deadline_seconds(profile);
-        let least = crate::children::min_grace_seconds(renew);
+        let renew = scheduler_pod::renew_deadline_seconds(profile);
+        let least = scheduler_pod::min_grace_seconds(renew);
         if grace < least {
             out.push(format!(
                 "spec.terminationGracePeriodSeconds: Invalid value: {grace}: must be at least {least} (the scheduler's bind drain of {} s plus renewDeadline {renew} s, so it can release its Lease before it is killed)",
-                crate::children::BIND_DRAIN_SECONDS
+                scheduler_pod::BIND_DRAIN_SECONDS
             ));
         }
     }
@@ -268,3 +268,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
 fn is_dns1035_label(s: &str) -> bool {
     is_dns1123_label(s) && s.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

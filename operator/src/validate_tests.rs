@@ -1,6 +1,6 @@
 //! Invalid specs and the exact messages their owners see; scheduler-name conflicts.
 
-use crate::testing::profile;
+use crate::test_support::profile;
 use crate::validate::{Invalid, name_holder, validate};
 
 fn spec(body: &str) -> String {

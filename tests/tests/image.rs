@@ -167,7 +167,7 @@ fn dockerfile_builds_both_binaries_into_a_minimal_non_root_image() {
         BTreeSet::from(["ferrosched-operator".into(), "ferrosched-scheduler".into()])
     );
     let profile = SchedulerProfile::new("p", Default::default());
-    let settings = ferrosched_operator::children::Settings {
+    let settings = ferrosched_operator::settings::Settings {
         namespace: "ferrosched-system".into(),
         default_image: "ferrosched:test".into(),
         allowed_images: Vec::new(),

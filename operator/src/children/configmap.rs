@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::Settings;
+use crate::config_ref::ConfigRef;
 use crate::identity;
 use crate::render::Rendered;
-use crate::rollout::ConfigRef;
+use crate::settings::Settings;
 
 /// `ferrosched-<profile>-config-<hash>` with `config.yaml` and the image annotated; a new
 /// configuration or image gets a new name.
@@ -34,7 +34,7 @@ pub fn config_map(
     ConfigMap {
         metadata,
         data: Some(BTreeMap::from([(
-            super::CONFIG_KEY.to_string(),
+            crate::scheduler_pod::CONFIG_KEY.to_string(),
             rendered.text.clone(),
         )])),
         immutable: Some(true),

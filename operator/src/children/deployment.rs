@@ -17,75 +17,33 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Settings;
+use crate::config_ref::ConfigRef;
 use crate::identity;
-use crate::rollout::ConfigRef;
+use crate::scheduler_pod::{
+    CERT_DIR, CONFIG_DIR, CONFIG_KEY, PROGRESS_DEADLINE_SECONDS, SECURE_PORT, TLS_DIR,
+    grace_seconds, leader_elect, renew_deadline_seconds,
+};
+use crate::settings::Settings;
 
 /// Name of the scheduler container.
 pub const CONTAINER: &str = "scheduler";
 /// Non-root UID and GID the scheduler runs as.
 pub const RUN_AS: i64 = 65532;
-/// Seconds a rollout may go without progress before the Deployment reports
-/// ProgressDeadlineExceeded, unless the profile sets `progressDeadlineSeconds`.
-pub const PROGRESS_DEADLINE_SECONDS: i32 = 120;
-
-/// Seconds a stopping scheduler spends finishing its binds before it releases its Lease
-/// (the scheduler's own drain limit).
-pub const BIND_DRAIN_SECONDS: i64 = 30;
-/// Slack on top of the drain and the Lease release in the default grace period.
-const GRACE_SLACK_SECONDS: i64 = 5;
-
-/// Whether the profile's schedulers elect a leader (`spec.leaderElection.leaderElect`, default true).
-pub fn leader_elect(profile: &SchedulerProfile) -> bool {
-    profile
-        .spec
-        .leader_election
-        .as_ref()
-        .and_then(|l| l.leader_elect)
-        .unwrap_or(true)
-}
-
-/// The least `terminationGracePeriodSeconds` that lets a scheduler finish its binds and
-/// release its Lease: the bind drain plus `renew_deadline_seconds`.
-pub fn min_grace_seconds(renew_deadline_seconds: i64) -> i64 {
-    BIND_DRAIN_SECONDS + renew_deadline_seconds
-}
-
-/// `spec.leaderElection.renewDeadline` in whole seconds, rounded up (default 10; an
-/// unparsable value, which validation refuses anyway, counts as the default).
-pub fn renew_deadline_seconds(profile: &SchedulerProfile) -> i64 {
-    let nanos = profile
-        .spec
-        .leader_election
-        .as_ref()
-        .and_then(|l| l.renew_deadline.as_deref())
-        .and_then(|t| ferrosched_scheduler::config::GoDuration::parse(t).ok())
-        .map_or(10_000_000_000, |d| d.as_nanos());
-    (nanos.max(0) as u64).div_ceil(1_000_000_000) as i64
-}
-
-/// `spec.terminationGracePeriodSeconds`, else the least one plus some slack.
-pub fn grace_seconds(profile: &SchedulerProfile, renew_deadline_seconds: i64) -> i64 {
-    profile
-        .spec
-        .termination_grace_period_seconds
-        .unwrap_or(min_grace_seconds(renew_deadline_seconds) + GRACE_SLACK_SECONDS)
-}
 
 /// The scheduler's command line: binary and flags. It serves the operator-issued
 /// certificate when there is one (re-read when the Secret is renewed), else its own.
 pub fn command(profile: &SchedulerProfile, s: &Settings) -> (Vec<String>, Vec<String>) {
     let mut args = vec![
-        format!("--config={}/{}", super::CONFIG_DIR, super::CONFIG_KEY),
+        format!("--config={}/{}", CONFIG_DIR, CONFIG_KEY),
         format!("--leader-elect={}", leader_elect(profile)),
-        format!("--secure-port={}", super::SECURE_PORT),
+        format!("--secure-port={}", SECURE_PORT),
     ];
     match &s.serving_secret {
         Some(_) => args.extend([
-            format!("--tls-cert-file={}/tls.crt", super::TLS_DIR),
-            format!("--tls-private-key-file={}/tls.key", super::TLS_DIR),
+            format!("--tls-cert-file={}/tls.crt", TLS_DIR),
+            format!("--tls-private-key-file={}/tls.key", TLS_DIR),
         ]),
-        None => args.push(format!("--cert-dir={}", super::CERT_DIR)),
+        None => args.push(format!("--cert-dir={}", CERT_DIR)),
     }
     args.push(format!("-v={}", profile.spec.log_level.unwrap_or(0)));
     (vec!["ferrosched-scheduler".to_string()], args)
@@ -217,14 +175,14 @@ fn container(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Co
             config
                 .image
                 .clone()
-                .unwrap_or_else(|| super::scheduler_image(profile, s)),
+                .unwrap_or_else(|| crate::settings::scheduler_image(profile, s)),
         ),
         image_pull_policy: profile.spec.image_pull_policy.clone(),
         command: Some(command),
         args: Some(args),
         ports: Some(vec![ContainerPort {
             name: Some("https".to_string()),
-            container_port: super::SECURE_PORT,
+            container_port: SECURE_PORT,
             protocol: Some("TCP".to_string()),
             ..ContainerPort::default()
         }]),
@@ -253,11 +211,11 @@ fn container(profile: &SchedulerProfile, s: &Settings, config: &ConfigRef) -> Co
             ..SecurityContext::default()
         }),
         volume_mounts: Some(vec![
-            mount("config", super::CONFIG_DIR, true),
+            mount("config", CONFIG_DIR, true),
             mount("tmp", "/tmp", false),
             match s.serving_secret {
-                Some(_) => mount("tls", super::TLS_DIR, true),
-                None => mount("certs", super::CERT_DIR, false),
+                Some(_) => mount("tls", TLS_DIR, true),
+                None => mount("certs", CERT_DIR, false),
             },
         ]),
         ..Container::default()
@@ -268,7 +226,7 @@ fn probe(path: &str, period_seconds: i32, timeout_seconds: i32, failure_threshol
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_string()),
-            port: IntOrString::Int(super::SECURE_PORT),
+            port: IntOrString::Int(SECURE_PORT),
             scheme: Some("HTTPS".to_string()),
             ..HTTPGetAction::default()
         }),

@@ -33,15 +33,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Settings, auth_reader_binding, cluster_role_bindings, config_map, deployment, emptied_binding,
+    auth_reader_binding, cluster_role_bindings, config_map, deployment, emptied_binding,
     grant_groups, lease, lease_role, lease_role_binding, pdb, service, service_account,
 };
+use crate::config_ref::ConfigRef;
 use crate::diff::needs_apply;
 use crate::error::Error;
-use crate::plan::Plan;
-use crate::rollout::ConfigRef;
+use crate::settings::Settings;
 use crate::validate::Valid;
-use crate::{events, guard, identity};
+use crate::{events, identity};
 
 /// What the operator needs of a child's Kubernetes type to read, apply, delete and watch it.
 pub trait Object:
@@ -188,6 +188,17 @@ pub struct PlanCx<'a> {
     pub write_config: bool,
 }
 
+/// The writes planning the children asks for (the plan carries them on).
+#[derive(Clone, Debug, Default)]
+pub struct ChildWrites {
+    /// Objects to apply, in table order.
+    pub applies: Vec<Child>,
+    /// Objects to delete.
+    pub deletes: Vec<Deletion>,
+    /// Events to publish.
+    pub events: Vec<events::Notice>,
+}
+
 /// One kind of child a profile owns. Implemented once per kind, below.
 pub trait ChildKind: Sized + 'static {
     /// The Kubernetes type.
@@ -204,8 +215,8 @@ pub trait ChildKind: Sized + 'static {
     fn lookup(p: &str) -> Lookup;
     /// The wanted object(s) (pure).
     fn build(cx: &BuildCx<'_>) -> Self::Wanted;
-    /// Adds to `plan` the writes that bring `have` to `want` (pure).
-    fn plan(want: Self::Wanted, have: &Self::Existing, cx: &PlanCx<'_>, plan: &mut Plan);
+    /// Adds to `writes` those that bring `have` to `want` (pure).
+    fn plan(want: Self::Wanted, have: &Self::Existing, cx: &PlanCx<'_>, writes: &mut ChildWrites);
 }
 
 /// A kind's place in the table (implemented by [`table!`] for every row).
@@ -317,9 +328,12 @@ macro_rules! table {
                 Desired { $($want: <kind::$v as ChildKind>::build(cx),)* }
             }
 
-            /// Adds the writes of every kind to `plan`, in table order (pure).
-            pub fn plan(self, have: &Existing, cx: &PlanCx<'_>, plan: &mut Plan) {
-                $(<kind::$v as ChildKind>::plan(self.$want, &have.$have, cx, plan);)*
+            /// The writes that bring every kind from `have` to what is wanted, in table
+            /// order (pure).
+            pub fn plan(self, have: &Existing, cx: &PlanCx<'_>) -> ChildWrites {
+                let mut writes = ChildWrites::default();
+                $(<kind::$v as ChildKind>::plan(self.$want, &have.$have, cx, &mut writes);)*
+                writes
             }
         }
 
@@ -384,9 +398,9 @@ table! {
 }
 
 /// Applies `want` unless `have` already carries it.
-fn apply_changed<S: Slot>(want: S::K, have: Option<&S::K>, plan: &mut Plan) {
+fn apply_changed<S: Slot>(want: S::K, have: Option<&S::K>, writes: &mut ChildWrites) {
     if needs_apply(&want, have) {
-        plan.applies.push(S::child(want));
+        writes.applies.push(S::child(want));
     }
 }
 
@@ -415,8 +429,8 @@ macro_rules! one_object {
             fn build(cx: &BuildCx<'_>) -> $k {
                 $build(cx.profile, cx.settings)
             }
-            fn plan(want: $k, have: &Option<$k>, _: &PlanCx<'_>, plan: &mut Plan) {
-                apply_changed::<Self>(want, have.as_ref(), plan);
+            fn plan(want: $k, have: &Option<$k>, _: &PlanCx<'_>, writes: &mut ChildWrites) {
+                apply_changed::<Self>(want, have.as_ref(), writes);
             }
         }
     )*};
@@ -444,22 +458,22 @@ impl ChildKind for kind::ClusterRoleBinding {
     }
     /// First empties the profile's bindings of groups it no longer needs (they still
     /// grant), then applies the wanted ones.
-    fn plan(want: Self::Wanted, have: &Self::Existing, cx: &PlanCx<'_>, plan: &mut Plan) {
+    fn plan(want: Self::Wanted, have: &Self::Existing, cx: &PlanCx<'_>, writes: &mut ChildWrites) {
         for existing in have {
             let needed = want
                 .iter()
                 .any(|b| b.metadata.name == existing.metadata.name);
             let grants = existing.subjects.as_ref().is_some_and(|s| !s.is_empty());
-            if !needed && grants && guard::controlled_by(&existing.metadata, cx.profile) {
+            if !needed && grants && identity::controlled_by(&existing.metadata, cx.profile) {
                 let emptied = emptied_binding(cx.profile, existing);
-                plan.applies.push(Self::child(emptied));
+                writes.applies.push(Self::child(emptied));
             }
         }
         for binding in want {
             let existing = have
                 .iter()
                 .find(|b| b.metadata.name == binding.metadata.name);
-            apply_changed::<Self>(binding, existing, plan);
+            apply_changed::<Self>(binding, existing, writes);
         }
     }
 }
@@ -493,8 +507,8 @@ impl ChildKind for kind::Lease {
     fn build(cx: &BuildCx<'_>) -> Self::Wanted {
         lease(cx.profile, cx.settings)
     }
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
-        apply_changed::<Self>(want, have.as_ref(), plan);
+    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, writes: &mut ChildWrites) {
+        apply_changed::<Self>(want, have.as_ref(), writes);
     }
 }
 
@@ -511,17 +525,18 @@ impl ChildKind for kind::ConfigMap {
     }
     /// Writes the desired configuration's ConfigMap (announcing a new one), unless a
     /// rollback runs another. Old ones are pruned by the plan, after every apply.
-    fn plan(want: Self::Wanted, have: &Self::Existing, cx: &PlanCx<'_>, plan: &mut Plan) {
+    fn plan(want: Self::Wanted, have: &Self::Existing, cx: &PlanCx<'_>, writes: &mut ChildWrites) {
         if !cx.write_config {
             return;
         }
         let existing = have.iter().find(|c| c.metadata.name == want.metadata.name);
         if existing.is_none() {
             let d = cx.desired;
-            plan.events
+            writes
+                .events
                 .push(events::config_created(&d.config_map_name, &d.hash));
         }
-        apply_changed::<Self>(want, existing, plan);
+        apply_changed::<Self>(want, existing, writes);
     }
 }
 
@@ -536,8 +551,8 @@ impl ChildKind for kind::Deployment {
     fn build(cx: &BuildCx<'_>) -> Self::Wanted {
         deployment(cx.profile, cx.settings, cx.deployed)
     }
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
-        apply_changed::<Self>(want, have.as_ref(), plan);
+    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, writes: &mut ChildWrites) {
+        apply_changed::<Self>(want, have.as_ref(), writes);
     }
 }
 
@@ -553,12 +568,12 @@ impl ChildKind for kind::Pdb {
         pdb(cx.profile, cx.settings)
     }
     /// Applied when wanted; deleted when it exists and is not (one replica or fewer).
-    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, plan: &mut Plan) {
+    fn plan(want: Self::Wanted, have: &Self::Existing, _: &PlanCx<'_>, writes: &mut ChildWrites) {
         match (want, have) {
-            (Some(want), have) => apply_changed::<Self>(want, have.as_ref(), plan),
+            (Some(want), have) => apply_changed::<Self>(want, have.as_ref(), writes),
             (None, Some(have)) => {
                 let name = have.metadata.name.clone().unwrap_or_default();
-                plan.deletes.push(Self::deletion(name));
+                writes.deletes.push(Self::deletion(name));
             }
             (None, None) => {}
         }

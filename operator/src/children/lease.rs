@@ -3,8 +3,8 @@
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::coordination::v1::Lease;
 
-use super::Settings;
 use crate::identity;
+use crate::settings::Settings;
 
 /// `ferrosched-<profile>` with no spec: the holder fields belong to the scheduler replicas,
 /// so the operator's apply never owns (or fights over) them.

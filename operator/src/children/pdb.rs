@@ -5,8 +5,8 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Settings;
 use crate::identity;
+use crate::settings::Settings;
 
 /// `ferrosched-<profile>` as `spec.disruptionBudget` says; unset, minAvailable 1 when
 /// replicas > 1 and none otherwise (a PDB on a single replica would block node drains

@@ -24,8 +24,8 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::Settings;
 use crate::identity;
+use crate::settings::Settings;
 
 const READ: &[&str] = &["get", "list", "watch"];
 const READ_UPDATE: &[&str] = &["get", "list", "watch", "update"];

@@ -4,8 +4,8 @@ use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Settings;
 use crate::identity;
+use crate::settings::Settings;
 
 /// `ferrosched-<profile>`, port 10259 named `https`.
 pub fn service(profile: &SchedulerProfile, s: &Settings) -> Service {
@@ -16,8 +16,8 @@ pub fn service(profile: &SchedulerProfile, s: &Settings) -> Service {
             selector: Some(identity::selector_labels(p)),
             ports: Some(vec![ServicePort {
                 name: Some("https".to_string()),
-                port: super::SECURE_PORT,
-                target_port: Some(IntOrString::Int(super::SECURE_PORT)),
+                port: crate::scheduler_pod::SECURE_PORT,
+                target_port: Some(IntOrString::Int(crate::scheduler_pod::SECURE_PORT)),
                 protocol: Some("TCP".to_string()),
                 ..ServicePort::default()
             }]),

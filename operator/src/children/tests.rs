@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
 use crate::identity;
-use crate::testing::{FULL, desired, minimal, profile, settings};
+use crate::test_support::{FULL, desired, minimal, profile, settings};
 
 #[test]
 fn rendered_config_parses_with_the_schedulers_own_parser() {

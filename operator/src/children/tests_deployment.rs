@@ -3,7 +3,7 @@
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::identity;
-use crate::testing::{FULL, desired, minimal, profile, valid};
+use crate::test_support::{FULL, desired, minimal, profile, settings, valid};
 
 #[test]
 fn deployment_of_a_minimal_profile() {
@@ -28,9 +28,7 @@ fn deployment_of_a_minimal_profile() {
     let meta = spec.template.metadata.as_ref().expect("template metadata");
     assert_eq!(meta.labels, Some(identity::labels("demo")));
     // The hash covers the configuration and the image.
-    let hash =
-        crate::rollout::ConfigRef::desired(&p, &crate::testing::settings(), &valid(&p).rendered)
-            .hash;
+    let hash = crate::config_ref::ConfigRef::desired(&p, &settings(), &valid(&p).rendered).hash;
     assert_ne!(hash, valid(&p).rendered.hash);
     assert_eq!(
         meta.annotations
@@ -95,9 +93,9 @@ fn deployment_of_a_minimal_profile() {
         "{mounts:?}"
     );
     // Without the operator's CA, the scheduler signs its own (in an emptyDir).
-    let own = crate::children::Settings {
+    let own = crate::settings::Settings {
         serving_secret: None,
-        ..crate::testing::settings()
+        ..settings()
     };
     let (_, args) = crate::children::command(&minimal("demo"), &own);
     assert!(

@@ -7,8 +7,7 @@ use super::kinds::{
     self, Child, ChildVisitor, Deletion, Existing, Home, KindVisitor, Lookup, Reader, Slot,
 };
 use crate::error::Error;
-use crate::plan_fixtures::{fresh, plan_of};
-use crate::testing::minimal;
+use crate::test_support::{fresh, minimal, plan_of};
 
 /// The table's slots, in apply order.
 const SLOTS: [&str; 10] = [

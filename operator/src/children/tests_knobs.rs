@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::testing::{desired, minimal, profile, settings};
+use crate::test_support::{desired, minimal, profile, settings};
 use crate::validate::validate;
 
 fn with_spec(spec: &str) -> ferrosched_crds::SchedulerProfile {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use ferrosched_crds::SchedulerProfile;
 
 use super::*;
-use crate::testing::{minimal, profile, settings};
+use crate::test_support::{minimal, profile, settings};
 use crate::validate::validate;
 
 /// The rules as `group | resources | verbs` lines, in the builder's order (API group, then

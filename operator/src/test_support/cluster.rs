@@ -1,5 +1,5 @@
-//! Fixtures for plan tests: children as the API server stores them, converged snapshots,
-//! and a helper that records a planned status the way the API server would.
+//! Children as the API server stores them, and snapshots of a cluster: fresh (the chart
+//! installed, no child yet) or converged (a finished reconcile, the rollout complete).
 
 use ferrosched_crds::SchedulerProfile;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
@@ -8,18 +8,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::profiles::{settings, valid};
 use crate::children::{Existing, build};
-use crate::plan::{Child, Plan, Snapshot, plan};
-use crate::rollout::ConfigRef;
-use crate::testing::settings;
-use crate::validate::validate;
-pub(crate) fn t(s: &str) -> jiff::Timestamp {
-    s.parse().unwrap_or_default()
-}
+use crate::config_ref::ConfigRef;
+use crate::snapshot::Snapshot;
 
 /// `obj` as the API server would return it: server-set metadata, defaults, and (for
 /// Deployments) defaulted pod fields.
-pub(crate) fn stored<K: Serialize + DeserializeOwned>(obj: &K) -> K {
+pub fn stored<K: Serialize + DeserializeOwned>(obj: &K) -> K {
     let mut v = serde_json::to_value(obj).unwrap_or_default();
     let meta = &mut v["metadata"];
     meta["resourceVersion"] = json!("42");
@@ -45,15 +41,13 @@ pub(crate) fn stored<K: Serialize + DeserializeOwned>(obj: &K) -> K {
     serde_json::from_value(v).unwrap_or_else(|e| panic!("stored object does not deserialize: {e}"))
 }
 
-pub(crate) fn desired_ref(p: &SchedulerProfile) -> ConfigRef {
-    let v = validate(p, std::slice::from_ref(p), "ferrosched-system")
-        .unwrap_or_else(|e| panic!("{}", e.message()));
-    ConfigRef::desired(p, &crate::testing::settings(), &v.rendered)
+pub fn desired_ref(p: &SchedulerProfile) -> ConfigRef {
+    ConfigRef::desired(p, &settings(), &valid(p).rendered)
 }
 
 /// A cluster where the chart is installed (every grant role exists) and the profile has
 /// no child yet.
-pub(crate) fn fresh() -> Snapshot {
+pub fn fresh() -> Snapshot {
     let prefix = settings().grant_role_prefix;
     Snapshot {
         grant_roles: crate::children::grant_roles(&prefix)
@@ -65,10 +59,8 @@ pub(crate) fn fresh() -> Snapshot {
 }
 
 /// What a finished reconcile of `p` leaves in the cluster, with the rollout complete.
-pub(crate) fn converged(p: &SchedulerProfile) -> Snapshot {
-    let v = validate(p, std::slice::from_ref(p), "ferrosched-system")
-        .unwrap_or_else(|e| panic!("{}", e.message()));
-    let d = build(p, &settings(), &v, &desired_ref(p));
+pub fn converged(p: &SchedulerProfile) -> Snapshot {
+    let d = build(p, &settings(), &valid(p), &desired_ref(p));
     let mut lease = stored(&d.lease);
     lease.spec = Some(LeaseSpec {
         holder_identity: Some("node-a_1234".into()),
@@ -92,7 +84,7 @@ pub(crate) fn converged(p: &SchedulerProfile) -> Snapshot {
     }
 }
 
-pub(crate) fn rolled_out(mut d: Deployment, replicas: i32) -> Deployment {
+pub fn rolled_out(mut d: Deployment, replicas: i32) -> Deployment {
     d.metadata.generation = Some(1);
     d.status = Some(DeploymentStatus {
         observed_generation: Some(1),
@@ -103,47 +95,4 @@ pub(crate) fn rolled_out(mut d: Deployment, replicas: i32) -> Deployment {
         ..DeploymentStatus::default()
     });
     d
-}
-
-/// Plans, then records the planned status on the profile as the API server would.
-pub(crate) fn settle(p: &mut SchedulerProfile, snap: &Snapshot, now: &str) -> Plan {
-    let all = [p.clone()];
-    let plan = plan(p, &all, &settings(), snap, t(now));
-    if let Some(s) = &plan.status {
-        let mut v = serde_json::to_value(s).unwrap_or_default();
-        // The API server stores times with second precision.
-        for c in v["conditions"].as_array_mut().into_iter().flatten() {
-            let secs = c["lastTransitionTime"]
-                .as_str()
-                .map(|x| format!("{}Z", &x[..19]))
-                .unwrap_or_default();
-            c["lastTransitionTime"] = json!(secs);
-        }
-        p.status = serde_json::from_value(v).ok();
-    }
-    plan
-}
-
-pub(crate) fn kinds(plan: &Plan) -> Vec<&'static str> {
-    plan.applies.iter().map(Child::kind).collect()
-}
-
-pub(crate) fn condition(p: &Plan, type_: &str) -> (String, String, String) {
-    let s = p.status.as_ref().expect("status written");
-    let c = s
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .expect("condition");
-    (c.status.clone(), c.reason.clone(), c.message.clone())
-}
-
-pub(crate) fn plan_of(p: &SchedulerProfile, snap: &Snapshot) -> Plan {
-    plan(
-        p,
-        std::slice::from_ref(p),
-        &settings(),
-        snap,
-        t("2026-03-01T10:02:00Z"),
-    )
 }

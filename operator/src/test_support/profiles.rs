@@ -1,9 +1,11 @@
-//! Test fixtures: profiles written as YAML, the way a user applies them.
+//! The operator's settings in tests, and profiles written as YAML, the way a user applies
+//! them: validated and built.
 
 use ferrosched_crds::SchedulerProfile;
 
-use crate::children::{Desired, Settings, build};
-use crate::rollout::ConfigRef;
+use crate::children::{Desired, build};
+use crate::config_ref::ConfigRef;
+use crate::settings::Settings;
 use crate::validate::{Valid, validate};
 
 /// Settings of the tests: namespace `ferrosched-system`, image `ferrosched:test`.
@@ -43,6 +45,7 @@ pub fn minimal(name: &str) -> SchedulerProfile {
     ))
 }
 
+/// `p` validated alone; panics when it is invalid.
 pub fn valid(p: &SchedulerProfile) -> Valid {
     match validate(p, std::slice::from_ref(p), "ferrosched-system") {
         Ok(v) => v,
@@ -50,6 +53,7 @@ pub fn valid(p: &SchedulerProfile) -> Valid {
     }
 }
 
+/// Every child of `p`, the Deployment running the desired configuration.
 pub fn desired(p: &SchedulerProfile) -> Desired {
     let v = valid(p);
     let deployed = ConfigRef::desired(p, &settings(), &v.rendered);
