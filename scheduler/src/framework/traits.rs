@@ -251,3 +251,70 @@ pub trait PostBindPlugin: Plugin {
     /// Runs after the bind succeeded.
     fn post_bind(&self, state: &CycleState, pod: &PodInfo, node: &str);
 }
+
+/// Declares, inside `impl Plugin for …`, the extension points the plugin serves: each
+/// named point's `as_*` accessor returns the plugin itself.
+#[macro_export]
+macro_rules! serves {
+    ($($point:ident),+ $(,)?) => { $( $crate::serves!(@one $point); )+ };
+    (@one pre_enqueue) => {
+        fn as_pre_enqueue(&self) -> Option<&dyn $crate::framework::PreEnqueuePlugin> {
+            Some(self)
+        }
+    };
+    (@one queue_sort) => {
+        fn as_queue_sort(&self) -> Option<&dyn $crate::framework::QueueSortPlugin> {
+            Some(self)
+        }
+    };
+    (@one pre_filter) => {
+        fn as_pre_filter(&self) -> Option<&dyn $crate::framework::PreFilterPlugin> {
+            Some(self)
+        }
+    };
+    (@one filter) => {
+        fn as_filter(&self) -> Option<&dyn $crate::framework::FilterPlugin> {
+            Some(self)
+        }
+    };
+    (@one post_filter) => {
+        fn as_post_filter(&self) -> Option<&dyn $crate::framework::PostFilterPlugin> {
+            Some(self)
+        }
+    };
+    (@one pre_score) => {
+        fn as_pre_score(&self) -> Option<&dyn $crate::framework::PreScorePlugin> {
+            Some(self)
+        }
+    };
+    (@one score) => {
+        fn as_score(&self) -> Option<&dyn $crate::framework::ScorePlugin> {
+            Some(self)
+        }
+    };
+    (@one reserve) => {
+        fn as_reserve(&self) -> Option<&dyn $crate::framework::ReservePlugin> {
+            Some(self)
+        }
+    };
+    (@one permit) => {
+        fn as_permit(&self) -> Option<&dyn $crate::framework::PermitPlugin> {
+            Some(self)
+        }
+    };
+    (@one pre_bind) => {
+        fn as_pre_bind(&self) -> Option<&dyn $crate::framework::PreBindPlugin> {
+            Some(self)
+        }
+    };
+    (@one bind) => {
+        fn as_bind(&self) -> Option<&dyn $crate::framework::BindPlugin> {
+            Some(self)
+        }
+    };
+    (@one post_bind) => {
+        fn as_post_bind(&self) -> Option<&dyn $crate::framework::PostBindPlugin> {
+            Some(self)
+        }
+    };
+}

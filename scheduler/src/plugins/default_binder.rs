@@ -24,9 +24,7 @@ impl Plugin for DefaultBinder {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_bind(&self) -> Option<&dyn BindPlugin> {
-        Some(self)
-    }
+    crate::serves!(bind);
 }
 
 /// The status a failed bind becomes (an error: the pod is retried with backoff, or

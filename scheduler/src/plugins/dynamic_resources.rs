@@ -47,27 +47,15 @@ impl Plugin for DynamicResources {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
-        Some(self)
-    }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_post_filter(&self) -> Option<&dyn PostFilterPlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-    fn as_reserve(&self) -> Option<&dyn ReservePlugin> {
-        Some(self)
-    }
-    fn as_pre_bind(&self) -> Option<&dyn PreBindPlugin> {
-        Some(self)
-    }
+    crate::serves!(
+        pre_enqueue,
+        pre_filter,
+        filter,
+        post_filter,
+        score,
+        reserve,
+        pre_bind
+    );
 }
 
 impl PreEnqueuePlugin for DynamicResources {

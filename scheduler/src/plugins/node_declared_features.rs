@@ -96,12 +96,7 @@ impl Plugin for NodeDeclaredFeatures {
             ClusterEventWithHint::new(EventResource::UnscheduledPod, action::UPDATE_OTHER),
         ]
     }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_filter, filter);
 }
 
 impl PreFilterPlugin for NodeDeclaredFeatures {

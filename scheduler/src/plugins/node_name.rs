@@ -41,12 +41,7 @@ impl Plugin for NodeName {
     fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
         vec![ClusterEventWithHint::new(EventResource::Node, action::ADD)]
     }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_filter, filter);
 }
 
 impl PreFilterPlugin for NodeName {

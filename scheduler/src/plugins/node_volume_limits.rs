@@ -224,12 +224,7 @@ impl Plugin for NodeVolumeLimits {
             ClusterEventWithHint::new(EventResource::VolumeAttachment, action::DELETE),
         ]
     }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_filter, filter);
 }
 
 impl PreFilterPlugin for NodeVolumeLimits {

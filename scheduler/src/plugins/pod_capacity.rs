@@ -36,9 +36,7 @@ impl Plugin for PodCapacityOfNode {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
+    crate::serves!(score);
 }
 
 impl ScorePlugin for PodCapacityOfNode {

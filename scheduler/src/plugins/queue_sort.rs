@@ -21,9 +21,7 @@ impl Plugin for PrioritySort {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_queue_sort(&self) -> Option<&dyn QueueSortPlugin> {
-        Some(self)
-    }
+    crate::serves!(queue_sort);
 }
 
 impl QueueSortPlugin for PrioritySort {

@@ -29,9 +29,7 @@ impl Plugin for SchedulingGates {
             action::UPDATE_POD_SCHEDULING_GATES_ELIMINATED,
         )]
     }
-    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_enqueue);
 }
 
 impl PreEnqueuePlugin for SchedulingGates {

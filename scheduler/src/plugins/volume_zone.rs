@@ -130,12 +130,7 @@ impl Plugin for VolumeZone {
             ),
         ]
     }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_filter, filter);
 }
 
 impl PreFilterPlugin for VolumeZone {

@@ -31,9 +31,7 @@ impl Plugin for Gates {
     fn name(&self) -> &'static str {
         "SchedulingGates"
     }
-    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_enqueue);
 }
 impl PreEnqueuePlugin for Gates {
     fn pre_enqueue(&self, pod: &PodInfo) -> Status {

@@ -25,9 +25,7 @@ impl<const MILLIS: u64> Plugin for Hold<MILLIS> {
     fn name(&self) -> &'static str {
         "Hold"
     }
-    fn as_permit(&self) -> Option<&dyn PermitPlugin> {
-        Some(self)
-    }
+    crate::serves!(permit);
 }
 
 impl<const MILLIS: u64> PermitPlugin for Hold<MILLIS> {

@@ -390,12 +390,7 @@ impl Plugin for DefaultPreemption {
             action::DELETE,
         )]
     }
-    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
-        Some(self)
-    }
-    fn as_post_filter(&self) -> Option<&dyn PostFilterPlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_enqueue, post_filter);
 }
 
 impl PreEnqueuePlugin for DefaultPreemption {

@@ -334,18 +334,7 @@ impl Plugin for InterPodAffinity {
             ClusterEventWithHint::new(EventResource::Node, action::ADD | action::UPDATE_NODE_LABEL),
         ]
     }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_pre_score(&self) -> Option<&dyn crate::framework::PreScorePlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn crate::framework::ScorePlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_filter, filter, pre_score, score);
 }
 
 impl PreFilterPlugin for InterPodAffinity {

@@ -15,7 +15,7 @@ use crate::config::{DefaultingType, PluginArgsSet};
 use crate::framework::events::{
     ClusterEventWithHint, EventObjects, EventResource, QueueingHint, action,
 };
-use crate::framework::{ClusterLister, EmptyLister, FilterPlugin, Handle, Plugin, PreFilterPlugin};
+use crate::framework::{ClusterLister, EmptyLister, Handle, Plugin};
 use crate::model::labels::intern_key;
 use crate::model::{PodInfo, SlimNode};
 use crate::plugins::helpers::{
@@ -416,18 +416,7 @@ impl Plugin for PodTopologySpread {
             ),
         ]
     }
-    fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
-        Some(self)
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_pre_score(&self) -> Option<&dyn crate::framework::PreScorePlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn crate::framework::ScorePlugin> {
-        Some(self)
-    }
+    crate::serves!(pre_filter, filter, pre_score, score);
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use super::*;
 use crate::cache::Snapshot;
 use crate::framework::CycleState;
-use crate::framework::{Code, PreScorePlugin, ScorePlugin};
+use crate::framework::{Code, FilterPlugin, PreFilterPlugin, PreScorePlugin, ScorePlugin};
 use crate::test_support::{ninfo, pinfo};
 
 const HOST: &str = "kubernetes.io/hostname";
