@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use super::contestant::Contestant;
-use super::report::{TARGET_P99, Target, busy, completed, find, headline};
+use super::measures::{TARGET_P99, Target, busy, completed, headline};
+use super::repeats::find;
 use super::result::{Results, RunResult};
 
 /// API-server CPU milliseconds per measured pod.

@@ -14,6 +14,7 @@ pub mod growth;
 pub mod histogram;
 pub mod idle;
 pub mod machine;
+pub mod measures;
 pub mod metrics;
 pub mod populate;
 pub mod procstat;

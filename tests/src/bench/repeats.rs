@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::contestant::Contestant;
-use super::report::headline;
+use super::measures::headline;
 use super::result::{Outcome, Results, RunResult};
 
 /// The runs of workload `w` by contestant `c`, in run order.
@@ -91,6 +91,11 @@ pub fn repetitions(s: &mut String, res: &Results, workloads: &[String]) {
             );
         }
     }
+}
+
+/// The run reported for `w` × `c`: the median one when it ran more than once.
+pub fn find<'a>(res: &'a Results, w: &str, c: Contestant) -> Option<&'a RunResult> {
+    median_run(res, w, c)
 }
 
 #[cfg(test)]

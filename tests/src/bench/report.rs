@@ -3,29 +3,12 @@
 use std::fmt::Write as _;
 
 use super::contestant::Contestant;
+pub use super::measures::{
+    TARGET_P99, TARGET_RSS, TARGET_VS_KUBE, TARGET_VS_LIMIT, Target, busy, completed, headline,
+};
+use super::repeats::find;
 use super::result::{Outcome, Results, RunResult};
 use super::svg;
-
-/// Target: Ferrosched's throughput at least this multiple of kube-scheduler's.
-pub const TARGET_VS_KUBE: f64 = 2.0;
-/// Target: Ferrosched's throughput at least this fraction of the limit's (the binder that
-/// writes a `Scheduled` event per pod, as every upstream-faithful scheduler does).
-pub const TARGET_VS_LIMIT: f64 = 0.9;
-/// Target: Ferrosched's p99 pod latency (creation to bind) at most this fraction of
-/// kube-scheduler's; results without it fall back to the attempt latency.
-pub const TARGET_P99: f64 = 1.0 / 3.0;
-/// Target: Ferrosched's peak RSS at most this fraction of kube-scheduler's.
-pub const TARGET_RSS: f64 = 0.25;
-
-/// The headline throughput of a run: upstream's Average (mean of per-second samples),
-/// or the overall rate when the run was too short for samples.
-pub fn headline(r: &RunResult) -> f64 {
-    if r.throughput.samples > 0 {
-        r.throughput.average
-    } else {
-        r.throughput.overall
-    }
-}
 
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".into(), |v| format!("{v:.digits$}"))
@@ -59,11 +42,6 @@ fn workloads(res: &Results) -> Vec<String> {
     out
 }
 
-/// The run reported for `w` × `c`: the median one when it ran more than once.
-pub fn find<'a>(res: &'a Results, w: &str, c: Contestant) -> Option<&'a RunResult> {
-    super::repeats::median_run(res, w, c)
-}
-
 /// One ratio cell against a target: `2.41× (met)`; None when a side is missing.
 struct Check {
     text: String,
@@ -89,10 +67,6 @@ fn check(ours: Option<f64>, theirs: Option<f64>, target: f64, higher_is_better: 
             met: None,
         },
     }
-}
-
-pub fn completed(r: Option<&RunResult>) -> Option<&RunResult> {
-    r.filter(|r| r.outcome == Outcome::Completed)
 }
 
 /// The markdown report.
@@ -258,19 +232,6 @@ fn results_table(s: &mut String, res: &Results) {
     }
 }
 
-/// One of the four targets, per workload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// Throughput ≥ 2× kube-scheduler's.
-    VsKube,
-    /// Throughput ≥ 90 % of the limit's.
-    VsLimit,
-    /// p99 attempt latency ≤ ⅓ of kube-scheduler's.
-    P99,
-    /// Peak RSS ≤ ¼ of kube-scheduler's.
-    Rss,
-}
-
 /// What the target checks found.
 struct Checks {
     /// One line per check missed or not measured.
@@ -401,14 +362,6 @@ fn latency_table(s: &mut String, res: &Results) {
             );
         }
     }
-}
-
-/// Share of the measured span the scheduling algorithm ran (one pod at a time in both
-/// schedulers): near 100 % means the scheduling cycle, not the API server, set the pace.
-pub fn busy(r: &RunResult) -> Option<f64> {
-    r.algorithm_secs
-        .filter(|_| r.last_bind_secs > 0.0)
-        .map(|a| a / r.last_bind_secs)
 }
 
 /// Runs whose binds kept up with the creation of the measured pods.

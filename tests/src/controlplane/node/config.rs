@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 
+pub use super::layout::K8S_NAMESPACE;
 use super::layout::Layout;
 use crate::controlplane::certs::{NodeIdentity, Pki};
 
@@ -15,8 +16,6 @@ pub const POD_CIDR: &str = "10.85.0.0/24";
 pub const BRIDGE: &str = "fsnode0";
 /// The CNI network's name (also the prefix of its result cache files).
 pub const NETWORK: &str = "ferrosched-node";
-/// containerd's Kubernetes namespace.
-pub const K8S_NAMESPACE: &str = "k8s.io";
 
 fn p(path: &Path) -> String {
     path.display().to_string()

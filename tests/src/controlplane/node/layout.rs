@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// containerd's Kubernetes namespace.
+pub const K8S_NAMESPACE: &str = "k8s.io";
+
 /// The node's cgroup root in every cgroup v1 hierarchy (`/sys/fs/cgroup/<h>/ferrosched-node`).
 /// One real node runs on a machine at a time (see `lock.rs`), so the name is fixed.
 pub const CGROUP_ROOT: &str = "/ferrosched-node";
@@ -103,6 +106,6 @@ impl Layout {
 
     /// runc's state dir for the Kubernetes namespace (`<runc_root>/k8s.io`).
     pub fn runc_k8s_root(&self) -> PathBuf {
-        self.runc_root.join(super::config::K8S_NAMESPACE)
+        self.runc_root.join(K8S_NAMESPACE)
     }
 }
