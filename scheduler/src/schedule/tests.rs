@@ -360,3 +360,47 @@ async fn a_failed_bind_clears_the_pods_nomination_as_upstream() {
     let (_, _, untouched) = of("t/plain").expect("the other pod's failure");
     assert_eq!(untouched, None, "nothing to clear on a pod never nominated");
 }
+
+/// The fit error of `pod` (YAML) on nodes `a` and `b` (2 CPUs each) and `c` (8 CPUs).
+fn fit_message(pod_yaml: &str) -> String {
+    let fw = default_framework();
+    let mut c = Cache::new(Duration::ZERO);
+    c.upsert_node(node(&format!("metadata: {{name: a}}\n{STATUS}")));
+    c.upsert_node(node(&format!("metadata: {{name: b}}\n{STATUS}")));
+    c.upsert_node(node(
+        "metadata: {name: c}\nstatus: {allocatable: {cpu: \"8\", memory: 4Gi, pods: \"10\"}}",
+    ));
+    let mut snapshot = crate::cache::Snapshot::default();
+    c.update_snapshot(&mut snapshot);
+    let p: Pod = serde_saphyr::from_str(pod_yaml).expect("pod yaml");
+    let p = PodInfo::new(Arc::new(p));
+    let mut state = crate::framework::CycleState::default();
+    match Algorithm::new(None).schedule(&fw, &mut state, &p, &snapshot) {
+        Err(ScheduleError::Fit(e)) => e.message(),
+        Err(e) => panic!("not a fit error: {e:?}"),
+        Ok(r) => panic!("placed on {}", r.suggested_host),
+    }
+}
+
+/// A pod for `fit_message`, requesting 3 CPUs, whose required node affinity names nodes by
+/// `metadata.name` (NodeAffinity's PreFilter then narrows the nodes to those).
+fn pinned_pod(names: &str) -> String {
+    format!(
+        "metadata: {{name: p, namespace: t, uid: p}}\nspec:\n  containers: [{{name: c, image: x, resources: {{requests: {{cpu: \"3\"}}}}}}]\n  affinity: {{nodeAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: {{nodeSelectorTerms: [{{matchFields: [{{key: metadata.name, operator: In, values: [{names}]}}]}}]}}}}}}\n"
+    )
+}
+
+/// Upstream's absent-nodes status: the nodes a PreFilter's node set leaves out count in
+/// the message, naming the plugin.
+#[test]
+fn nodes_a_prefilter_left_out_are_counted_as_upstream() {
+    assert_eq!(
+        fit_message(&pinned_pod("a")),
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+    );
+    // Only a node that does not exist: every node is left out.
+    assert_eq!(
+        fit_message(&pinned_pod("ghost")),
+        "0/3 nodes are available: 3 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+    );
+}
