@@ -93,8 +93,11 @@ impl Framework {
                 continue;
             }
             let Some(scorer) = w.slot.get() else { continue };
-            let record = state.record_plugin_metrics;
+            let record = state.record_plugin_metrics && self.plugin_observer.is_some();
             let one = |n: &&NodeInfo| {
+                if !record {
+                    return scorer.score(state, pod, n);
+                }
                 let call = || scorer.score(state, pod, n);
                 self.timed(record, name, "Score", call, |r| {
                     r.as_ref().map_or_else(code, |_| "Success")

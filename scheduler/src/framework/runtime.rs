@@ -152,6 +152,7 @@ impl Framework {
 
     /// Runs one plugin call, timing it when `record` and an observer is set; `status`
     /// reads the outcome's status code label.
+    #[inline]
     pub(super) fn timed<T>(
         &self,
         record: bool,
@@ -230,6 +231,7 @@ fn instantiate(
 }
 
 /// Runs `call`, reporting its duration to `observer` when there is one and `record`.
+#[inline]
 pub(super) fn time_call<T>(
     observer: Option<&PluginObserver>,
     record: bool,

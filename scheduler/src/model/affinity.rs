@@ -66,6 +66,7 @@ impl AffinityTerm {
     }
 
     /// Whether `pod` (whose namespace has `ns_labels`) is selected by the term.
+    #[inline]
     pub fn matches(&self, pod: &PodInfo, ns_labels: Option<&BTreeMap<String, String>>) -> bool {
         let ns = pod.namespace();
         (self.namespaces.iter().any(|n| n == ns)
